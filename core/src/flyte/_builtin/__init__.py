@@ -1,0 +1,1 @@
+"""Built-in plugins. They register through the same entry point group as any other."""

@@ -1,0 +1,74 @@
+"""Exceptions a user can meet. Every message says what was wrong, where, and what to do."""
+
+from __future__ import annotations
+
+
+class FlyteError(Exception):
+    """Base class of every error raised by flyte."""
+
+
+# -- plugins -----------------------------------------------------------------------
+
+
+class PluginError(FlyteError):
+    """A plugin is misconfigured (duplicate name, invalid hook)."""
+
+
+class PluginLoadError(PluginError):
+    """A plugin failed to import or its hook raised, and FLYTE_PLUGINS_STRICT is set."""
+
+
+class UnknownPluginError(PluginError, LookupError):
+    """Nothing is registered under the requested name."""
+
+
+# -- authoring ---------------------------------------------------------------------
+
+
+class TaskDefinitionError(FlyteError, TypeError):
+    """A task cannot be defined as written (unsupported type, bad option)."""
+
+
+class ConfigError(FlyteError, ValueError):
+    """The configuration file or an environment variable is invalid."""
+
+
+# -- types -------------------------------------------------------------------------
+
+
+class TypeTransformerError(FlyteError, TypeError):
+    """A value could not be converted to or from a flyteidl2 Literal."""
+
+
+# -- running -----------------------------------------------------------------------
+
+
+class RuntimeUserError(FlyteError):
+    """A task raised. ``code`` names the error kind, ``task`` the failing task."""
+
+    def __init__(self, code: str, message: str, task: str | None = None, action: str | None = None) -> None:
+        self.code = code
+        self.task = task
+        self.action = action
+        where = f"task '{task}'" + (f" (action {action})" if action else "") if task else ""
+        super().__init__(f"{where} failed: {message}" if where else message)
+
+
+class TaskTimedoutError(RuntimeUserError, TimeoutError):
+    """A task ran past its timeout."""
+
+
+class RetriesExhaustedError(RuntimeUserError):
+    """A task failed on every attempt it was allowed."""
+
+
+class RunAbortedError(FlyteError):
+    """The run was aborted before it finished."""
+
+
+class InvalidInputError(FlyteError, ValueError):
+    """An input given to a run is missing, unknown or of the wrong type."""
+
+
+class SandboxError(FlyteError):
+    """The sandbox could not run a task, or the task hit a sandbox limit."""
