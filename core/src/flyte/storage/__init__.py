@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import fsspec
 
     from flyte.storage.backend import StorageBackend
+    from flyte.storage.progress import Progress
+    from flyte.storage.transfer import Endpoint
 
 LOCAL_PROTOCOLS = ("file", "local")
 
@@ -108,65 +110,170 @@ def random_local_dir(base: str | os.PathLike[str] | None = None) -> pathlib.Path
     return p
 
 
-def _fs_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    return strip_file_header(path) if protocol_of(path) in LOCAL_PROTOCOLS else path
+def _endpoint(url: str) -> Endpoint:
+    from flyte.storage.transfer import Endpoint
+
+    b = backend_for(url)
+    path = strip_file_header(url) if protocol_of(url) in LOCAL_PROTOCOLS else b.to_fs_path(url)
+    return Endpoint(b, b.filesystem(), url, path)
 
 
-async def put(from_path: str | os.PathLike[str], to_path: str, recursive: bool = False) -> str:
-    """Copy a local file (or folder with ``recursive=True``) to ``to_path``; return ``to_path``."""
-    import asyncio
+def _friendly(e: BaseException, op: str, url: str) -> BaseException:
+    """The same kind of error, saying what failed where (URL without its signature)."""
+    from flyte.storage.errors import StorageError
+
+    where = redact_url(url)
+    detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    detail = detail.replace(url, where)
+    if isinstance(e, FileNotFoundError):
+        return FileNotFoundError(f"{op} {where} failed: not found (check the bucket/container and path). {detail}")
+    if isinstance(e, PermissionError):
+        return PermissionError(f"{op} {where} failed: access denied (check the credentials). {detail}")
+    if isinstance(e, StorageError):
+        return e
+    return StorageError(f"{op} {where} failed: {detail}")
+
+
+async def put(
+    from_path: str | os.PathLike[str],
+    to_path: str,
+    recursive: bool = False,
+    *,
+    progress: Progress | bool | None = None,
+    concurrency: int | None = None,
+) -> str:
+    """Copy a local file (or folder) to ``to_path``; return ``to_path``.
+
+    A folder lands as ``to_path/<relative path>`` for each file in it (``recursive`` is implied
+    for folders). Large files go in parts; folders move ``concurrency`` files at a time.
+    ``progress``: see :mod:`flyte.storage.progress` (off by default in library use).
+
+    Example::
+
+        await flyte.storage.put("results/", "s3://bucket/run-1/results")
+    """
+    from flyte.storage import transfer
+    from flyte.storage.progress import resolve
 
     src = os.fspath(from_path)
     if not os.path.exists(src):
         raise FileNotFoundError(f"Cannot upload {src}: no such file or directory")
-    fs = filesystem(to_path)
-    dst = _fs_path(fs, to_path)
-    if getattr(fs, "async_impl", False) and hasattr(fs, "_put"):
-        await fs._put(src, dst, recursive=recursive)
-    else:
-        await asyncio.to_thread(fs.put, src, dst, recursive=recursive)
+    ep = _endpoint(to_path)
+    prog = resolve(progress)
+    try:
+        if os.path.isdir(src):
+            await transfer.upload_dir(ep, src, prog, concurrency)
+        else:
+            await transfer.upload_file(ep, src, prog)
+    except Exception as e:
+        raise _friendly(e, "Upload to", to_path) from e
     return to_path
 
 
-async def get(from_path: str, to_path: str | os.PathLike[str], recursive: bool = False) -> str:
-    """Copy ``from_path`` (file, or folder with ``recursive=True``) to a local path; return it."""
-    import asyncio
+async def get(
+    from_path: str,
+    to_path: str | os.PathLike[str],
+    recursive: bool = False,
+    *,
+    progress: Progress | bool | None = None,
+    concurrency: int | None = None,
+) -> str:
+    """Copy ``from_path`` (a file, or with ``recursive=True`` everything under it) to a local path.
 
-    fs = filesystem(from_path)
-    src = _fs_path(fs, from_path)
+    Files are written under a temporary name and renamed once complete. Returns the local path.
+
+    Example::
+
+        local = await flyte.storage.get("s3://bucket/run-1/results", "/tmp/results", recursive=True)
+    """
+    from flyte.storage import transfer
+    from flyte.storage.progress import resolve
+
     dst = os.fspath(to_path)
-    if getattr(fs, "async_impl", False) and hasattr(fs, "_get"):
-        await fs._get(src, dst, recursive=recursive)
-    else:
-        await asyncio.to_thread(fs.get, src, dst, recursive=recursive)
+    ep = _endpoint(from_path)
+    prog = resolve(progress)
+    try:
+        if recursive:
+            await transfer.download_dir(ep, dst, prog, concurrency)
+        else:
+            if os.path.isdir(dst):
+                dst = os.path.join(dst, ep.path.rstrip("/").rsplit("/", 1)[-1])
+            await transfer.download_file(ep, dst, prog)
+    except IsADirectoryError:
+        await transfer.download_dir(ep, dst, prog, concurrency)
+    except Exception as e:
+        raise _friendly(e, "Download of", from_path) from e
     return dst
 
 
 async def exists(path: str) -> bool:
+    """Whether a file or folder exists at ``path``."""
     import asyncio
 
-    fs = filesystem(path)
-    return bool(await asyncio.to_thread(fs.exists, _fs_path(fs, path)))
+    ep = _endpoint(path)
+    try:
+        return bool(await asyncio.to_thread(ep.fs.exists, ep.path))
+    except Exception as e:
+        raise _friendly(e, "Checking", path) from e
+
+
+async def delete(path: str, recursive: bool = False) -> None:
+    """Remove the object at ``path`` (everything under it with ``recursive=True``)."""
+    import asyncio
+
+    ep = _endpoint(path)
+    try:
+        await asyncio.to_thread(ep.fs.rm, ep.path, recursive=recursive)
+    except Exception as e:
+        raise _friendly(e, "Deleting", path) from e
+
+
+async def ls(path: str, recursive: bool = False) -> list[str]:
+    """URLs of the entries under ``path`` (every file below it with ``recursive=True``), sorted."""
+    import asyncio
+
+    from flyte.storage import transfer
+
+    ep = _endpoint(path)
+    try:
+        if recursive:
+            return [join(path, rel) for _, rel, _ in await transfer.remote_tree(ep)]
+        names = await asyncio.to_thread(ep.fs.ls, ep.path, detail=False)
+    except Exception as e:
+        raise _friendly(e, "Listing", path) from e
+    base = ep.fs._strip_protocol(ep.path).rstrip("/")
+    out = []
+    for n in names:
+        s = ep.fs._strip_protocol(n).rstrip("/")
+        if s == base:
+            continue
+        out.append(join(path, s[len(base) + 1 :] if s.startswith(base + "/") else s.rsplit("/", 1)[-1]))
+    return sorted(out)
 
 
 def open_sync(path: str, mode: str = "rb", **kwargs: Any) -> Any:
     """A file-like object for ``path`` (streams; remote writes become visible on close)."""
-    fs = filesystem(path)
+    ep = _endpoint(path)
     if protocol_of(path) in LOCAL_PROTOCOLS and ("w" in mode or "a" in mode):
-        parent = os.path.dirname(strip_file_header(path))
+        parent = os.path.dirname(ep.path)
         if parent:
             os.makedirs(parent, exist_ok=True)
-    return fs.open(_fs_path(fs, path), mode, **kwargs)
+    try:
+        return ep.fs.open(ep.path, mode, **kwargs)
+    except Exception as e:
+        raise _friendly(e, "Opening", path) from e
 
 
 __all__ = [
     "backend_for",
     "configure",
+    "delete",
     "exists",
     "filesystem",
     "get",
     "is_remote",
     "join",
+    "ls",
     "open_sync",
     "protocol_of",
     "put",

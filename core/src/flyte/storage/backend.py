@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
     import fsspec
+
+MiB = 1 << 20
 
 
 class StorageBackend(abc.ABC):
@@ -32,6 +34,13 @@ class StorageBackend(abc.ABC):
     name: ClassVar[str]
     protocols: ClassVar[tuple[str, ...]]
 
+    #: Files at least this big are uploaded in parts (multipart / resumable / staged blocks).
+    part_size: ClassVar[int] = 16 * MiB
+    #: Parts of one file in flight at once; peak memory per file is about part_size * part_concurrency.
+    part_concurrency: ClassVar[int] = 4
+    #: Files of a directory transferred at once.
+    file_concurrency: ClassVar[int] = 32
+
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         # options: the `storage` section of flyte.init / the config file, backend-specific keys.
         self.options: dict[str, Any] = dict(options or {})
@@ -39,6 +48,35 @@ class StorageBackend(abc.ABC):
     @abc.abstractmethod
     def filesystem(self) -> fsspec.AbstractFileSystem:
         """An fsspec filesystem with credentials from the usual places of this provider."""
+
+    def to_fs_path(self, url: str) -> str:
+        """The path the fsspec filesystem expects for ``url`` (default: unchanged)."""
+        return url
+
+    def put_file_kwargs(self, size: int) -> dict[str, Any]:
+        """Extra keyword arguments for ``fs._put_file`` / ``fs.put_file`` (part size, concurrency)."""
+        return {}
+
+    def get_file_kwargs(self, size: int | None) -> dict[str, Any]:
+        """Extra keyword arguments for ``fs._get_file`` / ``fs.get_file``."""
+        return {}
+
+    def sign_url(
+        self,
+        url: str,
+        *,
+        method: Literal["GET", "PUT"] = "GET",
+        expires_in: int = 3600,
+        content_md5: str | None = None,
+    ) -> str:
+        """A URL through which anyone may ``method`` the object at ``url`` for ``expires_in`` seconds.
+
+        ``content_md5`` (base64) binds a PUT to those bytes where the provider supports it.
+        This is what a DataProxy server hands out; clients use :mod:`flyte.storage.signed_url`.
+        """
+        from flyte.storage.errors import SigningNotSupported
+
+        raise SigningNotSupported(f"The {self.name} storage backend cannot sign URLs.")
 
     def signed_put_headers(self, *, content_length: int, content_md5: str | None = None) -> dict[str, str]:
         """Headers a PUT through this provider's signed URL must carry (base64 MD5 when given)."""

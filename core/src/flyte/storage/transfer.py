@@ -1,0 +1,310 @@
+"""Moving files and directories between local disk and a backend's filesystem.
+
+Everything streams: files go in parts (the backend picks multipart / resumable / staged
+blocks above ``part_size``), and a directory moves with at most ``file_concurrency``
+files and about ``memory_budget`` bytes in flight. Local files are written under a
+temporary name and renamed when complete, so a failed download never leaves a
+partial file that looks finished; remote objects only appear when the provider
+completes the (multipart) upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flyte.storage.progress import FsspecCallback, Progress
+
+if TYPE_CHECKING:
+    import fsspec
+
+    from flyte.storage.backend import StorageBackend
+
+T = TypeVar("T")
+MiB = 1 << 20
+MEMORY_BUDGET = 96 * MiB
+COPY_CHUNK = 4 * MiB
+
+
+@dataclass
+class Endpoint:
+    """A backend, its filesystem and the path in that filesystem's terms."""
+
+    backend: StorageBackend
+    fs: fsspec.AbstractFileSystem
+    url: str
+    path: str
+
+    @property
+    def is_async(self) -> bool:
+        return bool(getattr(self.fs, "async_impl", False)) and getattr(self.fs, "loop", None) is not None
+
+
+async def on_fs_loop(fs: Any, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine of an async fsspec filesystem on that filesystem's own event loop.
+
+    Sync-mode fsspec instances own a loop in a background thread with their HTTP
+    session bound to it; running their coroutines on the caller's loop would break.
+    """
+    loop = fs.loop
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        return await make()
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(make(), loop))
+
+
+def _part_name(dst: str) -> str:
+    d, base = os.path.split(dst)
+    return os.path.join(d, f".{base}.part-{uuid.uuid4().hex[:12]}")
+
+
+class _Limiter:
+    """At most ``files`` transfers and about ``budget`` bytes of buffers in flight."""
+
+    def __init__(self, files: int, budget: int) -> None:
+        self.sem = asyncio.Semaphore(max(1, files))
+        self.budget = budget
+        self.used = 0
+        self.cond = asyncio.Condition()
+
+    async def run(self, cost: int, make: Callable[[], Awaitable[T]]) -> T:
+        cost = min(cost, self.budget)
+        async with self.sem:
+            async with self.cond:
+                await self.cond.wait_for(lambda: self.used == 0 or self.used + cost <= self.budget)
+                self.used += cost
+            try:
+                return await make()
+            finally:
+                async with self.cond:
+                    self.used -= cost
+                    self.cond.notify_all()
+
+
+def _cost(backend: StorageBackend, size: int) -> int:
+    if size < 2 * backend.part_size:
+        return max(size, 64 * 1024)
+    return backend.part_size * backend.part_concurrency
+
+
+# -- single files ------------------------------------------------------------------
+
+
+def _local_copy(src: str, dst: str, progress: Progress) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = _part_name(os.path.abspath(dst))
+    try:
+        with open(src, "rb") as fi, open(tmp, "wb") as fo:
+            while True:
+                chunk = fi.read(COPY_CHUNK)
+                if not chunk:
+                    break
+                fo.write(chunk)
+                progress.advance(len(chunk))
+        shutil.copystat(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
+
+
+async def _async_put_file(ep: Endpoint, src: str, dst: str, size: int, progress: Progress) -> None:
+    await ep.fs._put_file(src, dst, callback=FsspecCallback(progress), **ep.backend.put_file_kwargs(size))
+
+
+async def _async_get_file(ep: Endpoint, src: str, dst: str, size: int | None, progress: Progress) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = _part_name(os.path.abspath(dst))
+    try:
+        await ep.fs._get_file(src, tmp, callback=FsspecCallback(progress), **ep.backend.get_file_kwargs(size))
+        if not os.path.exists(tmp):  # zero-byte objects: some filesystems write nothing
+            open(tmp, "wb").close()
+        os.replace(tmp, dst)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _sync_put_file(ep: Endpoint, src: str, dst: str, progress: Progress) -> None:
+    if ep.backend.protocols and "file" in ep.backend.protocols:
+        _local_copy(src, dst, progress)
+    else:
+        ep.fs.put_file(src, dst, callback=FsspecCallback(progress))
+
+
+def _sync_get_file(ep: Endpoint, src: str, dst: str, progress: Progress) -> None:
+    if ep.backend.protocols and "file" in ep.backend.protocols:
+        _local_copy(src, dst, progress)
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = _part_name(os.path.abspath(dst))
+    try:
+        ep.fs.get_file(src, tmp, callback=FsspecCallback(progress))
+        os.replace(tmp, dst)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+async def upload_file(ep: Endpoint, src: str, progress: Progress) -> None:
+    size = os.path.getsize(src)
+    progress.start(f"Uploading {os.path.basename(src)}", size, 1)
+    try:
+        if ep.is_async:
+            await on_fs_loop(ep.fs, lambda: _async_put_file(ep, src, ep.path, size, progress))
+        else:
+            await asyncio.to_thread(_sync_put_file, ep, src, ep.path, progress)
+    finally:
+        progress.finish()
+
+
+async def download_file(ep: Endpoint, dst: str, progress: Progress, size: int | None = None) -> None:
+    progress.start(f"Downloading {os.path.basename(dst)}", size, 1)
+    try:
+        if ep.is_async:
+            await on_fs_loop(ep.fs, lambda: _async_get_file(ep, ep.path, dst, size, progress))
+        else:
+            await asyncio.to_thread(_sync_get_file, ep, ep.path, dst, progress)
+    finally:
+        progress.finish()
+
+
+# -- directories -------------------------------------------------------------------
+
+
+def local_tree(root: str) -> list[tuple[str, str, int]]:
+    """(absolute path, relative posix path, size) of every file under ``root``."""
+    out: list[tuple[str, str, int]] = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            out.append((full, rel, os.path.getsize(full)))
+    out.sort(key=lambda t: t[1])
+    return out
+
+
+def _join(base: str, rel: str) -> str:
+    return base.rstrip("/") + "/" + rel
+
+
+async def upload_dir(ep: Endpoint, src: str, progress: Progress, concurrency: int | None = None) -> int:
+    """Upload every file under ``src`` to ``ep.path/<relative path>``; return the file count."""
+    files = local_tree(src)
+    progress.start(f"Uploading {os.path.basename(os.path.normpath(src))}", sum(s for _, _, s in files), len(files))
+    limit = concurrency or ep.backend.file_concurrency
+    try:
+        if ep.is_async:
+
+            async def all_files() -> None:
+                lim = _Limiter(limit, MEMORY_BUDGET)
+                await _gather_all(
+                    lim.run(
+                        _cost(ep.backend, size),
+                        partial(_async_put_file, ep, full, _join(ep.path, rel), size, progress),
+                    )
+                    for full, rel, size in files
+                )
+
+            await on_fs_loop(ep.fs, all_files)
+        else:
+            jobs = [partial(_sync_put_file, ep, full, _join(ep.path, rel), progress) for full, rel, _ in files]
+            await _threaded(jobs, limit)
+    finally:
+        progress.finish()
+    return len(files)
+
+
+async def remote_tree(ep: Endpoint) -> list[tuple[str, str, int | None]]:
+    """(filesystem path, relative posix path, size) of every object under ``ep.path``."""
+    fs = ep.fs
+
+    def rel_of(found: dict[str, Any]) -> list[tuple[str, str, int | None]]:
+        base = fs._strip_protocol(ep.path).rstrip("/")
+        out = []
+        for p, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            stripped = fs._strip_protocol(p)
+            if not stripped.startswith(base + "/"):
+                continue
+            out.append((p, stripped[len(base) + 1 :], info.get("size")))
+        out.sort(key=lambda t: t[1])
+        return out
+
+    if ep.is_async:
+        found = await on_fs_loop(fs, lambda: fs._find(ep.path, detail=True))
+    else:
+        found = await asyncio.to_thread(fs.find, ep.path, detail=True)
+    return rel_of(found)
+
+
+async def download_dir(ep: Endpoint, dst: str, progress: Progress, concurrency: int | None = None) -> int:
+    """Download every object under ``ep.path`` to ``dst/<relative path>``; return the file count."""
+    objects = await remote_tree(ep)
+    if not objects:
+        raise FileNotFoundError(f"Nothing to download under {ep.url}")
+    sizes = [s for _, _, s in objects]
+    total = sum(s or 0 for s in sizes) if all(s is not None for s in sizes) else None
+    os.makedirs(dst, exist_ok=True)
+    for d in sorted({os.path.dirname(rel) for _, rel, _ in objects if "/" in rel}):
+        os.makedirs(os.path.join(dst, d), exist_ok=True)
+    progress.start(f"Downloading {os.path.basename(os.path.normpath(dst))}", total, len(objects))
+    limit = concurrency or ep.backend.file_concurrency
+    try:
+        if ep.is_async:
+
+            async def all_files() -> None:
+                lim = _Limiter(limit, MEMORY_BUDGET)
+                await _gather_all(
+                    lim.run(
+                        _cost(ep.backend, size or 0),
+                        partial(_async_get_file, ep, p, os.path.join(dst, rel), size, progress),
+                    )
+                    for p, rel, size in objects
+                )
+
+            await on_fs_loop(ep.fs, all_files)
+        else:
+            jobs = [partial(_sync_get_file, ep, p, os.path.join(dst, rel), progress) for p, rel, _ in objects]
+            await _threaded(jobs, limit)
+    finally:
+        progress.finish()
+    return len(objects)
+
+
+async def _gather_all(coros: Any) -> None:
+    """Run all, cancel the rest on the first failure and raise it."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _threaded(jobs: Sequence[Callable[[], None]], limit: int) -> None:
+    sem = asyncio.Semaphore(max(1, min(limit, 16)))
+
+    async def one(job: Callable[[], None]) -> None:
+        async with sem:
+            await asyncio.to_thread(job)
+
+    await _gather_all(one(j) for j in jobs)

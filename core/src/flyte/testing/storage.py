@@ -1,0 +1,440 @@
+"""``StorageConformance``: the test suite every storage backend passes.
+
+A backend's test file subclasses it, names its plugin and provides a fresh base URL::
+
+    from flyte.testing.storage import StorageConformance
+    import flyte_s3.hooks
+
+    class TestS3(StorageConformance):
+        plugins = [("s3", flyte_s3.hooks)]
+
+        @pytest.fixture
+        def storage_base_url(self, bucket):          # a fresh, empty prefix per test
+            return f"s3://{bucket}/conformance"
+
+        @pytest.fixture
+        def storage_options(self, moto):             # optional: reaches the backend as `options`
+            return {"endpoint": moto.url, "access_key_id": "k", "secret_access_key": "s"}
+
+The plugins are registered for each test only (installed plugins do not leak in). Class
+attributes tune the suite to what a server can do: ``checks_signatures`` (it rejects a
+tampered or expired signed URL), ``verifies_content_md5`` (it rejects a PUT whose bytes do
+not match ``Content-MD5``), ``large_file_size`` and ``dir_file_count``.
+
+:class:`SigningDataProxy` is a DataProxyService stand-in that signs URLs with the backend
+itself; it drives :class:`flyte.storage.dataproxy.DataProxyClient` end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import flyte.storage as storage
+from flyte.storage import signed_url
+from flyte.storage.errors import SigningNotSupported, TransferError
+
+MiB = 1 << 20
+
+
+class RecordingProgress:
+    """A progress callback that remembers what it was told (thread-safe enough for counting)."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, int | None, int]] = []
+        self.advances = 0
+        self.bytes = 0
+        self.finished = 0
+
+    def start(self, description: str, total_bytes: int | None, total_files: int) -> None:
+        self.started.append((description, total_bytes, total_files))
+
+    def advance(self, nbytes: int) -> None:
+        self.advances += 1
+        self.bytes += nbytes
+
+    def finish(self) -> None:
+        self.finished += 1
+
+
+class SigningDataProxy:
+    """A DataProxyService stand-in: signs upload/download URLs under ``base_url`` with the backend.
+
+    Upload keys are ``base_url/<filename_root>/<filename>``; when that object already exists
+    the response carries only ``native_url`` (the content-addressed "already present" answer).
+    :meth:`serve` picks which object :meth:`create_download_link` hands out.
+    """
+
+    def __init__(self, base_url: str, expires_in: int = 600) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.expires_in = expires_in
+        self.served: list[str] = []
+        self.upload_requests = 0
+
+    def serve(self, *native_urls: str) -> None:
+        self.served = list(native_urls)
+
+    def create_upload_location(self, request: Any) -> Any:
+        from flyteidl2.dataproxy.dataproxy_service_pb2 import CreateUploadLocationResponse
+
+        self.upload_requests += 1
+        root = request.filename_root or request.content_md5.hex()
+        native = storage.join(self.base_url, root, request.filename)
+        backend = storage.backend_for(native)
+        fs = backend.filesystem()
+        if request.filename_root and fs.exists(backend.to_fs_path(native)):
+            return CreateUploadLocationResponse(native_url=native)
+        md5 = base64.b64encode(request.content_md5).decode() if request.content_md5 else None
+        url = backend.sign_url(native, method="PUT", expires_in=self.expires_in, content_md5=md5)
+        headers = backend.signed_put_headers(content_length=request.content_length, content_md5=md5)
+        return CreateUploadLocationResponse(signed_url=url, native_url=native, headers=headers)
+
+    def create_download_link(self, request: Any) -> Any:
+        from flyteidl2.dataproxy.dataproxy_service_pb2 import CreateDownloadLinkResponse, PreSignedURLs
+
+        urls = [storage.backend_for(u).sign_url(u, method="GET", expires_in=self.expires_in) for u in self.served]
+        return CreateDownloadLinkResponse(pre_signed_urls=PreSignedURLs(signed_url=urls))
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _write_big(path: Path, size: int) -> str:
+    """Write ``size`` pseudo-random bytes without holding them all; return the hex MD5."""
+    h = hashlib.md5(usedforsecurity=False)
+    block = os.urandom(MiB)
+    with open(path, "wb") as f:
+        for i in range(0, size, MiB):
+            chunk = block[: min(MiB, size - i)]
+            chunk = i.to_bytes(8, "little") + chunk[8:] if len(chunk) >= 8 else chunk
+            f.write(chunk)
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _md5(path: str | Path) -> str:
+    return signed_url.md5_of_file(path).hex()
+
+
+def _no_part_files(root: Path) -> list[str]:
+    return [str(p) for p in root.rglob("*.part-*")]
+
+
+class StorageConformance:
+    """Subclass and provide ``storage_base_url`` (and optionally ``storage_options``); see the module doc."""
+
+    plugins: ClassVar[Sequence[tuple[str, Any]]] = ()
+    checks_signatures: ClassVar[bool] = True
+    verifies_content_md5: ClassVar[bool] = True
+    large_file_size: ClassVar[int] = 40 * MiB
+    dir_file_count: ClassVar[int] = 300
+
+    # -- fixtures a subclass provides -----------------------------------------------------
+
+    @pytest.fixture
+    def storage_base_url(self) -> str:
+        raise NotImplementedError("Subclasses provide a `storage_base_url` fixture: a fresh, empty prefix URL")
+
+    @pytest.fixture
+    def storage_options(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.fixture(autouse=True)
+    def _storage_plugins(self, storage_options: dict[str, Any]) -> Iterator[None]:
+        from flyte.plugins.manager import isolated_plugins
+
+        with isolated_plugins(*self.plugins):
+            storage.configure(storage_options)
+            try:
+                yield
+            finally:
+                storage.configure({})
+
+    # -- files ---------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_put_get_file(self, storage_base_url: str, tmp_path: Path) -> None:
+        data = os.urandom(100_000)
+        src = _write(tmp_path / "in" / "a.bin", data)
+        url = storage.join(storage_base_url, "files/a.bin")
+        assert await storage.put(src, url) == url
+        assert await storage.exists(url)
+        out = await storage.get(url, tmp_path / "out" / "a.bin")
+        assert Path(out).read_bytes() == data
+        assert not _no_part_files(tmp_path)
+
+    @pytest.mark.asyncio
+    async def test_get_into_existing_folder_keeps_name(self, storage_base_url: str, tmp_path: Path) -> None:
+        src = _write(tmp_path / "b.txt", b"hello")
+        url = storage.join(storage_base_url, "b.txt")
+        await storage.put(src, url)
+        (tmp_path / "dest").mkdir()
+        out = await storage.get(url, tmp_path / "dest")
+        assert Path(out) == tmp_path / "dest" / "b.txt"
+        assert Path(out).read_bytes() == b"hello"
+
+    @pytest.mark.asyncio
+    async def test_empty_file(self, storage_base_url: str, tmp_path: Path) -> None:
+        src = _write(tmp_path / "empty", b"")
+        url = storage.join(storage_base_url, "empty")
+        await storage.put(src, url)
+        out = await storage.get(url, tmp_path / "out" / "empty")
+        assert Path(out).read_bytes() == b""
+
+    @pytest.mark.asyncio
+    async def test_overwrite(self, storage_base_url: str, tmp_path: Path) -> None:
+        url = storage.join(storage_base_url, "o.txt")
+        await storage.put(_write(tmp_path / "1", b"first"), url)
+        await storage.put(_write(tmp_path / "2", b"second"), url)
+        out = await storage.get(url, tmp_path / "o.txt")
+        assert Path(out).read_bytes() == b"second"
+
+    @pytest.mark.asyncio
+    async def test_exists_and_delete(self, storage_base_url: str, tmp_path: Path) -> None:
+        url = storage.join(storage_base_url, "gone.txt")
+        assert not await storage.exists(url)
+        await storage.put(_write(tmp_path / "g", b"x"), url)
+        assert await storage.exists(url)
+        await storage.delete(url)
+        assert not await storage.exists(url)
+
+    @pytest.mark.asyncio
+    async def test_ls(self, storage_base_url: str, tmp_path: Path) -> None:
+        base = storage.join(storage_base_url, "listing")
+        for rel in ("a.txt", "b.txt", "sub/c.txt"):
+            await storage.put(_write(tmp_path / rel, rel.encode()), storage.join(base, rel))
+        top = await storage.ls(base)
+        assert [u.rsplit("/", 1)[-1] for u in top] == ["a.txt", "b.txt", "sub"]
+        assert all(u.startswith(base + "/") for u in top)
+        deep = await storage.ls(base, recursive=True)
+        assert deep == [storage.join(base, r) for r in ("a.txt", "b.txt", "sub/c.txt")]
+
+    def test_open_sync_streams(self, storage_base_url: str) -> None:
+        url = storage.join(storage_base_url, "stream/s.bin")
+        blocks = [os.urandom(256 * 1024) for _ in range(8)]
+        with storage.open_sync(url, "wb") as f:
+            for b in blocks:
+                f.write(b)
+        got = []
+        with storage.open_sync(url, "rb") as f:
+            while chunk := f.read(300_000):
+                got.append(chunk)
+        assert b"".join(got) == b"".join(blocks)
+        assert len(got) > 1
+
+    @pytest.mark.slow
+    @pytest.mark.asyncio
+    async def test_large_file_goes_in_parts(self, storage_base_url: str, tmp_path: Path) -> None:
+        src = tmp_path / "big.bin"
+        want = _write_big(src, self.large_file_size)
+        url = storage.join(storage_base_url, "big/big.bin")
+        up = RecordingProgress()
+        await storage.put(src, url, progress=up)
+        assert up.bytes == self.large_file_size and up.started[0][1] == self.large_file_size
+        assert up.advances > 1, "a large file must stream (several progress steps), not move in one piece"
+        down = RecordingProgress()
+        out = await storage.get(url, tmp_path / "big.out", progress=down)
+        assert down.bytes == self.large_file_size
+        assert _md5(out) == want
+
+    # -- directories ---------------------------------------------------------------------
+
+    @pytest.mark.slow
+    @pytest.mark.asyncio
+    async def test_dir_roundtrip(self, storage_base_url: str, tmp_path: Path) -> None:
+        src = tmp_path / "tree"
+        expected = {}
+        for i in range(self.dir_file_count):
+            rel = f"d{i % 7}/sub{i % 3}/f{i}.txt"
+            expected[rel] = f"file {i}\n".encode() * (i % 5 + 1)
+            _write(src / rel, expected[rel])
+        url = storage.join(storage_base_url, "tree")
+        up = RecordingProgress()
+        await storage.put(src, url, recursive=True, progress=up)
+        assert up.started[0][2] == self.dir_file_count
+        assert up.bytes == sum(len(v) for v in expected.values())
+        listed = await storage.ls(url, recursive=True)
+        assert len(listed) == self.dir_file_count
+        out = tmp_path / "back"
+        await storage.get(url, out, recursive=True, concurrency=8)
+        got = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        assert got == expected
+
+    @pytest.mark.asyncio
+    async def test_delete_recursive(self, storage_base_url: str, tmp_path: Path) -> None:
+        src = tmp_path / "t"
+        for rel in ("x/1", "x/2", "y/3"):
+            _write(src / rel, b"1")
+        url = storage.join(storage_base_url, "del")
+        await storage.put(src, url, recursive=True)
+        await storage.delete(url, recursive=True)
+        assert not await storage.exists(storage.join(url, "x/1"))
+
+    # -- errors --------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_missing_object_is_a_clear_error(self, storage_base_url: str, tmp_path: Path) -> None:
+        url = storage.join(storage_base_url, "nope/missing.bin")
+        dest = tmp_path / "out" / "missing.bin"
+        with pytest.raises(FileNotFoundError) as e:
+            await storage.get(url, dest)
+        assert storage.redact_url(url) in str(e.value)
+        assert not dest.exists() and not _no_part_files(tmp_path)
+
+    @pytest.mark.asyncio
+    async def test_missing_local_file(self, storage_base_url: str, tmp_path: Path) -> None:
+        with pytest.raises(FileNotFoundError, match="no such file"):
+            await storage.put(tmp_path / "absent", storage.join(storage_base_url, "x"))
+
+    @pytest.mark.asyncio
+    async def test_no_secrets_in_reprs(self, storage_base_url: str, storage_options: dict[str, Any]) -> None:
+        backend = storage.backend_for(storage_base_url)
+        secrets = [
+            str(v)
+            for k, v in _flatten(storage_options)
+            if isinstance(v, str) and any(w in k.lower() for w in ("secret", "key", "password", "token", "connection"))
+        ]
+        for shown in (repr(backend), str(backend), repr(backend.filesystem())):
+            for s in secrets:
+                assert s not in shown
+
+    # -- signed URLs ---------------------------------------------------------------------
+
+    def _sign(self, url: str, **kw: Any) -> str:
+        try:
+            return storage.backend_for(url).sign_url(url, **kw)
+        except SigningNotSupported as e:
+            pytest.skip(str(e))
+
+    @pytest.mark.asyncio
+    async def test_signed_url_put_and_get(self, storage_base_url: str, tmp_path: Path) -> None:
+        data = os.urandom(300_000)
+        src = _write(tmp_path / "s.bin", data)
+        url = storage.join(storage_base_url, "signed/s.bin")
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        put_url = self._sign(url, method="PUT", expires_in=300, content_md5=md5)
+        backend = storage.backend_for(url)
+        headers = backend.signed_put_headers(content_length=len(data), content_md5=md5)
+        await signed_url.put_file(put_url, src, headers=headers, content_md5=md5)
+        assert await storage.exists(url)
+        get_url = self._sign(url, method="GET", expires_in=300)
+        out = await signed_url.get_file(get_url, tmp_path / "back.bin", headers=backend.signed_get_headers())
+        assert Path(out).read_bytes() == data
+
+    @pytest.mark.asyncio
+    async def test_signed_get_checks_expected_md5(self, storage_base_url: str, tmp_path: Path) -> None:
+        url = storage.join(storage_base_url, "signed/m.bin")
+        await storage.put(_write(tmp_path / "m.bin", b"payload"), url)
+        get_url = self._sign(url, method="GET", expires_in=300)
+        with pytest.raises(TransferError, match="corrupt") as e:
+            await signed_url.get_file(
+                get_url,
+                tmp_path / "m.out",
+                expected_md5="0" * 32,
+                retry=signed_url.RetryPolicy(attempts=2, backoff=0.01),
+            )
+        assert "?" not in str(e.value)
+        assert not (tmp_path / "m.out").exists() and not _no_part_files(tmp_path)
+
+    @pytest.mark.asyncio
+    async def test_tampered_signed_url_is_refused_without_leaking(self, storage_base_url: str, tmp_path: Path) -> None:
+        if not self.checks_signatures:
+            pytest.skip("this server does not check signatures")
+        url = storage.join(storage_base_url, "signed/t.bin")
+        await storage.put(_write(tmp_path / "t.bin", b"secret bytes"), url)
+        good = self._sign(url, method="GET", expires_in=300)
+        bad = _tamper(good)
+        with pytest.raises(TransferError) as e:
+            await signed_url.get_file(bad, tmp_path / "t.out")
+        msg = str(e.value)
+        assert e.value.status in (401, 403) and e.value.attempts == 1
+        assert "?" not in msg and _query(good) not in msg and _query(bad) not in msg
+        assert storage.redact_url(good) in msg
+        assert not (tmp_path / "t.out").exists()
+
+    @pytest.mark.slow
+    @pytest.mark.asyncio
+    async def test_expired_signed_url_is_refused(self, storage_base_url: str, tmp_path: Path) -> None:
+        if not self.checks_signatures:
+            pytest.skip("this server does not check signatures")
+        url = storage.join(storage_base_url, "signed/e.bin")
+        await storage.put(_write(tmp_path / "e.bin", b"x"), url)
+        expiring = self._sign(url, method="GET", expires_in=1)
+        await asyncio.sleep(2.2)
+        with pytest.raises(TransferError, match="expired") as e:
+            await signed_url.get_file(expiring, tmp_path / "e.out")
+        assert "?" not in str(e.value)
+
+    @pytest.mark.asyncio
+    async def test_signed_put_with_wrong_md5_leaves_nothing(self, storage_base_url: str, tmp_path: Path) -> None:
+        if not self.verifies_content_md5:
+            pytest.skip("this server does not verify Content-MD5")
+        url = storage.join(storage_base_url, "signed/w.bin")
+        data = b"the real bytes"
+        wrong = base64.b64encode(hashlib.md5(b"other bytes", usedforsecurity=False).digest()).decode()
+        put_url = self._sign(url, method="PUT", expires_in=300, content_md5=wrong)
+        headers = storage.backend_for(url).signed_put_headers(content_length=len(data), content_md5=wrong)
+        with pytest.raises(TransferError) as e:
+            await signed_url.put_file(put_url, _write(tmp_path / "w", data), headers=headers, content_md5=wrong)
+        assert e.value.status is not None and 400 <= e.value.status < 500
+        assert "?" not in str(e.value)
+        assert not await storage.exists(url)
+
+    # -- DataProxy -----------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_dataproxy_upload_is_content_addressed(self, storage_base_url: str, tmp_path: Path) -> None:
+        from flyteidl2.dataproxy.dataproxy_service_pb2 import CreateDownloadLinkRequest
+
+        from flyte.storage.dataproxy import DataProxyClient
+
+        self._sign(storage.join(storage_base_url, "probe"), method="GET", expires_in=60)
+        proxy = SigningDataProxy(storage.join(storage_base_url, "dataproxy"))
+        data = os.urandom(200_000)
+        src = _write(tmp_path / "bundle.tgz", data)
+        first = await DataProxyClient(proxy, project="p", domain="d").upload_file(src)
+        assert not first.skipped and first.native_url.endswith(f"/{first.md5}/bundle.tgz")
+        assert await storage.exists(first.native_url)
+        again = await DataProxyClient(proxy, project="p", domain="d").upload_file(
+            _write(tmp_path / "c" / "bundle.tgz", data)
+        )
+        assert again.skipped and again.native_url == first.native_url
+        proxy.serve(first.native_url)
+        out = await DataProxyClient(proxy).download(CreateDownloadLinkRequest(), tmp_path / "dl.tgz")
+        assert Path(out[0]).read_bytes() == data
+
+
+def _flatten(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from _flatten(v, f"{prefix}{k}.")
+    else:
+        yield prefix, d
+
+
+def _query(url: str) -> str:
+    return url.split("?", 1)[1] if "?" in url else ""
+
+
+def _tamper(url: str) -> str:
+    """Flip one character of the signature parameter (S3 / GCS / Azure spellings)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    q = parse_qsl(parts.query, keep_blank_values=True)
+    out = []
+    for k, v in q:
+        if k.lower() in ("x-amz-signature", "x-goog-signature", "sig", "signature") and v:
+            v = ("A" if v[0] != "A" else "B") + v[1:]
+        out.append((k, v))
+    return urlunsplit(parts._replace(query=urlencode(out)))
