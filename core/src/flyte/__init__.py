@@ -1,2 +1,113 @@
-"""flyte-core: author Flyte 2 tasks in plain Python, run them locally or on a cluster."""
+"""flyte-core: author Flyte 2 tasks in plain Python, run them locally or on a cluster.
+
+    import flyte
+
+    env = flyte.TaskEnvironment(name="hello")
+
+    @env.task
+    async def say(name: str) -> str:
+        return f"hello {name}"
+
+    if __name__ == "__main__":
+        print(flyte.run(say, name="world").outputs()[0])
+
+Importing ``flyte`` loads almost nothing: every name below is resolved on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "TaskEnvironment": "flyte._task_environment",
+    "TaskTemplate": "flyte._task",
+    "Resources": "flyte._resources",
+    "Secret": "flyte._secret",
+    "SecretRequest": "flyte._secret",
+    "Cache": "flyte._cache",
+    "CacheRequest": "flyte._cache",
+    "RetryStrategy": "flyte._retry",
+    "Backoff": "flyte._retry",
+    "Timeout": "flyte._timeout",
+    "TimeoutType": "flyte._timeout",
+    "Image": "flyte._image",
+    "ctx": "flyte._context",
+    "group": "flyte._group",
+    "map": "flyte._map",
+    "init": "flyte._initialize",
+    "init_from_config": "flyte._initialize",
+    "current_project": "flyte._initialize",
+    "current_domain": "flyte._initialize",
+    "run": "flyte._run",
+    "with_runcontext": "flyte._run",
+    "Run": "flyte._run",
+}
+_LAZY_MODULES = {"io", "types", "errors", "storage", "plugins", "config", "testing", "runtime"}
+
+if TYPE_CHECKING:
+    from flyte import config, errors, io, plugins, runtime, storage, types
+    from flyte._cache import Cache, CacheRequest
+    from flyte._context import ctx
+    from flyte._group import group
+    from flyte._image import Image
+    from flyte._initialize import current_domain, current_project, init, init_from_config
+    from flyte._map import map
+    from flyte._resources import Resources
+    from flyte._retry import Backoff, RetryStrategy
+    from flyte._run import Run, run, with_runcontext
+    from flyte._secret import Secret, SecretRequest
+    from flyte._task import TaskTemplate
+    from flyte._task_environment import TaskEnvironment
+    from flyte._timeout import Timeout, TimeoutType
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _LAZY_MODULES:
+        value = importlib.import_module(f"flyte.{name}")
+    else:
+        raise AttributeError(f"module 'flyte' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*_LAZY, *_LAZY_MODULES, "__version__", "version"])
+
+
+def version() -> str:
+    return __version__
+
+
+__all__ = [
+    "Backoff",
+    "Cache",
+    "CacheRequest",
+    "Image",
+    "Resources",
+    "RetryStrategy",
+    "Run",
+    "Secret",
+    "SecretRequest",
+    "TaskEnvironment",
+    "TaskTemplate",
+    "Timeout",
+    "TimeoutType",
+    "__version__",
+    "ctx",
+    "current_domain",
+    "current_project",
+    "group",
+    "init",
+    "init_from_config",
+    "map",
+    "run",
+    "version",
+    "with_runcontext",
+]

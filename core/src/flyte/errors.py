@@ -22,6 +22,10 @@ class UnknownPluginError(PluginError, LookupError):
     """Nothing is registered under the requested name."""
 
 
+class PluginWarning(RuntimeWarning):
+    """A plugin was skipped (failed to import, or its hook raised)."""
+
+
 # -- authoring ---------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import pluggy
 
-from flyte.errors import PluginError, PluginLoadError, UnknownPluginError
+from flyte.errors import PluginError, PluginLoadError, PluginWarning, UnknownPluginError
 from flyte.plugins import hookspecs
 
 logger = logging.getLogger("flyte.plugins")
@@ -122,7 +122,7 @@ class PluginManager:
             )
             if _strict():
                 raise PluginLoadError(msg + " (FLYTE_PLUGINS_STRICT is set)") from e
-            warnings.warn(msg + " Set FLYTE_PLUGINS_STRICT=1 to make this an error.", RuntimeWarning, stacklevel=2)
+            warnings.warn(msg + " Set FLYTE_PLUGINS_STRICT=1 to make this an error.", PluginWarning, stacklevel=2)
             return
         self._register(obj, PluginInfo(name=name, distribution=dist, version=version, module=module))
 
@@ -174,7 +174,7 @@ class PluginManager:
                 msg = f"flyte plugin '{info.name}' ({info.distribution}) failed in {hook_name}: {type(e).__name__}: {e}"
                 if _strict():
                     raise PluginLoadError(msg) from e
-                warnings.warn(msg + "; it was skipped.", RuntimeWarning, stacklevel=2)
+                warnings.warn(msg + "; it was skipped.", PluginWarning, stacklevel=2)
                 continue
             yield info, result
 

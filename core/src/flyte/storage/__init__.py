@@ -86,7 +86,8 @@ def backend_for(path: str) -> StorageBackend:
 
 
 def filesystem(path: str) -> fsspec.AbstractFileSystem:
-    return backend_for(path).filesystem()
+    """The fsspec filesystem serving ``path`` (credentials already applied)."""
+    return backend_for(path).filesystem_for(path)
 
 
 def redact_url(url: str) -> str:
@@ -115,7 +116,7 @@ def _endpoint(url: str) -> Endpoint:
 
     b = backend_for(url)
     path = strip_file_header(url) if protocol_of(url) in LOCAL_PROTOCOLS else b.to_fs_path(url)
-    return Endpoint(b, b.filesystem(), url, path)
+    return Endpoint(b, b.filesystem_for(url), url, path)
 
 
 def _friendly(e: BaseException, op: str, url: str) -> BaseException:

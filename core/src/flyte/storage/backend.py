@@ -49,6 +49,10 @@ class StorageBackend(abc.ABC):
     def filesystem(self) -> fsspec.AbstractFileSystem:
         """An fsspec filesystem with credentials from the usual places of this provider."""
 
+    def filesystem_for(self, url: str) -> fsspec.AbstractFileSystem:
+        """The filesystem serving ``url`` (override when the URL itself selects an account)."""
+        return self.filesystem()
+
     def to_fs_path(self, url: str) -> str:
         """The path the fsspec filesystem expects for ``url`` (default: unchanged)."""
         return url

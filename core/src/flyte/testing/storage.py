@@ -88,7 +88,7 @@ class SigningDataProxy:
         root = request.filename_root or request.content_md5.hex()
         native = storage.join(self.base_url, root, request.filename)
         backend = storage.backend_for(native)
-        fs = backend.filesystem()
+        fs = backend.filesystem_for(native)
         if request.filename_root and fs.exists(backend.to_fs_path(native)):
             return CreateUploadLocationResponse(native_url=native)
         md5 = base64.b64encode(request.content_md5).decode() if request.content_md5 else None
@@ -304,7 +304,7 @@ class StorageConformance:
             for k, v in _flatten(storage_options)
             if isinstance(v, str) and any(w in k.lower() for w in ("secret", "key", "password", "token", "connection"))
         ]
-        for shown in (repr(backend), str(backend), repr(backend.filesystem())):
+        for shown in (repr(backend), str(backend), repr(backend.filesystem_for(storage_base_url))):
             for s in secrets:
                 assert s not in shown
 

@@ -1,0 +1,1 @@
+"""The local runtime: runs a task tree in this process, no server needed."""

@@ -1,0 +1,307 @@
+"""The local controller: executes task calls as actions on one asyncio loop.
+
+Per call: inputs become literals (so type errors surface as they would on a
+cluster), the cache is consulted, a concurrency slot is taken, the body runs
+with retries and a timeout, and outputs become literals and back. Sync bodies
+run on a thread pool. Nothing is written to disk until the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from flyte import _context
+from flyte._builtin.local.records import ActionRecord
+from flyte._context import ActionID, TaskContext
+from flyte._controller import Controller
+from flyte._secret import resolve_secret
+from flyte.errors import FlyteError, InvalidInputError, RuntimeUserError, TaskTimedoutError
+from flyte.runtime import Phase
+
+if TYPE_CHECKING:
+    from flyte._builtin.local.cache_store import CacheStore
+    from flyte._task import TaskTemplate
+
+logger = logging.getLogger("flyte.local")
+
+DEFAULT_MAX_CONCURRENCY = 1000
+
+
+class _Slot:
+    """A concurrency slot held by a running action; released while it waits on children."""
+
+    __slots__ = ("children", "held")
+
+    def __init__(self) -> None:
+        self.held = False
+        self.children = 0
+
+
+class LocalController(Controller):
+    def __init__(
+        self,
+        *,
+        run_name: str,
+        raw_data_path: str,
+        run_base_dir: str,
+        max_concurrency: int | None = None,
+        overwrite_cache: bool = False,
+        on_event: Callable[[str, ActionRecord], None] | None = None,
+        keep_literals: bool = True,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.run_name = run_name
+        self.raw_data_path = raw_data_path
+        self.run_base_dir = run_base_dir
+        limit = max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self._sem = asyncio.Semaphore(limit)
+        self._executor = ThreadPoolExecutor(max_workers=min(64, limit), thread_name_prefix="flyte-task")
+        self._counter = itertools.count(1)
+        self.actions: list[ActionRecord] = []
+        self.overwrite_cache = overwrite_cache
+        self.on_event = on_event
+        self.keep_literals = keep_literals
+        self._cache: CacheStore | None = None
+        self._env_applied: dict[str, str | None] = {}
+
+    # -- public API ---------------------------------------------------------------------
+
+    async def submit(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return await self._submit(task, args, kwargs, _context._current.get())
+
+    def submit_sync(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        parent = _context._current.get()
+        fut = asyncio.run_coroutine_threadsafe(self._submit(task, args, kwargs, parent), self.loop)
+        return fut.result()
+
+    async def run_root(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return await self._submit(task, args, kwargs, None, root=True)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for k, old in self._env_applied.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+        self._env_applied.clear()
+        if self._cache is not None:
+            self._cache.close()
+
+    # -- one action ---------------------------------------------------------------------
+
+    async def _submit(
+        self,
+        task: TaskTemplate[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        parent: TaskContext | None,
+        root: bool = False,
+    ) -> Any:
+        from flyte.types.interface import inputs_to_literals, literals_to_outputs
+
+        iface = task.interface
+        name = "a0" if root else f"a{next(self._counter)}"
+        rec = ActionRecord(name, task.name, parent.action.name if parent else None,
+                           "/".join(parent.group) if parent else "")
+        self.actions.append(rec)
+        try:
+            in_lits = await inputs_to_literals(iface, args, kwargs)
+        except InvalidInputError as e:
+            rec.phase = Phase.FAILED
+            rec.error = str(e)
+            raise
+        if self.keep_literals:
+            rec.inputs = in_lits
+
+        slot: _Slot | None = parent.data.get("slot") if parent is not None else None
+        if slot is not None:
+            slot.children += 1
+            if slot.held:
+                slot.held = False
+                self._sem.release()
+        try:
+            out_lits = await self._execute(task, in_lits, rec, parent)
+        finally:
+            if slot is not None:
+                slot.children -= 1
+                if slot.children == 0 and not slot.held:
+                    await self._sem.acquire()
+                    slot.held = True
+        if self.keep_literals:
+            rec.outputs = out_lits
+        return await literals_to_outputs(iface, out_lits)
+
+    async def _execute(
+        self, task: TaskTemplate[Any, Any], in_lits: dict[str, Any], rec: ActionRecord, parent: TaskContext | None
+    ) -> dict[str, Any]:
+        cache_key = None
+        if task.cache.enabled:
+            from flyte._builtin.local.cache_store import cache_key as make_key
+            from flyte.types.interface import literals_hash
+
+            ignored = task.cache.ignored_inputs
+            keyed = {k: v for k, v in in_lits.items() if k not in ignored} if ignored else in_lits
+            cache_key = make_key(task.name, task.cache_version, literals_hash(keyed))
+            if not self.overwrite_cache:
+                hit = await asyncio.to_thread(self._cache_store().get, cache_key)
+                if hit is not None:
+                    rec.cache_hit = True
+                    rec.phase = Phase.SUCCEEDED
+                    rec.start = rec.end = time.time()
+                    if self.on_event is not None:
+                        self.on_event("cached", rec)
+                    return hit
+
+        retries = task.retries.count
+        backoff = task.retries.backoff
+        last_exc: BaseException | None = None
+        for attempt in range(retries + 1):
+            rec.attempts = attempt + 1
+            try:
+                out = await self._attempt(task, in_lits, rec, parent, attempt)
+            except asyncio.CancelledError:
+                rec.phase = Phase.ABORTED
+                rec.end = time.time()
+                raise
+            except Exception as e:
+                last_exc = e
+                if attempt < retries:
+                    delay = backoff.delay(attempt) if backoff else 0.0
+                    if logger.isEnabledFor(logging.INFO):
+                        logger.info("task %s (%s) attempt %d failed: %s; retrying", task.name, rec.name, attempt + 1, e)
+                    if delay:
+                        await asyncio.sleep(delay)
+                    continue
+                break
+            else:
+                rec.phase = Phase.SUCCEEDED
+                rec.end = time.time()
+                if self.on_event is not None:
+                    self.on_event("succeeded", rec)
+                if cache_key is not None:
+                    await asyncio.to_thread(self._cache_store().put, cache_key, task.name, task.cache_version, out)
+                return out
+
+        assert last_exc is not None
+        rec.end = time.time()
+        timed_out = isinstance(last_exc, TaskTimedoutError)
+        rec.phase = Phase.TIMED_OUT if timed_out else Phase.FAILED
+        if isinstance(last_exc, RuntimeUserError) and last_exc.action == rec.name:
+            err: RuntimeUserError = last_exc
+        else:
+            detail = str(last_exc) if isinstance(last_exc, FlyteError) else f"{type(last_exc).__name__}: {last_exc}"
+            if rec.attempts > 1:
+                detail += f" (after {rec.attempts} attempts)"
+            err = RuntimeUserError(type(last_exc).__name__, detail, task=task.name, action=rec.name)
+        rec.error = str(err)
+        if self.on_event is not None:
+            self.on_event("failed", rec)
+        raise err from last_exc
+
+    async def _attempt(
+        self,
+        task: TaskTemplate[Any, Any],
+        in_lits: dict[str, Any],
+        rec: ActionRecord,
+        parent: TaskContext | None,
+        attempt: int,
+    ) -> dict[str, Any]:
+        from flyte.types.interface import literals_to_inputs, outputs_to_literals
+
+        if task.env_vars or task.secrets:
+            self._apply_env(task)
+        kwargs = await literals_to_inputs(task.interface, in_lits)
+        slot = _Slot()
+        tc = TaskContext(
+            action=ActionID(name=rec.name, run_name=self.run_name),
+            raw_data_path=self.raw_data_path,
+            run_base_dir=self.run_base_dir,
+            mode="local",
+            task_name=task.name,
+            attempt=attempt,
+            group=parent.group if parent is not None else (),
+            custom_context=parent.custom_context if parent is not None else {},
+            controller=self,
+            data={"slot": slot},
+        )
+        await self._sem.acquire()
+        slot.held = True
+        rec.phase = Phase.RUNNING
+        if attempt == 0:
+            rec.start = time.time()
+        if self.on_event is not None:
+            self.on_event("running", rec)
+        token = _context._current.set(tc)
+        try:
+            if task.is_async:
+                if task.timeout:
+                    try:
+                        async with asyncio.timeout(task.timeout):
+                            value = await task.func(**kwargs)
+                    except TimeoutError:
+                        raise self._timeout_error(task, rec) from None
+                else:
+                    value = await task.func(**kwargs)
+            else:
+                ctx = contextvars.copy_context()
+                fut = self.loop.run_in_executor(self._executor, lambda: ctx.run(task.func, **kwargs))
+                if task.timeout:
+                    try:
+                        value = await asyncio.wait_for(fut, task.timeout)
+                    except TimeoutError:
+                        raise self._timeout_error(task, rec) from None
+                else:
+                    value = await fut
+        finally:
+            _context._current.reset(token)
+            if slot.held:
+                slot.held = False
+                self._sem.release()
+        return await outputs_to_literals(task.interface, value)
+
+    @staticmethod
+    def _timeout_error(task: TaskTemplate[Any, Any], rec: ActionRecord) -> TaskTimedoutError:
+        return TaskTimedoutError(
+            "TaskTimedOut", f"timed out after {task.timeout:g}s (timeout={task.timeout:g})", task=task.name,
+            action=rec.name,
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _cache_store(self) -> CacheStore:
+        if self._cache is None:
+            from flyte._builtin.local.cache_store import CacheStore
+
+            self._cache = CacheStore()
+        return self._cache
+
+    def _apply_env(self, task: TaskTemplate[Any, Any]) -> None:
+        """Set the environment's env vars and secrets for the task body (restored when the run ends)."""
+        for k, v in task.env_vars.items():
+            self._set_env(k, v)
+        for s in task.secrets:
+            value = resolve_secret(s)
+            if value is None:
+                raise FlyteError(
+                    f"Task '{task.name}' needs secret '{s.key}'"
+                    + (f" (group '{s.group}')" if s.group else "")
+                    + f" but none was found: set the environment variable {s.env_var} "
+                    "or put it in a file under $FLYTE_SECRETS_DIR"
+                )
+            self._set_env(s.env_var, value)
+
+    def _set_env(self, key: str, value: str) -> None:
+        if os.environ.get(key) == value:
+            return
+        if key not in self._env_applied:
+            self._env_applied[key] = os.environ.get(key)
+        os.environ[key] = value

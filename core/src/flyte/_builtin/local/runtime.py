@@ -1,0 +1,141 @@
+"""The ``local`` runtime: runs a whole task tree in this process and records it under the runs directory."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte.errors import FlyteError, InvalidInputError
+from flyte.runtime import Phase, RunHandle, RunOptions, Runtime
+
+if TYPE_CHECKING:
+    from flyte._task import TaskTemplate
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_run_name() -> str:
+    return "r" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
+
+
+class ActionOutputs(tuple):  # type: ignore[type-arg]
+    """A run's outputs: a tuple (``outputs[0]``), with ``named_outputs`` as a dict (``o0``, ``o1``...)."""
+
+    named_outputs: dict[str, Any]
+
+    def __new__(cls, values: tuple[Any, ...], names: list[str]) -> ActionOutputs:
+        self = super().__new__(cls, values)
+        self.named_outputs = dict(zip(names, values, strict=False))
+        return self
+
+
+class LocalRunHandle(RunHandle):
+    def __init__(self, name: str, directory: Path, phase: Phase, outputs: ActionOutputs | None,
+                 error: BaseException | None) -> None:
+        self.name = name
+        self.directory = directory
+        self._phase = phase
+        self._outputs = outputs
+        self._error = error
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def url(self) -> str:
+        return self.directory.as_uri()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    async def wait_async(self) -> None:
+        return None
+
+    async def outputs_async(self) -> tuple[Any, ...]:
+        if self._error is not None:
+            raise self._error
+        assert self._outputs is not None
+        return self._outputs
+
+
+class LocalRuntime(Runtime):
+    name = "local"
+    description = "runs tasks in this process (built in)"
+
+    async def submit(
+        self,
+        task: TaskTemplate[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: RunOptions,
+    ) -> LocalRunHandle:
+        from flyte._builtin.local.controller import LocalController
+        from flyte._builtin.local.records import RunRecord, runs_dir, write_actions
+
+        base = Path(options.run_base_dir).expanduser() if options.run_base_dir else runs_dir()
+        name = options.name or new_run_name()
+        directory = base / name
+        try:
+            directory.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise InvalidInputError(f"A local run named '{name}' already exists in {base}; pick another --name") from None
+        raw = options.raw_data_path or str(directory / "data")
+        record = RunRecord(name=name, task=task.name, directory=directory)
+        record.write()
+
+        from flyte._run_env import applied_env
+
+        controller = LocalController(
+            run_name=name,
+            raw_data_path=raw,
+            run_base_dir=str(directory),
+            max_concurrency=options.max_action_concurrency,
+            overwrite_cache=options.overwrite_cache,
+            on_event=options.on_event,
+        )
+        outputs: ActionOutputs | None = None
+        error: BaseException | None = None
+        try:
+            with applied_env(options.env_vars):
+                value = await controller.run_root(task, args, kwargs)
+            names = list(task.interface.outputs)
+            if len(names) == 0:
+                outputs = ActionOutputs((), [])
+            elif len(names) == 1:
+                outputs = ActionOutputs((value,), names)
+            else:
+                outputs = ActionOutputs(tuple(value), names)
+            record.phase = Phase.SUCCEEDED
+        except BaseException as e:  # recorded, then handed to the caller through the handle
+            error = e
+            record.phase = Phase.ABORTED if isinstance(e, KeyboardInterrupt | SystemExit) else Phase.FAILED
+            record.error = str(e) or type(e).__name__
+            if isinstance(e, InvalidInputError) and len(controller.actions) <= 1:
+                # Bad input to the root task: nothing ran, leave nothing behind.
+                controller.close()
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+            if not isinstance(e, Exception | FlyteError):
+                controller.close()
+                _finish(record, controller, write_actions)
+                raise
+        finally:
+            controller.close()
+        _finish(record, controller, write_actions)
+        return LocalRunHandle(name, directory, record.phase, outputs, error)
+
+
+def _finish(record: Any, controller: Any, write_actions: Any) -> None:
+    record.end = time.time()
+    counts: dict[str, int] = {}
+    for a in controller.actions:
+        key = "cached" if a.cache_hit else a.phase.value.lower()
+        counts[key] = counts.get(key, 0) + 1
+    record.counts = counts
+    write_actions(record.directory, controller.actions)
+    record.write()

@@ -1,0 +1,39 @@
+"""Compute resources a task asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CPUBaseType = int | float | str
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU, memory, GPU and disk a task needs.
+
+    ``cpu`` and ``memory`` take a single request or a ``(request, limit)`` pair::
+
+        flyte.Resources(cpu=2, memory="4Gi")
+        flyte.Resources(cpu=(1, 2), memory=("1Gi", "2Gi"), gpu="T4:1")
+    """
+
+    cpu: CPUBaseType | tuple[CPUBaseType, CPUBaseType] | None = None
+    memory: str | tuple[str, str] | None = None
+    gpu: str | int | None = None
+    disk: str | None = None
+    shm: str | Literal["auto"] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cpu, tuple) and len(self.cpu) != 2:
+            raise ValueError(f"Resources.cpu as a tuple must be (request, limit), got {self.cpu!r}")
+        if isinstance(self.memory, tuple) and len(self.memory) != 2:
+            raise ValueError(f"Resources.memory as a tuple must be (request, limit), got {self.memory!r}")
+        cpus = self.cpu if isinstance(self.cpu, tuple) else (self.cpu,)
+        for c in cpus:
+            if c is None:
+                continue
+            if isinstance(c, bool) or (isinstance(c, int | float) and c <= 0):
+                raise ValueError(f"Resources.cpu must be positive, got {c!r}")
+        if isinstance(self.gpu, int) and self.gpu < 0:
+            raise ValueError(f"Resources.gpu must be >= 0, got {self.gpu!r}")

@@ -1,0 +1,1 @@
+"""The ``flyte`` command line. Commands live in their own modules and are imported on use."""

@@ -1,0 +1,157 @@
+"""``flyte``: the root command group.
+
+Built-in commands are imported only when invoked (``flyte --help`` imports none of
+them); plugins add commands through the ``flyte_cli_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
+    # name: (module, attribute, one-line help shown by --help without importing the module)
+    "run": ("flyte.cli.run", "run", "Run a task from a Python file (locally by default)."),
+    "get": ("flyte.cli.get", "get", "Show local runs and their actions."),
+    "plugins": ("flyte.cli.plugins", "plugins", "List installed plugins and what they register."),
+    "build": ("flyte.cli.build", "build", "Build the images of every environment in a file."),
+}
+
+
+class RootGroup(click.Group):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugin_commands_loaded = False
+        self.command_owners: dict[str, str] = {}  # plugin-provided command -> plugin name
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        from flyte.errors import PluginError
+        from flyte.plugins.manager import get_plugin_manager
+
+        objects: dict[str, click.Command] = {}
+        for info, _ in get_plugin_manager().call_each("flyte_cli_commands", cli=self):
+            for name, command in self.commands.items():
+                if name in self.command_owners:
+                    if objects[name] is not command:
+                        raise PluginError(
+                            f"Duplicate CLI command 'flyte {name}': added by plugin '{self.command_owners[name]}' "
+                            f"and by plugin '{info.name}' ({info.distribution})"
+                        )
+                    continue
+                objects[name] = command
+                if name in BUILTIN_COMMANDS:
+                    raise PluginError(
+                        f"Plugin '{info.name}' ({info.distribution}) tried to replace the built-in command "
+                        f"'flyte {name}'"
+                    )
+                self.command_owners[name] = info.name
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BUILTIN_COMMANDS:
+            module, attr, _ = BUILTIN_COMMANDS[cmd_name]
+            import importlib
+
+            try:
+                return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+            except ImportError as e:
+                raise click.ClickException(f"'flyte {cmd_name}' is unavailable: {e}") from None
+        self._load_plugin_commands()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Built-ins are described from the table above, so --help imports none of their modules.
+        self._load_plugin_commands()
+        rows = [(n, BUILTIN_COMMANDS[n][2]) for n in sorted(BUILTIN_COMMANDS)]
+        rows += [(n, c.get_short_help_str(60)) for n, c in sorted(self.commands.items()) if n not in BUILTIN_COMMANDS]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _version() -> str:
+    from flyte import __version__
+
+    return __version__
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="flyte (flyte-core)")
+@click.option("-v", "--verbose", count=True, help="Show tracebacks and debug logs (-vv for more).")
+@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: ./.flyte/config.yaml, then ~/.flyte/config.yaml).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
+    """flyte: run Flyte 2 tasks locally, in a sandbox, or on a cluster."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(name)s: %(message)s")
+    if config_file:
+        os.environ["FLYTE_CONFIG"] = config_file
+
+
+def _plain_plugin_warnings() -> None:
+    """Show plugin warnings as one plain line each instead of Python's warning format."""
+    import warnings
+
+    from flyte.errors import PluginWarning
+
+    original = warnings.showwarning
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if isinstance(category, type) and issubclass(category, PluginWarning):
+            sys.stderr.write(f"Warning: {message}\n")
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: errors are one line unless -v is given."""
+    args = sys.argv[1:] if argv is None else argv
+    _plain_plugin_warnings()
+    verbose = any(a in ("-v", "-vv", "--verbose") for a in args)
+    try:
+        rv = cli.main(args=args, prog_name="flyte", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as e:
+        click.echo(f"Error: {e.format_message()}", err=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as e:
+        from flyte.errors import FlyteError
+
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(e, FlyteError | FileNotFoundError | ValueError | TypeError | LookupError):
+            click.echo(f"Error: {e}", err=True)
+        else:
+            click.echo(f"Error: {type(e).__name__}: {e}" + ("" if verbose else "  (run with -v for a traceback)"),
+                       err=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

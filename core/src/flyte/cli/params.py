@@ -1,0 +1,256 @@
+"""Turn a task's signature into click options, and CLI strings into typed Python values."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import inspect
+import json
+import types
+import typing
+from typing import Any
+
+import click
+
+
+def _unwrap_optional(t: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(t)) == 2:
+            return args[0], True
+    return t, False
+
+
+def type_label(t: Any) -> str:
+    if t is inspect.Parameter.empty:
+        return "any"
+    if isinstance(t, type) and not typing.get_args(t):
+        return t.__name__
+    return str(t).replace("typing.", "")
+
+
+def _is_pydantic(t: Any) -> bool:
+    return isinstance(t, type) and hasattr(t, "model_validate") and hasattr(t, "model_fields")
+
+
+class JsonParam(click.ParamType):
+    """A JSON value (lists, dicts, dataclasses, pydantic models) converted to the declared type."""
+
+    name = "json"
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            raw = json.loads(value)
+        except ValueError as e:
+            self.fail(f"{value!r} is not valid JSON ({e}); expected {type_label(self.t)}", param, ctx)
+        try:
+            return from_json(raw, self.t)
+        except (TypeError, ValueError, KeyError) as e:
+            self.fail(f"{value!r} does not fit {type_label(self.t)}: {e}", param, ctx)
+
+
+def from_json(raw: Any, t: Any) -> Any:
+    """Build a value of type ``t`` from parsed JSON."""
+    t, _ = _unwrap_optional(t)
+    if raw is None:
+        return None
+    origin = typing.get_origin(t)
+    args = typing.get_args(t)
+    if origin in (list, typing.List):  # noqa: UP006
+        if not isinstance(raw, list):
+            raise TypeError(f"expected a JSON list, got {type(raw).__name__}")
+        return [from_json(x, args[0] if args else Any) for x in raw]
+    if origin in (dict, typing.Dict):  # noqa: UP006
+        if not isinstance(raw, dict):
+            raise TypeError(f"expected a JSON object, got {type(raw).__name__}")
+        return {k: from_json(v, args[1] if len(args) > 1 else Any) for k, v in raw.items()}
+    if dataclasses.is_dataclass(t) and isinstance(t, type):
+        if not isinstance(raw, dict):
+            raise TypeError(f"expected a JSON object for {t.__name__}, got {type(raw).__name__}")
+        hints = typing.get_type_hints(t)
+        names = {f.name for f in dataclasses.fields(t)}
+        unknown = set(raw) - names
+        if unknown:
+            raise KeyError(f"unknown field(s) {sorted(unknown)} for {t.__name__}")
+        return t(**{k: from_json(v, hints.get(k, Any)) for k, v in raw.items()})
+    if _is_pydantic(t):
+        return t.model_validate(raw)
+    if isinstance(t, type) and issubclass(t, enum.Enum):
+        return t(raw)
+    if t is float and isinstance(raw, int):
+        return float(raw)
+    if isinstance(t, type) and t is not Any and t not in (typing.Any,) and not isinstance(raw, t):
+        if t is dt.datetime and isinstance(raw, str):
+            return dt.datetime.fromisoformat(raw)
+        raise TypeError(f"expected {t.__name__}, got {type(raw).__name__} {raw!r}")
+    return raw
+
+
+class DurationParam(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dt.timedelta):
+            return value
+        s = str(value).strip().lower()
+        units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+        try:
+            for suffix in ("ms", "s", "m", "h", "d"):
+                if s.endswith(suffix):
+                    return dt.timedelta(seconds=float(s[: -len(suffix)]) * units[suffix])
+            return dt.timedelta(seconds=float(s))
+        except ValueError:
+            self.fail(f"{value!r} is not a duration (e.g. 30, 30s, 5m, 2h)", param, ctx)
+
+
+class DateParam(click.ParamType):
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
+
+
+class DateTimeParam(click.ParamType):
+    name = "datetime"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dt.datetime):
+            return value
+        s = str(value)
+        if s == "now":
+            return dt.datetime.now()
+        try:
+            return dt.datetime.fromisoformat(s)
+        except ValueError:
+            self.fail(f"{value!r} is not a datetime (ISO 8601, e.g. 2026-01-31T12:00:00)", param, ctx)
+
+
+class PathValueParam(click.ParamType):
+    """A local path or remote URL for File/Dir inputs."""
+
+    def __init__(self, t: Any, is_dir: bool) -> None:
+        self.t = t
+        self.is_dir = is_dir
+        self.name = "dir" if is_dir else "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from flyte.storage import is_remote
+
+        if is_remote(value):
+            return self.t.from_existing_remote(value)
+        import os
+
+        if not os.path.exists(value):
+            self.fail(f"{value!r} does not exist", param, ctx)
+        if self.is_dir != os.path.isdir(value):
+            self.fail(f"{value!r} is {'not ' if self.is_dir else ''}a directory", param, ctx)
+        return self.t.from_local_sync(value)
+
+
+def param_type_for(t: Any) -> click.ParamType:
+    t, _ = _unwrap_optional(t)
+    if t is bool:
+        return click.BOOL
+    if t is int:
+        return click.INT
+    if t is float:
+        return click.FLOAT
+    if t is str:
+        return click.STRING
+    if t is dt.datetime:
+        return DateTimeParam()
+    if t is dt.date:
+        return DateParam()
+    if t is dt.timedelta:
+        return DurationParam()
+    if isinstance(t, type) and issubclass(t, enum.Enum):
+        return click.Choice([str(m.value) for m in t])
+    name = getattr(t, "__name__", "")
+    mod = getattr(t, "__module__", "")
+    if mod.startswith("flyte.io") and name in ("File", "Dir"):
+        return PathValueParam(t, is_dir=name == "Dir")
+    if typing.get_origin(t) is typing.Literal:
+        return click.Choice([str(a) for a in typing.get_args(t)])
+    return JsonParam(t)
+
+
+def options_for(func: Any) -> list[click.Option]:
+    """One ``--name`` option per task input: typed, with its default, required when it has none."""
+    sig = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:
+        hints = {}
+    opts = []
+    for pname, p in sig.parameters.items():
+        t = hints.get(pname, p.annotation)
+        ptype = param_type_for(t)
+        base, optional = _unwrap_optional(t)
+        has_default = p.default is not inspect.Parameter.empty
+        default = p.default if has_default else None
+        shown_default: Any = None
+        if has_default:
+            if isinstance(default, enum.Enum):
+                default = str(default.value)
+            if isinstance(ptype, JsonParam) and default is not None:
+                shown_default = _json_default(default)
+            else:
+                shown_default = default
+        is_json = isinstance(ptype, JsonParam)
+        opt = click.Option(
+            [f"--{pname}"],
+            type=ptype,
+            required=not has_default and not optional,
+            default=default if not is_json else None,
+            show_default=(str(shown_default) if is_json else True) if has_default else False,
+            metavar=type_label(t),
+            help="JSON" if is_json else None,
+        )
+        opt._flyte_has_default = has_default  # type: ignore[attr-defined]
+        opts.append(opt)
+    return opts
+
+
+def _json_default(v: Any) -> str:
+    try:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return json.dumps(dataclasses.asdict(v))
+        if hasattr(v, "model_dump"):
+            return json.dumps(v.model_dump(mode="json"))
+        return json.dumps(v)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def coerce_enum_args(func: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Turn Choice strings back into Enum members and Literal values into their declared form."""
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:
+        return values
+    out = dict(values)
+    for k, v in values.items():
+        t, _ = _unwrap_optional(hints.get(k))
+        if isinstance(t, type) and issubclass(t, enum.Enum) and isinstance(v, str):
+            for m in t:
+                if str(m.value) == v:
+                    out[k] = m
+        elif typing.get_origin(t) is typing.Literal and isinstance(v, str):
+            for a in typing.get_args(t):
+                if str(a) == v:
+                    out[k] = a
+    return out

@@ -1,0 +1,180 @@
+"""``flyte run FILE TASK --arg value``: run a task on the local runtime or any registered one."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import click
+
+from flyte.cli.loader import find_task, find_tasks, load_file
+from flyte.cli.params import coerce_enum_args, options_for
+
+
+def _parse_env(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--env")
+        k, v = item.split("=", 1)
+        if not k:
+            raise click.BadParameter(f"{item!r} has an empty KEY", param_hint="--env")
+        out[k] = v
+    return out
+
+
+class TaskCommand(click.Command):
+    def __init__(self, file: str, attr: str, task: Any) -> None:
+        self.file = file
+        self.task = task
+        doc = (task.func.__doc__ or "").strip()
+        super().__init__(
+            name=attr,
+            params=options_for(task.func),
+            callback=self._invoke,
+            help=doc or f"Run task {task.name}.",
+            context_settings={"help_option_names": ["-h", "--help"]},
+        )
+
+    def _invoke(self, **kwargs: Any) -> int:
+        ctx = click.get_current_context()
+        opts = ctx.find_object(dict) or {}
+        kwargs = {k: v for k, v in kwargs.items() if not (v is None and self._has_default(k))}
+        kwargs = coerce_enum_args(self.task.func, kwargs)
+        return execute(self.task, kwargs, opts)
+
+    def _has_default(self, name: str) -> bool:
+        for p in self.params:
+            if p.name == name:
+                return bool(getattr(p, "_flyte_has_default", False))
+        return False
+
+
+class FileGroup(click.Group):
+    """The tasks of one file, as sub-commands."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(name=file, help=f"Tasks in {file}.")
+        self.file = file
+        self._module: Any = None
+
+    def _load(self, ctx: click.Context) -> Any:
+        if self._module is None:
+            verbose = (ctx.find_object(dict) or {}).get("verbose", 0)
+            self._module = load_file(self.file, verbose)
+        return self._module
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(find_tasks(self._load(ctx)))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self._load(ctx)
+        task = find_task(module, self.file, cmd_name)
+        return TaskCommand(self.file, cmd_name, task)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        return super().resolve_command(ctx, args)
+
+
+class RunGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return FileGroup(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return []
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("flyte run", "[OPTIONS] FILE TASK [--INPUT VALUE ...]")
+
+
+@click.group(cls=RunGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--runtime", "runtime", default=None, metavar="NAME",
+              help="Runtime to run on: local (default), sandbox, remote, or any a plugin registers.")
+@click.option("--local", is_flag=True, help="Same as --runtime local.")
+@click.option("--name", default=None, help="Name of the run (default: generated).")
+@click.option("--raw-data-path", default=None, help="Where File/Dir outputs and offloaded data go (path or URL).")
+@click.option("--run-base-dir", default=None, help="Where the local run record is kept.")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable for the run (repeat).")
+@click.option("--overwrite-cache", is_flag=True, help="Run cached tasks again and replace their cache entries.")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None,
+              help="At most this many actions run at once (local runtime default: 1000).")
+@click.option("--no-progress", is_flag=True, help="Do not show the live progress display.")
+@click.pass_context
+def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, raw_data_path: str | None,
+        run_base_dir: str | None, env: tuple[str, ...], overwrite_cache: bool, max_concurrency: int | None,
+        no_progress: bool) -> None:
+    """Run a task from FILE: flyte run hello.py main --name world"""
+    obj = ctx.ensure_object(dict)
+    if local and runtime and runtime != "local":
+        raise click.UsageError("--local and --runtime disagree; use one of them")
+    obj.update(
+        runtime="local" if local else runtime,
+        name=name,
+        raw_data_path=raw_data_path,
+        run_base_dir=run_base_dir,
+        env_vars=_parse_env(env),
+        overwrite_cache=overwrite_cache,
+        max_concurrency=max_concurrency,
+        progress=not no_progress,
+    )
+
+
+def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
+    from rich.console import Console
+
+    from flyte._run import default_mode
+    from flyte.cli.progress import RunProgress
+    from flyte.plugins.manager import get_plugin_manager
+    from flyte.runtime import Phase, RunOptions
+
+    out = Console()
+    err = Console(stderr=True)
+    mode = opts.get("runtime") or default_mode()
+    runtime = get_plugin_manager().runtimes.get(mode)()
+    progress = RunProgress(f"{task.name} [{mode}]", enabled=opts.get("progress", True) and err.is_terminal)
+    options = RunOptions(
+        name=opts.get("name"),
+        raw_data_path=opts.get("raw_data_path"),
+        run_base_dir=opts.get("run_base_dir"),
+        env_vars=opts.get("env_vars") or {},
+        overwrite_cache=bool(opts.get("overwrite_cache")),
+        max_action_concurrency=opts.get("max_concurrency"),
+        on_event=progress,
+    )
+    started = time.perf_counter()
+
+    async def go() -> Any:
+        handle = await runtime.submit(task, (), kwargs, options)
+        await handle.wait_async()
+        return handle
+
+    try:
+        handle = asyncio.run(go())
+    finally:
+        progress.stop()
+    elapsed = time.perf_counter() - started
+    verbose = opts.get("verbose", 0)
+    if handle.phase != Phase.SUCCEEDED:
+        error = getattr(handle, "error", None)
+        if verbose and isinstance(error, BaseException):
+            import traceback
+
+            traceback.print_exception(error)
+        message = str(error) if error is not None else handle.phase.value
+        err.print(f"[bold red]Run {handle.name} failed[/] after {elapsed:.2f}s: {message}", markup=True,
+                  highlight=False, soft_wrap=True)
+        if handle.url:
+            err.print(f"Record: {handle.url}", highlight=False, soft_wrap=True)
+        return 1
+    outputs = asyncio.run(handle.outputs_async())
+    names = getattr(outputs, "named_outputs", None) or {f"o{i}": v for i, v in enumerate(outputs)}
+    out.print(f"[green]Run {handle.name} succeeded[/] in {elapsed:.2f}s ({progress.summary()})",
+              highlight=False, soft_wrap=True)
+    for k, v in names.items():
+        out.print(f"  {k} = {v!r}", highlight=False, soft_wrap=True, markup=False)
+    if handle.url:
+        out.print(f"Record: {handle.url}", highlight=False, soft_wrap=True, style="dim")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,119 @@
+"""Configuration: YAML files, ``FLYTE_<SECTION>_<KEY>`` environment variables, then explicit arguments.
+
+Files, first found wins: ``$FLYTE_CONFIG``, ``./.flyte/config.yaml``, ``~/.flyte/config.yaml``
+(``config.yml`` too). Keys follow the official SDK (``admin.endpoint``, ``admin.insecure``,
+``image.builder``, ``image.registry``, ``task.project``, ``task.domain``, ``storage.*``), plus
+``local.runs_dir`` and ``local.cache_db`` for the local runtime. Every key is readable flat::
+
+    from flyte.config import get_config
+    get_config().get("admin.endpoint")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flyte.errors import ConfigError
+
+SECTIONS = ("admin", "image", "task", "storage", "local", "platform", "sandbox")
+
+
+class Config:
+    """A flat view of the configuration: ``config.get("section.key")``."""
+
+    def __init__(self, values: dict[str, Any], source: Path | None) -> None:
+        self.values = values
+        self.source = source
+
+    def get(self, key: str, default: Any = None) -> Any:
+        env = "FLYTE_" + key.replace(".", "_").replace("-", "_").upper()
+        if env in os.environ:
+            return _coerce(os.environ[env])
+        return self.values.get(key, default)
+
+    def section(self, name: str) -> dict[str, Any]:
+        prefix = name + "."
+        out = {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+        env_prefix = f"FLYTE_{name.upper()}_"
+        for k, v in os.environ.items():
+            if k.startswith(env_prefix):
+                out[k[len(env_prefix) :].lower()] = _coerce(v)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Config from {self.source or 'defaults'}: {len(self.values)} keys>"
+
+
+def _coerce(v: str) -> Any:
+    low = v.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    return v
+
+
+def flyte_home() -> Path:
+    """``$FLYTE_HOME`` or ``~/.flyte``: where local runs and the local cache live."""
+    return Path(os.environ.get("FLYTE_HOME") or Path.home() / ".flyte").expanduser()
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"Config file {p} does not exist")
+        return p
+    env = os.environ.get("FLYTE_CONFIG") or os.environ.get("FLYTECTL_CONFIG")
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"Config file {p} (from FLYTE_CONFIG) does not exist")
+        return p
+    for base in (Path.cwd() / ".flyte", Path.home() / ".flyte"):
+        for name in ("config.yaml", "config.yml"):
+            if (base / name).is_file():
+                return base / name
+    return None
+
+
+def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = obj
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    f = find_config_file(path)
+    if f is None:
+        return Config({}, None)
+    import yaml
+
+    try:
+        data = yaml.safe_load(f.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {f} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {f} must hold a mapping of sections, got {type(data).__name__}")
+    values: dict[str, Any] = {}
+    _flatten("", data, values)
+    return Config(values, f)
+
+
+_config: Config | None = None
+
+
+def get_config() -> Config:
+    global _config
+    if _config is None:
+        _config = load_config()
+    return _config
+
+
+def set_config(cfg: Config | None) -> None:
+    global _config
+    _config = cfg

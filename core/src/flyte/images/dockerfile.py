@@ -1,0 +1,145 @@
+"""Dockerfile generation and build-context staging, shared by every builder.
+
+Builders only drive an engine: they call :func:`stage_context` to get a folder holding a
+``Dockerfile`` and exactly the files that went into the image hash, then build that folder.
+
+The Dockerfile uses only instructions every engine understands (no BuildKit ``RUN --mount``),
+so the classic Docker builder, BuildKit and Buildah (podman) all build it the same way.
+Each layer that copies files gets its own folder ``layers/<index>/`` in the context.
+
+Example::
+
+    from flyte.images.dockerfile import render_dockerfile
+    print(render_dockerfile(Image.from_base("alpine:3").with_commands(["echo hi"])))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flyte.images.hashing import ignore_rules_for
+from flyte.images.ignore import IgnoreRules, list_files
+
+if TYPE_CHECKING:
+    from flyte._image import Image, Layer
+
+PIP = "python3 -m pip install --no-cache-dir"
+UV_BOOTSTRAP = "python3 -m pip install --no-cache-dir uv"
+STAGE_DIR = "/tmp/flyte-build"  # where layers that only need files at build time put them
+
+
+def _json(*parts: str) -> str:
+    return json.dumps(list(parts))
+
+
+def _q(args: list[str]) -> str:
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _layer_lines(index: int, layer: Layer) -> list[str]:
+    from flyte._image import (
+        AptPackages,
+        Commands,
+        CopyConfig,
+        DockerIgnore,
+        Env,
+        PipPackages,
+        Requirements,
+        UVProject,
+        WorkDir,
+    )
+
+    ctx = f"layers/{index}"
+    if isinstance(layer, PipPackages):
+        return [f"RUN {PIP} {_q([*layer.pip_args(), *layer.packages])}"]
+    if isinstance(layer, Requirements):
+        target = f"{STAGE_DIR}/{index}/requirements.txt"
+        return [
+            f"COPY {_json(f'{ctx}/{layer.file.name}', target)}",
+            f"RUN {PIP} {_q([*layer.pip_args(), '-r', target])}",
+        ]
+    if isinstance(layer, UVProject):
+        target = f"{STAGE_DIR}/{index}"
+        args = _q(layer.pip_args())
+        uv = f"uv pip install --system {args}".rstrip()
+        if layer.uvlock is not None:
+            export = "uv export --frozen --no-hashes --no-emit-project --format requirements-txt -o /tmp/flyte-req.txt"
+            install = f"{export} && {uv} -r /tmp/flyte-req.txt"
+            if layer.project_install_mode == "install_project":
+                install += f" && {uv} --no-deps ."
+        else:
+            install = f"{uv} ." if layer.project_install_mode == "install_project" else f"{uv} -r pyproject.toml"
+        return [f"COPY {_json(ctx + '/', target + '/')}", f"RUN {UV_BOOTSTRAP} && cd {target} && {install}"]
+    if isinstance(layer, AptPackages):
+        return [
+            "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
+            f"{_q(list(layer.packages))} && rm -rf /var/lib/apt/lists/*"
+        ]
+    if isinstance(layer, Commands):
+        return [f"RUN {c}" for c in layer.commands]
+    if isinstance(layer, Env):
+        return [f"ENV {k}={json.dumps(v)}" for k, v in layer.env_vars] if layer.env_vars else []
+    if isinstance(layer, WorkDir):
+        return [f"WORKDIR {layer.workdir}"]
+    if isinstance(layer, CopyConfig):
+        dst = "./" if layer.dst in (".", "./") else layer.dst
+        if layer.path_type == 1:
+            return [f"COPY {_json(ctx + '/', dst.rstrip('/') + '/' if dst != './' else dst)}"]
+        return [f"COPY {_json(f'{ctx}/{layer.src.name}', dst)}"]
+    if isinstance(layer, DockerIgnore):
+        return []
+    raise TypeError(f"no Dockerfile rendering for layer {type(layer).__name__}")
+
+
+def render_dockerfile(image: Image) -> str:
+    """The Dockerfile of a layered image (a ``from_dockerfile`` image uses its own file)."""
+    if image.dockerfile is not None:
+        return image.dockerfile.read_text()
+    lines = [f"FROM {image.base_image}"]
+    for i, layer in enumerate(image.layers):
+        lines += _layer_lines(i, layer)
+    return "\n".join(lines) + "\n"
+
+
+def _copy_entry(src: os.DirEntry[str] | Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    path = src.path if isinstance(src, os.DirEntry) else str(src)
+    if os.path.islink(path):
+        os.symlink(os.readlink(path), dst)
+    else:
+        shutil.copy2(path, dst)
+
+
+def _copy_tree(src: Path, dst: Path, rules: IgnoreRules) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for rel, entry in list_files(src, rules):
+        _copy_entry(entry, dst / rel)
+
+
+def stage_context(image: Image, dest: Path) -> Path:
+    """Fill ``dest`` with ``Dockerfile`` and the files the image copies; return the Dockerfile path.
+
+    Only files that count in the image hash are staged, so what is built is what was hashed.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    if image.dockerfile is not None:
+        ctx = image.dockerfile.parent
+        _copy_tree(ctx, dest, IgnoreRules.from_file(ctx / ".dockerignore"))
+        dockerfile = dest / "Dockerfile.flyte"
+        shutil.copy2(image.dockerfile, dockerfile)
+        return dockerfile
+    for i, layer in enumerate(image.layers):
+        for src, kind in layer.sources():
+            target = dest / "layers" / str(i)
+            if kind == "dir":
+                _copy_tree(src, target, ignore_rules_for(image, src))
+            else:
+                _copy_entry(src, target / src.name)
+    dockerfile = dest / "Dockerfile"
+    dockerfile.write_text(render_dockerfile(image))
+    return dockerfile

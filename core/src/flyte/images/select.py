@@ -1,0 +1,51 @@
+"""Which builder to use: ``--builder``, else ``FLYTE_IMAGE_BUILDER``, else ``image.builder`` in the
+config file, else the first available of ``docker``, ``podman``."""
+
+from __future__ import annotations
+
+from flyte.images.builder import ImageBuilder
+from flyte.images.errors import BuilderUnavailableError
+
+DEFAULT_ORDER = ("docker", "podman")
+
+
+def builder_name(explicit: str | None = None) -> str | None:
+    if explicit:
+        return explicit
+    from flyte.images.config import load_image_config
+
+    return load_image_config().builder
+
+
+def get_builder(name: str | None = None, *, check: bool = True, **options: object) -> ImageBuilder:
+    """An instance of the named (or configured) builder, checked to be usable here.
+
+    Raises :class:`~flyte.errors.UnknownPluginError` for a name nobody registered (naming what
+    to install) and :class:`BuilderUnavailableError` when it cannot run here, saying why.
+    """
+    from flyte.plugins.manager import get_plugin_manager
+
+    registry = get_plugin_manager().builders
+    chosen = builder_name(name)
+    if chosen is None:
+        reasons = []
+        for candidate in DEFAULT_ORDER:
+            cls = registry.find(candidate)
+            if cls is None:
+                reasons.append(f"{candidate}: not installed (pip install flyte-{candidate})")
+                continue
+            inst: ImageBuilder = cls(**options)
+            why = inst.check_available()
+            if why is None:
+                return inst
+            reasons.append(f"{candidate}: {why}")
+        raise BuilderUnavailableError(
+            "no image builder is usable here; choose one with --builder, FLYTE_IMAGE_BUILDER or image.builder. "
+            + "; ".join(reasons)
+        )
+    builder: ImageBuilder = registry.get(chosen)(**options)
+    if check:
+        why = builder.check_available()
+        if why is not None:
+            raise BuilderUnavailableError(f"image builder '{chosen}' cannot run here: {why}")
+    return builder

@@ -1,0 +1,176 @@
+"""``flyte.io.Dir``: a reference to a folder, local or in object storage."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Generic, TypeVar
+
+from flyte.io._blob import MULTIPART, BlobBase, local_path_of
+from flyte.io._file import File, _copy_stream, _upload_target, iter_local_files
+
+T = TypeVar("T")
+
+
+class Dir(BlobBase, Generic[T]):
+    """A folder, local or remote, that can cross task boundaries.
+
+    Inside a run a local folder is uploaded under the run's raw data path when it is passed
+    to another task or returned; outside a run the local path is kept.
+
+    Example::
+
+        @env.task
+        async def count(d: Dir) -> int:
+            return len(await d.list_files())
+    """
+
+    __slots__ = ()
+
+    _dimensionality = MULTIPART
+    _schema_title = "Dir"
+    _schema_description = "A directory reference with an optional format type."
+
+    # -- constructors ---------------------------------------------------------------------
+
+    @classmethod
+    async def from_local(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> Dir[T]:
+        """A Dir for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path."""
+        import flyte.storage as storage
+
+        local = os.path.abspath(os.fspath(local_path))
+        if not os.path.isdir(local):
+            raise NotADirectoryError(f"Dir.from_local: {local} is not a directory")
+        target = _upload_target(local, remote_destination)
+        if target is None:
+            return cls(path=local)
+        await storage.put(local, target, recursive=True)
+        return cls(path=target, name=os.path.basename(local))
+
+    @classmethod
+    def from_local_sync(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> Dir[T]:
+        """Synchronous :meth:`from_local` (streams each file)."""
+        import flyte.storage as storage
+
+        local = os.path.abspath(os.fspath(local_path))
+        if not os.path.isdir(local):
+            raise NotADirectoryError(f"Dir.from_local_sync: {local} is not a directory")
+        target = _upload_target(local, remote_destination)
+        if target is None:
+            return cls(path=local)
+        for f in iter_local_files(local):
+            rel = os.path.relpath(f, local).replace(os.sep, "/")
+            _copy_stream(f, storage.join(target, rel))
+        return cls(path=target, name=os.path.basename(local))
+
+    @classmethod
+    def from_existing_remote(cls, remote_path: str, dir_cache_key: str | None = None) -> Dir[T]:
+        """A Dir for data already in storage (nothing is copied); ``dir_cache_key`` becomes its hash."""
+        return cls(path=remote_path, hash=dir_cache_key)
+
+    # -- listing --------------------------------------------------------------------------
+
+    async def walk(self, recursive: bool = True, max_depth: int | None = None) -> AsyncIterator[File[T]]:
+        """Every file below this folder (only the top level with ``recursive=False``).
+
+        ``max_depth=1`` is the top level, 2 adds the folders directly inside it, and so on.
+        """
+        if not self.is_remote:
+            for f in iter_local_files(local_path_of(self.path), recursive, max_depth):
+                yield File(path=f)
+            return
+        import flyte.storage as storage
+
+        base = self.path.rstrip("/")
+        for uri in await storage.ls(base, recursive=recursive):
+            rel = uri[len(base) + 1 :] if uri.startswith(base + "/") else uri.rsplit("/", 1)[-1]
+            if max_depth is not None and rel.count("/") + 1 > max_depth:
+                continue
+            if uri.endswith("/"):
+                continue
+            yield File(path=uri)
+
+    def walk_sync(self, recursive: bool = True, max_depth: int | None = None) -> Iterator[File[T]]:
+        """Synchronous :meth:`walk`."""
+        if not self.is_remote:
+            for f in iter_local_files(local_path_of(self.path), recursive, max_depth):
+                yield File(path=f)
+            return
+        yield from _collect_sync(self.walk(recursive, max_depth))
+
+    async def list_files(self) -> list[File[T]]:
+        """The files directly in this folder."""
+        return [f async for f in self.walk(recursive=False)]
+
+    def list_files_sync(self) -> list[File[T]]:
+        return list(self.walk_sync(recursive=False))
+
+    async def exists(self) -> bool:
+        import flyte.storage as storage
+
+        return await storage.exists(self.path)
+
+    def exists_sync(self) -> bool:
+        if not self.is_remote:
+            return os.path.isdir(local_path_of(self.path))
+        return _run_sync(self.exists())
+
+    # -- download -------------------------------------------------------------------------
+
+    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        """Copy the folder to ``local_path`` (default: a new temporary folder); return the local path.
+
+        A local folder with no ``local_path`` is returned as is.
+        """
+        import flyte.storage as storage
+
+        if local_path is None and not self.is_remote:
+            return local_path_of(self.path)
+        dst = os.fspath(local_path) if local_path is not None else self._default_download_path()
+        if self.is_remote:
+            await storage.get(self.path, dst, recursive=True)
+        else:
+            await asyncio.to_thread(self._copy_local_tree, dst)
+        return dst
+
+    def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        """Synchronous :meth:`download` (streams each file)."""
+        if local_path is None and not self.is_remote:
+            return local_path_of(self.path)
+        dst = os.fspath(local_path) if local_path is not None else self._default_download_path()
+        if not self.is_remote:
+            self._copy_local_tree(dst)
+            return dst
+        base = self.path.rstrip("/")
+        for f in self.walk_sync():
+            rel = f.path[len(base) + 1 :]
+            _copy_stream(f.path, os.path.join(dst, *rel.split("/")))
+        return dst
+
+    def _copy_local_tree(self, dst: str) -> None:
+        import shutil
+
+        shutil.copytree(local_path_of(self.path), dst, dirs_exist_ok=True)
+
+    def _default_download_path(self) -> str:
+        return os.path.join(tempfile.mkdtemp(prefix="flyte-"), self.name or "dir")
+
+
+def _run_sync(coro: object) -> bool:
+    """Run a coroutine from sync code (not from inside a running event loop)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
+
+def _collect_sync(agen: AsyncIterator[File[T]]) -> list[File[T]]:
+    async def collect() -> list[File[T]]:
+        return [f async for f in agen]
+
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, collect()).result()

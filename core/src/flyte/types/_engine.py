@@ -1,0 +1,290 @@
+"""The type engine: finds the transformer for a Python type and caches a plan per type.
+
+Lookup order for a type ``t``:
+
+1. ``Annotated[X, transformer_instance]`` uses that transformer; ``Pickled[X]`` pickles;
+   other ``Annotated`` metadata is ignored.
+2. Transformers registered with :meth:`TypeEngine.register`, by exact type (or by the
+   origin of a generic alias).
+3. Built-ins: scalars, ``list[T]``, ``dict``, unions, enums, ``typing.Literal`` of
+   strings, dataclasses, pydantic models (only if pydantic is already imported, i.e. the
+   type *is* a model), ``flyte.io.File`` and ``flyte.io.Dir``.
+4. Registered transformers whose type is a base class of ``t``.
+5. Transformers from the ``flyte_type_transformers`` plugin hook (asked only now).
+
+Anything else is an error; there is no silent pickle fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import sys
+import threading
+import types
+import typing
+from typing import Any
+
+from flyteidl2.core.literals_pb2 import Literal
+from flyteidl2.core.types_pb2 import LiteralType
+
+from flyte.errors import TypeTransformerError
+from flyte.types import _collections, _simple
+from flyte.types._transformer import TypePlan, TypeTransformer, fail, type_repr
+
+
+def _builtin(t: Any) -> TypeTransformer[Any] | None:
+    try:
+        hit = _simple.BY_TYPE.get(t)
+    except TypeError:
+        hit = None
+    if hit is not None:
+        return hit
+    origin = typing.get_origin(t)
+    if origin is list:
+        return _collections.LIST
+    if origin is dict or t is dict:
+        return _collections.DICT
+    if origin is typing.Union or origin is types.UnionType:
+        return _collections.UNION
+    if origin is typing.Literal:
+        return _collections.LITERAL
+    if t is bytes:
+        from flyte.types._pickle import BYTES
+
+        return BYTES
+    if isinstance(t, type):
+        if issubclass(t, enum.Enum):
+            return _collections.ENUM
+        from flyte.io._blob import transformer_for
+
+        blob = transformer_for(t)
+        if blob is not None:
+            return blob
+        if dataclasses.is_dataclass(t):
+            from flyte.types._struct import DATACLASS
+
+            return DATACLASS
+        if "pydantic" in sys.modules:
+            from pydantic import BaseModel
+
+            if issubclass(t, BaseModel):
+                from flyte.types._pydantic import PYDANTIC
+
+                return PYDANTIC
+    return None
+
+
+_HINTS = {
+    list: "use list[T] with an item type, e.g. list[int]",
+    tuple: "use a dataclass, or return a tuple[...] annotation for several outputs",
+    set: "use list[T], or Pickled[set[T]] to pickle it",
+    frozenset: "use list[T], or Pickled[frozenset[T]] to pickle it",
+    typing.Any: "annotate a concrete type, or use Pickled[Any] to pickle it",
+    object: "annotate a concrete type, or use Pickled[object] to pickle it",
+}
+
+
+def _unsupported(t: Any, why: str = "") -> TypeTransformerError:
+    base = typing.get_origin(t) or t
+    try:
+        hint = _HINTS.get(base, "")
+    except TypeError:
+        hint = ""
+    hint = hint or (
+        "supported are bool, int, float, str, bytes, datetime, date, timedelta, None, list[T], dict[str, T], "
+        "dict, Optional/Union, Enum, Literal[str...], dataclasses, pydantic models, flyte.io.File/Dir; "
+        "register a TypeTransformer (plugin hook flyte_type_transformers) or opt into Pickled[T]"
+    )
+    return fail(f"Type {type_repr(t)} is not supported{': ' + why if why else ''} ({hint})")
+
+
+class TypeEngine:
+    """Python type <-> flyteidl2 ``LiteralType``/``Literal``.
+
+    Example::
+
+        from flyte.types import TypeEngine
+
+        lt = TypeEngine.to_literal_type(list[int])
+        lit = await TypeEngine.to_literal([1, 2], list[int], lt)
+        assert await TypeEngine.to_python_value(lit, list[int]) == [1, 2]
+    """
+
+    _registry: typing.ClassVar[dict[Any, TypeTransformer[Any]]] = {}
+    _plans: typing.ClassVar[dict[Any, TypePlan]] = {}
+    _lock = threading.RLock()
+
+    # -- registration -------------------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls,
+        transformer: TypeTransformer[Any],
+        additional_types: list[Any] | None = None,
+        *,
+        override: bool = False,
+    ) -> None:
+        """Use ``transformer`` for its ``python_type`` (and ``additional_types``).
+
+        A type that already has a registered transformer is an error unless ``override``.
+        """
+        with cls._lock:
+            for t in [transformer.python_type, *(additional_types or [])]:
+                existing = cls._registry.get(t)
+                if existing is not None and existing is not transformer and not override:
+                    raise TypeTransformerError(
+                        f"Type {type_repr(t)} already has transformer {existing.name!r}; "
+                        f"cannot register {transformer.name!r} (pass override=True to replace it)"
+                    )
+                cls._registry[t] = transformer
+            cls._plans.clear()
+
+    @classmethod
+    def unregister(cls, t: Any) -> None:
+        """Forget the transformer registered for ``t`` (tests)."""
+        with cls._lock:
+            cls._registry.pop(t, None)
+            cls._plans.clear()
+
+    # -- lookup -------------------------------------------------------------------------
+
+    @classmethod
+    def _find(cls, t: Any) -> tuple[TypeTransformer[Any], Any]:
+        """(transformer, plugin registry snapshot or None) for a type that is not ``Annotated``."""
+        reg = cls._registry
+        if reg:
+            try:
+                hit = reg.get(t)
+            except TypeError:
+                hit = None
+            if hit is None:
+                origin = typing.get_origin(t)
+                if origin is not None:
+                    hit = reg.get(origin)
+            if hit is not None:
+                return hit, None
+        b = _builtin(t)
+        if b is not None:
+            return b, None
+        if reg and isinstance(t, type):
+            for base in t.__mro__[1:]:
+                hit = reg.get(base)
+                if hit is not None:
+                    return hit, None
+        found = cls._from_plugins(t)
+        if found is not None:
+            return found
+        raise _unsupported(t)
+
+    @staticmethod
+    def _plugin_snapshot() -> Any:
+        from flyte.plugins.manager import get_plugin_manager
+
+        return get_plugin_manager().transformers._collect()
+
+    @classmethod
+    def _from_plugins(cls, t: Any) -> tuple[TypeTransformer[Any], Any] | None:
+        snapshot = cls._plugin_snapshot()
+        for _, tr in snapshot.values():
+            try:
+                ok = tr.matches(t) if isinstance(tr, TypeTransformer) else tr.python_type is t
+            except Exception:
+                ok = False
+            if ok:
+                return tr, snapshot
+        return None
+
+    @classmethod
+    def get_transformer(cls, t: Any) -> TypeTransformer[Any]:
+        """The transformer that handles ``t`` (raises TypeTransformerError if none does)."""
+        return cls.plan(t).transformer
+
+    @classmethod
+    def plan(cls, t: Any) -> TypePlan:
+        """The cached conversion plan for ``t``; raises TypeTransformerError if ``t`` is unsupported."""
+        try:
+            p = cls._plans.get(t)
+        except TypeError:  # unhashable annotation metadata: no caching
+            return cls._compile(t)
+        if p is not None and (p.owner is None or p.owner is cls._plugin_snapshot()):
+            return p
+        with cls._lock:
+            p = cls._compile(t)
+            cls._plans[t] = p
+            return p
+
+    @classmethod
+    def _compile(cls, t: Any) -> TypePlan:
+        if t is None:
+            t = type(None)
+        inner = t
+        if typing.get_origin(t) is typing.Annotated:
+            from flyte.types._pickle import PICKLE, PICKLED
+
+            meta = t.__metadata__
+            chosen = next((m for m in meta if isinstance(m, TypeTransformer)), None)
+            if chosen is not None:
+                tr, owner, inner = chosen, None, typing.get_args(t)[0]
+            elif any(m is PICKLE for m in meta):
+                tr, owner = PICKLED, None
+            else:
+                return cls.plan(typing.get_args(t)[0])
+        else:
+            tr, owner = cls._find(t)
+        try:
+            lt = tr.get_literal_type(inner)
+            enc = tr.sync_encoder(inner, lt)
+            dec = tr.sync_decoder(inner)
+        except TypeTransformerError as e:
+            raise _unsupported(t, str(e)) from None
+        except Exception as e:
+            raise _unsupported(t, f"{type(e).__name__}: {e}") from e
+        if not isinstance(lt, LiteralType):
+            raise fail(f"Transformer {tr.name!r} returned {type(lt).__name__} from get_literal_type, not a LiteralType")
+        return TypePlan(inner, tr, lt, enc, dec, owner)
+
+    # -- conversion ---------------------------------------------------------------------
+
+    @classmethod
+    def to_literal_type(cls, t: Any) -> LiteralType:
+        """The flyteidl2 ``LiteralType`` of Python type ``t`` (a fresh copy)."""
+        lt = LiteralType()
+        lt.CopyFrom(cls.plan(t).literal_type)
+        return lt
+
+    @classmethod
+    async def to_literal(cls, value: Any, t: Any, expected: LiteralType | None = None) -> Literal:
+        """Convert ``value`` declared as ``t`` to a ``Literal``."""
+        p = cls.plan(t)
+        if p.encode is not None:
+            return p.encode(value)
+        return await p.transformer.to_literal(value, p.python_type, expected or p.literal_type)
+
+    @classmethod
+    async def to_python_value(cls, literal: Literal, t: Any) -> Any:
+        """Convert ``literal`` to a value of Python type ``t``."""
+        p = cls.plan(t)
+        try:
+            return await p.to_python(literal)
+        except Exception:
+            if literal.HasField("offloaded_metadata"):
+                return await p.to_python(await unwrap_offloaded(literal))
+            raise
+
+
+async def unwrap_offloaded(lit: Literal) -> Literal:
+    """Read a literal that was offloaded to storage (``offloaded_metadata.uri``)."""
+    import asyncio
+
+    import flyte.storage as storage
+
+    uri = lit.offloaded_metadata.uri
+
+    def read() -> bytes:
+        with storage.open_sync(uri, "rb") as f:
+            return f.read()  # type: ignore[no-any-return]
+
+    out = Literal()
+    out.ParseFromString(await asyncio.to_thread(read))
+    return out

@@ -1,0 +1,413 @@
+"""A task's typed signature, computed once at decoration, and the per-call conversions.
+
+The runtime calls, for every task invocation::
+
+    iface = NativeInterface.from_function(func, "my_task")        # once, at decoration
+    lits = await inputs_to_literals(iface, args, kwargs)          # caller side
+    kwargs = await literals_to_inputs(iface, lits)                # task side
+    out = await outputs_to_literals(iface, func(**kwargs))        # task side
+    value = await literals_to_outputs(iface, out)                 # caller side
+    key = literals_hash(lits)                                     # cache key part
+
+Every parameter's converter is chosen at decoration time; for scalars the per-call path is
+a dict walk and one small function call per argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flyteidl2.core.interface_pb2 import TypedInterface, Variable, VariableEntry, VariableMap
+from flyteidl2.core.literals_pb2 import Literal
+from flyteidl2.core.types_pb2 import LiteralType
+
+from flyte.errors import InvalidInputError, TaskDefinitionError, TypeTransformerError
+from flyte.types._engine import TypeEngine, unwrap_offloaded
+from flyte.types._transformer import TypePlan, type_repr, value_repr
+
+EMPTY = inspect.Parameter.empty
+
+
+def output_name(i: int) -> str:
+    """The official SDK's name of the i-th output: ``o0``, ``o1``..."""
+    return f"o{i}"
+
+
+def _is_named_tuple(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields") and hasattr(t, "__annotations__")
+
+
+def split_return(task: str, ret: Any) -> tuple[dict[str, Any], type | None]:
+    """Output names and types from a return annotation, the official SDK's way.
+
+    ``None``/missing: no outputs; a NamedTuple: one output per field, by field name;
+    ``tuple[A, B]``: ``o0``, ``o1``; anything else: a single ``o0``.
+    Returns (outputs, the NamedTuple class or None).
+    """
+    if ret is None or ret is type(None) or ret is EMPTY:
+        return {}, None
+    if _is_named_tuple(ret):
+        return dict(typing.get_type_hints(ret, include_extras=True)), ret
+    if typing.get_origin(ret) is tuple:
+        args = typing.get_args(ret)
+        if len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis):
+            raise TaskDefinitionError(
+                f"Task '{task}': return annotation {type_repr(ret)} is not supported; a tuple annotation means "
+                "several outputs (tuple[int, str]); return a single value or list[T] instead"
+            )
+        return {output_name(i): a for i, a in enumerate(args)}, None
+    return {output_name(0): ret}, None
+
+
+class Param:
+    """One input or output: its type and the plan that converts it."""
+
+    __slots__ = ("default", "name", "omit_default", "plan", "python_type")
+
+    def __init__(self, name: str, python_type: Any, plan: TypePlan, default: Any = EMPTY) -> None:
+        self.name = name
+        self.python_type = python_type
+        self.plan = plan
+        self.default = default
+        # a `x: int = None` default the type cannot carry: leave x out, the function's default applies
+        self.omit_default = False
+
+    @property
+    def literal_type(self) -> LiteralType:
+        return self.plan.literal_type
+
+    def __repr__(self) -> str:
+        d = "" if self.default is EMPTY else f" = {value_repr(self.default)}"
+        return f"{self.name}: {type_repr(self.python_type)}{d}"
+
+
+def _plan_or_fail(task: str, what: str, name: str, t: Any) -> TypePlan:
+    try:
+        return TypeEngine.plan(t)
+    except TypeTransformerError as e:
+        raise TaskDefinitionError(f"Task '{task}': {what} '{name}' has type {type_repr(t)}, which flyte cannot carry. {e}") from None
+
+
+class NativeInterface:
+    """Inputs and outputs of a task with their types, literal types and converters.
+
+    Build it with :meth:`from_function` (or :meth:`from_types`), once per task.
+    """
+
+    def __init__(
+        self,
+        task_name: str,
+        inputs: Mapping[str, Param],
+        outputs: Mapping[str, Param],
+        named_tuple: type | None = None,
+    ) -> None:
+        self.task_name = task_name
+        self.inputs: dict[str, Param] = dict(inputs)
+        self.outputs: dict[str, Param] = dict(outputs)
+        self.named_tuple = named_tuple
+        ins = list(self.inputs.values())
+        outs = list(self.outputs.values())
+        self._in_names = tuple(p.name for p in ins)
+        self._in_params = tuple(ins)
+        self._in_enc = tuple(p.plan.encode for p in ins)
+        self._in_dec = tuple(p.plan.decode for p in ins)
+        self._in_sync = all(e is not None for e in self._in_enc)
+        self._out_names = tuple(p.name for p in outs)
+        self._out_params = tuple(outs)
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_function(cls, func: Callable[..., Any], task_name: str | None = None) -> NativeInterface:
+        """Read ``func``'s signature and annotations; raise TaskDefinitionError for what cannot be carried."""
+        task = task_name or getattr(func, "__qualname__", None) or repr(func)
+        sig = inspect.signature(func)
+        try:
+            hints = typing.get_type_hints(func, include_extras=True)
+        except Exception as e:
+            raise TaskDefinitionError(f"Task '{task}': cannot resolve its type annotations: {e}") from e
+        inputs: dict[str, Param] = {}
+        for name, p in sig.parameters.items():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TaskDefinitionError(
+                    f"Task '{task}': parameter '{name}' is *{'' if p.kind is p.VAR_POSITIONAL else '*'}{name}; "
+                    "tasks need named, typed parameters"
+                )
+            if p.kind is p.POSITIONAL_ONLY:
+                raise TaskDefinitionError(f"Task '{task}': parameter '{name}' is positional-only; drop the '/'")
+            if name not in hints:
+                raise TaskDefinitionError(
+                    f"Task '{task}': parameter '{name}' has no type annotation; annotate it (e.g. '{name}: int')"
+                )
+            inputs[name] = cls._input(task, name, hints[name], p.default)
+        outputs_t, nt = split_return(task, hints.get("return", sig.return_annotation))
+        outputs = {k: Param(k, t, _plan_or_fail(task, "output", k, t)) for k, t in outputs_t.items()}
+        return cls(task, inputs, outputs, nt)
+
+    @classmethod
+    def from_types(
+        cls,
+        task_name: str,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any] | None = None,
+    ) -> NativeInterface:
+        """Build from ``{name: type}`` or ``{name: (type, default)}`` and ``{output name: type}``."""
+        ins: dict[str, Param] = {}
+        for name, spec in inputs.items():
+            t, default = spec if isinstance(spec, tuple) else (spec, EMPTY)
+            ins[name] = cls._input(task_name, name, t, default)
+        outs = {k: Param(k, t, _plan_or_fail(task_name, "output", k, t)) for k, t in (outputs or {}).items()}
+        return cls(task_name, ins, outs)
+
+    @staticmethod
+    def _input(task: str, name: str, t: Any, default: Any) -> Param:
+        param = Param(name, t, _plan_or_fail(task, "parameter", name, t), default)
+        enc = param.plan.encode
+        if default is not EMPTY and enc is not None:
+            try:
+                enc(default)
+            except Exception as e:
+                if default is not None:
+                    raise TaskDefinitionError(
+                        f"Task '{task}': the default of parameter '{name}' ({value_repr(default)}) "
+                        f"does not fit its type {type_repr(t)}: {e}"
+                    ) from None
+                param.omit_default = True
+        return param
+
+    # -- introspection --------------------------------------------------------------------
+
+    @property
+    def input_types(self) -> dict[str, Any]:
+        return {k: p.python_type for k, p in self.inputs.items()}
+
+    @property
+    def output_types(self) -> dict[str, Any]:
+        return {k: p.python_type for k, p in self.outputs.items()}
+
+    @property
+    def required_inputs(self) -> list[str]:
+        return [k for k, p in self.inputs.items() if p.default is EMPTY]
+
+    def to_typed_interface(self) -> TypedInterface:
+        """The flyteidl2 ``TypedInterface``; variables sorted by name, as the official SDK does."""
+
+        def vm(params: Mapping[str, Param]) -> VariableMap:
+            return VariableMap(
+                variables=[VariableEntry(key=k, value=Variable(type=params[k].literal_type)) for k in sorted(params)]
+            )
+
+        return TypedInterface(inputs=vm(self.inputs), outputs=vm(self.outputs))
+
+    def __repr__(self) -> str:
+        ins = ", ".join(repr(p) for p in self.inputs.values())
+        outs = ", ".join(f"{k}: {type_repr(p.python_type)}" for k, p in self.outputs.items())
+        return f"<NativeInterface {self.task_name}({ins}) -> ({outs})>"
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _bad_input(self, p: Param, v: Any, e: Exception) -> InvalidInputError:
+        return InvalidInputError(
+            f"Task '{self.task_name}': argument '{p.name}' expects {type_repr(p.python_type)}, "
+            f"got {type(v).__name__} {value_repr(v)}: {e}"
+        )
+
+    def _bind_error(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> InvalidInputError:
+        names = self._in_names
+        sig = ", ".join(repr(p) for p in self._in_params)
+        if len(args) > len(names):
+            return InvalidInputError(
+                f"Task '{self.task_name}' takes {len(names)} argument(s) ({sig}) but {len(args)} were given"
+            )
+        unknown = [k for k in kwargs if k not in self.inputs]
+        if unknown:
+            return InvalidInputError(
+                f"Task '{self.task_name}' has no argument {', '.join(repr(k) for k in unknown)}; it takes ({sig})"
+            )
+        dup = [k for k in names[: len(args)] if k in kwargs]
+        if dup:
+            return InvalidInputError(f"Task '{self.task_name}': argument '{dup[0]}' given both by position and name")
+        missing = [
+            p for i, p in enumerate(self._in_params) if i >= len(args) and p.name not in kwargs and p.default is EMPTY
+        ]
+        return InvalidInputError(
+            f"Task '{self.task_name}' is missing "
+            + ", ".join(f"argument '{p.name}' ({type_repr(p.python_type)})" for p in missing)
+        )
+
+
+# -- per-call conversions -------------------------------------------------------------------
+
+
+def _bind(iface: NativeInterface, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[tuple[int, Any]]:
+    """(parameter index, value) for every input that gets a literal, defaults applied."""
+    nargs = len(args)
+    params = iface._in_params
+    if nargs > len(params):
+        raise iface._bind_error(args, kwargs)
+    used = 0
+    out: list[tuple[int, Any]] = []
+    for i, p in enumerate(params):
+        if i < nargs:
+            if kwargs and p.name in kwargs:
+                raise iface._bind_error(args, kwargs)
+            out.append((i, args[i]))
+        elif kwargs and p.name in kwargs:
+            used += 1
+            out.append((i, kwargs[p.name]))
+        elif p.default is not EMPTY:
+            if not p.omit_default:
+                out.append((i, p.default))
+        else:
+            raise iface._bind_error(args, kwargs)
+    if kwargs and used != len(kwargs):
+        raise iface._bind_error(args, kwargs)
+    return out
+
+
+async def inputs_to_literals(
+    iface: NativeInterface, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
+) -> dict[str, Literal]:
+    """Bind a call's arguments (defaults applied) and convert each to a ``Literal``.
+
+    Raises :class:`flyte.errors.InvalidInputError` naming the task and the argument when one
+    is missing, unknown or of the wrong type.
+    """
+    kw = kwargs or {}
+    bound = _bind(iface, args, kw)
+    names = iface._in_names
+    out: dict[str, Literal] = {}
+    if iface._in_sync:
+        encs = iface._in_enc
+        for i, v in bound:
+            try:
+                out[names[i]] = encs[i](v)  # type: ignore[misc]
+            except Exception as e:
+                raise iface._bad_input(iface._in_params[i], v, e) from None
+        return out
+    for i, v in bound:
+        p = iface._in_params[i]
+        try:
+            out[names[i]] = await p.plan.to_literal(v)
+        except Exception as e:
+            raise iface._bad_input(p, v, e) from e
+    return out
+
+
+async def literals_to_inputs(iface: NativeInterface, lits: Mapping[str, Literal]) -> dict[str, Any]:
+    """Convert input literals to the keyword arguments of the task function."""
+    out: dict[str, Any] = {}
+    decs = iface._in_dec
+    found = 0
+    for i, p in enumerate(iface._in_params):
+        lit = lits.get(p.name)
+        if lit is None:
+            if p.default is EMPTY:
+                raise InvalidInputError(
+                    f"Task '{iface.task_name}': no value for argument '{p.name}' ({type_repr(p.python_type)})"
+                )
+            if not p.omit_default:
+                out[p.name] = p.default
+            continue
+        found += 1
+        dec = decs[i]
+        try:
+            out[p.name] = dec(lit) if dec is not None else await p.plan.to_python(lit)
+        except Exception as e:
+            if lit.HasField("offloaded_metadata"):
+                out[p.name] = await p.plan.to_python(await unwrap_offloaded(lit))
+                continue
+            raise InvalidInputError(
+                f"Task '{iface.task_name}': cannot read argument '{p.name}' as {type_repr(p.python_type)}: {e}"
+            ) from e
+    if found != len(lits):
+        unknown = sorted(k for k in lits if k not in iface.inputs)
+        raise InvalidInputError(f"Task '{iface.task_name}' has no argument(s) {unknown}; it takes {list(iface.inputs)}")
+    return out
+
+
+def _bad_output(iface: NativeInterface, msg: str) -> TypeTransformerError:
+    return TypeTransformerError(f"Task '{iface.task_name}': {msg}")
+
+
+async def outputs_to_literals(iface: NativeInterface, value: Any) -> dict[str, Literal]:
+    """Convert a task's return value to output literals (``o0``... or NamedTuple field names)."""
+    params = iface._out_params
+    n = len(params)
+    if n == 0:
+        if value is not None:
+            raise _bad_output(iface, f"declares no outputs but returned {type(value).__name__} {value_repr(value)}")
+        return {}
+    if n == 1 and iface.named_tuple is None:
+        values: Sequence[Any] = (value,)
+    else:
+        if not isinstance(value, tuple) or len(value) != n:
+            raise _bad_output(
+                iface, f"declares {n} outputs ({', '.join(iface._out_names)}) but returned {value_repr(value)}"
+            )
+        values = value
+    out: dict[str, Literal] = {}
+    for p, v in zip(params, values, strict=True):
+        try:
+            enc = p.plan.encode
+            out[p.name] = enc(v) if enc is not None else await p.plan.to_literal(v)
+        except Exception as e:
+            raise _bad_output(
+                iface,
+                f"output '{p.name}' expects {type_repr(p.python_type)}, got {type(v).__name__} {value_repr(v)}: {e}",
+            ) from e
+    return out
+
+
+async def literals_to_outputs(iface: NativeInterface, lits: Mapping[str, Literal]) -> Any:
+    """Output literals back to the value the task returned: None, one value, or a tuple."""
+    params = iface._out_params
+    if not params:
+        return None
+    values = []
+    for p in params:
+        lit = lits.get(p.name)
+        if lit is None:
+            raise _bad_output(iface, f"output '{p.name}' is missing (got {sorted(lits)})")
+        try:
+            dec = p.plan.decode
+            v = dec(lit) if dec is not None else await p.plan.to_python(lit)
+        except Exception as e:
+            if lit.HasField("offloaded_metadata"):
+                v = await p.plan.to_python(await unwrap_offloaded(lit))
+            else:
+                raise _bad_output(iface, f"cannot read output '{p.name}' as {type_repr(p.python_type)}: {e}") from e
+        values.append(v)
+    if len(values) == 1 and iface.named_tuple is None:
+        return values[0]
+    if iface.named_tuple is not None:
+        return iface.named_tuple(*values)
+    return tuple(values)
+
+
+def literals_hash(lits: Mapping[str, Literal]) -> str:
+    """A deterministic hex digest of named literals (sorted names, deterministic protobuf bytes)."""
+    h = hashlib.sha256()
+    for k in sorted(lits):
+        data = lits[k].SerializeToString(deterministic=True)
+        h.update(k.encode())
+        h.update(b"\0")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+__all__ = [
+    "NativeInterface",
+    "Param",
+    "inputs_to_literals",
+    "literals_hash",
+    "literals_to_inputs",
+    "literals_to_outputs",
+    "output_name",
+    "outputs_to_literals",
+]

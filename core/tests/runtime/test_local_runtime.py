@@ -1,0 +1,370 @@
+"""The local runtime end to end through flyte.run: fan-out, map, retries, timeouts, cache, errors, records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import flyte
+from flyte.errors import InvalidInputError, RuntimeUserError, TaskTimedoutError
+
+env = flyte.TaskEnvironment(name="t_local", env_vars={"T_LOCAL_ENV": "from-env"})
+
+
+@env.task
+async def add(x: int, y: int = 1) -> int:
+    return x + y
+
+
+@env.task
+async def fan(n: int) -> list[int]:
+    return list(await asyncio.gather(*(add(i) for i in range(n))))
+
+
+@env.task
+def sync_double(x: int) -> int:
+    return x * 2
+
+
+@env.task
+def sync_parent(n: int) -> list[int]:
+    return [sync_double(i) for i in range(n)]
+
+
+@env.task
+async def async_parent_of_sync(n: int) -> list[int]:
+    return list(await asyncio.gather(*(sync_double.aio(i) for i in range(n))))
+
+
+@env.task
+async def mapped(n: int) -> list[int]:
+    return [r async for r in flyte.map.aio(sync_double, range(n), concurrency=3)]
+
+
+def test_task_outside_a_run_is_a_plain_call() -> None:
+    assert asyncio.run(add(2, 3)) == 5
+    assert sync_double(4) == 8
+
+
+def test_run_returns_outputs_tuple_and_name() -> None:
+    run = flyte.run(add, x=2, y=5)
+    assert run.outputs()[0] == 7
+    assert run.outputs() == (7,)
+    assert run.phase.value == "SUCCEEDED"
+    assert run.name.startswith("r")
+
+
+def test_fan_out_gather() -> None:
+    assert flyte.run(fan, n=50).outputs()[0] == [i + 1 for i in range(50)]
+
+
+def test_sync_tasks_and_aio() -> None:
+    assert flyte.run(sync_parent, n=5).outputs()[0] == [0, 2, 4, 6, 8]
+    assert flyte.run(async_parent_of_sync, n=5).outputs()[0] == [0, 2, 4, 6, 8]
+
+
+def test_map_in_order_with_bounded_concurrency() -> None:
+    assert flyte.run(mapped, n=20).outputs()[0] == [2 * i for i in range(20)]
+
+
+_live = {"now": 0, "peak": 0}
+_lock = threading.Lock()
+
+
+@env.task
+async def tracked(i: int) -> int:
+    with _lock:
+        _live["now"] += 1
+        _live["peak"] = max(_live["peak"], _live["now"])
+    await asyncio.sleep(0.01)
+    with _lock:
+        _live["now"] -= 1
+    return i
+
+
+@env.task
+async def many_tracked(n: int) -> int:
+    return sum(await asyncio.gather(*(tracked(i) for i in range(n))))
+
+
+def test_gather_really_runs_concurrently_and_is_bounded() -> None:
+    _live.update(now=0, peak=0)
+    started = time.perf_counter()
+    assert flyte.run(many_tracked, n=100).outputs()[0] == sum(range(100))
+    assert _live["peak"] > 10  # concurrent, not sequential
+    assert time.perf_counter() - started < 0.9  # 100 x 10 ms sequentially would be >= 1 s
+    _live.update(now=0, peak=0)
+    flyte.with_runcontext(max_action_concurrency=5).run(many_tracked, n=40)
+    assert _live["peak"] <= 5
+
+
+@env.task
+async def nested(depth: int) -> int:
+    if depth == 0:
+        return 0
+    return 1 + sum(await asyncio.gather(nested(depth - 1), nested(depth - 1)))
+
+
+def test_nesting_deeper_than_the_concurrency_bound_does_not_deadlock() -> None:
+    run = flyte.with_runcontext(max_action_concurrency=2).run(nested, depth=5)
+    assert run.outputs()[0] == 31
+
+
+_attempts: dict[str, int] = {}
+
+
+@env.task(retries=3)
+async def flaky(key: str) -> int:
+    _attempts[key] = _attempts.get(key, 0) + 1
+    if _attempts[key] < 3:
+        raise ConnectionError(f"transient {_attempts[key]}")
+    return _attempts[key]
+
+
+@env.task(retries=flyte.RetryStrategy(count=1, backoff=flyte.Backoff(base=timedelta(milliseconds=1))))
+async def always_fails(x: int) -> int:
+    raise ValueError(f"bad value {x}")
+
+
+@env.task
+async def parent_of_failure(x: int) -> int:
+    return await always_fails(x)
+
+
+def test_retries_absorb_transient_failures() -> None:
+    assert flyte.run(flaky, key="a").outputs()[0] == 3
+
+
+def test_child_error_reaches_parent_with_its_message() -> None:
+    with pytest.raises(RuntimeUserError) as e:
+        flyte.run(parent_of_failure, x=7)
+    msg = str(e.value)
+    assert "t_local.always_fails" in msg
+    assert "ValueError: bad value 7" in msg
+    assert "after 2 attempts" in msg
+
+
+@env.task(timeout=0.1)
+async def slow(x: int) -> int:
+    await asyncio.sleep(5)
+    return x
+
+
+@env.task(timeout=timedelta(milliseconds=100))
+def slow_sync(x: int) -> int:
+    time.sleep(0.5)
+    return x
+
+
+def test_timeout_is_enforced() -> None:
+    started = time.perf_counter()
+    with pytest.raises(TaskTimedoutError, match="timed out after 0.1s"):
+        flyte.run(slow, x=1)
+    assert time.perf_counter() - started < 2
+    with pytest.raises(TaskTimedoutError):
+        flyte.run(slow_sync, x=1)
+
+
+_calls = {"n": 0}
+
+
+@env.task(cache="auto")
+async def cached(x: int) -> int:
+    _calls["n"] += 1
+    return x * 10
+
+
+@env.task(cache=flyte.Cache(behavior="override", version_override="v1", ignored_inputs=("noise",)))
+async def cached_ignoring(x: int, noise: int) -> int:
+    _calls["n"] += 1
+    return x
+
+
+def test_cache_hits_on_same_inputs_and_misses_on_new() -> None:
+    _calls["n"] = 0
+    assert flyte.run(cached, x=1).outputs()[0] == 10
+    assert flyte.run(cached, x=1).outputs()[0] == 10
+    assert _calls["n"] == 1
+    flyte.run(cached, x=2)
+    assert _calls["n"] == 2
+    flyte.with_runcontext(overwrite_cache=True).run(cached, x=1)
+    assert _calls["n"] == 3
+    flyte.run(cached_ignoring, x=1, noise=1)
+    flyte.run(cached_ignoring, x=1, noise=2)
+    assert _calls["n"] == 4
+
+
+def test_cache_persists_across_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "c.py"
+    marker = tmp_path / "calls"
+    script.write_text(
+        "import flyte\n"
+        "env = flyte.TaskEnvironment(name='xproc')\n"
+        "@env.task(cache='auto')\n"
+        "async def t(x: int) -> int:\n"
+        f"    open({str(marker)!r}, 'a').write('x')\n"
+        "    return x + 1\n"
+        "if __name__ == '__main__':\n"
+        "    print(flyte.run(t, x=41).outputs()[0])\n"
+    )
+    for _ in range(2):
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=os.environ.copy())
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "42"
+    assert marker.read_text() == "x"
+
+
+def test_bad_inputs_are_clear_and_leave_nothing_behind() -> None:
+    from flyte._builtin.local.records import list_runs
+
+    before = len(list_runs())
+    with pytest.raises(InvalidInputError, match="x"):
+        flyte.run(add, x="not an int")
+    with pytest.raises(InvalidInputError):
+        flyte.run(add)
+    with pytest.raises(InvalidInputError):
+        flyte.run(add, x=1, zzz=2)
+    assert len(list_runs()) == before
+
+
+@env.task
+async def read_env() -> str:
+    return os.environ.get("T_LOCAL_ENV", "") + "|" + os.environ.get("RUN_LEVEL", "")
+
+
+def test_env_vars_of_environment_and_run() -> None:
+    run = flyte.with_runcontext(env_vars={"RUN_LEVEL": "yes"}).run(read_env)
+    assert run.outputs()[0] == "from-env|yes"
+    assert "RUN_LEVEL" not in os.environ
+    assert "T_LOCAL_ENV" not in os.environ
+
+
+senv = flyte.TaskEnvironment(name="t_secrets", secrets=[flyte.Secret(key="api-token", as_env_var="API_TOKEN")])
+
+
+@senv.task
+async def uses_secret() -> int:
+    return len(os.environ["API_TOKEN"])
+
+
+def test_secrets_resolve_from_env_or_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="needs secret 'api-token'.*API_TOKEN"):
+        flyte.run(uses_secret)
+    (tmp_path / "api-token").write_text("abcd\n")
+    monkeypatch.setenv("FLYTE_SECRETS_DIR", str(tmp_path))
+    assert flyte.run(uses_secret).outputs()[0] == 4
+    monkeypatch.setenv("API_TOKEN", "123456")
+    assert flyte.run(uses_secret).outputs()[0] == 6
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+@env.task
+async def move(p: Point, dx: int) -> Point:
+    return Point(p.x + dx, p.y)
+
+
+@env.task
+async def bad_output(x: int) -> int:
+    return "not an int"  # type: ignore[return-value]
+
+
+def test_values_cross_boundaries_as_literals() -> None:
+    out = flyte.run(move, p=Point(1, 2), dx=3).outputs()[0]
+    assert out == Point(4, 2)
+    with pytest.raises(RuntimeUserError, match="bad_output"):
+        flyte.run(bad_output, x=1)
+
+
+@env.task
+async def ctx_info() -> str:
+    c = flyte.ctx()
+    assert c is not None
+    with flyte.group("g1"):
+        inner = await group_child()
+    return f"{c.action.run_name}:{c.action.name}:{inner}"
+
+
+@env.task
+async def group_child() -> str:
+    c = flyte.ctx()
+    assert c is not None
+    return "/".join(c.group)
+
+
+def test_ctx_and_group() -> None:
+    run = flyte.with_runcontext(name="myrun").run(ctx_info)
+    assert run.outputs()[0] == "myrun:a0:g1"
+    assert flyte.ctx() is None
+
+
+def test_run_record_is_written(tmp_path: Path) -> None:
+    from flyte._builtin.local.records import load_run
+
+    run = flyte.with_runcontext(name="recorded").run(fan, n=3)
+    summary, actions = load_run("recorded")
+    assert summary["phase"] == "SUCCEEDED"
+    assert summary["counts"] == {"succeeded": 4}
+    assert {a["task"] for a in actions} == {"t_local.fan", "t_local.add"}
+    root = next(a for a in actions if a["name"] == "a0")
+    assert root["inputs"] and root["outputs"]
+    rundir = Path(run.url.removeprefix("file://"))
+    assert sorted(p.name for p in rundir.iterdir()) == ["actions.db", "run.json"]
+    assert json.loads((rundir / "run.json").read_text())["name"] == "recorded"
+    with pytest.raises(InvalidInputError, match="already exists"):
+        flyte.with_runcontext(name="recorded").run(fan, n=1)
+
+
+def test_failed_run_is_recorded() -> None:
+    from flyte._builtin.local.records import load_run
+
+    with pytest.raises(RuntimeUserError):
+        flyte.with_runcontext(name="failing").run(parent_of_failure, x=1)
+    summary, actions = load_run("failing")
+    assert summary["phase"] == "FAILED"
+    assert "bad value 1" in summary["error"]
+    failed = [a for a in actions if a["phase"] == "FAILED"]
+    assert {a["task"] for a in failed} == {"t_local.always_fails", "t_local.parent_of_failure"}
+    assert next(a for a in failed if a["task"] == "t_local.always_fails")["attempts"] == 2
+
+
+async def test_run_aio_inside_a_running_loop() -> None:
+    run = await flyte.run.aio(add, x=1, y=1)
+    assert (await run.outputs.aio())[0] == 2
+    # the sync form works from inside a running loop as well
+    assert flyte.run(add, x=2).outputs()[0] == 3
+
+
+def test_override() -> None:
+    t = always_fails.override(retries=0)
+    with pytest.raises(RuntimeUserError) as e:
+        flyte.run(t, x=1)
+    assert "after" not in str(e.value)
+    from flyte.errors import TaskDefinitionError
+
+    with pytest.raises(TaskDefinitionError, match="unknown option"):
+        add.override(bogus=1)
+
+
+def test_sync_call_of_sync_task_from_async_code_is_an_error() -> None:
+    @env.task
+    async def wrong() -> int:
+        return sync_double(1)  # type: ignore[no-any-return]
+
+    with pytest.raises(RuntimeUserError, match=r"\.aio"):
+        flyte.run(wrong)

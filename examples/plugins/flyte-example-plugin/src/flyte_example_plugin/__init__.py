@@ -1,0 +1,1 @@
+"""An example flyte plugin: one of every kind."""

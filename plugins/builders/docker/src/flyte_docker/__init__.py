@@ -1,0 +1,1 @@
+"""flyte-docker: build flyte images through any Docker Engine API."""

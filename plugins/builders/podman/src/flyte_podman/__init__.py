@@ -1,0 +1,1 @@
+"""flyte-podman: build flyte images through the Podman API service."""
