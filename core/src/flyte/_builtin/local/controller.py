@@ -46,6 +46,8 @@ class _Slot:
 
 
 class LocalController(Controller):
+    mode = "local"  # what flyte.ctx().mode reports; subclasses (sandbox) change it
+
     def __init__(
         self,
         *,
@@ -225,7 +227,7 @@ class LocalController(Controller):
             action=ActionID(name=rec.name, run_name=self.run_name),
             raw_data_path=self.raw_data_path,
             run_base_dir=self.run_base_dir,
-            mode="local",
+            mode=self.mode,
             task_name=task.name,
             attempt=attempt,
             group=parent.group if parent is not None else (),
@@ -242,31 +244,35 @@ class LocalController(Controller):
             self.on_event("running", rec)
         token = _context._current.set(tc)
         try:
-            if task.is_async:
-                if task.timeout:
-                    try:
-                        async with asyncio.timeout(task.timeout):
-                            value = await task.func(**kwargs)
-                    except TimeoutError:
-                        raise self._timeout_error(task, rec) from None
-                else:
-                    value = await task.func(**kwargs)
-            else:
-                ctx = contextvars.copy_context()
-                fut = self.loop.run_in_executor(self._executor, lambda: ctx.run(task.func, **kwargs))
-                if task.timeout:
-                    try:
-                        value = await asyncio.wait_for(fut, task.timeout)
-                    except TimeoutError:
-                        raise self._timeout_error(task, rec) from None
-                else:
-                    value = await fut
+            value = await self.invoke_body(task, kwargs, rec)
         finally:
             _context._current.reset(token)
             if slot.held:
                 slot.held = False
                 self._sem.release()
         return await outputs_to_literals(task.interface, value)
+
+    async def invoke_body(self, task: TaskTemplate[Any, Any], kwargs: dict[str, Any], rec: ActionRecord) -> Any:
+        """Run the task's body with its timeout; the seam other runtimes (e.g. sandbox) override.
+
+        Called with the action's TaskContext already set; ``kwargs`` are decoded inputs.
+        """
+        if task.is_async:
+            if not task.timeout:
+                return await task.func(**kwargs)
+            try:
+                async with asyncio.timeout(task.timeout):
+                    return await task.func(**kwargs)
+            except TimeoutError:
+                raise self._timeout_error(task, rec) from None
+        ctx = contextvars.copy_context()
+        fut = self.loop.run_in_executor(self._executor, lambda: ctx.run(task.func, **kwargs))
+        if not task.timeout:
+            return await fut
+        try:
+            return await asyncio.wait_for(fut, task.timeout)
+        except TimeoutError:
+            raise self._timeout_error(task, rec) from None
 
     @staticmethod
     def _timeout_error(task: TaskTemplate[Any, Any], rec: ActionRecord) -> TaskTimedoutError:

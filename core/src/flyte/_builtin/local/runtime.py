@@ -64,8 +64,16 @@ class LocalRunHandle(RunHandle):
 
 
 class LocalRuntime(Runtime):
+    """Runs a task tree in this process. Subclasses may swap ``controller_class`` (see flyte-sandbox)."""
+
     name = "local"
     description = "runs tasks in this process (built in)"
+    controller_class: Any = None  # default: flyte._builtin.local.controller.LocalController
+
+    def make_controller(self, **kwargs: Any) -> Any:
+        from flyte._builtin.local.controller import LocalController
+
+        return (self.controller_class or LocalController)(**kwargs)
 
     async def submit(
         self,
@@ -74,7 +82,6 @@ class LocalRuntime(Runtime):
         kwargs: dict[str, Any],
         options: RunOptions,
     ) -> LocalRunHandle:
-        from flyte._builtin.local.controller import LocalController
         from flyte._builtin.local.records import RunRecord, runs_dir, write_actions
 
         base = Path(options.run_base_dir).expanduser() if options.run_base_dir else runs_dir()
@@ -85,12 +92,12 @@ class LocalRuntime(Runtime):
         except FileExistsError:
             raise InvalidInputError(f"A local run named '{name}' already exists in {base}; pick another --name") from None
         raw = options.raw_data_path or str(directory / "data")
-        record = RunRecord(name=name, task=task.name, directory=directory)
+        record = RunRecord(name=name, task=task.name, directory=directory, runtime=self.name)
         record.write()
 
         from flyte._run_env import applied_env
 
-        controller = LocalController(
+        controller = self.make_controller(
             run_name=name,
             raw_data_path=raw,
             run_base_dir=str(directory),
