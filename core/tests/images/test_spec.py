@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from flyte._image import (
     DEFAULT_IMAGE_NAME,
     CopyConfig,
@@ -120,7 +119,7 @@ def test_file_kinds_checked(tmp_path: Path) -> None:
     with pytest.raises(ImageSpecError, match="not a file"):
         img.with_source_file(tmp_path)
     (tmp_path / "reqs.in").write_text("x")
-    with pytest.raises(ImageSpecError, match=".txt"):
+    with pytest.raises(ImageSpecError, match=r"\.txt"):
         img.with_requirements(tmp_path / "reqs.in")
 
 

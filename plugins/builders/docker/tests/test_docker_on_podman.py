@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from flyte.testing.builders import BuilderConformance, BuilderTarget, podman_stack
 from flyte_docker.builder import DockerBuilder
 

@@ -7,8 +7,6 @@ engine is found from the ``base_url`` option, else ``DOCKER_HOST``, else the def
 from __future__ import annotations
 
 import os
-import platform as _platform
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -16,74 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte.images.builder import ImageBuilder
-from flyte.images.credentials import split_reference
+from flyte.images.buildlog import BuildLog, host_platform, network_option, push_error
 from flyte.images.dockerfile import stage_context
-from flyte.images.errors import ImageBuildError, RegistryAuthError, RegistryError
+from flyte.images.errors import ImageBuildError
 
 if TYPE_CHECKING:
     import docker
-
     from flyte._image import Image
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-_STEP = re.compile(r"^(?:Step|STEP) \d+/\d+ ?: ?(.*)$")
-_AUTH_WORDS = ("unauthorized", "authentication required", "denied", "no basic auth credentials", "401", "403")
-
-
-def host_platform() -> str:
-    machine = _platform.machine().lower()
-    return "linux/arm64" if machine in ("aarch64", "arm64") else "linux/amd64"
-
-
-def network_option(options: dict[str, Any]) -> str | None:
-    """Network for ``RUN`` steps: the ``network`` option, else ``FLYTE_IMAGE_BUILD_NETWORK``, else the
-    engine's default."""
-    return options.get("network") or os.environ.get("FLYTE_IMAGE_BUILD_NETWORK") or None
-
-
-class BuildLog:
-    """Collects build output, remembers the current step and passes lines on."""
-
-    def __init__(self, on_output: Callable[[str], None] | None) -> None:
-        self.lines: list[str] = []
-        self.step: str | None = None
-        self._on_output = on_output
-
-    def add(self, text: str) -> None:
-        for line in text.splitlines():
-            line = line.rstrip()
-            if not line:
-                continue
-            self.lines.append(line)
-            m = _STEP.match(line)
-            if m:
-                self.step = m.group(1).strip()
-            if self._on_output:
-                self._on_output(line)
-
-    def tail(self, n: int = 25) -> str:
-        return "\n".join(self.lines[-n:])
-
-    def failure(self, uri: str, error: str) -> ImageBuildError:
-        where = f" at step `{self.step}`" if self.step else ""
-        return ImageBuildError(
-            f"building {uri} failed{where}: {error.strip()}\n--- build output (last lines) ---\n{self.tail()}",
-            uri=uri,
-            step=self.step,
-            log="\n".join(self.lines),
-        )
-
-
-def push_error(uri: str, error: str) -> RegistryError:
-    host = split_reference(uri)[0]
-    low = error.lower()
-    if any(w in low for w in _AUTH_WORDS):
-        return RegistryAuthError(
-            f"registry {host} refused the push of {uri}: {error.strip()}. Log in (docker login {host}), "
-            "fix ~/.docker/config.json, or set image.registry_username / image.registry_password",
-            registry=host,
-        )
-    return RegistryError(f"pushing {uri} to registry {host} failed: {error.strip()}", registry=host)
 
 
 class DockerBuilder(ImageBuilder):
