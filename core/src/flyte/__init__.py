@@ -16,7 +16,8 @@ Importing ``flyte`` loads almost nothing: every name below is resolved on first 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import TYPE_CHECKING`: importing typing would double the cost of `import flyte`.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -47,6 +48,8 @@ _LAZY: dict[str, str] = {
 _LAZY_MODULES = {"io", "types", "errors", "storage", "plugins", "config", "testing", "runtime"}
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from flyte import config, errors, io, plugins, runtime, storage, types
     from flyte._cache import Cache, CacheRequest
     from flyte._context import ctx

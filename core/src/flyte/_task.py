@@ -80,12 +80,15 @@ class TaskTemplate(Generic[P, R]):
         name = f"{env.name}.{fname}" if env is not None else fname
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
             raise TaskDefinitionError(f"Task '{name}': generator functions cannot be tasks; return a list instead")
+        option = "retries"
         try:
             retries_n = normalize_retries(retries)
+            option = "cache"
             cache_n = normalize_cache(cache)
+            option = "timeout"
             timeout_n = timeout_seconds(timeout)
         except (TypeError, ValueError) as e:
-            raise TaskDefinitionError(f"Task '{name}': {e}") from None
+            raise TaskDefinitionError(f"Task '{name}': invalid {option}: {e}") from None
         from flyte.types.interface import NativeInterface
 
         iface = NativeInterface.from_function(func, name)

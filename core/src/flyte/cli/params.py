@@ -211,14 +211,18 @@ def options_for(func: Any) -> list[click.Option]:
             else:
                 shown_default = default
         is_json = isinstance(ptype, JsonParam)
+        extra: dict[str, Any] = {}
+        if has_default and not is_json:
+            # Only pass a default when there is one: click >= 8.3 treats default=None as "given".
+            extra["default"] = default
         opt = click.Option(
             [f"--{pname}"],
             type=ptype,
             required=not has_default and not optional,
-            default=default if not is_json else None,
             show_default=(str(shown_default) if is_json else True) if has_default else False,
             metavar=type_label(t),
             help="JSON" if is_json else None,
+            **extra,
         )
         opt._flyte_has_default = has_default  # type: ignore[attr-defined]
         opts.append(opt)
