@@ -300,16 +300,18 @@ async def _with_retries(
     progress.start(f"{op} {redacted.rsplit('/', 1)[-1]}", total, 1)
     last_status: int | None = None
     last_reason = ""
+    last_integrity: IntegrityError | None = None
     try:
         for n in range(1, retry.attempts + 1):
             retry_after: str | None = None
+            last_integrity = None
             try:
                 resp: httpx.Response = await attempt(c)
             except httpx.TransportError as e:
                 last_status, last_reason = None, f"connection failed ({type(e).__name__})"
                 logger.debug("%s %s: attempt %d: %s", op, redacted, n, last_reason)
             except IntegrityError as e:
-                last_status, last_reason = e.status, str(e)
+                last_status, last_reason, last_integrity = e.status, str(e), e
                 logger.debug("%s %s: attempt %d: integrity check failed", op, redacted, n)
             else:
                 if resp.status_code < 300:
@@ -323,6 +325,13 @@ async def _with_retries(
                 logger.debug("%s %s: attempt %d: HTTP %d", op, redacted, n, resp.status_code)
             if n < retry.attempts:
                 await asyncio.sleep(retry.delay(n, retry_after))
+        if last_integrity is not None:
+            raise IntegrityError(
+                f"{last_reason} (on each of {retry.attempts} attempts)",
+                url=redacted,
+                status=last_status,
+                attempts=retry.attempts,
+            )
         raise TransferError(
             f"{op} {redacted} failed after {retry.attempts} attempts: {last_reason}.",
             url=redacted,

@@ -123,18 +123,46 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
 
 
+class _FileProgress:
+    """Counts one file's reported bytes so the total can be made exact when it completes
+    (some filesystems report only some of their parts)."""
+
+    def __init__(self, outer: Progress) -> None:
+        self.outer = outer
+        self.seen = 0
+
+    def start(self, description: str, total_bytes: int | None, total_files: int) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        self.seen += nbytes
+        self.outer.advance(nbytes)
+
+    def finish(self) -> None:
+        pass
+
+    def complete(self, size: int | None) -> None:
+        if size is not None and size > self.seen:
+            self.outer.advance(size - self.seen)
+            self.seen = size
+
+
 async def _async_put_file(ep: Endpoint, src: str, dst: str, size: int, progress: Progress) -> None:
-    await ep.fs._put_file(src, dst, callback=FsspecCallback(progress), **ep.backend.put_file_kwargs(size))
+    fp = _FileProgress(progress)
+    await ep.fs._put_file(src, dst, callback=FsspecCallback(fp), **ep.backend.put_file_kwargs(size))
+    fp.complete(size)
 
 
 async def _async_get_file(ep: Endpoint, src: str, dst: str, size: int | None, progress: Progress) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     tmp = _part_name(os.path.abspath(dst))
     try:
-        await ep.fs._get_file(src, tmp, callback=FsspecCallback(progress), **ep.backend.get_file_kwargs(size))
+        fp = _FileProgress(progress)
+        await ep.fs._get_file(src, tmp, callback=FsspecCallback(fp), **ep.backend.get_file_kwargs(size))
         if not os.path.exists(tmp):  # zero-byte objects: some filesystems write nothing
             open(tmp, "wb").close()
         os.replace(tmp, dst)
+        fp.complete(os.path.getsize(dst))
     except BaseException:
         _remove_quietly(tmp)
         raise

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 import flyte_azure.hooks
+import pytest
 from flyte.testing.storage import StorageConformance
 
 

@@ -97,8 +97,21 @@ class AzureBackend(StorageBackend):
                 from adlfs import AzureBlobFileSystem
 
                 fs = AzureBlobFileSystem(**self._fs_kwargs(url))
+                self._tune(fs)
                 self._fs[acct] = fs
             return fs  # type: ignore[no-any-return]
+
+    def _tune(self, fs: Any) -> None:
+        # Blob clients share the service client's config: above 2 parts, upload in staged blocks of
+        # part_size (committed at the end, so a failed upload never shows), instead of one
+        # in-memory PUT of up to 64 MiB per file.
+        clients = fs.service_client if isinstance(fs.service_client, list) else [fs.service_client]
+        for client in clients:
+            cfg = getattr(client, "_config", None)
+            if cfg is not None:
+                cfg.max_single_put_size = 2 * self.part_size
+                cfg.max_block_size = self.part_size
+                cfg.min_large_block_upload_threshold = 1 << 20
 
     def put_file_kwargs(self, size: int) -> dict[str, Any]:
         return {"max_concurrency": self.part_concurrency}
