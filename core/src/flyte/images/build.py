@@ -83,12 +83,14 @@ def build_images(
     registry: str | None = None,
     on_output: Callable[[str, str], None] | None = None,
     on_status: Callable[[str, Status], None] | None = None,
+    builder_options: dict[str, object] | None = None,
 ) -> list[BuildResult]:
     """Make sure every image exists in its registry; return one result per distinct image.
 
     ``builder`` is a name (``docker``, ``podman``), an instance, or ``None`` for the configured
     one. Images the registry already has are not rebuilt; a registry that cannot be asked is an
-    error, never taken as "exists". ``on_output(uri, line)`` receives build logs.
+    error, never taken as "exists". ``on_output(uri, line)`` receives build logs, ``on_status(uri,
+    status)`` each step; ``builder_options`` go to the builder's constructor (``network``, ``base_url``).
 
     Example::
 
@@ -97,14 +99,14 @@ def build_images(
     """
     from flyte.images.select import get_builder
 
-    pending: dict[str, Image] = {}
+    pending: dict[Image, Image] = {}
     for img in images:
-        pending.setdefault(repr(img), img)
+        pending.setdefault(img, img)  # equal specs are built once
     chosen: ImageBuilder | None = None if isinstance(builder, (str, type(None))) else builder
     results = []
     for img in pending.values():
         if chosen is None and img.needs_build:
-            chosen = get_builder(builder if isinstance(builder, str) else None, check=False)
+            chosen = get_builder(builder if isinstance(builder, str) else None, check=False, **(builder_options or {}))
         uri_holder = {"uri": ""}
 
         def _status(uri: str, s: Status, _h: dict[str, str] = uri_holder) -> None:
