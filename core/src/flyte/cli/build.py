@@ -133,7 +133,7 @@ def build(ctx: click.Context, file: str, builder: str | None, registry: str | No
         raise click.ClickException(f"No environment with a flyte.Image found in {file}")
     console = Console(stderr=True)
     display = BuildDisplay(console, live=console.is_terminal, verbose=verbose)
-    options = {"network": network} if network else {}
+    options: dict[str, object] = {"network": network} if network else {}
     try:
         results = build_images([img for _, img in images], builder=builder, push=push, registry=registry,
                                on_output=display.output, on_status=display.status, builder_options=options)
