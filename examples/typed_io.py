@@ -5,9 +5,8 @@
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
 import flyte
+from pydantic import BaseModel
 
 env = flyte.TaskEnvironment(name="typed")
 
@@ -32,7 +31,7 @@ async def train(cfg: Config) -> Metrics:
 
 
 @env.task
-async def main(cfg: Config = Config(name="default")) -> Metrics:  # noqa: B008
+async def main(cfg: Config = Config(name="default")) -> Metrics:
     return await train(cfg)
 
 

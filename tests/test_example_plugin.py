@@ -26,7 +26,6 @@ def hook_names() -> list[str]:
 def example_only() -> object:
     """Only the built-in plugin and the example plugin, loaded through the real entry-point machinery."""
     import flyte_example_plugin.hooks as hooks
-
     from flyte.plugins.manager import isolated_plugins
 
     with isolated_plugins(("example", hooks)) as pm:

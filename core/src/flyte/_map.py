@@ -105,4 +105,4 @@ class _Mapper:
                         fut.cancel()
 
 
-map = _Mapper()  # noqa: A001 - the official SDK's name
+map = _Mapper()  # the official SDK's name

@@ -89,8 +89,9 @@ class Runner:
         opts = RunOptions(**{k: v for k, v in self.options.items() if k in known and v is not None})
         opts.extra = {k: v for k, v in self.options.items() if k not in known}
         handle = await runtime.submit(task, args, kwargs, opts)
-        if mode == "local" and getattr(handle, "error", None) is not None:
-            raise handle.error  # type: ignore[attr-defined]
+        error = getattr(handle, "error", None)
+        if mode == "local" and isinstance(error, BaseException):
+            raise error
         return Run(handle, mode)
 
 
@@ -135,4 +136,7 @@ async def _run(task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
 
 
 run = syncify(_run)
-run.__doc__ = """Run a task and return its :class:`Run`. Sync: ``flyte.run(t, x=1)``; async: ``await flyte.run.aio(t, x=1)``."""
+run.__doc__ = """Run a task and return its :class:`Run`.
+
+Sync: ``flyte.run(t, x=1)``; async: ``await flyte.run.aio(t, x=1)``.
+"""

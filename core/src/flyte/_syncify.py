@@ -54,7 +54,7 @@ class _BoundSyncified:
         return await self._fn(self._obj, *args, **kwargs)
 
 
-class syncmethod:  # noqa: N801 - used as a decorator
+class syncmethod:  # lower case: used as a decorator
     """A method callable as ``obj.m()`` (sync) or ``await obj.m.aio()``."""
 
     def __init__(self, fn: Callable[..., Awaitable[Any]]) -> None:

@@ -139,11 +139,11 @@ class TaskTemplate(Generic[P, R]):
         """
         tc = _context._current.get()
         if tc is not None and tc.controller is not None:
-            return await tc.controller.submit(self, args, kwargs)  # type: ignore[no-any-return]
+            return await tc.controller.submit(self, args, kwargs)  # type: ignore[no-any-return,unused-ignore]
         out = self.func(*args, **kwargs)
         if inspect.isawaitable(out):
             out = await out
-        return out  # type: ignore[no-any-return]
+        return out  # type: ignore[no-any-return,unused-ignore]
 
     def forward(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Call the underlying function directly, bypassing the runtime."""

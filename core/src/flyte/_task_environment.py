@@ -131,7 +131,7 @@ class TaskEnvironment:
         from flyte._task import TaskTemplate
 
         def decorator(func: F) -> TaskTemplate[..., Any]:
-            t = TaskTemplate.from_function(
+            t: TaskTemplate[..., Any] = TaskTemplate.from_function(
                 func,
                 env=self,
                 short_name=short_name,

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import pytest
-
 import flyte
+import pytest
 from flyte.errors import TaskDefinitionError
 
 env = flyte.TaskEnvironment(
@@ -119,8 +118,21 @@ def test_image_is_accepted_as_spec_or_string() -> None:
 
 
 def test_official_sdk_surface_exists() -> None:
-    for name in ("TaskEnvironment", "Resources", "Secret", "Cache", "RetryStrategy", "Image", "ctx", "group",
-                 "map", "init", "init_from_config", "run", "with_runcontext"):
+    for name in (
+        "TaskEnvironment",
+        "Resources",
+        "Secret",
+        "Cache",
+        "RetryStrategy",
+        "Image",
+        "ctx",
+        "group",
+        "map",
+        "init",
+        "init_from_config",
+        "run",
+        "with_runcontext",
+    ):
         assert hasattr(flyte, name), name
     assert callable(flyte.run.aio) and callable(flyte.map.aio)
     from flyte.io import Dir, File

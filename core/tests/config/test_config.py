@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flyte
+import pytest
 from flyte.config import find_config_file, load_config
 from flyte.errors import ConfigError
 
@@ -18,9 +17,12 @@ def write(p: Path, text: str) -> Path:
 
 
 def test_official_keys_flattened_and_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg_file = write(tmp_path / "c.yaml", "admin:\n  endpoint: dns:///flyte.example.com\n  insecure: false\n"
-                                          "image:\n  builder: podman\n  registry: ghcr.io/me\n"
-                                          "task:\n  project: ml\n  domain: development\n")
+    cfg_file = write(
+        tmp_path / "c.yaml",
+        "admin:\n  endpoint: dns:///flyte.example.com\n  insecure: false\n"
+        "image:\n  builder: podman\n  registry: ghcr.io/me\n"
+        "task:\n  project: ml\n  domain: development\n",
+    )
     cfg = load_config(cfg_file)
     assert cfg.get("admin.endpoint") == "dns:///flyte.example.com"
     assert cfg.get("image.registry") == "ghcr.io/me"

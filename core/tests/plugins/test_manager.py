@@ -7,7 +7,6 @@ import warnings
 from typing import Any, ClassVar
 
 import pytest
-
 from flyte.errors import PluginError, PluginLoadError, PluginWarning, UnknownPluginError
 from flyte.plugins import hookimpl
 from flyte.plugins.manager import PluginManager, get_plugin_manager, isolated_plugins
@@ -26,6 +25,7 @@ def _runtime(name: str) -> type[Runtime]:
 def _plugin(**hooks: Any) -> types.SimpleNamespace:
     ns = types.SimpleNamespace()
     for hook, value in hooks.items():
+
         def impl(_v: Any = value) -> Any:
             return _v
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 import flyte
+import pytest
 from flyte.errors import InvalidInputError, RuntimeUserError, TaskTimedoutError
 
 env = flyte.TaskEnvironment(name="t_local", env_vars={"T_LOCAL_ENV": "from-env"})

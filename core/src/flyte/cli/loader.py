@@ -32,7 +32,8 @@ def load_file(file: str, verbose: int = 0) -> ModuleType:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) and Path(existing.__file__).resolve() == path.resolve():  # type: ignore[arg-type]
+    existing_file = getattr(existing, "__file__", None)
+    if existing is not None and existing_file and Path(existing_file).resolve() == path.resolve():
         return existing
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -62,7 +62,8 @@ class RootGroup(click.Group):
             import importlib
 
             try:
-                return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+                command: click.Command = getattr(importlib.import_module(module), attr)
+                return command
             except ImportError as e:
                 raise click.ClickException(f"'flyte {cmd_name}' is unavailable: {e}") from None
         self._load_plugin_commands()

@@ -199,17 +199,14 @@ def options_for(func: Any) -> list[click.Option]:
     for pname, p in sig.parameters.items():
         t = hints.get(pname, p.annotation)
         ptype = param_type_for(t)
-        base, optional = _unwrap_optional(t)
+        _, optional = _unwrap_optional(t)
         has_default = p.default is not inspect.Parameter.empty
         default = p.default if has_default else None
         shown_default: Any = None
         if has_default:
             if isinstance(default, enum.Enum):
                 default = str(default.value)
-            if isinstance(ptype, JsonParam) and default is not None:
-                shown_default = _json_default(default)
-            else:
-                shown_default = default
+            shown_default = _json_default(default) if isinstance(ptype, JsonParam) and default is not None else default
         is_json = isinstance(ptype, JsonParam)
         extra: dict[str, Any] = {}
         if has_default and not is_json:

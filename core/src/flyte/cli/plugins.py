@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -11,18 +12,19 @@ import click
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plugins(output: str) -> None:
     """List every loaded plugin: name, distribution, version and what it registers."""
-    from flyte.cli.main import cli
+    from flyte.cli.main import RootGroup, cli
     from flyte.plugins.manager import get_plugin_manager
 
     pm = get_plugin_manager()
     infos = pm.describe()
     # CLI commands are added to the root group by the flyte_cli_commands hook: ask it who added what.
-    cli._load_plugin_commands()  # type: ignore[attr-defined]
+    assert isinstance(cli, RootGroup)
+    cli._load_plugin_commands()
     by_name = {i.name: i for i in infos}
-    for command, owner in sorted(cli.command_owners.items()):  # type: ignore[attr-defined]
+    for command, owner in sorted(cli.command_owners.items()):
         if owner in by_name:
             by_name[owner].registers.setdefault("cli command", []).append(command)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": i.name, "distribution": i.distribution, "version": i.version, "registers": i.registers}
         for i in infos
     ]

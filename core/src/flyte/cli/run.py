@@ -32,7 +32,7 @@ class TaskCommand(click.Command):
         doc = (task.func.__doc__ or "").strip()
         super().__init__(
             name=attr,
-            params=options_for(task.func),
+            params=list[click.Parameter](options_for(task.func)),
             callback=self._invoke,
             help=doc or f"Run task {task.name}.",
             context_settings={"help_option_names": ["-h", "--help"]},

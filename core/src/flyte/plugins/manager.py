@@ -9,6 +9,7 @@ registered plugins changes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -99,7 +100,7 @@ class PluginManager:
                 for name, module in BUILTIN_PLUGINS:
                     seen.add(name)
                     if name not in disabled:
-                        self._load_one(name, module, "flyte-core", _version("flyte-core"), lambda m=module: _import(m))
+                        self._load_one(name, module, "flyte-core", _version("flyte-core"), functools.partial(_import, module))
             if self._load_entry_points:
                 from importlib.metadata import entry_points
 

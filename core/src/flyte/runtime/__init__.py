@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
 
-class Phase(str, enum.Enum):
+class Phase(enum.StrEnum):
     """Lifecycle of a run or action, in the order they happen."""
 
     QUEUED = "QUEUED"

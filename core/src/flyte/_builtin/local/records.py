@@ -115,7 +115,7 @@ def runs_dir() -> Path:
 
 def list_runs(base: Path | None = None) -> list[dict[str, Any]]:
     base = base or runs_dir()
-    out = []
+    out: list[dict[str, Any]] = []
     if not base.is_dir():
         return out
     for d in base.iterdir():

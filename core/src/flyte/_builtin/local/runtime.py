@@ -21,7 +21,7 @@ def new_run_name() -> str:
     return "r" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
 
 
-class ActionOutputs(tuple):  # type: ignore[type-arg]
+class ActionOutputs(tuple[Any, ...]):
     """A run's outputs: a tuple (``outputs[0]``), with ``named_outputs`` as a dict (``o0``, ``o1``...)."""
 
     named_outputs: dict[str, Any]
@@ -90,7 +90,9 @@ class LocalRuntime(Runtime):
         try:
             directory.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
-            raise InvalidInputError(f"A local run named '{name}' already exists in {base}; pick another --name") from None
+            raise InvalidInputError(
+                f"A local run named '{name}' already exists in {base}; pick another --name"
+            ) from None
         raw = options.raw_data_path or str(directory / "data")
         record = RunRecord(name=name, task=task.name, directory=directory, runtime=self.name)
         record.write()
