@@ -1,3 +1,4 @@
+# ruff: noqa: UP007, UP045  (typing.Optional/Union on purpose: they must behave like X | Y)
 """Values and types shared by make_golden.py (run with the official SDK) and the tests (ours).
 
 Nothing here imports flyte: each side passes its own File/Dir classes and its pickle marker,
@@ -12,7 +13,7 @@ from typing import Literal, NamedTuple, Optional, Union
 
 import pydantic
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 class Color(enum.Enum):
@@ -37,7 +38,7 @@ class Everything:
     b: float
     c: list[int]
     d: dict[str, Inner]
-    e: Optional[str] = None
+    e: str | None = None
     f: Color = Color.RED
     g: datetime.datetime = datetime.datetime(2020, 1, 1, 12, 30)
     h: datetime.timedelta = datetime.timedelta(seconds=3)
@@ -45,8 +46,8 @@ class Everything:
     j: datetime.date = datetime.date(2020, 1, 2)
     k: bool = False
     n: Num = Num.ONE
-    u: Union[int, str] = 0
-    o: Optional[Inner] = None
+    u: int | str = 0
+    o: Inner | None = None
     m: dict[int, str] = dataclasses.field(default_factory=dict)
     l: list[Inner] = dataclasses.field(default_factory=list)  # noqa: E741
 
@@ -60,9 +61,9 @@ class Model(pydantic.BaseModel):
     a: int
     c: Color = Color.GREEN
     colors: list[Color] = []
-    o: Optional[str] = None
-    inner: Optional[PInner] = None
-    when: Optional[datetime.datetime] = None
+    o: str | None = None
+    inner: PInner | None = None
+    when: datetime.datetime | None = None
     counts: dict[str, int] = {}
 
 
@@ -79,7 +80,7 @@ def build(File, Dir, pickled):
         f: File
         d: Dir
         name: str = "n"
-        more: Optional[list[File]] = None
+        more: list[File] | None = None
 
     class ModelWithFile(pydantic.BaseModel):
         f: File
@@ -133,10 +134,13 @@ def build(File, Dir, pickled):
         ("list_int", list[int], [1, 2, 3], [1, 2, 3], True),
         ("list_str_empty", list[str], [], [], True),
         ("list_list_int", list[list[int]], [[1], [2, 3]], [[1], [2, 3]], True),
-        ("list_optional_int", list[Optional[int]], [1, None], [1, None], True),
+        ("list_optional_int", list[int | None], [1, None], [1, None], True),
         ("dict_str_int", dict[str, int], {"a": 1, "b": 2}, {"a": 1, "b": 2}, True),
         ("dict_str_list_float", dict[str, list[float]], {"x": [1.0, 2.5]}, {"x": [1.0, 2.5]}, True),
         ("dict_untyped", dict, {"a": 1, "b": [1, 2], "c": {"d": "e"}}, None, True),
+        ("dict_str_int_empty", dict[str, int], {}, {}, True),
+        ("dict_str_optional", dict[str, float | None], {"a": None, "b": 1.0}, {"a": None, "b": 1.0}, True),
+        ("dict_untyped_empty", dict, {}, {}, True),
         ("dict_int_str", dict[int, str], {1: "a", 2: "b"}, {1: "a", 2: "b"}, True),
         ("optional_int_value", Optional[int], 3, 3, True),
         ("optional_int_none", Optional[int], None, None, True),
@@ -147,6 +151,11 @@ def build(File, Dir, pickled):
         ("optional_dataclass", Optional[Inner], Inner(9), Inner(9), True),
         ("union_dataclass_int", Union[Inner, int], Inner(2, "z"), Inner(2, "z"), True),
         ("enum_str", Color, Color.GREEN, Color.GREEN, True),
+        ("list_enum", list[Color], [Color.RED, Color.GREEN], [Color.RED, Color.GREEN], True),
+        ("optional_enum", Optional[Color], Color.RED, Color.RED, True),
+        ("union_list_or_str", Union[list[int], str], [1, 2], [1, 2], True),
+        ("union_three", Union[int, str, None], None, None, True),
+        ("optional_datetime", Optional[datetime.datetime], aware, aware, True),
         ("enum_int", Num, Num.TWO, Num.TWO, True),
         ("dataclass_inner", Inner, Inner(1), Inner(1), True),
         ("dataclass_everything", Everything, everything, everything, True),
@@ -170,7 +179,7 @@ def build(File, Dir, pickled):
 # -- task signatures for TypedInterface comparison -----------------------------------------
 
 
-def fn_basic(a: int, b: str = "x", c: Optional[list[float]] = None) -> tuple[int, str]:
+def fn_basic(a: int, b: str = "x", c: list[float] | None = None) -> tuple[int, str]:
     return a, b
 
 
@@ -182,15 +191,21 @@ def fn_none(x: dict, y: dict[str, Inner], when: datetime.datetime) -> None:
     return None
 
 
-def fn_single(m: Model, n: Optional[Num] = None) -> list[dict[str, int]]:
+def fn_single(m: Model, n: Num | None = None) -> list[dict[str, int]]:
     return []
 
 
 def interface_functions(File, Dir):
-    def fn_files(f: File, d: Optional[Dir] = None) -> File:
+    def fn_files(f: File, d: Dir | None = None) -> File:
         return f
 
-    return {"fn_basic": fn_basic, "fn_named": fn_named, "fn_none": fn_none, "fn_single": fn_single, "fn_files": fn_files}
+    return {
+        "fn_basic": fn_basic,
+        "fn_named": fn_named,
+        "fn_none": fn_none,
+        "fn_single": fn_single,
+        "fn_files": fn_files,
+    }
 
 
 __all__ = ["build", "interface_functions", "typing"]

@@ -128,14 +128,17 @@ class BlobBase:
             return {"path": path, "name": v.name, "format": v.format, "hash": v.hash}
 
         return core_schema.no_info_plain_validator_function(
-            validate, serialization=core_schema.plain_serializer_function_ser_schema(serialize)
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(serialize),
+            ref=f"{cls.__module__}.{cls.__qualname__}:{id(cls)}",
         )
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
         from flyte.types._struct_schema import _blob_schema
 
-        return _blob_schema(cls._schema_title, cls._schema_description)
+        # as pydantic shows the official (BaseModel) File/Dir: under $defs, with x-flyte-type
+        return {**_blob_schema(cls._schema_title, cls._schema_description), "x-flyte-type": cls._schema_title.lower()}
 
 
 def is_blob_type(t: Any) -> bool:
@@ -148,7 +151,7 @@ class BlobTransformer(TypeTransformer[BlobBase]):
         self._dim = t._dimensionality
         from flyteidl2.core.types_pb2 import BlobType, LiteralType
 
-        self._lt = LiteralType(blob=BlobType(format="", dimensionality=self._dim))  # type: ignore[arg-type]
+        self._lt = LiteralType(blob=BlobType(format="", dimensionality=self._dim))
 
     def get_literal_type(self, t: Any = None) -> LiteralType:
         return self._lt
@@ -164,7 +167,7 @@ class BlobTransformer(TypeTransformer[BlobBase]):
         blob = lit.scalar.blob
         blob.uri = uri
         blob.metadata.type.format = python_val.format
-        blob.metadata.type.dimensionality = self._dim  # type: ignore[assignment]
+        blob.metadata.type.dimensionality = self._dim
         if python_val.hash:
             lit.hash = python_val.hash
         return lit

@@ -84,11 +84,11 @@ class Dir(BlobBase, Generic[T]):
         import flyte.storage as storage
 
         base = self.path.rstrip("/")
-        for uri in await storage.ls(base, recursive=recursive):
+        limit = 1 if not recursive else max_depth
+        # a recursive listing holds only files; a flat one would mix in folders
+        for uri in await storage.ls(base, recursive=True):
             rel = uri[len(base) + 1 :] if uri.startswith(base + "/") else uri.rsplit("/", 1)[-1]
-            if max_depth is not None and rel.count("/") + 1 > max_depth:
-                continue
-            if uri.endswith("/"):
+            if limit is not None and rel.count("/") + 1 > limit:
                 continue
             yield File(path=uri)
 

@@ -137,7 +137,7 @@ class File(BlobBase, Generic[T]):
         """A file object (a context manager) reading or writing this file, streamed."""
         import flyte.storage as storage
 
-        return storage.open_sync(self.path, mode, **kwargs)  # type: ignore[no-any-return]
+        return storage.open_sync(self.path, mode, **kwargs)
 
     @contextlib.asynccontextmanager
     async def open(self, mode: str = "rb", **kwargs: Any) -> AsyncIterator[AsyncStream]:
@@ -195,7 +195,7 @@ class AsyncStream:
         return await asyncio.to_thread(self._fh.readline)
 
     async def write(self, data: Any) -> int:
-        return await asyncio.to_thread(self._fh.write, data)  # type: ignore[no-any-return]
+        return await asyncio.to_thread(self._fh.write, data)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._fh.close)

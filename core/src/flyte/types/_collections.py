@@ -64,6 +64,7 @@ class ListTransformer(TypeTransformer[list[Any]]):
             if not isinstance(v, list):
                 raise fail(f"Expected a list, got {type(v).__name__} {value_repr(v)}")
             lit = Literal()
+            lit.collection.SetInParent()
             out = lit.collection.literals
             for i, x in enumerate(v):
                 try:
@@ -92,6 +93,7 @@ class ListTransformer(TypeTransformer[list[Any]]):
         p = _plan(self._sub(python_type))
         items = await asyncio.gather(*(p.to_literal(x) for x in python_val))
         lit = Literal()
+        lit.collection.SetInParent()
         lit.collection.literals.extend(items)
         return lit
 
@@ -147,6 +149,7 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
             if not isinstance(v, dict):
                 raise fail(f"Expected a dict, got {type(v).__name__} {value_repr(v)}")
             lit = Literal()
+            lit.map.SetInParent()
             out = lit.map.literals
             for k, x in v.items():
                 if type(k) is not str:
@@ -190,6 +193,7 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
         p = _plan(vt)
         values = await asyncio.gather(*(p.to_literal(x) for x in python_val.values()))
         lit = Literal()
+        lit.map.SetInParent()
         for k, x in zip(python_val, values, strict=True):
             lit.map.literals[k].CopyFrom(x)
         return lit
@@ -199,7 +203,7 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
         if vt is None:
             dec = self.sync_decoder(expected_python_type)
             assert dec is not None
-            return dec(lv)  # type: ignore[no-any-return]
+            return dec(lv)
         if lv.WhichOneof("value") != "map":
             raise fail(f"Expected a map literal for {type_repr(expected_python_type)}")
         p = _plan(vt)
@@ -344,9 +348,8 @@ class UnionTransformer(TypeTransformer[Any]):
 
     async def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType) -> Literal:
         vs = self._v(python_type)
-        c = vs.exact.get(type(None)) if python_val is None else None
-        if c is None:
-            c = vs.pick_candidates(python_val)  # type: ignore[assignment]
+        none_idx = vs.exact.get(type(None)) if python_val is None else None
+        c = none_idx if none_idx is not None else vs.pick_candidates(python_val)
         if isinstance(c, int):
             return vs.wrap(await vs.plans[c].to_literal(python_val), c)
         hits: list[tuple[int, Literal]] = []

@@ -283,7 +283,7 @@ async def unwrap_offloaded(lit: Literal) -> Literal:
 
     def read() -> bytes:
         with storage.open_sync(uri, "rb") as f:
-            return f.read()  # type: ignore[no-any-return]
+            return f.read()
 
     out = Literal()
     out.ParseFromString(await asyncio.to_thread(read))

@@ -48,6 +48,16 @@ def _checked(*kinds: type, name: str) -> FromPlain:
     return dec
 
 
+def _int(x: Any) -> int:
+    if type(x) is int:
+        return x
+    if isinstance(x, float) and x.is_integer():  # JSON numbers from the UI arrive as floats
+        return int(x)
+    if isinstance(x, int) and not isinstance(x, bool):
+        return int(x)
+    raise fail(f"expected int, got {type(x).__name__} {value_repr(x)}")
+
+
 def _bytes(x: Any) -> bytes:
     if isinstance(x, (bytes, bytearray)):
         return bytes(x)
@@ -97,7 +107,7 @@ def _build(t: Any) -> Codec:
     if t is bool:
         return Codec(_ident, _checked(bool, name="bool"))
     if t is int:
-        return Codec(_ident, _checked(int, name="int"))
+        return Codec(_ident, _int)
     if t is float:
         return Codec(_ident, _checked(int, float, name="float"))
     if t is str:
@@ -200,7 +210,7 @@ def _union_codec(t: Any, parts: list[Codec]) -> Codec:
     return Codec(to_plain, from_plain, any(p.has_io for p in parts))
 
 
-def _blob_codec(t: type) -> Codec:
+def _blob_codec(t: Any) -> Codec:
     def to_plain(v: Any) -> Any:
         if not isinstance(v, t):
             raise fail(f"expected {t.__name__}, got {type(v).__name__}")

@@ -15,6 +15,7 @@ global, so decoding a ``bytes`` input never runs code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import pickle
@@ -88,10 +89,8 @@ async def _pickle_to_literal(v: Any, data: bytes) -> Literal:
         blob.metadata.type.format = PICKLE_FORMAT
         blob.metadata.type.dimensionality = BlobType.BlobDimensionality.SINGLE
     if isinstance(v, (set, frozenset)):  # set pickles vary with the hash seed: give caches a stable hash
-        try:
+        with contextlib.suppress(TypeError):
             lit.hash = hashlib.md5(pickle.dumps(sorted(v), protocol=5)).hexdigest()
-        except TypeError:
-            pass
     return lit
 
 
@@ -105,7 +104,7 @@ async def _pickle_bytes(lv: Literal) -> bytes:
 
         def read() -> bytes:
             with storage.open_sync(s.blob.uri, "rb") as f:
-                return f.read()  # type: ignore[no-any-return]
+                return f.read()
 
         return await asyncio.to_thread(read)
     raise fail("Expected a pickle (binary or blob scalar) literal")

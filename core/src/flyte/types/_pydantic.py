@@ -116,10 +116,10 @@ class PydanticTransformer(TypeTransformer[BaseModel]):
     @staticmethod
     def _coerce(v: Any, t: Any) -> BaseModel:
         if isinstance(v, t):
-            return v  # type: ignore[no-any-return]
+            return v
         if isinstance(v, dict):
             try:
-                return t.model_validate(v, strict=False)  # type: ignore[no-any-return]
+                return t.model_validate(v, strict=False)
             except Exception as e:
                 raise fail(f"Cannot build {type_repr(t)} from {value_repr(v)}: {e}") from e
         raise fail(f"Expected {type_repr(t)}, got {type(v).__name__} {value_repr(v)}")

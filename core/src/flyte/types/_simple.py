@@ -20,7 +20,7 @@ from flyteidl2.core.types_pb2 import LiteralType, SimpleType
 
 from flyte.types._transformer import Decoder, Encoder, TypeTransformer, fail, type_repr, value_repr
 
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 
 
 def _kind(lit: Literal) -> str:
@@ -47,7 +47,7 @@ class _Simple(TypeTransformer[Any]):
 
     def __init__(self, name: str, t: Any) -> None:
         super().__init__(name, t)
-        self._lt = LiteralType(simple=self.simple)  # type: ignore[arg-type]
+        self._lt = LiteralType(simple=self.simple)
 
     def get_literal_type(self, t: Any = None) -> LiteralType:
         return self._lt

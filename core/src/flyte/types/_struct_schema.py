@@ -97,7 +97,8 @@ def schema_of(t: Any) -> dict[str, Any]:
         from flyte.io._blob import is_blob_type
 
         if is_blob_type(t):
-            return _blob_schema(t._schema_title, t._schema_description)
+            blob: Any = t
+            return _blob_schema(blob._schema_title, blob._schema_description)
         if dataclasses.is_dataclass(t):
             return dataclass_schema(t)
         if "pydantic" in sys.modules:

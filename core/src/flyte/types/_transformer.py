@@ -113,7 +113,7 @@ class TypeTransformer(Generic[T]):
         dec = self.sync_decoder(expected_python_type)
         if dec is None:
             raise NotImplementedError(f"{type(self).__name__} must implement to_python_value")
-        return dec(lv)  # type: ignore[no-any-return]
+        return dec(lv)
 
     # -- optional fast path (built-ins) ------------------------------------------------
 

@@ -89,7 +89,9 @@ def _plan_or_fail(task: str, what: str, name: str, t: Any) -> TypePlan:
     try:
         return TypeEngine.plan(t)
     except TypeTransformerError as e:
-        raise TaskDefinitionError(f"Task '{task}': {what} '{name}' has type {type_repr(t)}, which flyte cannot carry. {e}") from None
+        raise TaskDefinitionError(
+            f"Task '{task}': {what} '{name}' has type {type_repr(t)}, which flyte cannot carry. {e}"
+        ) from None
 
 
 class NativeInterface:
