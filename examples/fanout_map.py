@@ -29,4 +29,5 @@ async def main(n: int = 100) -> tuple[int, int]:
 
 
 if __name__ == "__main__":
+    flyte.init()
     print(flyte.run(main, n=100).outputs())

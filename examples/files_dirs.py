@@ -1,11 +1,11 @@
-"""File and Dir outputs: written under the run's raw data path, read back by a downstream task.
+"""File and Dir: outputs are written under the run's raw data path and read back downstream.
 
-    flyte run examples/files_dirs.py main --lines 5
+    flyte run examples/files_dirs.py main --lines 10
+    flyte run examples/files_dirs.py count_dir --d examples/        # a local folder becomes a Dir input
     flyte run --raw-data-path s3://my-bucket/runs examples/files_dirs.py main   # with flyte-s3 installed
 """
 
-import os
-import tempfile
+import asyncio
 
 import flyte
 from flyte.io import Dir, File
@@ -15,42 +15,49 @@ env = flyte.TaskEnvironment(name="files")
 
 @env.task
 async def write(lines: int) -> File:
-    fd, path = tempfile.mkstemp(suffix=".txt")
-    with os.fdopen(fd, "w") as f:
+    f = File.new_remote()
+    async with f.open("wb") as fh:
         for i in range(lines):
-            f.write(f"line {i}\n")
-    out = await File.from_local(path)
-    os.remove(path)
+            await fh.write(f"line {i}\n".encode())
+    return f
+
+
+@env.task
+async def shard(f: File, parts: int) -> list[File]:
+    async with f.open("rb") as fh:
+        lines = (await fh.read()).decode().splitlines(keepends=True)
+    out = []
+    for p in range(parts):
+        part = File.new_remote()
+        async with part.open("wb") as fh:
+            await fh.write("".join(lines[p::parts]).encode())
+        out.append(part)
     return out
 
 
 @env.task
-async def shard(f: File, parts: int) -> Dir:
-    local = await f.download()
-    with open(local) as fh:
-        lines = fh.readlines()
-    with tempfile.TemporaryDirectory() as d:
-        for p in range(parts):
-            with open(os.path.join(d, f"part-{p}.txt"), "w") as out:
-                out.writelines(lines[p::parts])
-        return await Dir.from_local(d)
+async def count_lines(f: File) -> int:
+    async with f.open("rb") as fh:
+        return (await fh.read()).count(b"\n")
 
 
 @env.task
-async def count(d: Dir) -> int:
+async def count_dir(d: Dir) -> int:
+    """Count the lines of every file in a folder."""
     total = 0
     async for f in d.walk():
-        async with f.open("rb") as fh:
-            total += (await fh.read()).count(b"\n")
+        total += await count_lines.aio(f)
     return total
 
 
 @env.task
-async def main(lines: int = 10) -> int:
+async def main(lines: int = 10, parts: int = 3) -> int:
     f = await write(lines)
-    d = await shard(f, 3)
-    return await count(d)
+    shards = await shard(f, parts)
+    counts = await asyncio.gather(*(count_lines(s) for s in shards))
+    return sum(counts)
 
 
 if __name__ == "__main__":
+    flyte.init()
     print(flyte.run(main, lines=10).outputs()[0])

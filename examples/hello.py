@@ -23,5 +23,6 @@ async def main(name: str = "world", n: int = 3) -> list[str]:
 
 
 if __name__ == "__main__":
+    flyte.init()
     run = flyte.run(main, name="world")
     print(run.name, run.outputs()[0])

@@ -36,4 +36,5 @@ async def main(cfg: Config = Config(name="default")) -> Metrics:
 
 
 if __name__ == "__main__":
+    flyte.init()
     print(flyte.run(main, cfg=Config(name="exp", lr=0.1, epochs=3)).outputs()[0])
