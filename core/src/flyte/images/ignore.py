@@ -95,6 +95,11 @@ class IgnoreRules:
                 continue
             self.patterns.append(_Pattern(cleaned, _compile(cleaned), exclusion))
         self.has_exclusions = any(p.exclusion for p in self.patterns)
+        # Without '!' patterns an ignored folder is never entered, so a path is kept exactly when
+        # no pattern matches the path itself: one combined regex answers that.
+        self._any: re.Pattern[str] | None = None
+        if not self.has_exclusions and self.patterns:
+            self._any = re.compile("|".join(f"(?:{p.regex.pattern})" for p in self.patterns))
 
     @classmethod
     def from_file(cls, path: Path | None) -> IgnoreRules:
@@ -102,19 +107,26 @@ class IgnoreRules:
             return cls()
         return cls(path.read_text(encoding="utf-8", errors="replace").splitlines())
 
-    def ignored(self, rel: str) -> bool:
-        parents: list[str] | None = None
-        matched = False
-        for p in self.patterns:
-            hit = p.regex.match(rel) is not None
-            if not hit:
-                if parents is None:
-                    parts = rel.split("/")
-                    parents = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
-                hit = any(p.regex.match(q) for q in parents)
+    def hits(self, rel: str, parent: tuple[bool, ...] | None) -> tuple[bool, ...]:
+        """For each pattern, whether it matches ``rel`` or one of its parent folders, given the
+        same answer for the parent folder (``None`` at the root)."""
+        if parent is None:
+            return tuple(p.regex.match(rel) is not None for p in self.patterns)
+        return tuple(h or p.regex.match(rel) is not None for h, p in zip(parent, self.patterns, strict=True))
+
+    def decide(self, hits: tuple[bool, ...]) -> bool:
+        """Ignored when the last pattern that hit is not a ``!`` pattern."""
+        for hit, p in zip(reversed(hits), reversed(self.patterns), strict=True):
             if hit:
-                matched = not p.exclusion
-        return matched
+                return not p.exclusion
+        return False
+
+    def ignored(self, rel: str) -> bool:
+        parts = rel.split("/")
+        hits: tuple[bool, ...] | None = None
+        for i in range(len(parts)):
+            hits = self.hits("/".join(parts[: i + 1]), hits)
+        return self.decide(hits or ())
 
 
 def list_files(root: Path, rules: IgnoreRules) -> list[tuple[str, os.DirEntry[str]]]:
@@ -122,17 +134,39 @@ def list_files(root: Path, rules: IgnoreRules) -> list[tuple[str, os.DirEntry[st
     sorted by path. Folders that are ignored are not entered unless a ``!`` pattern could re-include
     something inside them."""
     out: list[tuple[str, os.DirEntry[str]]] = []
+    if not rules.patterns or rules._any is not None:
+        return _list_files_simple(root, rules._any)
+    stack: list[tuple[str, str, tuple[bool, ...] | None]] = [(str(root), "", None)]
+    while stack:
+        path, prefix, parent_hits = stack.pop()
+        with os.scandir(path) as it:
+            for entry in it:
+                rel = prefix + entry.name
+                hits = rules.hits(rel, parent_hits)
+                if entry.is_dir(follow_symlinks=False):
+                    if rules.decide(hits) and not rules.has_exclusions:
+                        continue
+                    stack.append((entry.path, rel + "/", hits))
+                elif not rules.decide(hits):
+                    out.append((rel, entry))
+    out.sort(key=lambda t: t[0])
+    return out
+
+
+def _list_files_simple(root: Path, any_pattern: re.Pattern[str] | None) -> list[tuple[str, os.DirEntry[str]]]:
+    match = any_pattern.match if any_pattern is not None else None
+    out: list[tuple[str, os.DirEntry[str]]] = []
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         path, prefix = stack.pop()
         with os.scandir(path) as it:
             for entry in it:
                 rel = prefix + entry.name
+                if match is not None and match(rel):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
-                    if rules.ignored(rel) and not rules.has_exclusions:
-                        continue
                     stack.append((entry.path, rel + "/"))
-                elif not rules.ignored(rel):
+                else:
                     out.append((rel, entry))
     out.sort(key=lambda t: t[0])
     return out
