@@ -19,7 +19,8 @@ A backend's test file subclasses it, names its plugin and provides a fresh base 
 The plugins are registered for each test only (installed plugins do not leak in). Class
 attributes tune the suite to what a server can do: ``checks_signatures`` (it rejects a
 tampered or expired signed URL), ``verifies_content_md5`` (it rejects a PUT whose bytes do
-not match ``Content-MD5``), ``large_file_size`` and ``dir_file_count``.
+not match ``Content-MD5``), ``large_file_size``, ``dir_file_count`` and ``dir_concurrency``
+(for test servers that slow down under many parallel uploads).
 
 :class:`SigningDataProxy` is a DataProxyService stand-in that signs URLs with the backend
 itself; it drives :class:`flyte.storage.dataproxy.DataProxyClient` end to end.
@@ -138,6 +139,7 @@ class StorageConformance:
     verifies_content_md5: ClassVar[bool] = True
     large_file_size: ClassVar[int] = 40 * MiB
     dir_file_count: ClassVar[int] = 300
+    dir_concurrency: ClassVar[int | None] = None  # None: the backend's file_concurrency
 
     # -- fixtures a subclass provides -----------------------------------------------------
 
@@ -260,7 +262,7 @@ class StorageConformance:
             _write(src / rel, expected[rel])
         url = storage.join(storage_base_url, "tree")
         up = RecordingProgress()
-        await storage.put(src, url, recursive=True, progress=up)
+        await storage.put(src, url, recursive=True, progress=up, concurrency=self.dir_concurrency)
         assert up.started[0][2] == self.dir_file_count
         assert up.bytes == sum(len(v) for v in expected.values())
         listed = await storage.ls(url, recursive=True)
