@@ -122,18 +122,16 @@ def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, 
 
 
 def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
-    from rich.console import Console
-
+    # Plain click output here: rich costs ~20 ms of start-up and is only loaded for the live display.
     from flyte._run import default_mode
     from flyte.cli.progress import RunProgress
     from flyte.plugins.manager import get_plugin_manager
     from flyte.runtime import Phase, RunOptions
 
-    out = Console()
-    err = Console(stderr=True)
     mode = opts.get("runtime") or default_mode()
     runtime = get_plugin_manager().runtimes.get(mode)()
-    progress = RunProgress(f"{task.name} [{mode}]", enabled=opts.get("progress", True) and err.is_terminal)
+    show_progress = bool(opts.get("progress", True)) and sys.stderr.isatty()
+    progress = RunProgress(f"{task.name} [{mode}]", enabled=show_progress)
     options = RunOptions(
         name=opts.get("name"),
         raw_data_path=opts.get("raw_data_path"),
@@ -163,18 +161,16 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
 
             traceback.print_exception(error)
         message = str(error) if error is not None else handle.phase.value
-        err.print(f"[bold red]Run {handle.name} failed[/] after {elapsed:.2f}s: {message}", markup=True,
-                  highlight=False, soft_wrap=True)
+        click.echo(f"{click.style(f'Run {handle.name} failed', fg='red', bold=True)} after {elapsed:.2f}s: {message}",
+                   err=True)
         if handle.url:
-            err.print(f"Record: {handle.url}", highlight=False, soft_wrap=True)
+            click.echo(f"Record: {handle.url}", err=True)
         return 1
     outputs = asyncio.run(handle.outputs_async())
     names = getattr(outputs, "named_outputs", None) or {f"o{i}": v for i, v in enumerate(outputs)}
-    out.print(f"[green]Run {handle.name} succeeded[/] in {elapsed:.2f}s ({progress.summary()})",
-              highlight=False, soft_wrap=True)
+    click.echo(f"{click.style(f'Run {handle.name} succeeded', fg='green')} in {elapsed:.2f}s ({progress.summary()})")
     for k, v in names.items():
-        out.print(f"  {k} = {v!r}", highlight=False, soft_wrap=True, markup=False)
+        click.echo(f"  {k} = {v!r}")
     if handle.url:
-        out.print(f"Record: {handle.url}", highlight=False, soft_wrap=True, style="dim")
-    sys.stdout.flush()
+        click.echo(click.style(f"Record: {handle.url}", dim=True))
     return 0

@@ -76,6 +76,7 @@ class PluginManager:
         self._load_entry_points = load_entry_points
         self._builtins = builtins
         self._loaded = False
+        self._builtins_loaded = False
         self._lock = threading.RLock()
         self.plugins: dict[str, PluginInfo] = {}
         self._registries: list[Registry[Any]] = []
@@ -87,23 +88,39 @@ class PluginManager:
 
     # -- loading ------------------------------------------------------------------
 
+    @property
+    def fully_loaded(self) -> bool:
+        return self._loaded
+
+    def load_builtins(self) -> None:
+        """Register the built-in plugin only (cheap: no entry-point scan)."""
+        if self._builtins_loaded:
+            return
+        with self._lock:
+            if self._builtins_loaded:
+                return
+            disabled = _disabled()
+            if self._builtins:
+                from flyte import __version__
+
+                for name, module in BUILTIN_PLUGINS:
+                    if name not in disabled:
+                        self._load_one(name, module, "flyte-core", __version__, functools.partial(_import, module))
+            self._builtins_loaded = True
+
     def load(self) -> None:
         """Import built-in and installed plugins once (thread-safe)."""
         if self._loaded:
             return
+        self.load_builtins()
         with self._lock:
             if self._loaded:
                 return
-            disabled = _disabled()
-            seen: set[str] = set()
-            if self._builtins:
-                for name, module in BUILTIN_PLUGINS:
-                    seen.add(name)
-                    if name not in disabled:
-                        self._load_one(name, module, "flyte-core", _version("flyte-core"), functools.partial(_import, module))
             if self._load_entry_points:
                 from importlib.metadata import entry_points
 
+                disabled = _disabled()
+                seen = {name for name, _ in BUILTIN_PLUGINS}
                 for ep in entry_points(group=ENTRY_POINT_GROUP):
                     if ep.name in seen or ep.name in disabled:
                         continue
@@ -112,6 +129,7 @@ class PluginManager:
                     version = ep.dist.version if ep.dist is not None else "unknown"
                     self._load_one(ep.name, ep.value, dist, version, ep.load)
             self._loaded = True
+            self._invalidate()
 
     def _load_one(self, name: str, module: str, dist: str, version: str, loader: Callable[[], Any]) -> None:
         try:
@@ -140,7 +158,7 @@ class PluginManager:
 
     def register(self, obj: Any, name: str, *, distribution: str = "(registered in process)") -> None:
         """Register a plugin object by hand (tests, notebooks). Undo with :meth:`unregister`."""
-        self.load()
+        self.load_builtins()
         with self._lock:
             self._register(obj, PluginInfo(name=name, distribution=distribution, version="", module=repr(obj)))
             self._invalidate()
@@ -159,13 +177,17 @@ class PluginManager:
 
     # -- calling hooks --------------------------------------------------------------
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[PluginInfo, Any]]:
+    def call_each(self, hook_name: str, *, full: bool = True, **kwargs: Any) -> Iterator[tuple[PluginInfo, Any]]:
         """Call one hook on every plugin, yielding (plugin, result), oldest plugin first.
 
+        ``full=False`` calls only the plugins loaded so far (at least the built-in one).
         A hook that raises is reported naming the plugin and the hook, then skipped
         (an error under ``FLYTE_PLUGINS_STRICT=1``).
         """
-        self.load()
+        if full:
+            self.load()
+        else:
+            self.load_builtins()
         hook = getattr(self._pm.hook, hook_name)
         for impl in reversed(hook.get_hookimpls()):
             info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "unknown", "", "")
@@ -201,15 +223,6 @@ def _import(module: str) -> Any:
     return importlib.import_module(module)
 
 
-def _version(dist: str) -> str:
-    try:
-        from importlib.metadata import version
-
-        return version(dist)
-    except Exception:
-        return "unknown"
-
-
 def _name_of(item: Any) -> str:
     name = getattr(item, "name", None)
     if not isinstance(name, str) or not name:
@@ -237,7 +250,10 @@ class Registry(Generic[T]):
     def reset(self) -> None:
         self._items = None
 
-    def _collect(self) -> dict[str, tuple[str, T]]:
+    def _collect(self, full: bool = True) -> dict[str, tuple[str, T]]:
+        """Index what the loaded plugins register; ``full`` loads installed plugins first."""
+        if full and not self.manager.fully_loaded:
+            self.manager.load()
         items = self._items
         if items is not None:
             return items
@@ -245,7 +261,7 @@ class Registry(Generic[T]):
             if self._items is not None:
                 return self._items
             found: dict[str, tuple[str, T]] = {}
-            for info, result in self.manager.call_each(self.hook_name):
+            for info, result in self.manager.call_each(self.hook_name, full=False):
                 for item in result or ():
                     _name_of(item)
                     for key in self._keys(item):
@@ -262,7 +278,14 @@ class Registry(Generic[T]):
             return found
 
     def get(self, name: str) -> T:
-        """Return the item registered under ``name``, or raise :class:`UnknownPluginError`."""
+        """Return the item registered under ``name``, or raise :class:`UnknownPluginError`.
+
+        Like hatchling, installed plugins are imported only on a miss: a name the built-in
+        plugin answers (``local``, ``file``) costs no entry-point scan.
+        """
+        hit = self._collect(full=False).get(name)
+        if hit is not None:
+            return hit[1]
         items = self._collect()
         hit = items.get(name)
         if hit is not None:
@@ -275,7 +298,7 @@ class Registry(Generic[T]):
         raise UnknownPluginError(msg)
 
     def find(self, name: str) -> T | None:
-        hit = self._collect().get(name)
+        hit = self._collect(full=False).get(name) or self._collect().get(name)
         return hit[1] if hit else None
 
     def names(self) -> list[str]:
