@@ -131,7 +131,7 @@ def build(ctx: click.Context, file: str, builder: str | None, registry: str | No
     images = find_images(module)
     if not images:
         raise click.ClickException(f"No environment with a flyte.Image found in {file}")
-    console = Console(stderr=True)
+    console = Console(stderr=True, highlight=False)
     display = BuildDisplay(console, live=console.is_terminal, verbose=verbose)
     options: dict[str, object] = {"network": network} if network else {}
     try:
