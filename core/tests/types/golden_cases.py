@@ -171,6 +171,10 @@ def build(File, Dir, pickled):
         ("optional_file", Optional[File], s3f, s3f, True),
         ("dataclass_with_files", WithFiles, WithFiles(f=s3f, d=s3d, more=[s3f]), None, True),
         ("pydantic_with_file", ModelWithFile, ModelWithFile(f=s3f, note="n"), None, True),
+        ("tuple_int_str", tuple[int, str], (1, "a"), (1, "a"), True),
+        ("tuple_nested", tuple[float, list[int], Optional[str]], (1.5, [1], None), (1.5, [1], None), True),
+        ("named_tuple", Pair, Pair(3, "x"), Pair(3, "x"), True),
+        ("optional_tuple", Optional[tuple[int, int]], (1, 2), (1, 2), True),
         ("pickled_set", pickled(set[int]), {3, 1, 2}, {1, 2, 3}, False),
     ]
     return [(cid, t, v, v if exp is None else exp, same) for cid, t, v, exp, same in c]

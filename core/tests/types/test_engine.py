@@ -248,7 +248,8 @@ class Opaque:
         (set[int], r"Pickled\[set"),
         (list, r"list\[T\]"),
         (Any, r"Pickled\[Any\]"),
-        (tuple[int, str], "dataclass"),
+        (tuple, "item types"),
+        (tuple[int, ...], "item types"),
         (Opaque, "Pickled"),
         (list[Opaque], "Pickled"),
         (dict[str, Any], r"Pickled\[Any\]"),
@@ -363,3 +364,26 @@ async def test_offloaded_literal_is_read_from_storage(tmp_path):
     p.write_bytes(inner.SerializeToString())
     lit = Literal(offloaded_metadata=literals_pb2.LiteralOffloadedMetadata(uri=str(p)))
     assert await TypeEngine.to_python_value(lit, int) == 11
+
+
+async def test_union_with_an_unknown_tag_tries_every_variant():
+    t = Optional[int]
+    lit = await TypeEngine.to_literal(5, t, TypeEngine.to_literal_type(t))
+    lit.scalar.union.type.structure.tag = "something-else"
+    assert await TypeEngine.to_python_value(lit, t) == 5
+
+
+async def test_tuples_as_values():
+    class P(typing.NamedTuple):
+        a: int
+        b: list[str]
+
+    assert await roundtrip((1, "x"), tuple[int, str]) == (1, "x")
+    assert await roundtrip(P(1, ["y"]), P) == P(1, ["y"])
+    assert await roundtrip(None, Optional[tuple[int, int]]) is None
+    with pytest.raises(TypeTransformerError, match="2 items"):
+        await TypeEngine.to_literal((1,), tuple[int, str], TypeEngine.to_literal_type(tuple[int, str]))
+    with pytest.raises(TypeTransformerError, match="does not fit"):
+        await TypeEngine.to_literal((1, 2), tuple[int, Point], TypeEngine.to_literal_type(tuple[int, Point]))
+    lt = TypeEngine.to_literal_type(Optional[P])
+    assert lt.union_type.variants[0].structure.tag == "NamedTuple"

@@ -274,7 +274,8 @@ class _Variants:
                     ess = _essence(u.type)
                     same = [i for i in named if self.essences[i] == ess]
                     named = same or named
-                return u.value, named
+                if named:
+                    return u.value, named
             return u.value, list(range(len(self.plans)))
         return lit, list(range(len(self.plans)))
 

@@ -49,6 +49,10 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
         return _collections.UNION
     if origin is typing.Literal:
         return _collections.LITERAL
+    if origin is tuple:
+        from flyte.types._tuples import TUPLE, is_typed_tuple
+
+        return TUPLE if is_typed_tuple(t) else None
     if t is bytes:
         from flyte.types._pickle import BYTES
 
@@ -56,6 +60,10 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
     if isinstance(t, type):
         if issubclass(t, enum.Enum):
             return _collections.ENUM
+        if issubclass(t, tuple) and hasattr(t, "_fields"):
+            from flyte.types._tuples import NAMED_TUPLE
+
+            return NAMED_TUPLE
         from flyte.io._blob import transformer_for
 
         blob = transformer_for(t)
@@ -77,7 +85,7 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
 
 _HINTS = {
     list: "use list[T] with an item type, e.g. list[int]",
-    tuple: "use a dataclass, or return a tuple[...] annotation for several outputs",
+    tuple: "name the item types, e.g. tuple[int, str] (variable-length tuple[T, ...]: use list[T])",
     set: "use list[T], or Pickled[set[T]] to pickle it",
     frozenset: "use list[T], or Pickled[frozenset[T]] to pickle it",
     typing.Any: "annotate a concrete type, or use Pickled[Any] to pickle it",

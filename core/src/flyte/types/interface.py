@@ -280,23 +280,47 @@ async def inputs_to_literals(
     is missing, unknown or of the wrong type.
     """
     kw = kwargs or {}
-    bound = _bind(iface, args, kw)
-    names = iface._in_names
-    out: dict[str, Literal] = {}
     if iface._in_sync:
-        encs = iface._in_enc
-        for i, v in bound:
-            try:
-                out[names[i]] = encs[i](v)  # type: ignore[misc]
-            except Exception as e:
-                raise iface._bad_input(iface._in_params[i], v, e) from None
-        return out
-    for i, v in bound:
+        return _encode_sync(iface, args, kw)
+    out: dict[str, Literal] = {}
+    names = iface._in_names
+    for i, v in _bind(iface, args, kw):
         p = iface._in_params[i]
         try:
             out[names[i]] = await p.plan.to_literal(v)
         except Exception as e:
             raise iface._bad_input(p, v, e) from e
+    return out
+
+
+def _encode_sync(iface: NativeInterface, args: Sequence[Any], kw: Mapping[str, Any]) -> dict[str, Literal]:
+    """Bind and encode in one pass (every parameter has a synchronous encoder)."""
+    nargs = len(args)
+    if nargs > len(iface._in_params):
+        raise iface._bind_error(args, kw)
+    out: dict[str, Literal] = {}
+    used = 0
+    for i, (p, enc) in enumerate(zip(iface._in_params, iface._in_enc, strict=True)):
+        name = p.name
+        if i < nargs:
+            if kw and name in kw:
+                raise iface._bind_error(args, kw)
+            v = args[i]
+        elif kw and name in kw:
+            used += 1
+            v = kw[name]
+        elif p.default is not EMPTY:
+            if p.omit_default:
+                continue
+            v = p.default
+        else:
+            raise iface._bind_error(args, kw)
+        try:
+            out[name] = enc(v)  # type: ignore[misc]
+        except Exception as e:
+            raise iface._bad_input(p, v, e) from None
+    if kw and used != len(kw):
+        raise iface._bind_error(args, kw)
     return out
 
 
@@ -393,14 +417,12 @@ async def literals_to_outputs(iface: NativeInterface, lits: Mapping[str, Literal
 
 def literals_hash(lits: Mapping[str, Literal]) -> str:
     """A deterministic hex digest of named literals (sorted names, deterministic protobuf bytes)."""
-    h = hashlib.sha256()
+    parts: list[bytes] = []
     for k in sorted(lits):
         data = lits[k].SerializeToString(deterministic=True)
-        h.update(k.encode())
-        h.update(b"\0")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+        parts.append(b"%s\0%d\0" % (k.encode(), len(data)))
+        parts.append(data)
+    return hashlib.sha256(b"".join(parts)).hexdigest()
 
 
 __all__ = [
