@@ -387,3 +387,16 @@ async def test_tuples_as_values():
         await TypeEngine.to_literal((1, 2), tuple[int, Point], TypeEngine.to_literal_type(tuple[int, Point]))
     lt = TypeEngine.to_literal_type(Optional[P])
     assert lt.union_type.variants[0].structure.tag == "NamedTuple"
+
+
+@dataclasses.dataclass
+class Painted:
+    color: Color = Color.RED
+
+
+async def test_enum_fields_in_dataclasses():
+    assert await roundtrip(Painted(Color.BLUE), Painted) == Painted(Color.BLUE)
+    assert await roundtrip({"color": "blue"}, Painted) == Painted(Color.BLUE)
+    lt = TypeEngine.to_literal_type(Painted)
+    with pytest.raises(TypeTransformerError, match="not a member"):
+        await TypeEngine.to_literal(Painted("green"), Painted, lt)  # type: ignore[arg-type]

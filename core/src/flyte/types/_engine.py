@@ -146,14 +146,19 @@ class TypeEngine:
                         f"cannot register {transformer.name!r} (pass override=True to replace it)"
                     )
                 cls._registry[t] = transformer
-            cls._plans.clear()
+            cls._forget_plans()
 
     @classmethod
     def unregister(cls, t: Any) -> None:
         """Forget the transformer registered for ``t`` (tests)."""
         with cls._lock:
             cls._registry.pop(t, None)
-            cls._plans.clear()
+            cls._forget_plans()
+
+    @classmethod
+    def _forget_plans(cls) -> None:
+        cls._plans.clear()
+        _collections.UNION._variants.clear()
 
     # -- lookup -------------------------------------------------------------------------
 

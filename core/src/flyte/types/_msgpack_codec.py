@@ -125,7 +125,7 @@ def _build(t: Any) -> Codec:
     if origin is typing.Literal:
         return Codec(_ident, _ident)
     if isinstance(t, type) and issubclass(t, enum.Enum):
-        return Codec(lambda v: v.value, t)
+        return _enum_codec(t)
     if t is dict or t is list:
         return Codec(_ident, _ident)
     if origin is list:
@@ -147,6 +147,24 @@ def _build(t: Any) -> Codec:
             if issubclass(t, BaseModel):
                 return Codec(lambda v: v.model_dump(mode="json"), t.model_validate)
     raise fail(f"{type_repr(t)} cannot be carried inside a dataclass or untyped dict")
+
+
+def _enum_codec(t: Any) -> Codec:
+    def to_plain(v: Any) -> Any:
+        if isinstance(v, t):
+            return v.value
+        try:
+            return (t[v] if isinstance(v, str) and v in t.__members__ else t(v)).value
+        except ValueError:
+            raise fail(f"{value_repr(v)} is not a member of {type_repr(t)}") from None
+
+    def from_plain(x: Any) -> Any:
+        try:
+            return t(x)
+        except ValueError:
+            raise fail(f"{value_repr(x)} is not a value of {type_repr(t)}") from None
+
+    return Codec(to_plain, from_plain)
 
 
 def _list_codec(item: Codec) -> Codec:
