@@ -198,7 +198,7 @@ def podman_env(insecure_registries: tuple[str, ...] = (), root: Path | None = No
         '[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
         '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
         f'events_logfile_path = "{root / "events.log"}"\ntmp_dir = "{root / "tmp"}"\n'
-        '[network]\ndefault_network = "none"\n'
+        f'[network]\nnetwork_config_dir = "{root / "networks"}"\n'
     )
     regs = "".join(f'[[registry]]\nlocation = "{r}"\ninsecure = true\n' for r in insecure_registries)
     (root / "registries.conf").write_text('unqualified-search-registries = []\n' + regs)
@@ -219,7 +219,8 @@ def podman_env(insecure_registries: tuple[str, ...] = (), root: Path | None = No
         yield penv
     finally:
         if own:
-            penv.run("podman", "system", "reset", "--force", check=False, timeout=60)
+            # storage is private and vfs (no mounts), so removing the folder removes everything;
+            # `podman system reset` is avoided because it also touches host-wide network configs
             penv.run("buildah", "rm", "--all", check=False, timeout=60)
             shutil.rmtree(root, ignore_errors=True)
 
