@@ -91,3 +91,14 @@ async def test_dir_outside_a_run_keeps_the_path(tree):
     lit = await to_lit(Dir(path=str(tree)))
     assert lit.scalar.blob.uri == str(tree)
     assert TypeEngine.to_literal_type(Dir).blob.dimensionality == 1
+
+
+async def test_get_file(tree, memory_store):
+    d = Dir(path=str(tree))
+    f = await d.get_file("a.txt")
+    assert f is not None and Path(f.path).read_text() == "a"
+    assert d.get_file_sync("nope.txt") is None
+    remote = await Dir.from_local(tree, "memory://bucket/g")
+    g = remote.get_file_sync("b.txt")
+    assert g is not None and g.path == "memory://bucket/g/b.txt"
+    assert await remote.get_file("zzz") is None

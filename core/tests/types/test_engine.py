@@ -400,3 +400,20 @@ async def test_enum_fields_in_dataclasses():
     lt = TypeEngine.to_literal_type(Painted)
     with pytest.raises(TypeTransformerError, match="not a member"):
         await TypeEngine.to_literal(Painted("green"), Painted, lt)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("t", "plain", "expected"),
+    [
+        (int, 3, 3),
+        (list[int], [1, 2], [1, 2]),
+        (dict[str, Point], {"a": {"x": 1}}, {"a": Point(1)}),
+        (Optional[Color], "blue", Color.BLUE),
+        (datetime.datetime, "2020-01-01T00:00:00+00:00", datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)),
+    ],
+)
+async def test_msgpack_binary_from_attribute_access(t, plain, expected):
+    import msgpack
+
+    lit = Literal(scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=msgpack.packb(plain), tag="msgpack")))
+    assert await TypeEngine.to_python_value(lit, t) == expected

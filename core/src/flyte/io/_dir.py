@@ -117,6 +117,22 @@ class Dir(BlobBase, Generic[T]):
             return os.path.isdir(local_path_of(self.path))
         return _run_sync(self.exists())
 
+    async def get_file(self, file_name: str) -> File[T] | None:
+        """The file ``file_name`` directly in this folder, or None if there is none."""
+        f: File[T] = File(path=self._child(file_name))
+        return f if await f.exists() else None
+
+    def get_file_sync(self, file_name: str) -> File[T] | None:
+        f: File[T] = File(path=self._child(file_name))
+        return f if f.exists_sync() else None
+
+    def _child(self, name: str) -> str:
+        if not self.is_remote:
+            return os.path.join(local_path_of(self.path), name)
+        import flyte.storage as storage
+
+        return storage.join(self.path, name)
+
     # -- download -------------------------------------------------------------------------
 
     async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:

@@ -7,6 +7,8 @@ Public API (imported lazily; ``import flyte`` does not load this package):
   ``await to_python_value(lit, t)``, ``register(transformer)``, ``plan(t)``.
 * :class:`TypeTransformer` -- base class for transformers (also what the
   ``flyte_type_transformers`` plugin hook returns).
+* ``TypeTransformerFailedError`` -- alias of :class:`flyte.errors.TypeTransformerError`
+  under the official SDK's name.
 * :data:`Pickled` -- ``Pickled[T]`` opts one value into pickling (never automatic).
 * :mod:`flyte.types.interface` -- what the runtime calls per task:
   ``NativeInterface.from_function(func, task_name)`` (once, at decoration),
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flyte.types._engine import TypeEngine
     from flyte.types._pickle import Pickled
-    from flyte.types._transformer import TypePlan, TypeTransformer
+    from flyte.types._transformer import TypePlan, TypeTransformer, TypeTransformerFailedError
     from flyte.types.interface import (
         NativeInterface,
         inputs_to_literals,
@@ -45,6 +47,7 @@ _LAZY = {
     "TypeEngine": "flyte.types._engine",
     "TypeTransformer": "flyte.types._transformer",
     "TypePlan": "flyte.types._transformer",
+    "TypeTransformerFailedError": "flyte.types._transformer",
     "Pickled": "flyte.types._pickle",
     "NativeInterface": "flyte.types.interface",
     "inputs_to_literals": "flyte.types.interface",
@@ -72,6 +75,7 @@ __all__ = [
     "TypeEngine",
     "TypePlan",
     "TypeTransformer",
+    "TypeTransformerFailedError",
     "inputs_to_literals",
     "literals_hash",
     "literals_to_inputs",

@@ -280,10 +280,33 @@ class TypeEngine:
         p = cls.plan(t)
         try:
             return await p.to_python(literal)
-        except Exception:
-            if literal.HasField("offloaded_metadata"):
-                return await p.to_python(await unwrap_offloaded(literal))
-            raise
+        except Exception as e:
+            return await decode_other_forms(p, literal, e)
+
+
+async def decode_other_forms(p: TypePlan, lit: Literal, err: Exception) -> Any:
+    """Read a literal in a form other than the type's own, or re-raise ``err``.
+
+    * offloaded to storage (``offloaded_metadata``): fetched, then read normally;
+    * a msgpack ``Binary`` scalar, which the control plane produces when it resolves an
+      attribute of a dataclass output (``dc.items``) into another task's input: read with
+      the msgpack codec of the type.
+    """
+    if lit.HasField("offloaded_metadata"):
+        return await p.to_python(await unwrap_offloaded(lit))
+    if lit.WhichOneof("value") == "scalar" and lit.scalar.WhichOneof("value") == "binary":
+        b = lit.scalar.binary
+        if b.tag == "msgpack":
+            import msgpack
+
+            from flyte.types._msgpack_codec import codec_for
+
+            try:
+                codec = codec_for(p.python_type)
+            except TypeTransformerError:
+                raise err from None
+            return codec.from_plain(msgpack.unpackb(b.value, strict_map_key=False))
+    raise err
 
 
 async def unwrap_offloaded(lit: Literal) -> Literal:

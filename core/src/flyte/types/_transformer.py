@@ -115,6 +115,20 @@ class TypeTransformer(Generic[T]):
             raise NotImplementedError(f"{type(self).__name__} must implement to_python_value")
         return dec(lv)
 
+    # -- official-SDK compatibility (so ported transformers keep working) -----------------
+
+    def assert_type(self, t: Any, v: Any) -> None:
+        """Raise if ``v`` is not a ``t``. Not called by the engine: ``to_literal`` validates."""
+        if isinstance(t, type) and not isinstance(v, t):
+            raise TypeTransformerError(f"Expected a value of type {type_repr(t)}, got {type(v).__name__}")
+
+    def guess_python_type(self, literal_type: LiteralType) -> Any:
+        """The Python type for a LiteralType, when a transformer can tell (default: it cannot)."""
+        raise ValueError(f"{self.name} cannot guess a Python type for {literal_type}")
+
+    def to_html(self, python_val: Any, expected_python_type: Any) -> str:
+        return str(python_val)
+
     # -- optional fast path (built-ins) ------------------------------------------------
 
     def sync_encoder(self, t: Any, lt: LiteralType) -> Encoder | None:
@@ -127,6 +141,10 @@ class TypeTransformer(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} for {self._t!r}>"
+
+
+TypeTransformerFailedError = TypeTransformerError
+"""The official SDK's name for a conversion error; the same class as flyte.errors.TypeTransformerError."""
 
 
 def type_repr(t: Any) -> str:

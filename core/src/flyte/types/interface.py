@@ -26,7 +26,7 @@ from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import LiteralType
 
 from flyte.errors import InvalidInputError, TaskDefinitionError, TypeTransformerError
-from flyte.types._engine import TypeEngine, unwrap_offloaded
+from flyte.types._engine import TypeEngine, decode_other_forms
 from flyte.types._transformer import TypePlan, type_repr, value_repr
 
 EMPTY = inspect.Parameter.empty
@@ -344,12 +344,12 @@ async def literals_to_inputs(iface: NativeInterface, lits: Mapping[str, Literal]
         try:
             out[p.name] = dec(lit) if dec is not None else await p.plan.to_python(lit)
         except Exception as e:
-            if lit.HasField("offloaded_metadata"):
-                out[p.name] = await p.plan.to_python(await unwrap_offloaded(lit))
-                continue
-            raise InvalidInputError(
-                f"Task '{iface.task_name}': cannot read argument '{p.name}' as {type_repr(p.python_type)}: {e}"
-            ) from e
+            try:
+                out[p.name] = await decode_other_forms(p.plan, lit, e)
+            except Exception as e2:
+                raise InvalidInputError(
+                    f"Task '{iface.task_name}': cannot read argument '{p.name}' as {type_repr(p.python_type)}: {e2}"
+                ) from e2
     if found != len(lits):
         unknown = sorted(k for k in lits if k not in iface.inputs)
         raise InvalidInputError(f"Task '{iface.task_name}' has no argument(s) {unknown}; it takes {list(iface.inputs)}")
@@ -403,10 +403,10 @@ async def literals_to_outputs(iface: NativeInterface, lits: Mapping[str, Literal
             dec = p.plan.decode
             v = dec(lit) if dec is not None else await p.plan.to_python(lit)
         except Exception as e:
-            if lit.HasField("offloaded_metadata"):
-                v = await p.plan.to_python(await unwrap_offloaded(lit))
-            else:
-                raise _bad_output(iface, f"cannot read output '{p.name}' as {type_repr(p.python_type)}: {e}") from e
+            try:
+                v = await decode_other_forms(p.plan, lit, e)
+            except Exception as e2:
+                raise _bad_output(iface, f"cannot read output '{p.name}' as {type_repr(p.python_type)}: {e2}") from e2
         values.append(v)
     if len(values) == 1 and iface.named_tuple is None:
         return values[0]
