@@ -7,7 +7,7 @@ Run with the official SDK's interpreter (not ours)::
 It writes ``golden/official_2_12_1.json``: for every case in golden_cases.py the official
 LiteralType and Literal (deterministic protobuf bytes, base64) and whether the official SDK
 reads its own literal back to the expected value; and the official TypedInterface of a
-few task signatures. The tests compare our engine against this file without the official SDK.
+few task signatures with their default inputs (TaskSpec ``NamedParameter`` s). The tests compare our engine against this file without the official SDK.
 """
 
 from __future__ import annotations
@@ -47,13 +47,18 @@ async def main() -> None:
             "official_roundtrip_equal": bool(back == expected),
             "bytes_comparable": same,
         }
+    from flyte._internal.runtime.convert import convert_upload_default_inputs
+
     interfaces = {}
+    defaults = {}
     for name, fn in golden_cases.interface_functions(File, Dir).items():
-        ti = transform_native_to_typed_interface(NativeInterface.from_callable(fn))
-        interfaces[name] = b64(ti)
+        native = NativeInterface.from_callable(fn)
+        interfaces[name] = b64(transform_native_to_typed_interface(native))
+        defaults[name] = [b64(p) for p in await convert_upload_default_inputs(native)]
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
-        json.dump({"sdk": "flyte", "version": version, "cases": cases, "interfaces": interfaces}, f, indent=1)
+        doc = {"sdk": "flyte", "version": version, "cases": cases, "interfaces": interfaces, "defaults": defaults}
+        json.dump(doc, f, indent=1)
         f.write("\n")
     print(f"wrote {len(cases)} cases and {len(interfaces)} interfaces from flyte {version} to {OUT}")
 

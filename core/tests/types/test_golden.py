@@ -97,6 +97,16 @@ def test_typed_interface_matches_official(name):
     assert ours == official
 
 
+@pytest.mark.parametrize("name", sorted(FIXTURE["defaults"]))
+async def test_default_inputs_match_official(name):
+    from flyte.types.interface import default_inputs
+
+    fn = golden_cases.interface_functions(File, Dir)[name]
+    ours = await default_inputs(NativeInterface.from_function(fn, name))
+    official = [base64.b64decode(b) for b in FIXTURE["defaults"][name]]
+    assert [p.SerializeToString(deterministic=True) for p in ours] == official
+
+
 OFFICIAL_PYTHON = "/tmp/official/bin/python"
 
 

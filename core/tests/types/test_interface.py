@@ -211,3 +211,16 @@ async def test_literals_hash_is_deterministic():
     c = await inputs_to_literals(iface, ({"a": 1, "b": 3}, 1.0), {})
     assert literals_hash(a) != literals_hash(c)
     assert len(literals_hash({})) == 64
+
+
+async def test_default_inputs_for_a_task_spec():
+    from flyte.types.interface import default_inputs
+
+    def f(a: int, b: str = "x", c: Optional[float] = None, d: int = None) -> None:  # type: ignore[assignment]
+        return None
+
+    params = await default_inputs(NativeInterface.from_function(f, "f"))
+    assert [p.name for p in params] == ["b", "c"]
+    assert params[0].parameter.default.scalar.primitive.string_value == "x"
+    assert params[0].parameter.var.type.simple == 3  # STRING
+    assert params[1].parameter.default.scalar.union.value.scalar.HasField("none_type")

@@ -8,6 +8,7 @@ The runtime calls, for every task invocation::
     out = await outputs_to_literals(iface, func(**kwargs))        # task side
     value = await literals_to_outputs(iface, out)                 # caller side
     key = literals_hash(lits)                                     # cache key part
+    params = await default_inputs(iface)                          # TaskSpec default_inputs
 
 Every parameter's converter is chosen at decoration time; for scalars the per-call path is
 a dict walk and one small function call per argument.
@@ -415,6 +416,31 @@ async def literals_to_outputs(iface: NativeInterface, lits: Mapping[str, Literal
     return tuple(values)
 
 
+async def default_inputs(iface: NativeInterface) -> list[Any]:
+    """The defaults of a task's inputs as flyteidl2 ``NamedParameter`` s, for a TaskSpec.
+
+    Same shape as the official SDK uploads: ``Parameter(var=Variable(type=...), default=literal)``,
+    in signature order. Raises TaskDefinitionError naming the task and input if a default
+    cannot be converted.
+    """
+    from flyteidl2.core.interface_pb2 import Parameter
+    from flyteidl2.task.common_pb2 import NamedParameter
+
+    out = []
+    for p in iface._in_params:
+        if p.default is EMPTY or p.omit_default:
+            continue
+        try:
+            lit = await p.plan.to_literal(p.default)
+        except Exception as e:
+            raise TaskDefinitionError(
+                f"Task '{iface.task_name}': cannot convert the default of input '{p.name}': {e}"
+            ) from e
+        param = Parameter(var=Variable(type=p.literal_type), default=lit)
+        out.append(NamedParameter(name=p.name, parameter=param))
+    return out
+
+
 def literals_hash(lits: Mapping[str, Literal]) -> str:
     """A deterministic hex digest of named literals (sorted names, deterministic protobuf bytes)."""
     parts: list[bytes] = []
@@ -427,6 +453,7 @@ def literals_hash(lits: Mapping[str, Literal]) -> str:
 
 __all__ = [
     "NativeInterface",
+    "default_inputs",
     "Param",
     "inputs_to_literals",
     "literals_hash",
