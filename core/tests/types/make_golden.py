@@ -7,7 +7,8 @@ Run with the official SDK's interpreter (not ours)::
 It writes ``golden/official_2_12_1.json``: for every case in golden_cases.py the official
 LiteralType and Literal (deterministic protobuf bytes, base64) and whether the official SDK
 reads its own literal back to the expected value; and the official TypedInterface of a
-few task signatures with their default inputs (TaskSpec ``NamedParameter`` s). The tests compare our engine against this file without the official SDK.
+few task signatures with their default inputs (TaskSpec ``NamedParameter`` s). The tests
+compare our engine against this file without the official SDK.
 """
 
 from __future__ import annotations

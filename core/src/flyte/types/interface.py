@@ -453,8 +453,8 @@ def literals_hash(lits: Mapping[str, Literal]) -> str:
 
 __all__ = [
     "NativeInterface",
-    "default_inputs",
     "Param",
+    "default_inputs",
     "inputs_to_literals",
     "literals_hash",
     "literals_to_inputs",
