@@ -39,6 +39,7 @@ from flyte.images.errors import (
     BuilderUnavailableError,
     ImageBuildError,
     RegistryAuthError,
+    RegistryError,
     RegistryUnreachableError,
 )
 from flyte.testing import engines
@@ -223,6 +224,13 @@ class BuilderConformance:
         img = self.image(builder_target, source, registry=dead)
         with pytest.raises(RegistryUnreachableError) as e:
             build_images([img], builder=builder_target.builder)
+        assert dead in str(e.value)
+
+    def test_push_to_unreachable_registry_is_an_error(self, builder_target: BuilderTarget, source: Path) -> None:
+        dead = f"127.0.0.1:{engines.free_port()}"
+        img = self.image(builder_target, source, registry=dead)
+        with pytest.raises(RegistryError) as e:
+            builder_target.builder.build(img, push=True)
         assert dead in str(e.value)
 
     def test_missing_daemon_is_reported(self, builder_target: BuilderTarget, source: Path) -> None:
