@@ -163,3 +163,12 @@ async def test_new_remote_inside_a_run(tmp_path, run_context):
     async with f.open("rb") as fh:
         lines = [line async for line in fh]
     assert lines == [b"x"]
+
+
+async def test_parametrized_file_and_dir():
+    t = File[str]
+    f = File(path="s3://b/x.csv", format="csv")
+    lit = await TypeEngine.to_literal(f, t, TypeEngine.to_literal_type(t))
+    back = await TypeEngine.to_python_value(lit, t)
+    assert back == f and type(back) is File
+    assert TypeEngine.to_literal_type(Dir[int]).blob.dimensionality == 1

@@ -175,6 +175,7 @@ class BlobTransformer(TypeTransformer[BlobBase]):
     def sync_decoder(self, t: Any) -> Decoder:
         dim = self._dim
         kind = self._t.__name__
+        t = getattr(t, "__origin__", None) or t  # File[csv] -> File
 
         def dec(lit: Literal) -> Any:
             if lit.WhichOneof("value") != "scalar" or lit.scalar.WhichOneof("value") != "blob":

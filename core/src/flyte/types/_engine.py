@@ -57,6 +57,10 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
         from flyte.types._pickle import BYTES
 
         return BYTES
+    if isinstance(origin, type) and not isinstance(t, type):  # File[csv], Dir[T]: by their origin
+        from flyte.io._blob import transformer_for
+
+        return transformer_for(origin)
     if isinstance(t, type):
         if issubclass(t, enum.Enum):
             return _collections.ENUM
