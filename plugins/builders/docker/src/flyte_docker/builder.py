@@ -29,7 +29,7 @@ class DockerBuilder(ImageBuilder):
     """Build with a Docker Engine API (dockerd, or podman's compatible service).
 
     Options: ``base_url`` (``unix:///...`` or ``tcp://...``), ``timeout`` (seconds for each API
-    call, default 300), ``network`` (for ``RUN`` steps, e.g. ``none``).
+    call, default 1800: a build step may be silent for long), ``network`` (for ``RUN`` steps, e.g. ``none``).
     """
 
     name = "docker"
@@ -37,7 +37,7 @@ class DockerBuilder(ImageBuilder):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.base_url: str | None = options.get("base_url") or os.environ.get("DOCKER_HOST") or None
-        self.timeout = float(options.get("timeout", 300))
+        self.timeout = float(options.get("timeout", 1800))
         self._client: docker.APIClient | None = None
 
     def _url(self) -> str:

@@ -48,7 +48,7 @@ def _message(body: str) -> str:
 class PodmanBuilder(ImageBuilder):
     """Build with the Podman API service.
 
-    Options: ``base_url`` (``unix:///...``), ``timeout`` (seconds, default 300), ``network`` (for
+    Options: ``base_url`` (``unix:///...``), ``timeout`` (seconds of silence, default 1800), ``network`` (for
     ``RUN`` steps, e.g. ``none``).
     """
 
@@ -57,7 +57,7 @@ class PodmanBuilder(ImageBuilder):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.base_url: str = options.get("base_url") or os.environ.get("CONTAINER_HOST") or f"unix://{default_socket()}"
-        self.timeout = float(options.get("timeout", 300))
+        self.timeout = float(options.get("timeout", 1800))
         self._client: podman.PodmanClient | None = None
 
     def client(self) -> podman.PodmanClient:
