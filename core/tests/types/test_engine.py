@@ -417,3 +417,22 @@ async def test_msgpack_binary_from_attribute_access(t, plain, expected):
 
     lit = Literal(scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=msgpack.packb(plain), tag="msgpack")))
     assert await TypeEngine.to_python_value(lit, t) == expected
+
+
+def test_guess_python_type():
+    from flyte.io import Dir, File
+
+    for t, guessed in [
+        (int, int),
+        (list[dict[str, float]], list[dict[str, float]]),
+        (Optional[str], Optional[str]),
+        (Point, dict),
+        (Color, typing.Literal["RED", "BLUE"]),
+        (File, File),
+        (Dir, Dir),
+        (datetime.timedelta, datetime.timedelta),
+        (bytes, Pickled[Any]),
+    ]:
+        assert TypeEngine.guess_python_type(TypeEngine.to_literal_type(t)) == guessed
+    with pytest.raises(TypeTransformerError, match="No Python type"):
+        TypeEngine.guess_python_type(types_pb2.LiteralType())

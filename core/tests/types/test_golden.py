@@ -129,3 +129,58 @@ async def test_official_sdk_decodes_our_literals(tmp_path):
     result = json.loads(dst.read_text())
     assert {cid: r for cid, r in result.items() if r != "ok"} == {}
     assert set(result) == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE["interfaces"]))
+async def test_interface_known_only_by_its_official_typed_interface(name):
+    """A task written with the official SDK, called with guessed types, keeps its exact interface."""
+    from flyte.types.interface import default_inputs, inputs_to_literals, literals_to_inputs
+    from flyteidl2.task.common_pb2 import NamedParameter
+
+    typed = TypedInterface()
+    typed.ParseFromString(base64.b64decode(FIXTURE["interfaces"][name]))
+    defaults = []
+    for b in FIXTURE["defaults"][name]:
+        p = NamedParameter()
+        p.ParseFromString(base64.b64decode(b))
+        defaults.append(p)
+    iface = NativeInterface.from_typed_interface(name, typed, defaults)
+    assert iface.to_typed_interface() == typed
+    assert [p.SerializeToString(deterministic=True) for p in await default_inputs(iface)] == [
+        p.SerializeToString(deterministic=True) for p in defaults
+    ]
+    # the defaults alone satisfy the optional inputs; they read back as plain values
+    required = iface.required_inputs
+    assert sorted(required) == sorted(k for k in iface.inputs if k not in {p.name for p in defaults})
+    if not required:
+        lits = await inputs_to_literals(iface, (), {})
+        assert set(lits) == set(iface.inputs)
+        await literals_to_inputs(iface, lits)
+
+
+async def test_calling_an_official_task_by_its_interface():
+    from flyte.types.interface import inputs_to_literals, literals_to_inputs
+    from flyteidl2.task.common_pb2 import NamedParameter
+
+    def load(name):
+        typed = TypedInterface()
+        typed.ParseFromString(base64.b64decode(FIXTURE["interfaces"][name]))
+        defaults = [NamedParameter.FromString(base64.b64decode(b)) for b in FIXTURE["defaults"][name]]
+        return NativeInterface.from_typed_interface(name, typed, defaults)
+
+    basic = load("fn_basic")
+    lits = await inputs_to_literals(basic, (1,), {})
+    assert await literals_to_inputs(basic, lits) == {"a": 1, "b": "x", "c": None}
+    # what the official task body would receive, read with the real annotations
+    real = NativeInterface.from_function(golden_cases.fn_basic, "fn_basic")
+    assert await literals_to_inputs(real, lits) == {"a": 1, "b": "x", "c": None}
+
+    named = load("fn_named")
+    everything = CASES["dataclass_everything"][1]
+    as_dict = await TypeEngine.to_python_value(
+        await TypeEngine.to_literal(everything, type(everything)), named.input_types["x"]
+    )
+    lits = await inputs_to_literals(named, (), {"x": as_dict, "y": "GREEN"})
+    real = NativeInterface.from_function(golden_cases.fn_named, "fn_named")
+    got = await literals_to_inputs(real, lits)
+    assert got["x"] == everything and got["y"] == golden_cases.Color.GREEN and got["z"] == "fast"

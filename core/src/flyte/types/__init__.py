@@ -14,7 +14,9 @@ Public API (imported lazily; ``import flyte`` does not load this package):
   ``NativeInterface.from_function(func, task_name)`` (once, at decoration),
   ``await inputs_to_literals(iface, args, kwargs)``, ``await literals_to_inputs(iface, lits)``,
   ``await outputs_to_literals(iface, value)``, ``await literals_to_outputs(iface, lits)``,
-  ``literals_hash(lits)``; also re-exported here.
+  ``literals_hash(lits)``, ``await default_inputs(iface)`` (TaskSpec defaults),
+  ``NativeInterface.from_typed_interface(...)`` (tasks known only by their flyteidl2
+  interface); the main ones are re-exported here.
 
 See ``docs/types.md`` for the supported types and their encodings.
 

@@ -261,6 +261,13 @@ class TypeEngine:
             raise fail(f"Transformer {tr.name!r} returned {type(lt).__name__} from get_literal_type, not a LiteralType")
         return TypePlan(inner, tr, lt, enc, dec, owner)
 
+    @classmethod
+    def guess_python_type(cls, literal_type: LiteralType) -> Any:
+        """A Python type that reads literals of ``literal_type`` (structs as plain dicts)."""
+        from flyte.types._guess import guess_python_type
+
+        return guess_python_type(literal_type)
+
     # -- conversion ---------------------------------------------------------------------
 
     @classmethod

@@ -95,6 +95,23 @@ def _plan_or_fail(task: str, what: str, name: str, t: Any) -> TypePlan:
         ) from None
 
 
+class _LiteralDefault:
+    """A default known only as a literal (a task defined elsewhere)."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: Literal) -> None:
+        self.literal = literal
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+def _with_type(plan: TypePlan, lt: LiteralType) -> TypePlan:
+    """The same converters, declaring the exact LiteralType another SDK wrote."""
+    return TypePlan(plan.python_type, plan.transformer, lt, plan.encode, plan.decode, plan.owner)
+
+
 class NativeInterface:
     """Inputs and outputs of a task with their types, literal types and converters.
 
@@ -164,6 +181,30 @@ class NativeInterface:
             t, default = spec if isinstance(spec, tuple) else (spec, EMPTY)
             ins[name] = cls._input(task_name, name, t, default)
         outs = {k: Param(k, t, _plan_or_fail(task_name, "output", k, t)) for k, t in (outputs or {}).items()}
+        return cls(task_name, ins, outs)
+
+    @classmethod
+    def from_typed_interface(cls, task_name: str, typed: TypedInterface, defaults: Any = ()) -> NativeInterface:
+        """An interface for a task known only by its flyteidl2 ``TypedInterface``.
+
+        Python types are guessed from the literal types (structs become plain dicts). Inputs
+        named in ``defaults`` (``NamedParameter`` s of the TaskSpec) are optional; their
+        literals are sent when the caller leaves them out.
+        """
+        has_default = {p.name: p.parameter.default for p in defaults if p.parameter.HasField("default")}
+        ins: dict[str, Param] = {}
+        for entry in typed.inputs.variables:
+            t = TypeEngine.guess_python_type(entry.value.type)
+            param = Param(entry.key, t, _plan_or_fail(task_name, "parameter", entry.key, t))
+            param.plan = _with_type(param.plan, entry.value.type)
+            if entry.key in has_default:
+                param.default = _LiteralDefault(has_default[entry.key])
+            ins[entry.key] = param
+        outs: dict[str, Param] = {}
+        for entry in typed.outputs.variables:
+            t = TypeEngine.guess_python_type(entry.value.type)
+            plan = _with_type(_plan_or_fail(task_name, "output", entry.key, t), entry.value.type)
+            outs[entry.key] = Param(entry.key, t, plan)
         return cls(task_name, ins, outs)
 
     @staticmethod
@@ -287,6 +328,9 @@ async def inputs_to_literals(
     names = iface._in_names
     for i, v in _bind(iface, args, kw):
         p = iface._in_params[i]
+        if type(v) is _LiteralDefault:
+            out[names[i]] = v.literal
+            continue
         try:
             out[names[i]] = await p.plan.to_literal(v)
         except Exception as e:
@@ -314,6 +358,9 @@ def _encode_sync(iface: NativeInterface, args: Sequence[Any], kw: Mapping[str, A
             if p.omit_default:
                 continue
             v = p.default
+            if type(v) is _LiteralDefault:
+                out[name] = v.literal
+                continue
         else:
             raise iface._bind_error(args, kw)
         try:
@@ -337,10 +384,13 @@ async def literals_to_inputs(iface: NativeInterface, lits: Mapping[str, Literal]
                 raise InvalidInputError(
                     f"Task '{iface.task_name}': no value for argument '{p.name}' ({type_repr(p.python_type)})"
                 )
-            if not p.omit_default:
-                out[p.name] = p.default
-            continue
-        found += 1
+            if type(p.default) is not _LiteralDefault:
+                if not p.omit_default:
+                    out[p.name] = p.default
+                continue
+            lit = p.default.literal
+        else:
+            found += 1
         dec = decs[i]
         try:
             out[p.name] = dec(lit) if dec is not None else await p.plan.to_python(lit)
@@ -431,7 +481,8 @@ async def default_inputs(iface: NativeInterface) -> list[Any]:
         if p.default is EMPTY or p.omit_default:
             continue
         try:
-            lit = await p.plan.to_literal(p.default)
+            d = p.default
+            lit = d.literal if type(d) is _LiteralDefault else await p.plan.to_literal(d)
         except Exception as e:
             raise TaskDefinitionError(
                 f"Task '{iface.task_name}': cannot convert the default of input '{p.name}': {e}"

@@ -1,0 +1,56 @@
+"""A Python type for a LiteralType, when the original type is not at hand.
+
+Used for tasks known only by their flyteidl2 interface (fetched from a control plane or
+written by another SDK). Structs become plain ``dict`` (a dataclass or model is read as
+its field map), blobs become File/Dir, enums ``Literal[...]`` of their names.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from flyteidl2.core.types_pb2 import LiteralType, SimpleType
+
+from flyte.types._transformer import fail
+
+_SIMPLE: dict[int, Any] = {
+    SimpleType.INTEGER: int,
+    SimpleType.FLOAT: float,
+    SimpleType.STRING: str,
+    SimpleType.BOOLEAN: bool,
+    SimpleType.NONE: type(None),
+    SimpleType.DATETIME: __import__("datetime").datetime,
+    SimpleType.DURATION: __import__("datetime").timedelta,
+    SimpleType.STRUCT: dict,
+}
+
+
+def guess_python_type(lt: LiteralType) -> Any:
+    kind = lt.WhichOneof("type")
+    if kind == "simple":
+        t = _SIMPLE.get(lt.simple)
+        if t is not None:
+            return t
+    elif kind == "collection_type":
+        return list[guess_python_type(lt.collection_type)]  # type: ignore[misc]
+    elif kind == "map_value_type":
+        return dict[str, guess_python_type(lt.map_value_type)]  # type: ignore[misc]
+    elif kind == "enum_type":
+        return typing.Literal[tuple(lt.enum_type.values)]
+    elif kind == "blob":
+        from flyte.io import Dir, File
+
+        if lt.blob.format == "PythonPickle":
+            from flyte.types._pickle import Pickled
+
+            return Pickled[Any]  # type: ignore[misc]
+        return Dir if lt.blob.dimensionality == 1 else File
+    elif kind == "union_type":
+        variants = lt.union_type.variants
+        if variants and all(v.structure.tag == "FlytePickle" for v in variants):
+            from flyte.types._pickle import Pickled
+
+            return Pickled[Any]  # type: ignore[misc]
+        return typing.Union[tuple(guess_python_type(v) for v in variants)]  # noqa: UP007
+    raise fail(f"No Python type is known for the literal type {kind or 'empty'}")
