@@ -136,8 +136,8 @@ class PodmanBuilder(ImageBuilder):
 
         host = split_reference(uri)[0]
         creds = self.credentials(uri)
-        headers = {"X-Registry-Auth": encode_auth_header({"username": creds.username, "password": creds.password})
-                   if creds else ""}
+        auth = encode_auth_header({"username": creds.username, "password": creds.password}) if creds else b""
+        headers = {"X-Registry-Auth": auth.decode("ascii")}
         params = {"destination": uri, "tlsVerify": not is_insecure(host)}
         try:
             resp = self.client().api.post(
