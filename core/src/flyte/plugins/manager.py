@@ -301,6 +301,13 @@ class Registry(Generic[T]):
         hit = self._collect(full=False).get(name) or self._collect().get(name)
         return hit[1] if hit else None
 
+    def snapshot(self) -> dict[str, tuple[str, T]]:
+        """Everything registered (installed plugins loaded), as ``key -> (plugin name, item)``.
+
+        The same object is returned until plugins change, so callers may cache against its identity.
+        """
+        return self._collect()
+
     def names(self) -> list[str]:
         return sorted(self._collect())
 

@@ -198,7 +198,7 @@ class TypeEngine:
     def _plugin_snapshot() -> Any:
         from flyte.plugins.manager import get_plugin_manager
 
-        return get_plugin_manager().transformers._collect()
+        return get_plugin_manager().transformers.snapshot()
 
     @classmethod
     def _from_plugins(cls, t: Any) -> tuple[TypeTransformer[Any], Any] | None:
