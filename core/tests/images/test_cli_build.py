@@ -162,3 +162,25 @@ def test_flyte_help_does_not_import_engines() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "BAD []" in out
+
+
+def test_auto_selection_explains_every_candidate(tmp_path: Path) -> None:
+    from flyte.images.select import get_builder
+
+    class Docker(FakeBuilder):
+        name = "docker"
+        available = "no Docker Engine socket at /var/run/docker.sock"
+
+    class Podman(FakeBuilder):
+        name = "podman"
+        available = None
+
+    both = types.SimpleNamespace(flyte_image_builders=hookimpl(lambda: [Docker, Podman]))
+    with isolated_plugins(("both", both)):
+        assert isinstance(get_builder(), Podman)
+        Podman.available = "no Podman API socket"
+        with pytest.raises(BuilderUnavailableError) as e:
+            get_builder()
+        assert "docker: no Docker Engine socket" in str(e.value) and "podman: no Podman API socket" in str(e.value)
+    with pytest.raises(BuilderUnavailableError, match="pip install flyte-docker"):
+        get_builder()
