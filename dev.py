@@ -174,7 +174,12 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(__doc__)
         return 2
-    return COMMANDS[sys.argv[1]](sys.argv[2:])
+    try:
+        return COMMANDS[sys.argv[1]](sys.argv[2:])
+    except subprocess.CalledProcessError as e:
+        cmd = " ".join(str(c) for c in e.cmd)
+        print(f"[dev] failed (exit {e.returncode}): {cmd}", file=sys.stderr)
+        return e.returncode or 1
 
 
 if __name__ == "__main__":
