@@ -1,0 +1,523 @@
+"""Runs task bodies in Monty workers and answers what they ask of the host.
+
+A body is fed with ``feed_start`` and driven snapshot by snapshot: a call to
+another task, ``flyte.map`` or a record constructor leaves the sandbox and is
+answered here (child tasks through the host controller, so literals, retries,
+cache and concurrency are the local runtime's); OS calls are answered from the
+task's grants (granted environment variables, the read-only mount) or refused.
+
+Bodies that make no host calls at all ("pure") may share one feed with other
+calls of the same task, which amortizes the worker round trip; any call that
+fails in a shared feed is run again alone, so errors and limits are reported
+exactly as if it had always run alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import posixpath
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from flyte.errors import SandboxError
+
+from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError, limit_error
+from flyte_sandbox.program import (
+    BATCH,
+    GATHER_HOST,
+    KWARGS,
+    MAP_AIO_HOST,
+    MAP_HOST,
+    Program,
+    TaskRef,
+    build_program,
+)
+from flyte_sandbox.settings import Sandbox, sandbox_of
+from flyte_sandbox.values import class_type, from_sandbox, needs_wrapping, to_sandbox
+from flyte_sandbox.workers import Lease, WorkerPool
+
+if TYPE_CHECKING:
+    from flyte._builtin.local.records import ActionRecord
+    from flyte._task import TaskTemplate
+
+BATCH_SIZE = 64
+_ASYNC_SLEEPS = frozenset({"system.async_sleep", "asyncio.sleep"})
+_SLEEPS = _ASYNC_SLEEPS | {"system.sleep", "time.sleep"}
+
+
+class _SleepLimit(Exception):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+_RUN_ALONE = object()
+_TASK_METHODS = frozenset({"__call__", "aio"})
+
+
+class _Compiled:
+    """A program plus what feeding it needs, built once per task function per run."""
+
+    def __init__(self, program: Program) -> None:
+
+        self.program = program
+        self.dispatch: dict[Any, tuple[str, Any]] = {}
+        self.globals: dict[str, Any] = dict(program.host_values)
+        for name, task in program.tasks.items():
+            self.globals[name] = self.task_ref(task)
+        for name, cls in program.classes.items():
+            ct = class_type(cls)
+            self.globals[name] = ct
+            self.dispatch[ct.id] = ("class", ct)
+        self.batchers: dict[Any, _Batcher] = {}
+
+    def task_ref(self, task: Any) -> Any:
+        import pydantic_monty as pm
+
+        ref = pm.ClassInstance(TaskRef(task), allowed_methods={"aio", "override"})
+        self.dispatch[ref.id] = ("task", task)
+        return ref
+
+
+class SandboxExecutor:
+    """Owns the worker pool and the compiled programs of one run."""
+
+    def __init__(self, max_running: int | None = None, batch: bool = True) -> None:
+        self.pool = WorkerPool(max_running=max_running)
+        self.batch = batch
+        self._compiled: dict[int, _Compiled] = {}
+        self._funcs: dict[int, Any] = {}  # keep functions alive while their id is a cache key
+        self._mounts: dict[tuple[str, str], Any] = {}
+        self.controller: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def prepare(self, root: TaskTemplate[Any, Any]) -> list[_Compiled]:
+        """Build (validate) the programs of ``root`` and every task it can call, before anything runs."""
+        out: list[_Compiled] = []
+        todo = [root]
+        seen: set[int] = set()
+        while todo:
+            task = todo.pop()
+            if id(task.func) in seen:
+                continue
+            seen.add(id(task.func))
+            sandbox_of(task)  # a bad sandbox= is an error now, not at the first call
+            c = self.compiled(task)
+            out.append(c)
+            todo.extend(c.program.tasks.values())
+        return out
+
+    def compiled(self, task: TaskTemplate[Any, Any]) -> _Compiled:
+        c = self._compiled.get(id(task.func))
+        if c is None:
+            c = _Compiled(build_program(task))
+            self._compiled[id(task.func)] = c
+            self._funcs[id(task.func)] = task.func
+        return c
+
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def check(self, programs: list[_Compiled]) -> None:
+        """Let Monty parse each program once (unsupported syntax is found here, before anything runs)."""
+        import pydantic_monty as pm
+
+        for c in programs:
+            prog = c.program
+            lease = await self.pool.acquire(("check",), {"max_feed_duration_secs": 5.0, "max_memory": 64 * 2**20})
+            ok = False
+            try:
+                await lease.session.feed_run(prog.definitions)
+                ok = True
+            except pm.MontyError as e:
+                raise SandboxError(f"Task '{prog.task_name}' cannot run in the sandbox{_where(prog, e)}: "
+                                   f"{_message(e)}") from None
+            finally:
+                await self.pool.release(lease, ok)
+
+    async def close(self) -> None:
+        for m in self._mounts.values():
+            m.close()
+        self._mounts.clear()
+        await self.pool.close()
+
+    # -- one call ----------------------------------------------------------------------------
+
+    async def invoke(self, task: TaskTemplate[Any, Any], kwargs: dict[str, Any], rec: ActionRecord) -> Any:
+        c = self.compiled(task)
+        sb = sandbox_of(task)
+        prog = c.program
+        if self.batch and prog.pure and not task.timeout:
+            key = sb.key()
+            batcher = c.batchers.get(key)
+            if batcher is None:
+                batcher = c.batchers[key] = _Batcher(self, c, task, sb)
+            value = await batcher.submit(kwargs)
+            if value is not _RUN_ALONE:
+                return value
+        if task.timeout:
+            try:
+                async with asyncio.timeout(task.timeout):
+                    return await self.run_alone(c, task, sb, kwargs, rec)
+            except TimeoutError:
+                raise self.controller._timeout_error(task, rec) from None
+        return await self.run_alone(c, task, sb, kwargs, rec)
+
+    async def run_alone(self, c: _Compiled, task: TaskTemplate[Any, Any], sb: Sandbox, kwargs: dict[str, Any],
+                        rec: ActionRecord) -> Any:
+        import pydantic_monty as pm
+
+        prog = c.program
+        limits = sb.limits(task.timeout)
+        lease = await self.pool.acquire((id(c), sb.key(), task.timeout), limits)
+        reusable = False
+        try:
+            inputs = dict(c.globals)
+            inputs[KWARGS] = to_sandbox(kwargs) if _wraps_inputs(task) else kwargs
+            try:
+                value = await self._drive(lease, c, task, sb, inputs)
+            except _SleepLimit as e:
+                raise SandboxLimitError(task.name, rec.name, "sleep time", f"{e.seconds:g} s",
+                                        "give it more with Sandbox(timeout=...)") from None
+            except pm.MontyCrashedError as e:
+                raise SandboxCrashError(task.name, rec.name, str(e)) from None
+            except pm.MontyRuntimeError as e:
+                limit = limit_error(e, task.name, rec.name, sb, task.timeout)
+                if limit is not None:
+                    raise limit from None
+                reusable = True  # an ordinary exception leaves the session usable
+                raise _user_exception(prog, e) from None
+            except pm.MontyError as e:
+                raise SandboxError(f"Task '{task.name}': {_message(e)}") from None
+            reusable = lease.calls < sb.max_calls // 2
+            return from_sandbox(value, _output_type(task)) if _wraps_outputs(task) else value
+        finally:
+            await self.pool.release(lease, reusable)
+
+    async def _drive(self, lease: Lease, c: _Compiled, task: TaskTemplate[Any, Any], sb: Sandbox,
+                     inputs: dict[str, Any]) -> Any:
+        import pydantic_monty as pm
+
+        prog = c.program
+        session = lease.session
+        lease.feeds += 1
+        mount = self._mount(sb)
+        snap = await session.feed_start(prog.call_code, inputs=inputs, mount=mount)
+        pending: dict[int, asyncio.Future[Any]] = {}
+        slept = 0.0
+        limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
+        try:
+            while True:
+                if isinstance(snap, pm.MontyComplete):
+                    return snap.output
+                lease.calls += 1
+                if isinstance(snap, pm.AsyncFunctionSnapshot):
+                    if snap.is_os_function and snap.function_name in _SLEEPS:
+                        # Sleeps are the host's (the pool cannot serve them to a stepped feed); budgeted here.
+                        seconds = max(0.0, float(snap.args[0] if snap.args else 0.0))
+                        slept += seconds
+                        if slept > limit_s:
+                            raise _SleepLimit(limit_s)
+                        if prog.is_async and snap.function_name in _ASYNC_SLEEPS:
+                            pending[snap.call_id] = asyncio.ensure_future(asyncio.sleep(seconds))
+                            snap = await snap.resume({"future": ...})
+                        else:
+                            await self.pool.waiting(lease)
+                            try:
+                                await asyncio.sleep(seconds)
+                            finally:
+                                self.pool.resumed(lease)
+                            snap = await snap.resume({"return_value": None})
+                        continue
+                    if snap.is_os_function:
+                        snap = await self._os_call(snap, sb)
+                        continue
+                    if snap.object_id is None and snap.function_name in (MAP_HOST, MAP_AIO_HOST, GATHER_HOST):
+                        handler: tuple[str, Any] | None = ("map", snap.function_name)
+                    else:
+                        handler = c.dispatch.get(snap.object_id) if snap.object_id is not None else None
+                    if handler is None:
+                        snap = await snap.resume({"exception": NameError(f"name '{snap.function_name}' is not "
+                                                                         "defined in the sandbox")})
+                        continue
+                    kind, target = handler
+                    method = snap.function_name
+                    if kind == "class":
+                        snap = await snap.resume(_settle(lambda t=target, s=snap: t.construct(s.args, s.kwargs)))
+                        continue
+                    if kind == "task" and method == "override":
+                        snap = await snap.resume(_settle(lambda t=target, s=snap: c.task_ref(t.override(**s.kwargs))))
+                        continue
+                    if kind == "task" and method in _TASK_METHODS:
+                        coro = self._call_task(target, snap.args, snap.kwargs)
+                    elif kind == "map" and target == GATHER_HOST:
+                        coro = self._gather(snap.args, snap.kwargs)
+                    elif kind == "map":
+                        coro = self._map(snap.args, snap.kwargs)
+                    else:
+                        snap = await snap.resume({"exception": AttributeError(f"'{method}' is not available on "
+                                                                              f"{kind} objects in the sandbox")})
+                        continue
+                    if prog.is_async and target != MAP_HOST:
+                        pending[snap.call_id] = asyncio.ensure_future(coro)
+                        snap = await snap.resume({"future": ...})
+                    else:
+                        await self.pool.waiting(lease)
+                        try:
+                            result: Any = {"return_value": await coro}
+                        except Exception as e:
+                            result = {"exception": _crossable(e)}
+                        finally:
+                            self.pool.resumed(lease)
+                        snap = await snap.resume(result)
+                elif isinstance(snap, pm.AsyncFutureSnapshot):
+                    ids = snap.pending_call_ids
+                    futs = [pending[i] for i in ids if i in pending]
+                    if futs and not any(f.done() for f in futs):
+                        await self.pool.waiting(lease)
+                        try:
+                            await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
+                        finally:
+                            self.pool.resumed(lease)
+                    results: dict[int, Any] = {}
+                    for i in ids:
+                        f = pending.get(i)
+                        if f is None:
+                            results[i] = {"exception": RuntimeError("lost track of a host call")}
+                        elif f.done():
+                            del pending[i]
+                            exc = f.exception()
+                            results[i] = {"exception": _crossable(exc)} if exc else {"return_value": f.result()}
+                    snap = await snap.resume(results)
+                else:  # a name the body reads but never defined
+                    snap = await snap.resume()
+        finally:
+            for f in pending.values():
+                f.cancel()
+
+    # -- host calls ----------------------------------------------------------------------------
+
+    async def _call_task(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value = await self.controller.submit(task, tuple(args), dict(kwargs))
+        return to_sandbox(value) if _wraps_outputs(task) else value
+
+    async def _gather(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        """``asyncio.gather(*(t(...) for ...))`` of a sandboxed body, run as one host call."""
+        ref, calls = args
+        task = ref.task if isinstance(ref, TaskRef) else ref
+        submit = self.controller.submit
+        coros = [submit(task, tuple(a), dict(k)) for a, k in calls]
+        out = await asyncio.gather(*coros, return_exceptions=bool(kwargs.get("return_exceptions", False)))
+        wraps = _wraps_outputs(task)
+        return [_crossable(r) if isinstance(r, BaseException) else (to_sandbox(r) if wraps else r) for r in out]
+
+    async def _map(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        import flyte
+
+        if not args:
+            raise TypeError("flyte.map() needs a task and at least one iterable")
+        func, *iterables = args
+        if isinstance(func, TaskRef):
+            func = func.task
+        out = [r async for r in flyte.map.aio(func, *iterables, **kwargs)]
+        wraps = _wraps_outputs(func)
+        return [_crossable(r) if isinstance(r, BaseException) else (to_sandbox(r) if wraps else r) for r in out]
+
+    async def _os_call(self, snap: Any, sb: Sandbox) -> Any:
+        name = snap.function_name
+        args = snap.args
+        if name == "os.getenv":
+            var = args[0] if args else snap.kwargs.get("key")
+            default = args[1] if len(args) > 1 else snap.kwargs.get("default")
+            if var in sb.env:
+                return await snap.resume({"return_value": os.environ.get(var, default)})
+            return await snap.resume({"exception": PermissionError(
+                f"sandbox: environment variable {var!r} is not granted to this task; "
+                f"grant it with Sandbox(env=[{var!r}])")})
+        if name == "os.environ":
+            return await snap.resume({"return_value": {k: os.environ[k] for k in sb.env if k in os.environ}})
+        path = args[0] if args else None
+        if path is not None and sb.mount is not None and _under(str(path), sb.mount_path):
+            return await snap.resume_auto()
+        if path is not None:
+            grant = (f"only {sb.mount_path} (read-only) is visible" if sb.mount is not None
+                     else "grant a read-only folder with Sandbox(mount=...)")
+            return await snap.resume({"exception": PermissionError(
+                f"sandbox: no access to {str(path)!r} ({name}); the task has no file system: {grant}")})
+        if name in ("time.time", "datetime.now", "date.today", "os.urandom"):
+            return await snap.resume_auto()  # clock and entropy are the worker's own
+        return await snap.resume({"exception": PermissionError(f"sandbox: {name} is not allowed")})
+
+    def _mount(self, sb: Sandbox) -> Any:
+        if sb.mount is None:
+            return None
+        key = (str(sb.mount), sb.mount_path)
+        m = self._mounts.get(key)
+        if m is None:
+            import pydantic_monty as pm
+
+            m = self._mounts[key] = pm.MountDir(host_path=str(sb.mount), virtual_path=sb.mount_path,
+                                                mode="read-only")
+        return m
+
+
+class _Batcher:
+    """Collects calls of one pure task and runs up to BATCH_SIZE of them per feed."""
+
+    def __init__(self, ex: SandboxExecutor, c: _Compiled, task: Any, sb: Sandbox) -> None:
+        self.ex = ex
+        self.c = c
+        self.sb = sb
+        self.task = task
+        self.limits = sb.limits(None)
+        self.key = (id(c), sb.key(), None)
+        self.items: collections.deque[tuple[dict[str, Any], asyncio.Future[Any]]] = collections.deque()
+        self.flushers = 0
+        self.wrap_in = _wraps_inputs(task)
+        self.wrap_out = _wraps_outputs(task)
+        self.out_type = _output_type(task)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, kwargs: dict[str, Any]) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.items.append((kwargs, fut))
+        if self.flushers < self.ex.pool.max_running and (self.flushers == 0 or len(self.items) > BATCH_SIZE):
+            self.flushers += 1
+            t = asyncio.get_running_loop().create_task(self._flush())
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+        return fut
+
+    async def _flush(self) -> None:
+        import pydantic_monty as pm
+
+        try:
+            while self.items:
+                lease = await self.ex.pool.acquire(self.key, self.limits)
+                reusable = False
+                batch: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+                try:
+                    while self.items and len(batch) < BATCH_SIZE:
+                        item = self.items.popleft()
+                        if not item[1].done():
+                            batch.append(item)
+                    if len(batch) <= 1:
+                        # Alone anyway: run it the ordinary way, so a failure is reported directly.
+                        for _, fut in batch:
+                            fut.set_result(_RUN_ALONE)
+                        reusable = True
+                        continue
+                    inputs = dict(self.c.globals)
+                    inputs[BATCH] = [to_sandbox(kw) for kw, _ in batch] if self.wrap_in else [kw for kw, _ in batch]
+                    lease.feeds += 1
+                    try:
+                        out = await lease.session.feed_run(self.c.program.batch_code, inputs=inputs)
+                    except pm.MontyError:
+                        out = None
+                    else:
+                        reusable = True
+                    for i, (_, fut) in enumerate(batch):
+                        if fut.done():
+                            continue
+                        if out is None or not out[i][0]:
+                            fut.set_result(_RUN_ALONE)
+                        else:
+                            v = out[i][1]
+                            fut.set_result(from_sandbox(v, self.out_type) if self.wrap_out else v)
+                except BaseException:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_result(_RUN_ALONE)
+                    raise
+                finally:
+                    await self.ex.pool.release(lease, reusable)
+        finally:
+            self.flushers -= 1
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _settle(fn: Any) -> Any:
+    try:
+        return {"return_value": fn()}
+    except Exception as e:
+        return {"exception": _crossable(e)}
+
+
+def _crossable(e: BaseException) -> BaseException:
+    """Exceptions of flyte's own classes cross as the builtin they derive from, message kept."""
+    if type(e).__module__ == "builtins":
+        return e
+    for base in type(e).__mro__:
+        if base.__module__ == "builtins" and issubclass(base, Exception):
+            return base(str(e))
+    return RuntimeError(str(e))
+
+
+_WRAP: weakref.WeakKeyDictionary[Any, tuple[bool, bool]] = weakref.WeakKeyDictionary()
+
+
+def _wrap_flags(task: Any) -> tuple[bool, bool]:
+    """Whether the task's inputs / outputs may hold records (else values cross untouched, which is faster)."""
+    flags = _WRAP.get(task)
+    if flags is None:
+        flags = (any(needs_wrapping(p.python_type) for p in task.interface.inputs.values()),
+                 any(needs_wrapping(p.python_type) for p in task.interface.outputs.values()))
+        _WRAP[task] = flags
+    return flags
+
+
+def _wraps_inputs(task: Any) -> bool:
+    return _wrap_flags(task)[0]
+
+
+def _wraps_outputs(task: Any) -> bool:
+    return _wrap_flags(task)[1]
+
+
+def _output_type(task: Any) -> Any:
+    outs = list(task.interface.outputs.values())
+    if not outs:
+        return type(None)
+    if len(outs) == 1:
+        return outs[0].python_type
+    import typing
+
+    return typing.Tuple[tuple(p.python_type for p in outs)]  # noqa: UP006 - built at run time
+
+
+def _under(path: str, root: str) -> bool:
+    path = posixpath.normpath(path)
+    root = posixpath.normpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _message(e: Any) -> str:
+    try:
+        return str(e.display("type-msg"))
+    except Exception:
+        return str(e)
+
+
+def _where(prog: Program, e: Any) -> str:
+    try:
+        frames = e.traceback()
+    except Exception:
+        frames = []
+    for f in reversed(frames):
+        w = prog.where(f.line)
+        if w is not None:
+            return f" ({w})"
+    return ""
+
+
+def _user_exception(prog: Program, e: Any) -> BaseException:
+    """The exception the body raised, with where it was raised in the task's file as a note."""
+    inner = e.exception()
+    if not isinstance(inner, BaseException):
+        inner = RuntimeError(str(e))
+    where = _where(prog, e)
+    if where:
+        inner.add_note(f"raised in the sandbox at{where.rstrip(')').replace(' (', ' ')}")
+    return inner

@@ -1,0 +1,663 @@
+"""Turn a task's Python function into a sandbox program, once per task.
+
+The source is read with ``inspect``, dedented and stripped of its decorators; the
+function is renamed so a call to the task's own name inside the body still goes
+to the task (through the host). Every name the body reads from its module is
+resolved here: other tasks and ``flyte.map`` become host calls, allowed stdlib
+modules become imports, plain helper functions are copied in, records become
+host classes, constants become inputs. Anything else is a :class:`SandboxError`
+naming the task and the line, raised before anything runs.
+
+Rewrites keep every line where it was, so tracebacks map back to the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import re
+import symtable
+import textwrap
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from flyte.errors import SandboxError
+
+# Modules the Monty interpreter provides (checked against pydantic-monty 1.4).
+ALLOWED_MODULES = frozenset({
+    "asyncio", "base64", "binascii", "bisect", "collections", "copy", "csv", "dataclasses", "datetime",
+    "decimal", "functools", "hashlib", "itertools", "json", "math", "os", "pathlib", "random", "re", "sys",
+    "time", "tomllib", "typing", "unicodedata", "__future__",
+})
+# What of ``os`` a body may touch: environment (granted names only) and paths (granted mount only).
+ALLOWED_OS_ATTRS = frozenset({"getenv", "environ", "path", "getcwd", "listdir", "sep", "linesep", "fspath", "stat"})
+_CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
+_IMPURE_MODULES = frozenset({"os", "pathlib", "time", "asyncio"})  # file, env, clock or sleep: not batched
+BODY = "__flyte_body__"
+KWARGS = "__flyte_kwargs__"
+BATCH = "__flyte_batch__"
+
+
+class TaskRef:
+    """What a task name is inside the sandbox: call it, ``.aio(...)`` it, ``.override(...)`` it."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # routed by the executor, never called directly
+        raise NotImplementedError
+
+    def aio(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def override(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+# ``flyte`` / ``flyte.map`` inside the sandbox. Defined in the sandbox so the iterables are turned into
+# lists there (a range or generator does not cross the boundary as itself); the calls leave the sandbox.
+GATHER_HOST = "__flyte_gather__"
+_GATHER_ARGS = "def __flyte_args__(*args, **kwargs):\n    return (args, kwargs)\n"
+MAP_HOST = "__flyte_map__"
+MAP_AIO_HOST = "__flyte_map_aio__"
+_FLYTE_FACADE = f"""class __FlyteMap__:
+    def __call__(self, func, *iterables, **kwargs):
+        return {MAP_HOST}(func, *[list(i) for i in iterables], **kwargs)
+    def aio(self, func, *iterables, **kwargs):
+        return {MAP_AIO_HOST}(func, *[list(i) for i in iterables], **kwargs)
+class __FlyteModule__:
+    def __init__(self):
+        self.map = __FlyteMap__()
+"""
+
+
+@dataclass
+class Segment:
+    """Where a function's text sits in the program and in its file (for tracebacks)."""
+
+    name: str          # the function's name in the program
+    start: int         # first line in the program (1-based)
+    length: int
+    filename: str
+    first_line: int    # line of the ``def`` in the file
+
+    def original(self, line: int) -> int | None:
+        if self.start <= line < self.start + self.length:
+            return self.first_line + (line - self.start)
+        return None
+
+
+@dataclass
+class Program:
+    """A task body ready to feed to a Monty worker."""
+
+    task_name: str
+    is_async: bool
+    definitions: str                  # imports, helpers and the renamed body function
+    call_code: str                    # definitions + the call
+    segments: list[Segment]
+    host_values: dict[str, Any]       # name -> value bound as a global each feed (wrapped by the executor)
+    tasks: dict[str, Any]             # name -> TaskTemplate the body calls
+    classes: dict[str, type]          # name -> record class the body may construct
+    flyte_names: dict[str, str]       # name -> "module" (the flyte module) or "map" (flyte.map)
+    sleeps: bool                      # the body may sleep: its session cannot be reused (sleep budget is per session)
+    pure: bool                        # no host calls, no output, no sleeping: calls may share one feed
+    param_names: tuple[str, ...]
+    _batch_code: str | None = field(default=None, repr=False)
+
+    @property
+    def batch_code(self) -> str:
+        """Definitions + a call of the body for each kwargs dict in ``__flyte_batch__``; failures come back False."""
+        if self._batch_code is None:
+            if self.is_async:
+                tail = (
+                    "import asyncio as __flyte_asyncio__\n"
+                    "async def __flyte_one__(kw):\n"
+                    "    try:\n"
+                    f"        return (True, await {BODY}(**kw))\n"
+                    "    except Exception:\n"
+                    "        return (False, None)\n"
+                    f"await __flyte_asyncio__.gather(*(__flyte_one__(kw) for kw in {BATCH}))\n"
+                )
+            else:
+                tail = (
+                    "def __flyte_one__(kw):\n"
+                    "    try:\n"
+                    f"        return (True, {BODY}(**kw))\n"
+                    "    except Exception:\n"
+                    "        return (False, None)\n"
+                    f"[__flyte_one__(kw) for kw in {BATCH}]\n"
+                )
+            self._batch_code = self.definitions + tail
+        return self._batch_code
+
+    def where(self, line: int) -> str | None:
+        """``file.py:LINE`` for a program line, if it belongs to the task or one of its helpers."""
+        for seg in self.segments:
+            orig = seg.original(line)
+            if orig is not None:
+                return f"{seg.filename}:{orig}"
+        return None
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.task_name: str = task.name
+        self.prelude: list[str] = []
+        self.helpers: list[tuple[str, str, str, int]] = []  # (program name, source, filename, first line)
+        self.seen_helpers: set[int] = set()
+        self.host_values: dict[str, Any] = {}
+        self.tasks: dict[str, Any] = {}
+        self.classes: dict[str, type] = {}
+        self.gathers = False  # the body fans out with asyncio.gather(*(task(...) for ...))
+        self.flyte_names: dict[str, str] = {}  # name -> "module" (flyte) or "map" (flyte.map)
+        self.sleeps = False
+        self.impure = False
+        self.bound: dict[str, str] = {}  # global name -> what it was bound to (to catch clashes between helpers)
+
+    def fail(self, line: int | None, filename: str, message: str) -> SandboxError:
+        where = f" ({filename}:{line})" if line else f" ({filename})"
+        return SandboxError(f"Task '{self.task_name}' cannot run in the sandbox{where}: {message}")
+
+    # -- one function ------------------------------------------------------------------------
+
+    def function(self, func: types.FunctionType, program_name: str, is_task: bool) -> tuple[str, str, int]:
+        """Validated, renamed source of ``func``; resolves its globals (recursively for helpers)."""
+        filename = inspect.getsourcefile(func) or func.__code__.co_filename
+        short = filename.rsplit("/", 1)[-1]
+        try:
+            lines, lnum = inspect.getsourcelines(func)
+        except (OSError, TypeError) as e:
+            raise self.fail(None, short, f"its source code is not available ({e}); define it in a .py file") from None
+        src = textwrap.dedent("".join(lines))
+        try:
+            mod = ast.parse(src)
+        except SyntaxError as e:
+            raise self.fail(None, short, f"its source could not be parsed: {e}") from None
+        node = mod.body[0] if mod.body else None
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            raise self.fail(lnum, short, "it is not a plain function definition")
+        # Drop decorators: keep from the `def` line on (lnum counts from the first decorator).
+        src_lines = src.splitlines(keepends=True)
+        def_idx = node.lineno - 1
+        body_src = "".join(src_lines[def_idx:])
+        first_line = lnum + def_idx
+        body_src = _rename(body_src, func.__name__, program_name)
+        try:
+            fn_node = ast.parse(body_src).body[0]
+        except SyntaxError as e:
+            raise self.fail(first_line, short, f"its source could not be parsed without decorators: {e}") from None
+        assert isinstance(fn_node, ast.FunctionDef | ast.AsyncFunctionDef)
+        body_src = self.check_and_rewrite(body_src, fn_node, func, short, first_line)
+        self.resolve_globals(body_src, func, short, first_line, fn_node)
+        return body_src, short, first_line
+
+    def check_and_rewrite(self, src: str, fn: ast.AST, func: types.FunctionType, filename: str, first: int) -> str:
+        edits: list[tuple[int, int, int, int, str]] = []  # (line, col, end_line, end_col, replacement), 1-based lines
+        g = func.__globals__
+
+        def line_of(n: ast.AST) -> int:
+            return first + getattr(n, "lineno", 1) - 1
+
+        def is_map_aio(expr: ast.expr) -> bool:
+            if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "aio"):
+                return False
+            target = expr.func.value
+            if isinstance(target, ast.Attribute) and target.attr == "map" and isinstance(target.value, ast.Name):
+                return _is_flyte_module(g.get(target.value.id))
+            if isinstance(target, ast.Name):
+                return _is_flyte_map(g.get(target.id))
+            return False
+
+        local_modules = {  # `import os` inside the body
+            (a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
+            for n in ast.walk(fn) if isinstance(n, ast.Import) for a in n.names
+        }
+
+        def module_name(name: str) -> str | None:
+            v = g.get(name)
+            if isinstance(v, types.ModuleType):
+                return v.__name__
+            return local_modules.get(name)
+
+        from flyte._task import TaskTemplate
+
+        def task_call(call: ast.expr) -> ast.expr | None:
+            """The callee expression of ``t(...)`` / ``t.aio(...)`` when ``t`` names a task, else None."""
+            if not isinstance(call, ast.Call):
+                return None
+            f = call.func
+            name = f if isinstance(f, ast.Name) else (
+                f.value if isinstance(f, ast.Attribute) and f.attr == "aio" and isinstance(f.value, ast.Name) else None)
+            if name is None or name.id in local_names:
+                return None
+            return f if isinstance(g.get(name.id), TaskTemplate) else None
+
+        local_names = _local_names(fn)
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "gather" \
+                    and isinstance(n.func.value, ast.Name) and module_name(n.func.value.id) == "asyncio" \
+                    and len(n.args) == 1 and isinstance(n.args[0], ast.Starred) \
+                    and isinstance(n.args[0].value, ast.GeneratorExp) \
+                    and all(k.arg == "return_exceptions" for k in n.keywords):
+                gen = n.args[0].value
+                callee = task_call(gen.elt)
+                if callee is not None and len(gen.generators) == 1 and not gen.generators[0].is_async:
+                    # `asyncio.gather(*(t(a) for x in xs))` -> `__flyte_gather__(t, [__flyte_args__(a) for x in xs])`:
+                    # one host call for the whole fan-out instead of one per child.
+                    task_name = callee.id if isinstance(callee, ast.Name) else callee.value.id  # type: ignore[attr-defined]
+                    star = n.args[0]
+                    edits.append((n.lineno, n.col_offset, star.lineno, star.col_offset + 1,
+                                  f"{GATHER_HOST}({task_name}, "))
+                    edits.append((gen.lineno, gen.col_offset, gen.lineno, gen.col_offset + 1, "["))
+                    assert gen.end_lineno is not None and gen.end_col_offset is not None
+                    edits.append((gen.end_lineno, gen.end_col_offset - 1, gen.end_lineno, gen.end_col_offset, "]"))
+                    assert callee.end_lineno is not None and callee.end_col_offset is not None
+                    edits.append((callee.lineno, callee.col_offset, callee.end_lineno, callee.end_col_offset,
+                                  "__flyte_args__"))
+                    self.gathers = True
+                    self.impure = True
+            if isinstance(n, ast.Import | ast.ImportFrom):
+                names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
+                for name in names:
+                    root = name.split(".")[0]
+                    if isinstance(n, ast.ImportFrom) and n.level:
+                        raise self.fail(line_of(n), filename, "relative imports are not available in the sandbox")
+                    if root == "flyte":
+                        raise self.fail(line_of(n), filename, "import flyte at module level; inside the body only "
+                                        "flyte.map is available")
+                    if root not in ALLOWED_MODULES:
+                        raise self.fail(line_of(n), filename, f"imports '{name}', which the sandbox does not provide "
+                                        f"(available: {', '.join(sorted(ALLOWED_MODULES - {'__future__'}))})")
+                    if root in ("time", "asyncio"):
+                        self.sleeps = True
+                    if root in ("os", "pathlib", "time", "asyncio"):
+                        self.impure = True
+            elif isinstance(n, ast.ClassDef) and (n.bases or n.keywords):
+                raise self.fail(line_of(n), filename, f"class '{n.name}' inherits from another class, which the "
+                                "sandbox does not support; use a plain class or a dataclass")
+            elif isinstance(n, ast.Yield | ast.YieldFrom):
+                raise self.fail(line_of(n), filename, "generators (yield) are not supported; build and return a list")
+            elif isinstance(n, ast.Global | ast.Nonlocal):
+                raise self.fail(line_of(n), filename, f"'{type(n).__name__.lower()}' statements are not allowed: "
+                                "a sandboxed body cannot change module state")
+            elif isinstance(n, ast.AsyncWith):
+                raise self.fail(line_of(n), filename, "'async with' is not supported in the sandbox")
+            elif isinstance(n, ast.AsyncFor):
+                if not is_map_aio(n.iter):
+                    raise self.fail(line_of(n), filename, "'async for' only works over flyte.map.aio(...) in the "
+                                    "sandbox")
+                # `async for x in flyte.map.aio(...)` -> `for x in (await flyte.map.aio(...))`
+                edits.append((n.lineno, n.col_offset, n.lineno, n.col_offset + len("async "), ""))
+                edits += _wrap_await(n.iter)
+            elif isinstance(n, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+                for comp in n.generators:
+                    if not comp.is_async:
+                        continue
+                    if not is_map_aio(comp.iter):
+                        raise self.fail(line_of(n), filename, "async comprehensions only work over "
+                                        "flyte.map.aio(...) in the sandbox")
+                    edits.append(_drop_async_keyword(src, comp))
+                    edits += _wrap_await(comp.iter)
+            elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+                if module_name(n.value.id) == "os" and n.attr not in ALLOWED_OS_ATTRS:
+                    raise self.fail(line_of(n), filename, f"os.{n.attr} is not available in the sandbox "
+                                    "(no processes, no file system changes)")
+                if n.attr == "sleep":
+                    self.sleeps = True
+            elif isinstance(n, ast.Name) and n.id in ("print", "open", "input", "sleep"):
+                self.impure = True
+                if n.id == "sleep":
+                    self.sleeps = True
+        return _apply_edits(src, edits) if edits else src
+
+    def resolve_globals(self, src: str, func: types.FunctionType, filename: str, first: int, fn: ast.AST) -> None:
+        table = symtable.symtable(src, filename, "exec")
+        scoped: set[str] = set()
+
+        def collect(t: symtable.SymbolTable) -> None:
+            for s in t.get_symbols():
+                if (s.is_global() or s.is_free()) and s.is_referenced():
+                    scoped.add(s.get_name())
+            for child in t.get_children():
+                collect(child)
+
+        collect(table)
+        used = _used_names(fn)  # annotations are not evaluated by the sandbox: names only they use are skipped
+        closure = inspect.getclosurevars(func).nonlocals if func.__closure__ else {}
+        g = func.__globals__
+        for name, rel_line in used.items():
+            if name not in scoped or name in (BODY, KWARGS):
+                continue
+            if name in closure:
+                value = closure[name]
+            elif name in g:
+                value = g[name]
+            else:
+                continue  # a builtin, or a NameError at run time as in Python
+            self.bind(name, value, filename, first + rel_line - 1)
+
+    def bind(self, name: str, value: Any, filename: str, line: int) -> None:
+        from flyte._task import TaskTemplate
+
+        prev = self.bound.get(name)
+        ident = f"{type(value).__qualname__}:{id(value)}"
+        if prev is not None:
+            if prev != ident:
+                raise self.fail(line, filename, f"the name '{name}' means different things in the task and its "
+                                "helpers; rename one of them")
+            return
+        self.bound[name] = ident
+        std = _std_origin(value)
+        if isinstance(value, TaskTemplate):
+            self.tasks[name] = value
+            self.impure = True
+        elif _is_flyte_module(value) or _is_flyte_map(value):
+            self.flyte_names[name] = "module" if _is_flyte_module(value) else "map"
+            self.impure = True
+        elif isinstance(value, types.ModuleType):
+            root = value.__name__.split(".")[0]
+            if root not in ALLOWED_MODULES:
+                raise self.fail(line, filename, f"uses module '{value.__name__}', which the sandbox does not provide "
+                                f"(available: {', '.join(sorted(ALLOWED_MODULES - {'__future__'}))})")
+            if root in _IMPURE_MODULES:
+                self.impure = True
+            self.prelude.append(f"import {value.__name__}" if value.__name__ == name
+                                else f"import {value.__name__} as {name}")
+        elif isinstance(value, type) and _is_record_class(value):
+            self.classes[name] = value
+            self.impure = True
+        elif std is not None:
+            if std.split(".")[0] in _IMPURE_MODULES:
+                self.impure = True
+            if getattr(value, "__name__", "") == "sleep":
+                self.sleeps = True
+            real = getattr(value, "__name__", name)
+            self.prelude.append(f"from {std} import {real}" + ("" if real == name else f" as {name}"))
+        elif isinstance(value, types.FunctionType):
+            if id(value) in self.seen_helpers:
+                return
+            self.seen_helpers.add(id(value))
+            if inspect.iscoroutinefunction(value) or inspect.isgeneratorfunction(value):
+                kind = "an async" if inspect.iscoroutinefunction(value) else "a generator"
+                raise self.fail(line, filename, f"calls {kind} helper '{name}'; make it a task or a plain function")
+            src, fname, first = self.function(value, name, is_task=False)
+            self.helpers.append((name, src, fname, first))
+        elif _is_constant(value):
+            self.host_values[name] = value
+        else:
+            raise self.fail(line, filename, f"uses '{name}' ({_describe(value)}), which cannot be passed into the "
+                            "sandbox; only tasks, flyte.map, allowed stdlib modules, plain functions, dataclasses "
+                            "and constants can")
+
+
+def build_program(task: Any) -> Program:
+    """Read, validate and prepare ``task``'s body; raises SandboxError naming the task and the line."""
+    func = task.func
+    b = _Builder(task)
+    body, filename, first = b.function(func, BODY, is_task=True)
+    parts: list[str] = []
+    segments: list[Segment] = []
+    line = 1
+    for stmt in dict.fromkeys(b.prelude):
+        parts.append(stmt + "\n")
+        line += 1
+    if b.gathers:
+        parts.append(_GATHER_ARGS)
+        line += _GATHER_ARGS.count("\n")
+    if b.flyte_names:
+        facade = _FLYTE_FACADE + "".join(
+            f"{name} = __FlyteModule__()\n" if kind == "module" else f"{name} = __FlyteMap__()\n"
+            for name, kind in b.flyte_names.items()
+        )
+        parts.append(facade)
+        line += facade.count("\n")
+    for name, src, fname, f_first in [*b.helpers, (BODY, body, filename, first)]:
+        if not src.endswith("\n"):
+            src += "\n"
+        n = src.count("\n")
+        segments.append(Segment(name, line, n, fname, f_first))
+        parts.append(src)
+        line += n
+    definitions = "".join(parts)
+    call = f"await {BODY}(**{KWARGS})\n" if task.is_async else f"{BODY}(**{KWARGS})\n"
+    check_types(task)
+    return Program(
+        task_name=task.name,
+        is_async=task.is_async,
+        definitions=definitions,
+        call_code=definitions + call,
+        segments=segments,
+        host_values=b.host_values,
+        tasks=b.tasks,
+        classes=b.classes,
+        flyte_names=b.flyte_names,
+        sleeps=b.sleeps,
+        pure=not b.impure and not b.sleeps,
+        param_names=tuple(task.interface.inputs),
+    )
+
+
+# -- types ----------------------------------------------------------------------------------
+
+
+def check_types(task: Any) -> None:
+    """Inputs and outputs must be values the sandbox can hold: primitives, lists, dicts, records, File/Dir."""
+    for kind, params in (("input", task.interface.inputs), ("output", task.interface.outputs)):
+        for name, p in params.items():
+            bad = _unsupported(p.python_type, set())
+            if bad is not None:
+                raise SandboxError(
+                    f"Task '{task.name}' cannot run in the sandbox: {kind} '{name}' has type "
+                    f"{_type_name(p.python_type)}"
+                    f"{'' if bad is p.python_type else f' (containing {_type_name(bad)})'}, which the sandbox cannot "
+                    "hold; use primitives, lists, dicts, dataclasses or flyte.io.File/Dir"
+                )
+
+
+def _unsupported(t: Any, seen: set[int]) -> Any:
+    import datetime
+    import typing
+
+    if t in (int, float, str, bool, bytes, type(None), None, datetime.datetime, datetime.date, datetime.timedelta,
+             typing.Any, list, dict, tuple):
+        return None
+    origin = typing.get_origin(t)
+    if origin is typing.Annotated:
+        return _unsupported(typing.get_args(t)[0], seen)
+    if origin in (list, dict, tuple, typing.Union, types.UnionType, set, frozenset):
+        for a in typing.get_args(t):
+            if a is Ellipsis:
+                continue
+            bad = _unsupported(a, seen)
+            if bad is not None:
+                return bad
+        return None
+    if origin is typing.Literal:
+        return None
+    if isinstance(t, type):
+        if _is_blob(t):
+            return None
+        if _is_record_class(t):
+            if id(t) in seen:
+                return None
+            seen.add(id(t))
+            for ft in _record_field_types(t):
+                bad = _unsupported(ft, seen)
+                if bad is not None:
+                    return bad
+            return None
+    return t
+
+
+def _record_field_types(t: type) -> list[Any]:
+    import typing
+
+    try:
+        hints = typing.get_type_hints(t)
+    except Exception:
+        hints = {}
+    if dataclasses.is_dataclass(t):
+        return [hints.get(f.name, Any) for f in dataclasses.fields(t)]
+    fields = getattr(t, "model_fields", None)
+    if isinstance(fields, dict):
+        return [getattr(f, "annotation", Any) for f in fields.values()]
+    return []
+
+
+def _is_blob(t: type) -> bool:
+    return any(c.__module__.startswith("flyte.io") and c.__name__ == "BlobBase" for c in t.__mro__)
+
+
+def _is_record_class(t: type) -> bool:
+    if dataclasses.is_dataclass(t):
+        return True
+    return any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic") for c in t.__mro__[1:]) or _is_blob(t)
+
+
+def _type_name(t: Any) -> str:
+    return getattr(t, "__qualname__", None) or repr(t)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _rename(src: str, old: str, new: str) -> str:
+    pattern = re.compile(rf"(\bdef\s+){re.escape(old)}\b")
+    out, n = pattern.subn(rf"\g<1>{new}", src, count=1)
+    if n != 1:
+        raise SandboxError(f"could not find 'def {old}' in its source")
+    return out
+
+
+def _wrap_await(expr: ast.expr) -> list[tuple[int, int, int, int, str]]:
+    assert expr.end_lineno is not None and expr.end_col_offset is not None
+    return [
+        (expr.lineno, expr.col_offset, expr.lineno, expr.col_offset, "(await "),
+        (expr.end_lineno, expr.end_col_offset, expr.end_lineno, expr.end_col_offset, ")"),
+    ]
+
+
+def _drop_async_keyword(src: str, gen: ast.comprehension) -> tuple[int, int, int, int, str]:
+    """Position of the ``async `` before ``for`` of an async comprehension (searched backwards from the target)."""
+    lines = src.splitlines(keepends=True)
+    line = gen.target.lineno
+    col = gen.target.col_offset
+    while line >= 1:
+        text = lines[line - 1].encode()[:col].decode(errors="replace")
+        m = list(re.finditer(r"\basync\s+for\b", text))
+        if m:
+            start = len(text[: m[-1].start()].encode())
+            return (line, start, line, start + len(text[m[-1].start(): m[-1].start() + 6].encode()), "")
+        line -= 1
+        col = len(lines[line - 1].encode()) if line >= 1 else 0
+    raise SandboxError("could not locate 'async for' in an async comprehension")
+
+
+def _apply_edits(src: str, edits: list[tuple[int, int, int, int, str]]) -> str:
+    """Apply (line, col, end_line, end_col, text) edits (byte columns); a span over several lines keeps its
+    line breaks after the new text, so every later line stays where it was."""
+    lines = [ln.encode() for ln in src.splitlines(keepends=True)]
+    for line, col, end_line, end_col, text in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        first = lines[line - 1]
+        last = lines[end_line - 1]
+        new = first[:col] + text.encode() + b"\n" * (end_line - line) + last[end_col:]
+        lines[line - 1: end_line] = [new]
+        if end_line > line:  # re-split so later (earlier-positioned) edits still index lines
+            parts = new.splitlines(keepends=True)
+            lines[line - 1: line] = parts
+    return b"".join(lines).decode()
+
+
+def _local_names(fn: ast.AST) -> set[str]:
+    """Names assigned inside the function (parameters included): they shadow module globals."""
+    out: set[str] = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
+            out.add(n.id)
+        elif isinstance(n, ast.arg):
+            out.add(n.arg)
+        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n is not fn:
+            out.add(n.name)
+        elif isinstance(n, ast.Import | ast.ImportFrom):
+            out.update((a.asname or a.name.split(".")[0]) for a in n.names)
+    return out
+
+
+def _used_names(fn: ast.AST) -> dict[str, int]:
+    """Names the function reads, with the first line each is used on (annotations left out)."""
+    skip: set[int] = set()
+    for n in ast.walk(fn):
+        annos: list[ast.AST | None] = []
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            annos.append(n.returns)
+            a = n.args
+            annos += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x]
+        elif isinstance(n, ast.AnnAssign):
+            annos.append(n.annotation)
+        for anno in annos:
+            if anno is not None:
+                skip.update(id(x) for x in ast.walk(anno))
+    out: dict[str, int] = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and id(n) not in skip and (n.id not in out or n.lineno < out[n.id]):
+            out[n.id] = n.lineno
+    return out
+
+
+def _is_flyte_module(v: Any) -> bool:
+    return isinstance(v, types.ModuleType) and v.__name__ == "flyte"
+
+
+def _is_flyte_map(v: Any) -> bool:
+    return type(v).__name__ == "_Mapper" and type(v).__module__ == "flyte._map"
+
+
+def _std_origin(v: Any) -> str | None:
+    """``math`` for ``math.sqrt``, ``datetime`` for ``datetime.date``: where to import it from in the sandbox."""
+    if isinstance(v, types.ModuleType) or not (callable(v) or isinstance(v, type)):
+        return None
+    mod = getattr(v, "__module__", None)
+    if not isinstance(mod, str):
+        return None
+    if mod == "posixpath":
+        return "os.path"
+    root = mod.split(".")[0]
+    if root.startswith("_") and root[1:] in ALLOWED_MODULES:
+        root = root[1:]
+    if root not in ALLOWED_MODULES or root in ("__future__",):
+        return None
+    import sys
+
+    top = sys.modules.get(root)
+    if top is not None and getattr(top, getattr(v, "__name__", ""), None) is v:
+        return root
+    return mod if mod.split(".")[0] in ALLOWED_MODULES else root
+
+
+def _is_constant(v: Any, depth: int = 0) -> bool:
+    if depth > 20:
+        return False
+    if isinstance(v, _CONSTANT_TYPES):
+        return True
+    if isinstance(v, list | tuple | set | frozenset):
+        return all(_is_constant(x, depth + 1) for x in v)
+    if isinstance(v, dict):
+        return all(_is_constant(k, depth + 1) and _is_constant(x, depth + 1) for k, x in v.items())
+    return False
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, type):
+        return f"class {v.__module__}.{v.__qualname__}"
+    if callable(v):
+        return f"{type(v).__name__} from {getattr(v, '__module__', '?')}"
+    return f"a {type(v).__module__}.{type(v).__qualname__} value"
