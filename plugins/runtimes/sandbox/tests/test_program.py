@@ -160,3 +160,13 @@ def test_flyte_help_does_not_import_monty():
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'pydantic_monty' not in sys.modules, 'imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
+
+
+def test_program_is_built_once_and_rebuilt_when_a_global_changes(monkeypatch):
+    from flyte_sandbox.executor import program_for
+
+    first = program_for(helper_user2)
+    assert program_for(helper_user2) is first
+    monkeypatch.setitem(helper_user2.func.__globals__, "SCALE", 11)
+    again = program_for(helper_user2)
+    assert again is not first and again.host_values == {"SCALE": 11}

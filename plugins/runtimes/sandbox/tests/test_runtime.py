@@ -9,6 +9,7 @@ from pathlib import Path
 import flyte
 import pytest
 from flyte.errors import RuntimeUserError, TaskTimedoutError
+from flyte.io import File
 from flyte_sandbox import Sandbox
 from flyte_sandbox.errors import SandboxLimitError
 
@@ -247,3 +248,47 @@ def test_parents_waiting_on_children_do_not_starve_them():
     """One running body at a time: parents waiting on children give way, so nested fan-outs finish."""
     run = flyte.with_runcontext(mode="sandbox", sandbox_workers=1).run(top, n=6)
     assert run.outputs() == (sum(sum(i * i for i in range(k + 1)) for k in range(6)),)
+
+
+@env.task
+def file_name(f: File) -> str:
+    return f.name
+
+
+@env.task
+def same_file(f: File) -> File:
+    return f
+
+
+def test_files_cross_as_references(sandbox_run, tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("hi")
+    assert sandbox_run(file_name, f=File(path=str(p))) == ("a.txt",)
+    (out,) = sandbox_run(same_file, f=File(path=str(p)))
+    assert isinstance(out, File) and out.path == str(p)
+
+
+@env.task
+async def overrides(x: int) -> int:
+    return await cube.override(retries=2).aio(x) + await square(x=x)
+
+
+def test_override_and_keyword_calls_in_a_body(sandbox_run):
+    assert sandbox_run(overrides, x=3) == (27 + 9,)
+
+
+def test_source_is_read_and_checked_once_per_task(sandbox_run, monkeypatch):
+    import flyte_sandbox.executor as executor
+
+    built = []
+    real = executor.build_program
+
+    def counting(task):
+        built.append(task.name)
+        return real(task)
+
+    monkeypatch.setattr(executor, "build_program", counting)
+    monkeypatch.setattr(executor, "_PROGRAMS", type(executor._PROGRAMS)())
+    for _ in range(3):
+        assert sandbox_run(gather_idiom, n=30) == ([i * i for i in range(30)],)
+    assert sorted(built) == ["rt.gather_idiom", "rt.square"]

@@ -2,14 +2,18 @@
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import flyte
 import pytest
 from flyte.errors import RuntimeUserError, SandboxError
 from flyte_sandbox import Sandbox
-from flyte_sandbox.errors import SandboxLimitError
+from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError
 
 strict = Sandbox(timeout=0.5, memory="32MB", max_recursion_depth=100)
 env = flyte.TaskEnvironment(name="sec", sandbox=strict)
@@ -236,3 +240,39 @@ def test_process_exits_cleanly_after_sandbox_runs(tmp_path):
     envvars = {**os.environ, "FLYTE_HOME": str(tmp_path / "home")}
     for _ in range(5):
         subprocess.run([sys.executable, str(script)], check=True, env=envvars, cwd=tmp_path)
+
+
+@env.task
+def naps() -> int:
+    import time
+
+    time.sleep(0.4)
+    return 1
+
+
+def _kill_workers_soon(delay: float) -> threading.Thread:
+    """Kill this process's monty workers after ``delay`` seconds (as an OOM killer or a segfault would)."""
+
+    def kill() -> None:
+        time.sleep(delay)
+        me = str(os.getpid())
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().split()
+            except OSError:
+                continue
+            if fields[1] == "(monty)" and fields[3] == me:
+                os.kill(int(fields[0]), signal.SIGKILL)
+
+    t = threading.Thread(target=kill, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_dead_worker_is_reported_and_replaced(sandbox_run):
+    killer = _kill_workers_soon(0.15)
+    with pytest.raises(SandboxCrashError, match=r"task 'sec.naps' \(action a0\) failed: the sandbox worker died"):
+        sandbox_run(naps)
+    killer.join()
+    _next_task_is_fine(sandbox_run)

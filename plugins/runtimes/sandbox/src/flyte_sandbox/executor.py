@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import posixpath
 import weakref
@@ -52,6 +53,20 @@ class _SleepLimit(Exception):
         self.seconds = seconds
 _RUN_ALONE = object()
 _TASK_METHODS = frozenset({"__call__", "aio"})
+
+
+_PROGRAMS: weakref.WeakKeyDictionary[Any, Program] = weakref.WeakKeyDictionary()
+
+
+def program_for(task: Any) -> Program:
+    """The task's program: built (read, checked, rewritten) once per function, rebuilt only if a
+    module-level name it uses was rebound since."""
+    prog = _PROGRAMS.get(task.func)
+    if prog is None or prog.task_name != task.name or not prog.still_current():
+        prog = build_program(task)
+        with contextlib.suppress(TypeError):  # not weak-referenceable: built per run instead
+            _PROGRAMS[task.func] = prog
+    return prog
 
 
 class _Compiled:
@@ -110,7 +125,7 @@ class SandboxExecutor:
     def compiled(self, task: TaskTemplate[Any, Any]) -> _Compiled:
         c = self._compiled.get(id(task.func))
         if c is None:
-            c = _Compiled(build_program(task))
+            c = _Compiled(program_for(task))
             self._compiled[id(task.func)] = c
             self._funcs[id(task.func)] = task.func
         return c

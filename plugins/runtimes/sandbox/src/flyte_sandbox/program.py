@@ -14,9 +14,7 @@ Rewrites keep every line where it was, so tracebacks map back to the file.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
-import re
 import symtable
 import textwrap
 import types
@@ -24,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flyte.errors import SandboxError
+
+from flyte_sandbox.rewrite import apply_edits, drop_async_keyword, rename_def, wrap_await
+from flyte_sandbox.typecheck import check_types, is_record_class
 
 # Modules the Monty interpreter provides (checked against pydantic-monty 1.4).
 ALLOWED_MODULES = frozenset({
@@ -36,6 +37,7 @@ ALLOWED_OS_ATTRS = frozenset({"getenv", "environ", "path", "getcwd", "listdir", 
 _CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
 _IMPURE_MODULES = frozenset({"os", "pathlib", "time", "asyncio"})  # file, env, clock or sleep: not batched
 BODY = "__flyte_body__"
+_MISSING = object()
 KWARGS = "__flyte_kwargs__"
 BATCH = "__flyte_batch__"
 
@@ -107,6 +109,8 @@ class Program:
     sleeps: bool                      # the body may sleep: its session cannot be reused (sleep budget is per session)
     pure: bool                        # no host calls, no output, no sleeping: calls may share one feed
     param_names: tuple[str, ...]
+    lookups: list[tuple[dict[str, Any], str, Any]] = field(default_factory=list, repr=False)
+    cacheable: bool = True
     _batch_code: str | None = field(default=None, repr=False)
 
     @property
@@ -135,6 +139,10 @@ class Program:
             self._batch_code = self.definitions + tail
         return self._batch_code
 
+    def still_current(self) -> bool:
+        """Whether every module-level name the program was built from still means the same object."""
+        return self.cacheable and all(g.get(name, _MISSING) is value for g, name, value in self.lookups)
+
     def where(self, line: int) -> str | None:
         """``file.py:LINE`` for a program line, if it belongs to the task or one of its helpers."""
         for seg in self.segments:
@@ -162,6 +170,8 @@ class _Builder:
         self.sleeps = False
         self.impure = False
         self.bound: dict[str, str] = {}  # global name -> what it was bound to (to catch clashes between helpers)
+        self.lookups: list[tuple[dict[str, Any], str, Any]] = []  # (module globals, name, value found)
+        self.cacheable = True
 
     def fail(self, line: int | None, filename: str, message: str) -> SandboxError:
         where = f" ({filename}:{line})" if line else f" ({filename})"
@@ -190,7 +200,7 @@ class _Builder:
         def_idx = node.lineno - 1
         body_src = "".join(src_lines[def_idx:])
         first_line = lnum + def_idx
-        body_src = _rename(body_src, func.__name__, program_name)
+        body_src = rename_def(body_src, func.__name__, program_name)
         try:
             fn_node = ast.parse(body_src).body[0]
         except SyntaxError as e:
@@ -297,7 +307,7 @@ class _Builder:
                                     "sandbox")
                 # `async for x in flyte.map.aio(...)` -> `for x in (await flyte.map.aio(...))`
                 edits.append((n.lineno, n.col_offset, n.lineno, n.col_offset + len("async "), ""))
-                edits += _wrap_await(n.iter)
+                edits += wrap_await(n.iter)
             elif isinstance(n, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
                 for comp in n.generators:
                     if not comp.is_async:
@@ -305,8 +315,8 @@ class _Builder:
                     if not is_map_aio(comp.iter):
                         raise self.fail(line_of(n), filename, "async comprehensions only work over "
                                         "flyte.map.aio(...) in the sandbox")
-                    edits.append(_drop_async_keyword(src, comp))
-                    edits += _wrap_await(comp.iter)
+                    edits.append(drop_async_keyword(src, comp))
+                    edits += wrap_await(comp.iter)
             elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
                 if module_name(n.value.id) == "os" and n.attr not in ALLOWED_OS_ATTRS:
                     raise self.fail(line_of(n), filename, f"os.{n.attr} is not available in the sandbox "
@@ -317,7 +327,7 @@ class _Builder:
                 self.impure = True
                 if n.id == "sleep":
                     self.sleeps = True
-        return _apply_edits(src, edits) if edits else src
+        return apply_edits(src, edits) if edits else src
 
     def resolve_globals(self, src: str, func: types.FunctionType, filename: str, first: int, fn: ast.AST) -> None:
         table = symtable.symtable(src, filename, "exec")
@@ -343,6 +353,10 @@ class _Builder:
                 value = g[name]
             else:
                 continue  # a builtin, or a NameError at run time as in Python
+            if name in closure:
+                self.cacheable = False
+            else:
+                self.lookups.append((g, name, value))
             self.bind(name, value, filename, first + rel_line - 1)
 
     def bind(self, name: str, value: Any, filename: str, line: int) -> None:
@@ -372,7 +386,7 @@ class _Builder:
                 self.impure = True
             self.prelude.append(f"import {value.__name__}" if value.__name__ == name
                                 else f"import {value.__name__} as {name}")
-        elif isinstance(value, type) and _is_record_class(value):
+        elif isinstance(value, type) and is_record_class(value):
             self.classes[name] = value
             self.impure = True
         elif std is not None:
@@ -443,138 +457,12 @@ def build_program(task: Any) -> Program:
         sleeps=b.sleeps,
         pure=not b.impure and not b.sleeps,
         param_names=tuple(task.interface.inputs),
+        lookups=b.lookups,
+        cacheable=b.cacheable,
     )
 
 
-# -- types ----------------------------------------------------------------------------------
-
-
-def check_types(task: Any) -> None:
-    """Inputs and outputs must be values the sandbox can hold: primitives, lists, dicts, records, File/Dir."""
-    for kind, params in (("input", task.interface.inputs), ("output", task.interface.outputs)):
-        for name, p in params.items():
-            bad = _unsupported(p.python_type, set())
-            if bad is not None:
-                raise SandboxError(
-                    f"Task '{task.name}' cannot run in the sandbox: {kind} '{name}' has type "
-                    f"{_type_name(p.python_type)}"
-                    f"{'' if bad is p.python_type else f' (containing {_type_name(bad)})'}, which the sandbox cannot "
-                    "hold; use primitives, lists, dicts, dataclasses or flyte.io.File/Dir"
-                )
-
-
-def _unsupported(t: Any, seen: set[int]) -> Any:
-    import datetime
-    import typing
-
-    if t in (int, float, str, bool, bytes, type(None), None, datetime.datetime, datetime.date, datetime.timedelta,
-             typing.Any, list, dict, tuple):
-        return None
-    origin = typing.get_origin(t)
-    if origin is typing.Annotated:
-        return _unsupported(typing.get_args(t)[0], seen)
-    if origin in (list, dict, tuple, typing.Union, types.UnionType, set, frozenset):
-        for a in typing.get_args(t):
-            if a is Ellipsis:
-                continue
-            bad = _unsupported(a, seen)
-            if bad is not None:
-                return bad
-        return None
-    if origin is typing.Literal:
-        return None
-    if isinstance(t, type):
-        if _is_blob(t):
-            return None
-        if _is_record_class(t):
-            if id(t) in seen:
-                return None
-            seen.add(id(t))
-            for ft in _record_field_types(t):
-                bad = _unsupported(ft, seen)
-                if bad is not None:
-                    return bad
-            return None
-    return t
-
-
-def _record_field_types(t: type) -> list[Any]:
-    import typing
-
-    try:
-        hints = typing.get_type_hints(t)
-    except Exception:
-        hints = {}
-    if dataclasses.is_dataclass(t):
-        return [hints.get(f.name, Any) for f in dataclasses.fields(t)]
-    fields = getattr(t, "model_fields", None)
-    if isinstance(fields, dict):
-        return [getattr(f, "annotation", Any) for f in fields.values()]
-    return []
-
-
-def _is_blob(t: type) -> bool:
-    return any(c.__module__.startswith("flyte.io") and c.__name__ == "BlobBase" for c in t.__mro__)
-
-
-def _is_record_class(t: type) -> bool:
-    if dataclasses.is_dataclass(t):
-        return True
-    return any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic") for c in t.__mro__[1:]) or _is_blob(t)
-
-
-def _type_name(t: Any) -> str:
-    return getattr(t, "__qualname__", None) or repr(t)
-
-
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _rename(src: str, old: str, new: str) -> str:
-    pattern = re.compile(rf"(\bdef\s+){re.escape(old)}\b")
-    out, n = pattern.subn(rf"\g<1>{new}", src, count=1)
-    if n != 1:
-        raise SandboxError(f"could not find 'def {old}' in its source")
-    return out
-
-
-def _wrap_await(expr: ast.expr) -> list[tuple[int, int, int, int, str]]:
-    assert expr.end_lineno is not None and expr.end_col_offset is not None
-    return [
-        (expr.lineno, expr.col_offset, expr.lineno, expr.col_offset, "(await "),
-        (expr.end_lineno, expr.end_col_offset, expr.end_lineno, expr.end_col_offset, ")"),
-    ]
-
-
-def _drop_async_keyword(src: str, gen: ast.comprehension) -> tuple[int, int, int, int, str]:
-    """Position of the ``async `` before ``for`` of an async comprehension (searched backwards from the target)."""
-    lines = src.splitlines(keepends=True)
-    line = gen.target.lineno
-    col = gen.target.col_offset
-    while line >= 1:
-        text = lines[line - 1].encode()[:col].decode(errors="replace")
-        m = list(re.finditer(r"\basync\s+for\b", text))
-        if m:
-            start = len(text[: m[-1].start()].encode())
-            return (line, start, line, start + len(text[m[-1].start(): m[-1].start() + 6].encode()), "")
-        line -= 1
-        col = len(lines[line - 1].encode()) if line >= 1 else 0
-    raise SandboxError("could not locate 'async for' in an async comprehension")
-
-
-def _apply_edits(src: str, edits: list[tuple[int, int, int, int, str]]) -> str:
-    """Apply (line, col, end_line, end_col, text) edits (byte columns); a span over several lines keeps its
-    line breaks after the new text, so every later line stays where it was."""
-    lines = [ln.encode() for ln in src.splitlines(keepends=True)]
-    for line, col, end_line, end_col, text in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
-        first = lines[line - 1]
-        last = lines[end_line - 1]
-        new = first[:col] + text.encode() + b"\n" * (end_line - line) + last[end_col:]
-        lines[line - 1: end_line] = [new]
-        if end_line > line:  # re-split so later (earlier-positioned) edits still index lines
-            parts = new.splitlines(keepends=True)
-            lines[line - 1: line] = parts
-    return b"".join(lines).decode()
 
 
 def _local_names(fn: ast.AST) -> set[str]:
