@@ -222,3 +222,24 @@ async def test_connection_refused_is_one_error(tmp_path: Path) -> None:
 def test_redact_url() -> None:
     assert redact_url("https://user:pw@host:9/p/a?sig=1&x=2#f") == "https://host:9/p/a"
     assert redact_url("s3://bucket/key") == "s3://bucket/key"
+
+
+async def test_crc32_is_preferred_and_checked(scripted: ScriptedServer, tmp_path: Path) -> None:
+    import zlib
+
+    data = b"crc checked"
+    good = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    wrong_md5 = f'"{hashlib.md5(b"x").hexdigest()}"'  # ignored: the CRC is checked instead
+    scripted.script = [reply(200, data, {"x-amz-checksum-crc32": good, "ETag": wrong_md5})]
+    await signed_url.get_file(f"{scripted.url}/o", tmp_path / "o", retry=FAST)
+    scripted.seen.clear()
+    scripted.script = [reply(200, data, {"x-amz-checksum-crc32": "AAAAAA=="})]
+    with pytest.raises(IntegrityError, match="CRC32"):
+        await signed_url.get_file(f"{scripted.url}/o", tmp_path / "p", retry=signed_url.RetryPolicy(attempts=1))
+
+
+async def test_checksum_mode_header_follows_the_signature(scripted: ScriptedServer, tmp_path: Path) -> None:
+    scripted.script = [reply(200, b"x")]
+    url = f"{scripted.url}/o?X-Amz-SignedHeaders=host%3Bx-amz-checksum-mode&X-Amz-Signature=abc"
+    await signed_url.get_file(url, tmp_path / "o", retry=FAST)
+    assert {k.lower(): v for k, v in scripted.seen[0].headers.items()}["x-amz-checksum-mode"] == "ENABLED"

@@ -37,7 +37,7 @@ class StorageBackend(abc.ABC):
     #: Files at least this big are uploaded in parts (multipart / resumable / staged blocks).
     part_size: ClassVar[int] = 16 * MiB
     #: Parts of one file in flight at once; peak memory per file is about part_size * part_concurrency.
-    part_concurrency: ClassVar[int] = 4
+    part_concurrency: ClassVar[int] = 2
     #: Files of a directory transferred at once.
     file_concurrency: ClassVar[int] = 32
 

@@ -6,9 +6,10 @@
   Azure refuse chunked PUTs to signed URLs) and ``Content-MD5`` so the provider
   rejects corrupted bytes; ``x-ms-blob-type`` and friends come from the backend's
   :meth:`~flyte.storage.backend.StorageBackend.signed_put_headers`.
-* Downloads stream to a temporary file, check length and MD5 / CRC32C against what
-  the server announced (``Content-MD5``, ``x-ms-blob-content-md5``, ``x-goog-hash``,
-  a plain S3 ``ETag``) or what the caller expects, then rename into place.
+* Downloads stream to a temporary file, check length and one checksum against what the
+  server announced (CRC32/CRC32C when offered, else MD5 from ``Content-MD5``,
+  ``x-ms-blob-content-md5``, ``x-goog-hash`` or a plain S3 ``ETag``) or what the caller
+  expects, then rename into place.
 * Errors are :class:`~flyte.storage.errors.TransferError` naming the URL without its
   query string; server error bodies are reduced to their ``Code``/``Message``.
 
@@ -33,6 +34,7 @@ import random
 import re
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -196,18 +198,48 @@ async def get_file(
     async def attempt(c: httpx.AsyncClient) -> httpx.Response:
         tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.part-{uuid.uuid4().hex[:12]}")
         try:
-            async with c.stream("GET", url, headers=dict(headers or {})) as resp:
+            async with c.stream("GET", url, headers={**signed_headers_needed(url), **(headers or {})}) as resp:
                 if resp.status_code >= 300:
                     await resp.aread()
                     return resp
                 checks = _Checks(resp.headers, expected_md5)
                 got = 0
+                loop = asyncio.get_running_loop()
                 with open(tmp, "wb") as f:
-                    async for chunk in resp.aiter_raw(CHUNK):
+
+                    def sink(chunk: bytes) -> None:
                         f.write(chunk)
                         checks.update(chunk)
+
+                    # Network-sized chunks (re-chunking in httpx costs more than it saves), batched
+                    # to ~CHUNK for the sink. MD5 and writing release the GIL: with MD5 they overlap
+                    # the next reads in a thread; cheap checks (CRC) stay inline.
+                    pending: asyncio.Future[None] | None = None
+                    batch: list[bytes] = []
+                    batched = 0
+
+                    async def flush() -> None:
+                        nonlocal pending, batch, batched
+                        data = b"".join(batch) if len(batch) > 1 else batch[0]
+                        batch, batched = [], 0
+                        prog.advance(len(data))
+                        if checks.kind != "MD5":
+                            sink(data)
+                            return
+                        if pending is not None:
+                            await pending
+                        pending = loop.run_in_executor(None, sink, data)
+
+                    async for chunk in resp.aiter_raw():
+                        batch.append(chunk)
+                        batched += len(chunk)
                         got += len(chunk)
-                        prog.advance(len(chunk))
+                        if batched >= CHUNK:
+                            await flush()
+                    if batch:
+                        await flush()
+                    if pending is not None:
+                        await pending
                 want = resp.headers.get("content-length")
                 if want is not None and resp.headers.get("content-encoding") in (None, "identity") and int(want) != got:
                     raise IntegrityError(
@@ -227,53 +259,101 @@ async def get_file(
 
 
 class _Checks:
-    """Running MD5 / CRC32C of a download and the values the server (or caller) promised."""
+    """Running checksum of a download and the value the server (or caller) promised.
+
+    One check is made, the cheapest available: CRC32 (``x-amz-checksum-crc32``, zlib), CRC32C
+    (``x-amz-checksum-crc32c`` / ``x-goog-hash``, when google-crc32c is installed), else MD5
+    (``expected_md5``, ``Content-MD5``, ``x-ms-blob-content-md5``, ``x-goog-hash``, a plain S3 ETag).
+    An explicit ``expected_md5`` is always checked.
+    """
 
     def __init__(self, headers: Any, expected_md5: str | None) -> None:
-        self.md5_want: bytes | None = _decode_md5(expected_md5) if expected_md5 else None
-        self.crc_want: bytes | None = None
-        if self.md5_want is None:
-            for name in ("content-md5", "x-ms-blob-content-md5"):
-                if headers.get(name):
-                    self.md5_want = _decode_md5(headers[name])
-                    break
+        self.kind = ""
+        self.want: bytes | None = None
+        self._h: Any = None
+        if expected_md5:
+            self._use("MD5", _decode_md5(expected_md5))
+            return
+        goog = {}
         for part in headers.get_list("x-goog-hash", split_commas=True) if hasattr(headers, "get_list") else []:
             algo, _, value = part.strip().partition("=")
-            if algo == "md5" and self.md5_want is None:
-                self.md5_want = _decode_md5(value)
-            elif algo == "crc32c":
-                with contextlib.suppress(ValueError):
-                    self.crc_want = base64.b64decode(value)
+            goog[algo] = value
+        crc32 = headers.get("x-amz-checksum-crc32")
+        crc32c = headers.get("x-amz-checksum-crc32c") or goog.get("crc32c")
+        if crc32 and self._use("CRC32", _b64(crc32)):
+            return
+        if crc32c and self._use("CRC32C", _b64(crc32c)):
+            return
+        for name in ("content-md5", "x-ms-blob-content-md5"):
+            if headers.get(name):
+                self._use("MD5", _decode_md5(headers[name]))
+                return
+        if goog.get("md5"):
+            self._use("MD5", _decode_md5(goog["md5"]))
+            return
         etag = (headers.get("etag") or "").strip('"')
         sse = headers.get("x-amz-server-side-encryption")
-        if self.md5_want is None and re.fullmatch(r"[0-9a-f]{32}", etag) and sse in (None, "AES256"):
-            self.md5_want = bytes.fromhex(etag)
-        self.md5 = hashlib.md5(usedforsecurity=False) if self.md5_want else None
-        self.crc: Any = None
-        if self.crc_want is not None and self.md5_want is None:
+        if re.fullmatch(r"[0-9a-f]{32}", etag) and sse in (None, "AES256"):
+            self._use("MD5", bytes.fromhex(etag))
+
+    def _use(self, kind: str, want: bytes | None) -> bool:
+        if want is None:
+            return False
+        if kind == "CRC32":
+            self._h = _Crc32()
+        elif kind == "CRC32C":
             try:
                 import google_crc32c  # type: ignore[import-not-found, unused-ignore]
-
-                self.crc = google_crc32c.Checksum()
             except ImportError:
-                self.crc = None
+                return False
+            self._h = google_crc32c.Checksum()
+        else:
+            self._h = hashlib.md5(usedforsecurity=False)
+        self.kind, self.want = kind, want
+        return True
 
     def update(self, chunk: bytes) -> None:
-        if self.md5 is not None:
-            self.md5.update(chunk)
-        if self.crc is not None:
-            self.crc.update(chunk)
+        if self._h is not None:
+            self._h.update(chunk)
 
     def verify(self, redacted: str, status: int) -> None:
-        if self.md5 is not None and self.md5.digest() != self.md5_want:
+        if self._h is None:
+            return
+        got = self._h.digest()
+        if got != self.want:
             raise IntegrityError(
-                f"Download of {redacted} is corrupt: MD5 {self.md5.hexdigest()} does not match the expected "
-                f"{(self.md5_want or b'').hex()}",
+                f"Download of {redacted} is corrupt: {self.kind} {got.hex()} does not match the expected "
+                f"{(self.want or b'').hex()}",
                 url=redacted,
                 status=status,
             )
-        if self.crc is not None and self.crc.digest() != self.crc_want:
-            raise IntegrityError(f"Download of {redacted} is corrupt: CRC32C mismatch", url=redacted, status=status)
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.value = zlib.crc32(chunk, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
+def _b64(value: str) -> bytes | None:
+    try:
+        return base64.b64decode(value.strip())
+    except ValueError:
+        return None
+
+
+def signed_headers_needed(url: str) -> dict[str, str]:
+    """Headers a presigned URL committed to that the caller must send (S3's checksum mode)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    q = parse_qs(urlsplit(url).query)
+    signed = ";".join(q.get("X-Amz-SignedHeaders", [])).lower().split(";")
+    return {"x-amz-checksum-mode": "ENABLED"} if "x-amz-checksum-mode" in signed else {}
 
 
 def _decode_md5(value: str) -> bytes:
