@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
 BATCH_SIZE = 64
+BATCH_WINDOW = 0.001  # seconds a flush waits for more calls when calls of the task are streaming in
 _ASYNC_SLEEPS = frozenset({"system.async_sleep", "asyncio.sleep"})
 _SLEEPS = _ASYNC_SLEEPS | {"system.sleep", "time.sleep"}
 
@@ -167,9 +168,14 @@ class SandboxExecutor:
             batcher = c.batchers.get(key)
             if batcher is None:
                 batcher = c.batchers[key] = _Batcher(self, c, task, sb)
-            value = await batcher.submit(kwargs)
-            if value is not _RUN_ALONE:
-                return value
+            batcher.inflight += 1
+            try:
+                value = await batcher.submit(kwargs)
+                if value is not _RUN_ALONE:
+                    return value
+                return await self.run_alone(c, task, sb, kwargs, rec)
+            finally:
+                batcher.inflight -= 1
         if task.timeout:
             try:
                 async with asyncio.timeout(task.timeout):
@@ -388,6 +394,7 @@ class _Batcher:
         self.key = (id(c), sb.key(), None)
         self.items: collections.deque[tuple[dict[str, Any], asyncio.Future[Any]]] = collections.deque()
         self.flushers = 0
+        self.inflight = 0  # calls submitted and not finished (queued, in a shared feed or running alone)
         self.wrap_in = _wraps_inputs(task)
         self.wrap_out = _wraps_outputs(task)
         self.out_type = _output_type(task)
@@ -407,6 +414,11 @@ class _Batcher:
         import pydantic_monty as pm
 
         try:
+            if len(self.items) < BATCH_SIZE and self.inflight > len(self.items):
+                # Calls of this task are arriving one by one while others are still running (a parent
+                # issuing them in a loop): wait a moment so they can share a feed. A lone call (a chain
+                # of calls) never waits.
+                await asyncio.sleep(BATCH_WINDOW)
             while self.items:
                 lease = await self.ex.pool.acquire(self.key, self.limits)
                 reusable = False
