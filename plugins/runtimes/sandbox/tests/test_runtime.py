@@ -292,3 +292,14 @@ def test_source_is_read_and_checked_once_per_task(sandbox_run, monkeypatch):
     for _ in range(3):
         assert sandbox_run(gather_idiom, n=30) == ([i * i for i in range(30)],)
     assert sorted(built) == ["rt.gather_idiom", "rt.square"]
+
+
+@env.task
+async def gather_with_exceptions(n: int) -> list[str]:
+    out = await asyncio.gather(*(fails.aio(i) for i in range(n) if i != 1), return_exceptions=True)
+    return [("error" if isinstance(r, Exception) else str(r)) for r in out]
+
+
+def test_gather_idiom_keeps_its_options(sandbox_run):
+    assert sandbox_run(gather_with_exceptions, n=4) == (["0", "error", "3"],)
+    assert sandbox_run(gather_with_exceptions, mode="local", n=4) == (["0", "error", "3"],)

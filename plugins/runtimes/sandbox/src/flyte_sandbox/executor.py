@@ -140,11 +140,13 @@ class SandboxExecutor:
 
         for c in programs:
             prog = c.program
+            if prog.checked:
+                continue
             lease = await self.pool.acquire(("check",), {"max_feed_duration_secs": 5.0, "max_memory": 64 * 2**20})
             ok = False
             try:
                 await lease.session.feed_run(prog.definitions)
-                ok = True
+                ok = prog.checked = True
             except pm.MontyError as e:
                 raise SandboxError(f"Task '{prog.task_name}' cannot run in the sandbox{_where(prog, e)}: "
                                    f"{_message(e)}") from None

@@ -111,6 +111,7 @@ class Program:
     param_names: tuple[str, ...]
     lookups: list[tuple[dict[str, Any], str, Any]] = field(default_factory=list, repr=False)
     cacheable: bool = True
+    checked: bool = False             # Monty has parsed it once (see SandboxExecutor.check)
     _batch_code: str | None = field(default=None, repr=False)
 
     @property
