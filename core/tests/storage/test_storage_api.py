@@ -221,3 +221,40 @@ async def test_put_into_directory_keeps_name(tmp_path: Path) -> None:
     await storage.put(src, storage.join(base, "k.txt"))
     assert await storage.exists(storage.join(base, "k.txt"))
     assert os.path.exists(tmp_path / "store" / "k.txt")
+
+
+def test_scrub_removes_signatures_and_configured_secrets() -> None:
+    storage.configure({"azure": {"account_key": "c2VjcmV0LWtleS12YWx1ZQ=="}})
+    try:
+        text = (
+            "GET https://acct.blob.core.windows.net/c/b?sv=2021&sig=abcdef failed; "
+            "AccountKey=c2VjcmV0LWtleS12YWx1ZQ==; key c2VjcmV0LWtleS12YWx1ZQ=="
+        )
+        out = storage.scrub(text)
+        assert "abcdef" not in out and "c2VjcmV0" not in out and "https://acct.blob.core.windows.net/c/b" in out
+    finally:
+        storage.configure({})
+
+
+async def test_errors_do_not_chain_a_leaky_cause(tmp_path: Path) -> None:
+    class Leaky:
+        @hookimpl
+        def flyte_storage_backends(self) -> list[type[Any]]:
+            class LeakyBackend(StorageBackend):
+                name = "leaky"
+                protocols = ("leaky",)
+
+                def filesystem(self) -> Any:
+                    class FS:
+                        async_impl = False
+
+                        def exists(self, path: str) -> bool:
+                            raise OSError("denied for https://h/p?X-Amz-Signature=deadbeef")
+
+                    return FS()
+
+            return [LeakyBackend]
+
+    with isolated_plugins(("leaky", Leaky())), pytest.raises(storage.errors.StorageError) as e:
+        await storage.exists("leaky://b/k")
+    assert "deadbeef" not in str(e.value) and e.value.__cause__ is None and "leaky://b/k" in str(e.value)

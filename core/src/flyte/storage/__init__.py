@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -119,13 +120,49 @@ def _endpoint(url: str) -> Endpoint:
     return Endpoint(b, b.filesystem_for(url), url, path)
 
 
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
+_SECRET_PARAM = re.compile(
+    r"\b(sig|signature|x-amz-signature|x-goog-signature|x-amz-security-token|accountkey|sharedaccesssignature)=[^&;\s'\"<>]+",
+    re.I,
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with URL query strings, signatures and account keys removed."""
+    text = _URL_QUERY.sub(r"\1", text)
+    text = _SECRET_PARAM.sub(lambda m: m.group(1) + "=REDACTED", text)
+    for value in _secret_values():
+        text = text.replace(value, "REDACTED")
+    return text
+
+
+def _secret_values() -> list[str]:
+    out = []
+    for k, v in _flat_options(_storage_options):
+        if isinstance(v, str) and len(v) >= 8 and any(w in k.lower() for w in ("secret", "key", "token", "connection")):
+            out.append(v)
+    return out
+
+
+def _flat_options(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(d, dict):
+        return [kv for k, v in d.items() for kv in _flat_options(v, f"{prefix}{k}.")]
+    return [(prefix, d)]
+
+
+def _cause(e: BaseException) -> BaseException | None:
+    """Chain the original error unless its text would leak a secret into a traceback."""
+    text = f"{e}"
+    return e if scrub(text) == text else None
+
+
 def _friendly(e: BaseException, op: str, url: str) -> BaseException:
-    """The same kind of error, saying what failed where (URL without its signature)."""
+    """The same kind of error, saying what failed where (URL without its signature, no secrets)."""
     from flyte.storage.errors import StorageError
 
     where = redact_url(url)
     detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-    detail = detail.replace(url, where)
+    detail = scrub(detail.replace(url, where))
     if isinstance(e, FileNotFoundError):
         return FileNotFoundError(f"{op} {where} failed: not found (check the bucket/container and path). {detail}")
     if isinstance(e, PermissionError):
@@ -167,7 +204,7 @@ async def put(
         else:
             await transfer.upload_file(ep, src, prog)
     except Exception as e:
-        raise _friendly(e, "Upload to", to_path) from e
+        raise _friendly(e, "Upload to", to_path) from _cause(e)
     return to_path
 
 
@@ -203,7 +240,7 @@ async def get(
     except IsADirectoryError:
         await transfer.download_dir(ep, dst, prog, concurrency)
     except Exception as e:
-        raise _friendly(e, "Download of", from_path) from e
+        raise _friendly(e, "Download of", from_path) from _cause(e)
     return dst
 
 
@@ -215,7 +252,7 @@ async def exists(path: str) -> bool:
     try:
         return bool(await asyncio.to_thread(ep.fs.exists, ep.path))
     except Exception as e:
-        raise _friendly(e, "Checking", path) from e
+        raise _friendly(e, "Checking", path) from _cause(e)
 
 
 async def delete(path: str, recursive: bool = False) -> None:
@@ -226,7 +263,7 @@ async def delete(path: str, recursive: bool = False) -> None:
     try:
         await asyncio.to_thread(ep.fs.rm, ep.path, recursive=recursive)
     except Exception as e:
-        raise _friendly(e, "Deleting", path) from e
+        raise _friendly(e, "Deleting", path) from _cause(e)
 
 
 async def ls(path: str, recursive: bool = False) -> list[str]:
@@ -241,7 +278,7 @@ async def ls(path: str, recursive: bool = False) -> list[str]:
             return [join(path, rel) for _, rel, _ in await transfer.remote_tree(ep)]
         names = await asyncio.to_thread(ep.fs.ls, ep.path, detail=False)
     except Exception as e:
-        raise _friendly(e, "Listing", path) from e
+        raise _friendly(e, "Listing", path) from _cause(e)
     base = ep.fs._strip_protocol(ep.path).rstrip("/")
     out = []
     for n in names:
@@ -262,7 +299,7 @@ def open_sync(path: str, mode: str = "rb", **kwargs: Any) -> Any:
     try:
         return ep.fs.open(ep.path, mode, **kwargs)
     except Exception as e:
-        raise _friendly(e, "Opening", path) from e
+        raise _friendly(e, "Opening", path) from _cause(e)
 
 
 __all__ = [
@@ -279,5 +316,6 @@ __all__ = [
     "protocol_of",
     "put",
     "redact_url",
+    "scrub",
     "strip_file_header",
 ]

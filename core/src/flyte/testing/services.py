@@ -111,9 +111,18 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             cwd=str(cwd or data_dir),
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
     finally:
         log.close()
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the test process dies, so no server outlives a killed run."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _start(name: str, cmd: list[str], data_dir: Path, port: int, ready_url: str, **kw: Any) -> Service:
