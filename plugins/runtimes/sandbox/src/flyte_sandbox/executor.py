@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import os
 import posixpath
 import weakref
@@ -56,6 +57,35 @@ _RUN_ALONE = object()
 _TASK_METHODS = frozenset({"__call__", "aio"})
 
 
+# The executor and lease of the body being driven, for host calls pydantic-monty makes itself.
+_DRIVING: contextvars.ContextVar[tuple[SandboxExecutor, Lease] | None] = contextvars.ContextVar(
+    "flyte_sandbox_driving", default=None)
+_TASK_INSTANCE: Any = None
+
+
+def _task_instance_class() -> Any:
+    """A ClassInstance for task references whose calls pydantic-monty may await in place.
+
+    When a body awaits a task call at once and nothing else in it can run, answering
+    through ``resume_auto`` lets pydantic-monty await the child right there: one round
+    trip to the worker instead of two (a future, then its result).
+    """
+    global _TASK_INSTANCE
+    if _TASK_INSTANCE is None:
+        import pydantic_monty as pm
+
+        class TaskInstance(pm.ClassInstance):
+            def call_method(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                driving = _DRIVING.get()
+                if name not in _TASK_METHODS or driving is None:
+                    raise AttributeError(f"'{name}' cannot be called here")
+                ex, lease = driving
+                return ex._eager_call(lease, self.value.task, args, kwargs)
+
+        _TASK_INSTANCE = TaskInstance
+    return _TASK_INSTANCE
+
+
 _PROGRAMS: weakref.WeakKeyDictionary[Any, Program] = weakref.WeakKeyDictionary()
 
 
@@ -87,9 +117,7 @@ class _Compiled:
         self.batchers: dict[Any, _Batcher] = {}
 
     def task_ref(self, task: Any) -> Any:
-        import pydantic_monty as pm
-
-        ref = pm.ClassInstance(TaskRef(task), allowed_methods={"aio", "override"})
+        ref = _task_instance_class()(TaskRef(task), allowed_methods={"aio", "override"})
         self.dispatch[ref.id] = ("task", task)
         return ref
 
@@ -172,9 +200,10 @@ class SandboxExecutor:
                 batcher = c.batchers[key] = _Batcher(self, c, task, sb)
             batcher.inflight += 1
             try:
-                value = await batcher.submit(kwargs)
-                if value is not _RUN_ALONE:
-                    return value
+                if batcher.inflight > 1:  # others of it are about: share a feed with them
+                    value = await batcher.submit(kwargs)
+                    if value is not _RUN_ALONE:
+                        return value
                 return await self.run_alone(c, task, sb, kwargs, rec)
             finally:
                 batcher.inflight -= 1
@@ -227,6 +256,7 @@ class SandboxExecutor:
         mount = self._mount(sb)
         snap = await session.feed_start(prog.call_code, inputs=inputs, mount=mount)
         pending: dict[int, asyncio.Future[Any]] = {}
+        driving = _DRIVING.set((self, lease))
         slept = 0.0
         limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
         try:
@@ -270,6 +300,9 @@ class SandboxExecutor:
                         continue
                     if kind == "task" and method == "override":
                         snap = await snap.resume(_settle(lambda t=target, s=snap: c.task_ref(t.override(**s.kwargs))))
+                        continue
+                    if kind == "task" and method in _TASK_METHODS and prog.is_async and snap.allow_eager_await:
+                        snap = await snap.resume_auto()  # awaited in place: see _task_instance_class
                         continue
                     if kind == "task" and method in _TASK_METHODS:
                         coro = self._call_task(target, snap.args, snap.kwargs)
@@ -315,10 +348,20 @@ class SandboxExecutor:
                 else:  # a name the body reads but never defined
                     snap = await snap.resume()
         finally:
+            _DRIVING.reset(driving)
             for f in pending.values():
                 f.cancel()
 
     # -- host calls ----------------------------------------------------------------------------
+
+    async def _eager_call(self, lease: Lease, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        await self.pool.waiting(lease)
+        try:
+            return await self._call_task(task, args, kwargs)
+        except Exception as e:
+            raise _crossable(e) from None
+        finally:
+            self.pool.resumed(lease)
 
     async def _call_task(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         value = await self.controller.submit(task, tuple(args), dict(kwargs))
