@@ -303,3 +303,14 @@ async def gather_with_exceptions(n: int) -> list[str]:
 def test_gather_idiom_keeps_its_options(sandbox_run):
     assert sandbox_run(gather_with_exceptions, n=4) == (["0", "error", "3"],)
     assert sandbox_run(gather_with_exceptions, mode="local", n=4) == (["0", "error", "3"],)
+
+
+@env.task(retries=2)
+def always_fails(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+def test_retries_are_the_controllers(sandbox_run):
+    for mode in ("local", "sandbox"):
+        with pytest.raises(RuntimeUserError, match=r"ValueError: bad 1 \(after 3 attempts\)"):
+            sandbox_run(always_fails, mode=mode, x=1)
