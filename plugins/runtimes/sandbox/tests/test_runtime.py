@@ -314,3 +314,23 @@ def test_retries_are_the_controllers(sandbox_run):
     for mode in ("local", "sandbox"):
         with pytest.raises(RuntimeUserError, match=r"ValueError: bad 1 \(after 3 attempts\)"):
             sandbox_run(always_fails, mode=mode, x=1)
+
+
+@env.task(sandbox=Sandbox(timeout=1))
+def busy(n: int) -> int:
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+@env.task
+async def many_busy(k: int, n: int) -> list[int]:
+    return await asyncio.gather(*(busy(n) for _ in range(k)))
+
+
+@pytest.mark.slow
+def test_shared_feeds_never_cost_a_call_its_limit(sandbox_run):
+    """12 calls of ~0.15 s each fit a 1 s limit alone but not together: they still all succeed."""
+    n = 1_400_000
+    assert sandbox_run(many_busy, k=12, n=n) == ([n * (n - 1) // 2] * 12,)

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import os
 import posixpath
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
 BATCH_SIZE = 64
+FIRST_BATCH_SIZE = 16
 BATCH_WINDOW = 0.001  # seconds a flush waits for more calls when calls of the task are streaming in
 _ASYNC_SLEEPS = frozenset({"system.async_sleep", "asyncio.sleep"})
 _SLEEPS = _ASYNC_SLEEPS | {"system.sleep", "time.sleep"}
@@ -440,15 +442,23 @@ class _Batcher:
         self.items: collections.deque[tuple[dict[str, Any], asyncio.Future[Any]]] = collections.deque()
         self.flushers = 0
         self.inflight = 0  # calls submitted and not finished (queued, in a shared feed or running alone)
+        self.size = FIRST_BATCH_SIZE  # grows while feeds stay far below the time limit
         self.wrap_in = _wraps_inputs(task)
         self.wrap_out = _wraps_outputs(task)
         self.out_type = _output_type(task)
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def _adapt(self, n: int, seconds: float) -> None:
+        """Size feeds so one takes about a tenth of the time limit: a shared feed never risks the
+        limit that each call alone would stay within."""
+        per_call = max(seconds / n, 1e-6)
+        fits = int(0.1 * self.sb.timeout / per_call)
+        self.size = max(1, min(BATCH_SIZE, fits, self.size * 4))
+
     def submit(self, kwargs: dict[str, Any]) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.items.append((kwargs, fut))
-        if self.flushers < self.ex.pool.max_running and (self.flushers == 0 or len(self.items) > BATCH_SIZE):
+        if self.flushers < self.ex.pool.max_running and (self.flushers == 0 or len(self.items) > self.size):
             self.flushers += 1
             t = asyncio.get_running_loop().create_task(self._flush())
             self._tasks.add(t)
@@ -469,7 +479,7 @@ class _Batcher:
                 reusable = False
                 batch: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
                 try:
-                    while self.items and len(batch) < BATCH_SIZE:
+                    while self.items and len(batch) < self.size:
                         item = self.items.popleft()
                         if not item[1].done():
                             batch.append(item)
@@ -482,12 +492,15 @@ class _Batcher:
                     inputs = dict(self.c.globals)
                     inputs[BATCH] = [to_sandbox(kw) for kw, _ in batch] if self.wrap_in else [kw for kw, _ in batch]
                     lease.feeds += 1
+                    started = time.perf_counter()
                     try:
                         out = await lease.session.feed_run(self.c.program.batch_code, inputs=inputs)
-                    except pm.MontyError:
+                    except pm.MontyError:  # a limit or a crash: smaller feeds from now on
                         out = None
+                        self.size = max(1, self.size // 4)
                     else:
                         reusable = True
+                        self._adapt(len(batch), time.perf_counter() - started)
                     for i, (_, fut) in enumerate(batch):
                         if fut.done():
                             continue
