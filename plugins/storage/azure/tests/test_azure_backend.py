@@ -123,3 +123,11 @@ async def test_sas_download_checks_server_md5(az: None, container: str, tmp_path
     with pytest.raises(TransferError, match="corrupt"):
         await signed_url.get_file(get_url, tmp_path / "o", retry=signed_url.RetryPolicy(attempts=2, backoff=0.01))
     assert not (tmp_path / "o").exists()
+
+
+def test_hooks_module_is_thin() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, flyte, flyte_azure.hooks; print(any(m in sys.modules for m in ('adlfs', 'azure')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

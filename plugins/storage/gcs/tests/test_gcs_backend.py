@@ -63,3 +63,11 @@ async def test_missing_bucket(gcs_options: dict[str, Any], tmp_path: Path) -> No
         finally:
             storage.configure({})
     assert not (tmp_path / "k").exists()
+
+
+def test_hooks_module_is_thin() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, flyte, flyte_gcs.hooks; print(any(m in sys.modules for m in ('gcsfs', 'google.cloud')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
