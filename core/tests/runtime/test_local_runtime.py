@@ -367,3 +367,71 @@ def test_sync_call_of_sync_task_from_async_code_is_an_error() -> None:
 
     with pytest.raises(RuntimeUserError, match=r"\.aio"):
         flyte.run(wrong)
+
+
+@env.task
+def sync_map_parent(n: int) -> list[int]:
+    return list(flyte.map(sync_double, range(n), concurrency=2))
+
+
+@env.task
+async def picky(x: int) -> int:
+    if x == 2:
+        raise ValueError("two is not allowed")
+    return x
+
+
+@env.task
+async def map_with_failures(n: int) -> list[str]:
+    return [type(r).__name__ if isinstance(r, Exception) else str(r) async for r in flyte.map.aio(picky, range(n))]
+
+
+@env.task
+async def map_fail_fast(n: int) -> list[int]:
+    return [r async for r in flyte.map.aio(picky, range(n), return_exceptions=False)]
+
+
+def test_sync_map_inside_a_sync_task() -> None:
+    assert flyte.run(sync_map_parent, n=6).outputs()[0] == [0, 2, 4, 6, 8, 10]
+
+
+def test_map_outside_a_run_is_plain_calls() -> None:
+    assert list(flyte.map(sync_double, [1, 2, 3])) == [2, 4, 6]
+
+
+def test_map_return_exceptions() -> None:
+    assert flyte.run(map_with_failures, n=4).outputs()[0] == ["0", "1", "RuntimeUserError", "3"]
+    with pytest.raises(RuntimeUserError, match="two is not allowed"):
+        flyte.run(map_fail_fast, n=4)
+
+
+@env.task
+async def write_file(text: str) -> flyte.io.File:
+    f = flyte.io.File.new_remote()
+    async with f.open("wb") as fh:
+        await fh.write(text.encode())
+    return f
+
+
+@env.task
+async def read_file(f: flyte.io.File) -> str:
+    async with f.open("rb") as fh:
+        return (await fh.read()).decode()
+
+
+@env.task
+async def file_pipeline(text: str) -> tuple[str, flyte.io.File]:
+    f = await write_file(text)
+    return await read_file(f), f
+
+
+def test_file_outputs_land_under_raw_data_path(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    run = flyte.with_runcontext(raw_data_path=str(raw)).run(file_pipeline, text="payload")
+    text, f = run.outputs()
+    assert text == "payload"
+    assert f.path.startswith(str(raw))
+    assert Path(f.path.removeprefix("file://")).read_text() == "payload"
+    # without a raw data path, data goes under the run's own directory
+    run2 = flyte.run(file_pipeline, text="again")
+    assert run2.outputs()[1].path.startswith(run2.url.removeprefix("file://"))
