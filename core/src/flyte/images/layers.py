@@ -1,0 +1,331 @@
+"""The layers of a :class:`flyte.Image` and the validation each does when it is created.
+
+Only the standard library is imported here, like :mod:`flyte._image`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from flyte.errors import FlyteError
+
+SKIP_FILE_CHECKS_ENV = "FLYTE_IMAGE_SKIP_FILE_CHECKS"
+"""Set to ``1`` where image definitions are imported but never built (inside a task's container),
+so that layers naming local files do not fail there. :meth:`Image.validate` still checks them."""
+
+InstallMode = Literal["dependencies_only", "install_project"]
+
+
+class ImageSpecError(FlyteError, ValueError):
+    """An image spec is invalid: the message names the layer, the argument and the value."""
+
+
+# -- validation helpers ----------------------------------------------------------------------------
+
+# PEP 508 in the shape people write on a command line: name[extras] specifiers ; marker
+_REQ_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_REQ_SPEC = r"(?:~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+_PATTERNS = {
+    "requirement": (
+        rf"^{_REQ_NAME}\s*(?:\[\s*{_REQ_NAME}(?:\s*,\s*{_REQ_NAME})*\s*\])?\s*"
+        rf"(?:\(?\s*{_REQ_SPEC}(?:\s*,\s*{_REQ_SPEC})*\s*\)?|@\s*\S+)?\s*(?:;.+)?$"
+    ),
+    "url_requirement": r"^(?:git\+|hg\+|svn\+|bzr\+)?(?:https?|file|ssh)://\S+$",
+    "apt_package": r"^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+)?$",
+    "env_name": r"^[A-Za-z_][A-Za-z0-9_]*$",
+    "image_name": r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$",
+    "registry": r"^[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._/-]+)?$",
+}
+
+
+def _match(kind: str, value: str) -> bool:
+    # compiled on first use (re caches it): defining an image at import time stays cheap
+    return re.match(_PATTERNS[kind], value) is not None
+
+def _check_files() -> bool:
+    return os.environ.get(SKIP_FILE_CHECKS_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
+
+
+def _strings(layer: str, arg: str, values: Any) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = (values,)
+    if isinstance(values, list):
+        values = tuple(values)
+    if not isinstance(values, tuple):
+        raise ImageSpecError(f"{layer}: {arg} must be strings, got {values!r}")
+    for v in values:
+        if not isinstance(v, str) or not v.strip():
+            raise ImageSpecError(f"{layer}: {arg} must be non-empty strings, got {v!r}")
+        if "\n" in v or "\r" in v:
+            raise ImageSpecError(f"{layer}: {arg} {v!r} contains a newline; pass one item per argument")
+    return values
+
+
+def _path(layer: str, arg: str, value: Any, *, kind: Literal["file", "dir"], must_exist: bool) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ImageSpecError(f"{layer}: {arg} must be a path, got {value!r}")
+    p = Path(value)
+    if must_exist and _check_files():
+        _require(layer, arg, p, kind)
+    return p
+
+
+def _require(layer: str, arg: str, p: Path, kind: Literal["file", "dir"]) -> None:
+    if not p.exists():
+        raise ImageSpecError(f"{layer}: {arg} {str(p)!r} does not exist (resolved to {p.absolute()})")
+    if kind == "file" and not p.is_file():
+        raise ImageSpecError(f"{layer}: {arg} {str(p)!r} is not a file")
+    if kind == "dir" and not p.is_dir():
+        raise ImageSpecError(f"{layer}: {arg} {str(p)!r} is not a directory")
+
+
+# -- layers ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of an image. Subclasses validate in ``__post_init__`` and describe themselves
+    canonically (no absolute paths, nothing machine-specific) in :meth:`canonical`."""
+
+    kind: ClassVar[str] = "layer"
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-able description of this layer that the content hash is taken over."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.name if isinstance(v, Path) else v
+        return out
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        """Local files and folders this layer copies into the image."""
+        return ()
+
+    def validate(self) -> None:
+        """Check again, at build time, that what this layer reads from disk is there."""
+        for p, kind in self.sources():
+            _require(type(self).__name__, "path", p, kind)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipOptions:
+    """Options shared by the layers that install Python packages."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] | None = None
+    pre: bool = False
+    extra_args: str | None = None
+
+    def _check_pip_options(self, layer: str) -> None:
+        if self.index_url is not None:
+            _strings(layer, "index_url", self.index_url)
+        if self.extra_index_urls is not None:
+            object.__setattr__(self, "extra_index_urls", _strings(layer, "extra_index_urls", self.extra_index_urls))
+        if self.extra_args is not None:
+            _strings(layer, "extra_args", self.extra_args)
+
+    def pip_args(self) -> list[str]:
+        import shlex
+
+        args: list[str] = []
+        if self.index_url:
+            args += ["--index-url", self.index_url]
+        for url in self.extra_index_urls or ():
+            args += ["--extra-index-url", url]
+        if self.pre:
+            args.append("--pre")
+        if self.extra_args:
+            args += shlex.split(self.extra_args)
+        return args
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipPackages(PipOptions, Layer):
+    """``pip install`` of package specs (PEP 508 requirements or URLs)."""
+
+    kind: ClassVar[str] = "pip"
+    packages: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        pkgs = _strings("with_pip_packages", "package", self.packages)
+        if not pkgs:
+            raise ImageSpecError("with_pip_packages: give at least one package")
+        for p in pkgs:
+            if p.startswith("-"):
+                raise ImageSpecError(f"with_pip_packages: {p!r} is an option, not a package; pass it as extra_args=")
+            if not (_match("requirement", p.strip()) or _match("url_requirement", p.strip())):
+                raise ImageSpecError(
+                    f"with_pip_packages: {p!r} is not a valid package spec "
+                    "(expected e.g. 'pandas', 'pandas>=2,<3', 'pkg[extra]==1.0' or 'name @ https://...')"
+                )
+        object.__setattr__(self, "packages", pkgs)
+        self._check_pip_options("with_pip_packages")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirements(PipOptions, Layer):
+    """``pip install -r`` of a requirements file, copied into the build."""
+
+    kind: ClassVar[str] = "requirements"
+    file: Path
+
+    def __post_init__(self) -> None:
+        p = _path("with_requirements", "file", self.file, kind="file", must_exist=True)
+        if p.suffix != ".txt":
+            raise ImageSpecError(f"with_requirements: file {str(p)!r} must be a .txt requirements file")
+        object.__setattr__(self, "file", p)
+        self._check_pip_options("with_requirements")
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        return ((self.file, "file"),)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UVProject(PipOptions, Layer):
+    """Install a uv project's dependencies (and, with ``install_project``, the project itself)."""
+
+    kind: ClassVar[str] = "uv_project"
+    pyproject: Path
+    uvlock: Path | None = None
+    project_install_mode: InstallMode = "dependencies_only"
+
+    def __post_init__(self) -> None:
+        p = _path("with_uv_project", "pyproject_file", self.pyproject, kind="file", must_exist=True)
+        if p.name != "pyproject.toml":
+            raise ImageSpecError(f"with_uv_project: pyproject_file {str(p)!r} must be a pyproject.toml")
+        object.__setattr__(self, "pyproject", p)
+        if self.uvlock is not None:
+            lock = _path("with_uv_project", "uvlock", self.uvlock, kind="file", must_exist=True)
+            object.__setattr__(self, "uvlock", lock)
+        if self.project_install_mode not in ("dependencies_only", "install_project"):
+            raise ImageSpecError(
+                f"with_uv_project: project_install_mode must be 'dependencies_only' or 'install_project', "
+                f"got {self.project_install_mode!r}"
+            )
+        self._check_pip_options("with_uv_project")
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        if self.project_install_mode == "install_project":
+            return ((self.pyproject.parent, "dir"),)
+        out: tuple[tuple[Path, Literal["file", "dir"]], ...] = ((self.pyproject, "file"),)
+        if self.uvlock is not None:
+            out += ((self.uvlock, "file"),)
+        return out
+
+    def canonical(self) -> dict[str, Any]:
+        out = super().canonical()
+        out["pyproject"] = "pyproject.toml"
+        out["uvlock"] = "uv.lock" if self.uvlock is not None else None
+        return out
+
+
+@dataclass(frozen=True)
+class AptPackages(Layer):
+    """``apt-get install`` of Debian packages."""
+
+    kind: ClassVar[str] = "apt"
+    packages: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        pkgs = _strings("with_apt_packages", "package", self.packages)
+        if not pkgs:
+            raise ImageSpecError("with_apt_packages: give at least one package")
+        for p in pkgs:
+            if not _match("apt_package", p):
+                raise ImageSpecError(
+                    f"with_apt_packages: {p!r} is not a valid Debian package name "
+                    "(lower case letters, digits, '+', '-', '.'; optionally '=version')"
+                )
+        object.__setattr__(self, "packages", pkgs)
+
+
+@dataclass(frozen=True)
+class Commands(Layer):
+    """Shell commands, one ``RUN`` each."""
+
+    kind: ClassVar[str] = "commands"
+    commands: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        cmds = _strings("with_commands", "command", self.commands)
+        if not cmds:
+            raise ImageSpecError("with_commands: give at least one command")
+        for c in cmds:
+            if re.match(r"^\s*RUN\s", c):
+                raise ImageSpecError(f"with_commands: {c!r} starts with RUN; give the shell command only")
+        object.__setattr__(self, "commands", cmds)
+
+
+@dataclass(frozen=True)
+class Env(Layer):
+    """Environment variables set in the image."""
+
+    kind: ClassVar[str] = "env"
+    env_vars: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        for k, v in self.env_vars:
+            if not isinstance(k, str) or not _match("env_name", k):
+                raise ImageSpecError(f"with_env_vars: {k!r} is not a valid environment variable name")
+            if not isinstance(v, str):
+                raise ImageSpecError(f"with_env_vars: value of {k} must be a string, got {type(v).__name__}")
+            if "\n" in v:
+                raise ImageSpecError(f"with_env_vars: value of {k} contains a newline")
+
+    def canonical(self) -> dict[str, Any]:
+        return {"kind": self.kind, "env_vars": [list(kv) for kv in self.env_vars]}
+
+
+@dataclass(frozen=True)
+class WorkDir(Layer):
+    """The working directory of later layers and of the container."""
+
+    kind: ClassVar[str] = "workdir"
+    workdir: str
+
+    def __post_init__(self) -> None:
+        _strings("with_workdir", "workdir", self.workdir)
+
+
+@dataclass(frozen=True)
+class CopyConfig(Layer):
+    """Copy a local file (``path_type=0``) or folder (``path_type=1``) to ``dst`` in the image."""
+
+    kind: ClassVar[str] = "copy"
+    path_type: Literal[0, 1]
+    src: Path
+    dst: str = "."
+
+    def __post_init__(self) -> None:
+        method = "with_source_folder" if self.path_type == 1 else "with_source_file"
+        if self.path_type not in (0, 1):
+            raise ImageSpecError(f"{method}: path_type must be 0 (file) or 1 (folder), got {self.path_type!r}")
+        kind: Literal["file", "dir"] = "dir" if self.path_type == 1 else "file"
+        object.__setattr__(self, "src", _path(method, "src", self.src, kind=kind, must_exist=True))
+        _strings(method, "dst", self.dst)
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        return ((self.src, "dir" if self.path_type == 1 else "file"),)
+
+
+@dataclass(frozen=True)
+class DockerIgnore(Layer):
+    """A ``.dockerignore`` whose patterns filter every folder the image copies."""
+
+    kind: ClassVar[str] = "dockerignore"
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "path", _path("with_dockerignore", "path", self.path, kind="file", must_exist=True)
+        )
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        return ((self.path, "file"),)
+
+
+# -- the image -------------------------------------------------------------------------------------
