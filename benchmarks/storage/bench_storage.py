@@ -9,7 +9,7 @@ Each measurement runs in a fresh subprocess (so peak RSS is that transfer's alon
 the same server started here (moto server mode for S3, Azurite for Azure). For signed PUTs the
 file's MD5 is computed before timing (the DataProxy flow needs it for CreateUploadLocation
 anyway); flyte still sends Content-MD5, the httpx baseline does not. Prints the median
-seconds, MB/s, ours/theirs throughput ratio and peak RSS per case. Needs flyte-s3's test
+seconds, MB/s (files/s for folders), ours/theirs throughput ratio and peak RSS per case. Needs flyte-s3's test
 extra (moto, boto3); Azure needs Azurite (`python3 dev.py setup`) and flyte-azure.
 """
 
@@ -53,7 +53,7 @@ def worker(spec: dict[str, Any]) -> dict[str, float]:
 
         storage.configure(env["options"])
         # warm up what a long-lived process already has: plugin lookup, filesystem, httpx
-        import httpx  # noqa: F401
+        import httpx
 
         for u in (src, dst):
             if "://" in u and not u.startswith("http"):
@@ -185,13 +185,16 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(
-        f"{'backend':8} {'case':11} {'flyte s':>8} {'base s':>8} {'flyte MB/s':>10} {'base MB/s':>10} "
+        f"{'backend':8} {'case':11} {'flyte s':>8} {'base s':>8} {'flyte rate':>13} {'base rate':>13} "
         f"{'ratio':>6} {'flyte peak MB':>13} {'base peak MB':>12}"
     )
     for backend, case, fs_, bs, fpeak, bpeak in rows:
-        size = (args.file_mb * MiB if "file" in case or "signed" in case else tree_bytes) / 1e6
+        if case.startswith("dir"):
+            rate = lambda sec: f"{args.files / sec:7.0f} file/s"  # noqa: E731
+        else:
+            rate = lambda sec: f"{args.file_mb * MiB / 1e6 / sec:8.1f} MB/s"  # noqa: E731
         print(
-            f"{backend:8} {case:11} {fs_:8.2f} {bs:8.2f} {size / fs_:10.1f} {size / bs:10.1f} {bs / fs_:6.2f} "
+            f"{backend:8} {case:11} {fs_:8.2f} {bs:8.2f} {rate(fs_):>13} {rate(bs):>13} {bs / fs_:6.2f} "
             f"{fpeak:13.0f} {bpeak:12.0f}"
         )
     print("\nratio = flyte throughput / baseline throughput (>= 0.90 is the target); baseline: s3fs/adlfs or httpx")
