@@ -258,3 +258,48 @@ async def test_errors_do_not_chain_a_leaky_cause(tmp_path: Path) -> None:
     with isolated_plugins(("leaky", Leaky())), pytest.raises(storage.errors.StorageError) as e:
         await storage.exists("leaky://b/k")
     assert "deadbeef" not in str(e.value) and e.value.__cause__ is None and "leaky://b/k" in str(e.value)
+
+
+class _FakeRpcError(Exception):
+    def __init__(self, code_name: str, details: str) -> None:
+        self._code = type("Code", (), {"name": code_name})()
+        self._details = details
+
+    def code(self) -> Any:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+async def test_grpc_stub_adapter(tmp_path: Path) -> None:
+    from flyte.storage.dataproxy import StubAdapter
+    from flyteidl2.dataproxy.dataproxy_service_pb2 import CreateDownloadLinkResponse, PreSignedURLs
+
+    class Stub:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, Any]] = []
+
+        def CreateUploadLocation(self, request: Any, metadata: Any = None, timeout: Any = None) -> Any:
+            self.calls.append(("up", metadata))
+            raise _FakeRpcError("ALREADY_EXISTS", "object s3://b/r/a.txt already exists.")
+
+        async def CreateDownloadLink(self, request: Any, metadata: Any = None, timeout: Any = None) -> Any:
+            return CreateDownloadLinkResponse(pre_signed_urls=PreSignedURLs(signed_url=["http://x/y?sig=1"]))
+
+    stub = Stub()
+    client = DataProxyClient(StubAdapter(stub, metadata=[("authorization", "Bearer t")]))
+    f = tmp_path / "a.txt"
+    f.write_text("x")
+    up = await client.upload_file(f)
+    assert up.skipped and up.native_url == "s3://b/r/a.txt" and stub.calls == [("up", [("authorization", "Bearer t")])]
+    from flyteidl2.dataproxy.dataproxy_service_pb2 import CreateDownloadLinkRequest
+
+    assert await client.download_links(CreateDownloadLinkRequest()) == ["http://x/y?sig=1"]
+
+
+async def test_already_exists_without_a_location_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "a.txt"
+    f.write_text("x")
+    with pytest.raises(storage.errors.StorageError, match="already uploaded but did not say where"):
+        await DataProxyClient(_Api(AlreadyExists())).upload_file(f)

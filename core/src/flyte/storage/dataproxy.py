@@ -1,9 +1,8 @@
 """Upload and download through a control plane's DataProxy service (signed URLs).
 
 The client talks to anything shaped like :class:`DataProxyAPI`: two methods taking and
-returning the flyteidl2 messages of ``flyteidl2.dataproxy.DataProxyService``. A gRPC
-stub adapter satisfies it (``DataProxyServiceStub`` methods already have this shape);
-tests use a small in-process implementation that signs URLs with the provider's SDK.
+returning the flyteidl2 messages of ``flyteidl2.dataproxy.DataProxyService``.
+:class:`StubAdapter` wraps a gRPC ``DataProxyServiceStub`` into that shape; tests use a small in-process implementation that signs URLs with the provider's SDK.
 
 Uploads are content addressed: the object key's root is the file's MD5, so the same
 bytes always land on the same key, and an upload is skipped when the control plane says
@@ -23,6 +22,7 @@ import asyncio
 import base64
 import inspect
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +56,41 @@ class AlreadyExists(Exception):
     def __init__(self, native_url: str = "") -> None:
         super().__init__(native_url or "object already exists")
         self.native_url = native_url
+
+
+class StubAdapter:
+    """Adapts a flyteidl2 ``DataProxyServiceStub`` (sync or ``grpc.aio``) to :class:`DataProxyAPI`.
+
+    gRPC ``ALREADY_EXISTS`` on CreateUploadLocation becomes :class:`AlreadyExists` (the object with
+    these bytes is there). ``metadata`` (auth headers) and ``timeout`` go with every call.
+    """
+
+    def __init__(self, stub: Any, *, metadata: Any = None, timeout: float | None = 30.0) -> None:
+        self.stub = stub
+        self.metadata = metadata
+        self.timeout = timeout
+
+    async def _call(self, name: str, request: Any) -> Any:
+        try:
+            result = getattr(self.stub, name)(request, metadata=self.metadata, timeout=self.timeout)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except Exception as e:
+            code = getattr(e, "code", None)
+            status = code() if callable(code) else None
+            if getattr(status, "name", "") == "ALREADY_EXISTS" and name == "CreateUploadLocation":
+                details = getattr(e, "details", None)
+                text = details() if callable(details) else ""
+                m = re.search(r"[a-z][a-z0-9+.-]*://\S+", text or "")
+                raise AlreadyExists(m.group(0).rstrip(".,;)'\"") if m else "") from None
+            raise
+
+    async def create_upload_location(self, request: CreateUploadLocationRequest) -> CreateUploadLocationResponse:
+        return await self._call("CreateUploadLocation", request)
+
+    async def create_download_link(self, request: CreateDownloadLinkRequest) -> CreateDownloadLinkResponse:
+        return await self._call("CreateDownloadLink", request)
 
 
 @dataclass
@@ -121,6 +156,13 @@ class DataProxyClient:
         try:
             resp: CreateUploadLocationResponse = await self._call("create_upload_location", req)
         except AlreadyExists as e:
+            if not e.native_url:
+                from flyte.storage.errors import StorageError
+
+                raise StorageError(
+                    f"The control plane says {name} ({digest.hex()}) is already uploaded but did not say where; "
+                    "upgrade the control plane or upload under another filename_root."
+                ) from None
             self._known[key] = e.native_url
             return Uploaded(e.native_url, digest.hex(), size, skipped=True)
         if not resp.signed_url:
