@@ -116,6 +116,9 @@ class AzureBackend(StorageBackend):
     def put_file_kwargs(self, size: int) -> dict[str, Any]:
         return {"max_concurrency": self.part_concurrency}
 
+    def get_file_kwargs(self, size: int | None) -> dict[str, Any]:
+        return {"max_concurrency": 1}  # one streamed download: flat memory, no range bookkeeping
+
     def signed_put_headers(self, *, content_length: int, content_md5: str | None = None) -> dict[str, str]:
         headers = super().signed_put_headers(content_length=content_length, content_md5=content_md5)
         headers["x-ms-blob-type"] = "BlockBlob"
