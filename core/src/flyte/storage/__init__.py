@@ -234,11 +234,14 @@ async def get(
         if recursive:
             await transfer.download_dir(ep, dst, prog, concurrency)
         else:
+            target = dst
             if os.path.isdir(dst):
-                dst = os.path.join(dst, ep.path.rstrip("/").rsplit("/", 1)[-1])
-            await transfer.download_file(ep, dst, prog)
-    except IsADirectoryError:
-        await transfer.download_dir(ep, dst, prog, concurrency)
+                target = os.path.join(dst, ep.path.rstrip("/").rsplit("/", 1)[-1])
+            try:
+                await transfer.download_file(ep, target, prog)
+                dst = target
+            except IsADirectoryError:  # a folder asked for without recursive=True
+                await transfer.download_dir(ep, dst, prog, concurrency)
     except Exception as e:
         raise _friendly(e, "Download of", from_path) from _cause(e)
     return dst

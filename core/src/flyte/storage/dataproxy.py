@@ -2,7 +2,8 @@
 
 The client talks to anything shaped like :class:`DataProxyAPI`: two methods taking and
 returning the flyteidl2 messages of ``flyteidl2.dataproxy.DataProxyService``.
-:class:`StubAdapter` wraps a gRPC ``DataProxyServiceStub`` into that shape; tests use a small in-process implementation that signs URLs with the provider's SDK.
+:class:`StubAdapter` wraps a gRPC ``DataProxyServiceStub`` into that shape; tests use
+a small in-process implementation that signs URLs with the provider's SDK.
 
 Uploads are content addressed: the object key's root is the file's MD5, so the same
 bytes always land on the same key, and an upload is skipped when the control plane says
