@@ -338,7 +338,13 @@ class DroppingProxy:
     def _pipe(self, client: socket.socket, drop: bool) -> None:
         import threading
 
-        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+        except OSError:
+            with contextlib.suppress(OSError):
+                client.close()
+            return
+        upstream.settimeout(None)
 
         def back() -> None:
             with contextlib.suppress(OSError):

@@ -185,3 +185,23 @@ async def test_upload_always_dropped_fails_once_and_leaves_nothing(
     assert "X-Amz-Signature" not in str(e.value) and "?" not in str(e.value)
     assert f"/{bucket}/never" in str(e.value)
     assert not await storage.exists(f"s3://{bucket}/never")
+
+
+@pytest.mark.slow
+async def test_multipart_upload_cut_off_leaves_no_object(
+    s3_options: dict[str, Any], bucket: str, boto_s3: Any, moto: services.Service, tmp_path: Path
+) -> None:
+    src = tmp_path / "big"
+    with open(src, "wb") as f:
+        for _ in range(40):
+            f.write(os.urandom(1 << 20))
+    with services.DroppingProxy(moto.port, drop_after=6 << 20) as proxy, isolated_plugins(("s3", flyte_s3.hooks)):
+        storage.configure(dict(s3_options, endpoint=f"http://127.0.0.1:{proxy.port}"))
+        try:
+            with pytest.raises(Exception) as e:
+                await storage.put(src, f"s3://{bucket}/cut")
+        finally:
+            storage.configure({})
+    assert f"s3://{bucket}/cut" in str(e.value)
+    assert "Contents" not in boto_s3.list_objects_v2(Bucket=bucket, Prefix="cut")
+    assert not boto_s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # aborted, not left dangling
