@@ -101,6 +101,11 @@ def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(name)s: %(message)s")
     if config_file:
         os.environ["FLYTE_CONFIG"] = config_file
+    if sys.stderr.isatty():
+        # Transfers that take more than a couple of seconds show a progress bar (storage stays quiet as a library).
+        from flyte.storage.progress import enable_cli_progress
+
+        enable_cli_progress()
 
 
 def _plain_plugin_warnings() -> None:
