@@ -4,6 +4,7 @@
     python3 dev.py bench                      # default sizes, 5 repetitions
     python3 dev.py bench --quick              # small sizes, 3 repetitions
     python3 dev.py bench --only fanout --sizes 1000,100000 --reps 3
+    python3 dev.py bench --all                # then storage, images and sandbox benchmarks
 
 Each measurement runs in a fresh process. Reported: median wall time, ms per task,
 peak RSS, and the ratio ours/official where the official SDK could be installed
@@ -88,6 +89,8 @@ def main() -> int:
     ap.add_argument("--only", default="startup,fanout,chain,map,cli")
     ap.add_argument("--sizes", default=None, help="fan-out sizes, comma separated (default 1000,10000,100000)")
     ap.add_argument("--no-official", action="store_true")
+    ap.add_argument("--all", action="store_true",
+                    help="then run the storage, images and sandbox benchmarks too (see their folders)")
     args = ap.parse_args()
     reps = 3 if args.quick else args.reps
     sizes = [int(s) for s in (args.sizes or ("1000,10000" if args.quick else "1000,10000,100000")).split(",")]
@@ -138,6 +141,10 @@ def main() -> int:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
+    if args.all:
+        for script in ("storage/bench_storage.py", "images/bench_images.py", "sandbox/bench_sandbox.py"):
+            print(f"\n== benchmarks/{script}", flush=True)
+            subprocess.run([str(OURS), str(HERE / script)], cwd=ROOT, check=False)
     return 0
 
 
