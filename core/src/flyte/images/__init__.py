@@ -6,7 +6,9 @@ docker, podman or httpx until an image is actually checked or built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from flyte._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from flyte.images.build import BuildResult, build_image, build_images
@@ -22,15 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flyte.images' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = ["BuildResult", "ImageBuilder", "build_image", "build_images", "get_builder"]
