@@ -10,10 +10,11 @@ from typing import Any
 from flyte import _context
 
 
-def _split(func: Any) -> tuple[Any, dict[str, Any]]:
+def _split(func: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """The task, and the positional and keyword arguments a ``functools.partial`` binds."""
     if isinstance(func, functools.partial):
-        return func.func, dict(func.keywords or {})
-    return func, {}
+        return func.func, tuple(func.args), dict(func.keywords or {})
+    return func, (), {}
 
 
 class _Mapper:
@@ -47,8 +48,8 @@ class _Mapper:
                                               return_exceptions=return_exceptions)]
 
         if tc is not None and tc.controller is not None:
-            loop = getattr(tc.controller, "loop", None)
-            if loop is not None:
+            run_blocking = getattr(tc.controller, "run_blocking", None)
+            if run_blocking is not None:
                 ctx_token = tc
 
                 async def in_loop() -> list[Any]:
@@ -58,7 +59,7 @@ class _Mapper:
                     finally:
                         _context._current.reset(token)
 
-                return iter(asyncio.run_coroutine_threadsafe(in_loop(), loop).result())
+                return iter(run_blocking(in_loop()))
         return iter(run_sync(collect))
 
     async def aio(
@@ -71,7 +72,9 @@ class _Mapper:
     ) -> AsyncIterator[Any]:
         if not args:
             return
-        task, fixed = _split(func)
+        task, fixed_args, fixed = _split(func)
+        if not hasattr(task, "aio"):
+            raise TypeError(f"flyte.map takes a task declared with @env.task, got {task!r}")
         name = getattr(task, "short_name", getattr(task, "__name__", "map"))
         from flyte._group import group
 
@@ -79,7 +82,7 @@ class _Mapper:
 
         async def one(values: tuple[Any, ...]) -> Any:
             try:
-                return await task.aio(*values, **fixed)
+                return await task.aio(*fixed_args, *values, **fixed)
             except Exception as e:
                 if return_exceptions:
                     return e

@@ -13,6 +13,7 @@ import contextvars
 import itertools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flyte.local")
 
 DEFAULT_MAX_CONCURRENCY = 1000
+# Sync bodies that may run at once on threads. A sync body blocked waiting on a child gives its
+# place back (see run_blocking), so sync parents calling sync children never exhaust the pool.
+MAX_RUNNING_SYNC_BODIES = 64
+_thread_state = threading.local()
 
 
 class _Slot:
@@ -65,7 +70,10 @@ class LocalController(Controller):
         self.run_base_dir = run_base_dir
         limit = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self._sem = asyncio.Semaphore(limit)
-        self._executor = ThreadPoolExecutor(max_workers=min(64, limit), thread_name_prefix="flyte-task")
+        self._sync_gate = asyncio.Semaphore(min(MAX_RUNNING_SYNC_BODIES, limit))
+        # Threads are created on demand; the cap is only a backstop. What bounds them is the gate above
+        # for running bodies, plus one per sync parent blocked on its children.
+        self._executor = ThreadPoolExecutor(max_workers=100_000, thread_name_prefix="flyte-task")
         self._counter = itertools.count(1)
         self.actions: list[ActionRecord] = []
         self.overwrite_cache = overwrite_cache
@@ -81,8 +89,24 @@ class LocalController(Controller):
 
     def submit_sync(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         parent = _context._current.get()
-        fut = asyncio.run_coroutine_threadsafe(self._submit(task, args, kwargs, parent), self.loop)
-        return fut.result()
+        return self.run_blocking(self._submit(task, args, kwargs, parent))
+
+    def run_blocking(self, coro: Any) -> Any:
+        """Run ``coro`` on the controller's loop from a sync task body's thread and wait for it.
+
+        While it waits, the body gives back its place among running sync bodies, so a tree of
+        sync tasks calling sync tasks cannot deadlock on the thread pool.
+        """
+        holds = getattr(_thread_state, "holds_gate", False)
+        if holds:
+            self.loop.call_soon_threadsafe(self._sync_gate.release)
+            _thread_state.holds_gate = False
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        finally:
+            if holds:
+                asyncio.run_coroutine_threadsafe(self._sync_gate.acquire(), self.loop).result()
+                _thread_state.holds_gate = True
 
     async def run_root(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return await self._submit(task, args, kwargs, None, root=True)
@@ -266,13 +290,26 @@ class LocalController(Controller):
             except TimeoutError:
                 raise self._timeout_error(task, rec) from None
         ctx = contextvars.copy_context()
-        fut = self.loop.run_in_executor(self._executor, lambda: ctx.run(task.func, **kwargs))
-        if not task.timeout:
-            return await fut
+
+        def body() -> Any:
+            _thread_state.holds_gate = True
+            try:
+                return ctx.run(task.func, **kwargs)
+            finally:
+                _thread_state.holds_gate = False
+
+        await self._sync_gate.acquire()
         try:
-            return await asyncio.wait_for(fut, task.timeout)
-        except TimeoutError:
-            raise self._timeout_error(task, rec) from None
+            fut = self.loop.run_in_executor(self._executor, body)
+            if not task.timeout:
+                return await fut
+            try:
+                return await asyncio.wait_for(fut, task.timeout)
+            except TimeoutError:
+                # The thread cannot be stopped; it finishes in the background and its result is dropped.
+                raise self._timeout_error(task, rec) from None
+        finally:
+            self._sync_gate.release()
 
     @staticmethod
     def _timeout_error(task: TaskTemplate[Any, Any], rec: ActionRecord) -> TaskTimedoutError:
