@@ -9,7 +9,7 @@ import dataclasses
 import datetime
 import enum
 import typing
-from typing import Literal, NamedTuple, Optional, Union
+from typing import Annotated, Literal, NamedTuple, Optional, Union
 
 import pydantic
 
@@ -70,6 +70,25 @@ class Model(pydantic.BaseModel):
 class Pair(NamedTuple):
     total: int
     label: str
+
+
+@dataclasses.dataclass
+class WithLiteral:
+    mode: Literal["a", "b"] = "a"
+    n: Literal[1, 2] = 1
+    o: Optional[Literal["x", "y"]] = None
+    l: list[Literal[1, 2]] = dataclasses.field(default_factory=list)  # noqa: E741
+
+
+class PLiteral(pydantic.BaseModel):
+    mode: Literal["a", "b"] = "a"
+    n: Literal[1, 2] = 1
+    o: Optional[Literal["x", "y"]] = None
+
+
+class LitPair(NamedTuple):
+    kind: Literal["x", "y"]
+    n: int
 
 
 def build(File, Dir, pickled):
@@ -176,6 +195,20 @@ def build(File, Dir, pickled):
         ("named_tuple", Pair, Pair(3, "x"), Pair(3, "x"), True),
         ("optional_tuple", Optional[tuple[int, int]], (1, 2), (1, 2), True),
         ("pickled_set", pickled(set[int]), {3, 1, 2}, {1, 2, 3}, False),
+        # typing.Literal: the official SDK pickles it (outside a task signature's top level)
+        ("literal_str", Literal["a", "b"], "b", "b", True),
+        ("literal_int", Literal[1, 2], 2, 2, True),
+        ("literal_bool", Literal[True, False], False, False, True),
+        ("literal_mixed", Literal["a", 1], 1, 1, True),
+        ("optional_literal_value", Optional[Literal["a", "b"]], "a", "a", True),
+        ("optional_literal_none", Optional[Literal["a", "b"]], None, None, True),
+        ("list_literal", list[Literal["x", "y"]], ["y", "x"], ["y", "x"], True),
+        ("dict_literal", dict[str, Literal[1, 2]], {"k": 1}, {"k": 1}, True),
+        ("annotated_literal", Annotated[Literal["a", "b"], "doc"], "a", "a", True),
+        ("dataclass_literal", WithLiteral, WithLiteral("b", 2, "y", [1, 2]), None, True),
+        ("dataclass_literal_defaults", WithLiteral, WithLiteral(), None, True),
+        ("pydantic_literal", PLiteral, PLiteral(mode="b", n=2, o="x"), None, True),
+        ("named_tuple_literal", LitPair, LitPair("y", 3), None, True),
     ]
     return [(cid, t, v, v if exp is None else exp, same) for cid, t, v, exp, same in c]
 
@@ -199,6 +232,26 @@ def fn_single(m: Model, n: Num | None = None) -> list[dict[str, int]]:
     return []
 
 
+def fn_literal(
+    a: Literal["fast", "slow"],
+    b: Literal[1, 2] = 2,
+    c: Optional[Literal["p", "q"]] = None,
+    d: Literal[True] = True,
+    e: Literal["u", 3] = "u",
+    f: list[Literal["x", "y"]] | None = None,
+    g: WithLiteral | None = None,
+) -> tuple[Literal["ok", "bad"], Literal[0, 1]]:
+    return "ok", 0
+
+
+def fn_literal_out(m: PLiteral) -> LitPair:
+    return LitPair("x", 1)
+
+
+def fn_literal_single(x: int = 1) -> Literal["x", "y"]:
+    return "x"
+
+
 def interface_functions(File, Dir):
     def fn_files(f: File, d: Dir | None = None) -> File:
         return f
@@ -209,7 +262,26 @@ def interface_functions(File, Dir):
         "fn_none": fn_none,
         "fn_single": fn_single,
         "fn_files": fn_files,
+        "fn_literal": fn_literal,
+        "fn_literal_out": fn_literal_out,
+        "fn_literal_single": fn_literal_single,
     }
 
 
-__all__ = ["build", "interface_functions", "typing"]
+def interface_calls():
+    """{function name: the keyword arguments of one call}: each input's literal is compared across SDKs."""
+    return {
+        "fn_literal": {
+            "a": "slow",
+            "b": 1,
+            "c": "q",
+            "d": True,
+            "e": 3,
+            "f": ["y"],
+            "g": WithLiteral("b", 2, None, [2]),
+        },
+        "fn_literal_out": {"m": PLiteral(mode="b")},
+    }
+
+
+__all__ = ["build", "interface_calls", "interface_functions", "typing"]

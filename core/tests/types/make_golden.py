@@ -7,7 +7,8 @@ Run with the official SDK's interpreter (not ours)::
 It writes ``golden/official_2_12_1.json``: for every case in golden_cases.py the official
 LiteralType and Literal (deterministic protobuf bytes, base64) and whether the official SDK
 reads its own literal back to the expected value; and the official TypedInterface of a
-few task signatures with their default inputs (TaskSpec ``NamedParameter`` s). The tests
+few task signatures with their default inputs (TaskSpec ``NamedParameter`` s) and the
+input literals of one call of some of them (``interface_calls``). The tests
 compare our engine against this file without the official SDK.
 """
 
@@ -56,9 +57,30 @@ async def main() -> None:
         native = NativeInterface.from_callable(fn)
         interfaces[name] = b64(transform_native_to_typed_interface(native))
         defaults[name] = [b64(p) for p in await convert_upload_default_inputs(native)]
+    # one call per function in interface_calls: the literal of each argument, typed as the
+    # official interface declares it (a top-level Literal of strings is an enum there)
+    calls = {}
+    fns = golden_cases.interface_functions(File, Dir)
+    for name, kwargs in golden_cases.interface_calls().items():
+        native = NativeInterface.from_callable(fns[name])
+        lits = {}
+        for k, v in kwargs.items():
+            t = native.inputs[k][0]
+            lt = TypeEngine.to_literal_type(t)
+            lit = await TypeEngine.to_literal(v, t, lt)
+            assert await TypeEngine.to_python_value(lit, t) == v, (name, k)
+            lits[k] = b64(lit)
+        calls[name] = lits
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
-        doc = {"sdk": "flyte", "version": version, "cases": cases, "interfaces": interfaces, "defaults": defaults}
+        doc = {
+            "sdk": "flyte",
+            "version": version,
+            "cases": cases,
+            "interfaces": interfaces,
+            "defaults": defaults,
+            "calls": calls,
+        }
         json.dump(doc, f, indent=1)
         f.write("\n")
     print(f"wrote {len(cases)} cases and {len(interfaces)} interfaces from flyte {version} to {OUT}")

@@ -174,16 +174,6 @@ def test_untransportable_enums(t, msg):
         TypeEngine.to_literal_type(t)
 
 
-async def test_literal_strings():
-    t = typing.Literal["fast", "slow"]
-    assert list(TypeEngine.to_literal_type(t).enum_type.values) == ["fast", "slow"]
-    assert await roundtrip("slow", t) == "slow"
-    with pytest.raises(TypeTransformerError, match="not one of"):
-        await TypeEngine.to_literal("medium", t, TypeEngine.to_literal_type(t))
-    with pytest.raises(TypeTransformerError, match="strings"):
-        TypeEngine.to_literal_type(typing.Literal[1, 2])
-
-
 # -- structs ---------------------------------------------------------------------------------
 
 
@@ -421,13 +411,15 @@ async def test_msgpack_binary_from_attribute_access(t, plain, expected):
 
 def test_guess_python_type():
     from flyte.io import Dir, File
+    from flyte.types._literal import LITERAL_ENUM
 
     for t, guessed in [
         (int, int),
         (list[dict[str, float]], list[dict[str, float]]),
         (Optional[str], Optional[str]),
         (Point, dict),
-        (Color, typing.Literal["RED", "BLUE"]),
+        (Color, Annotated[typing.Literal["RED", "BLUE"], LITERAL_ENUM]),
+        (typing.Literal["a", "b"], typing.Literal["a", "b"]),
         (File, File),
         (Dir, Dir),
         (datetime.timedelta, datetime.timedelta),

@@ -107,6 +107,26 @@ async def test_default_inputs_match_official(name):
     assert [p.SerializeToString(deterministic=True) for p in ours] == official
 
 
+@pytest.mark.parametrize("name", sorted(FIXTURE["calls"]))
+async def test_call_literals_match_official(name):
+    """Each argument of a call: we read the official literal back, and write the same bytes."""
+    from flyte.types.interface import inputs_to_literals, literals_to_inputs
+
+    fn = golden_cases.interface_functions(File, Dir)[name]
+    kwargs = golden_cases.interface_calls()[name]
+    iface = NativeInterface.from_function(fn, name)
+    official = {k: _lit(b) for k, b in FIXTURE["calls"][name].items()}
+    assert await literals_to_inputs(iface, official) == {**kwargs, **{k: v for k, v in await _defaults(iface)}}
+    ours = await inputs_to_literals(iface, (), kwargs)
+    assert {k: v.SerializeToString(deterministic=True) for k, v in ours.items()} == {
+        k: v.SerializeToString(deterministic=True) for k, v in official.items()
+    }
+
+
+async def _defaults(iface):
+    return [(k, p.default) for k, p in iface.inputs.items() if k not in golden_cases.interface_calls()[iface.task_name]]
+
+
 OFFICIAL_PYTHON = "/tmp/official/bin/python"
 
 
@@ -114,10 +134,19 @@ OFFICIAL_PYTHON = "/tmp/official/bin/python"
 async def test_official_sdk_decodes_our_literals(tmp_path):
     import subprocess
 
+    from flyte.types.interface import inputs_to_literals
+
     ours = {}
     for cid, (t, v, _, _) in CASES.items():
         lit = await TypeEngine.to_literal(v, t, TypeEngine.to_literal_type(t))
         ours[cid] = base64.b64encode(lit.SerializeToString(deterministic=True)).decode()
+    # task inputs as our interface writes them (top-level Literal: enum or pickle, like the official one)
+    fns = golden_cases.interface_functions(File, Dir)
+    calls = {}
+    for name, kwargs in golden_cases.interface_calls().items():
+        lits = await inputs_to_literals(NativeInterface.from_function(fns[name], name), (), kwargs)
+        calls[name] = {k: base64.b64encode(x.SerializeToString(deterministic=True)).decode() for k, x in lits.items()}
+    ours["__calls__"] = calls
     src, dst = tmp_path / "ours.json", tmp_path / "result.json"
     src.write_text(json.dumps(ours))
     subprocess.run(
@@ -128,7 +157,8 @@ async def test_official_sdk_decodes_our_literals(tmp_path):
     )
     result = json.loads(dst.read_text())
     assert {cid: r for cid, r in result.items() if r != "ok"} == {}
-    assert set(result) == set(CASES)
+    calls = {f"{name}.{k}" for name, kwargs in golden_cases.interface_calls().items() for k in kwargs}
+    assert set(result) == set(CASES) | calls
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE["interfaces"]))

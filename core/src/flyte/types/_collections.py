@@ -10,7 +10,7 @@ Wire facts (official SDK 2.12.1):
   transformer that handles it; a union literal stores the value *and* its tagged variant
   type, which is how the reader picks the variant back.
 * An ``Enum`` travels as the member *name* in a string primitive, typed ``enum_type``
-  listing the names; ``typing.Literal["a", "b"]`` lists and sends the values themselves.
+  listing the names. (``typing.Literal`` is in ``_literal``.)
 """
 
 from __future__ import annotations
@@ -437,48 +437,7 @@ class EnumTransformer(TypeTransformer[enum.Enum]):
         return dec
 
 
-class LiteralStrTransformer(TypeTransformer[str]):
-    """``typing.Literal["a", "b"]``: an enum type listing the values themselves."""
-
-    def __init__(self) -> None:
-        super().__init__("DefaultEnumTransformer", typing.Literal)
-
-    @staticmethod
-    def values(t: Any) -> tuple[str, ...]:
-        vals = typing.get_args(t)
-        if not vals or not all(isinstance(v, str) for v in vals):
-            raise fail(f"{type_repr(t)}: only Literal types of strings are supported")
-        return vals
-
-    def get_literal_type(self, t: Any) -> LiteralType:
-        return LiteralType(enum_type=EnumType(values=list(dict.fromkeys(self.values(t)))))
-
-    def sync_encoder(self, t: Any, lt: LiteralType) -> Encoder:
-        allowed = frozenset(self.values(t))
-
-        def enc(v: Any) -> Literal:
-            if not isinstance(v, str) or v not in allowed:
-                raise fail(f"{value_repr(v)} is not one of {sorted(allowed)}")
-            lit = Literal()
-            lit.scalar.primitive.string_value = v
-            return lit
-
-        return enc
-
-    def sync_decoder(self, t: Any) -> Decoder:
-        allowed = frozenset(self.values(t))
-
-        def dec(lit: Literal) -> str:
-            s = lit.scalar.primitive.string_value
-            if s not in allowed:
-                raise fail(f"{s!r} is not one of {sorted(allowed)}")
-            return s
-
-        return dec
-
-
 LIST = ListTransformer()
 DICT = DictTransformer()
 UNION = UnionTransformer()
 ENUM = EnumTransformer()
-LITERAL = LiteralStrTransformer()

@@ -6,9 +6,10 @@ Lookup order for a type ``t``:
    other ``Annotated`` metadata is ignored.
 2. Transformers registered with :meth:`TypeEngine.register`, by exact type (or by the
    origin of a generic alias).
-3. Built-ins: scalars, ``list[T]``, ``dict``, unions, enums, ``typing.Literal`` of
-   strings, dataclasses, pydantic models (only if pydantic is already imported, i.e. the
-   type *is* a model), ``flyte.io.File`` and ``flyte.io.Dir``.
+3. Built-ins: scalars, ``list[T]``, ``dict``, unions, enums, ``typing.Literal`` (in the
+   official SDK's pickle form; see ``_literal``), dataclasses, pydantic models (only if
+   pydantic is already imported, i.e. the type *is* a model), ``flyte.io.File`` and
+   ``flyte.io.Dir``.
 4. Registered transformers whose type is a base class of ``t``.
 5. Transformers from the ``flyte_type_transformers`` plugin hook (asked only now).
 
@@ -48,7 +49,9 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
     if origin is typing.Union or origin is types.UnionType:
         return _collections.UNION
     if origin is typing.Literal:
-        return _collections.LITERAL
+        from flyte.types._literal import LITERAL
+
+        return LITERAL
     if origin is tuple:
         from flyte.types._tuples import TUPLE, is_typed_tuple
 
@@ -105,7 +108,7 @@ def _unsupported(t: Any, why: str = "") -> TypeTransformerError:
         hint = ""
     hint = hint or (
         "supported are bool, int, float, str, bytes, datetime, date, timedelta, None, list[T], dict[str, T], "
-        "dict, Optional/Union, Enum, Literal[str...], dataclasses, pydantic models, flyte.io.File/Dir; "
+        "dict, Optional/Union, Enum, Literal[str/int/bool...], dataclasses, pydantic models, flyte.io.File/Dir; "
         "register a TypeTransformer (plugin hook flyte_type_transformers) or opt into Pickled[T]"
     )
     return fail(f"Type {type_repr(t)} is not supported{': ' + why if why else ''} ({hint})")
@@ -246,7 +249,7 @@ class TypeEngine:
             elif any(m is PICKLE for m in meta):
                 tr, owner = PICKLED, None
             else:
-                return cls.plan(typing.get_args(t)[0])
+                return cls._annotated_plan(t)
         else:
             tr, owner = cls._find(t)
         try:
@@ -260,6 +263,19 @@ class TypeEngine:
         if not isinstance(lt, LiteralType):
             raise fail(f"Transformer {tr.name!r} returned {type(lt).__name__} from get_literal_type, not a LiteralType")
         return TypePlan(inner, tr, lt, enc, dec, owner)
+
+    @classmethod
+    def _annotated_plan(cls, t: Any) -> TypePlan:
+        """``Annotated[X, <other metadata>]``: X's plan; a pickled Literal keeps the full class name."""
+        p = cls.plan(typing.get_args(t)[0])
+        from flyte.types._literal import LITERAL
+
+        if p.transformer is LITERAL:  # the official SDK names the pickle after the whole annotation
+            lt = LiteralType()
+            lt.CopyFrom(p.literal_type)
+            lt.metadata.update({"python_class_name": str(t)})
+            return TypePlan(p.python_type, p.transformer, lt, p.encode, p.decode, p.owner)
+        return p
 
     @classmethod
     def guess_python_type(cls, literal_type: LiteralType) -> Any:

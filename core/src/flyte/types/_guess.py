@@ -2,7 +2,8 @@
 
 Used for tasks known only by their flyteidl2 interface (fetched from a control plane or
 written by another SDK). Structs become plain ``dict`` (a dataclass or model is read as
-its field map), blobs become File/Dir, enums ``Literal[...]`` of their names.
+its field map), blobs become File/Dir, enums ``Literal[...]`` of their names (sent as the
+enum's string), a pickled ``typing.Literal['a', 'b']`` that Literal (read without running code).
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def guess_python_type(lt: LiteralType) -> Any:
     elif kind == "map_value_type":
         return dict[str, guess_python_type(lt.map_value_type)]  # type: ignore[misc]
     elif kind == "enum_type":
-        return typing.Literal[tuple(lt.enum_type.values)]
+        from flyte.types._literal import LITERAL_ENUM
+
+        # a string primitive holding one of the values, at any depth
+        return typing.Annotated[typing.Literal[tuple(lt.enum_type.values)], LITERAL_ENUM]
     elif kind == "blob":
         from flyte.io import Dir, File
 
@@ -49,7 +53,13 @@ def guess_python_type(lt: LiteralType) -> Any:
     elif kind == "union_type":
         variants = lt.union_type.variants
         if variants and all(v.structure.tag == "FlytePickle" for v in variants):
+            from flyte.types._literal import literal_from_class_name
             from flyte.types._pickle import Pickled
+
+            name = lt.metadata.fields["python_class_name"].string_value if lt.HasField("metadata") else ""
+            literal = literal_from_class_name(name)
+            if literal is not None:  # a pickled Literal: read with the restricted unpickler
+                return literal
 
             return Pickled[Any]  # type: ignore[misc]
         return typing.Union[tuple(guess_python_type(v) for v in variants)]  # noqa: UP007

@@ -58,6 +58,23 @@ def _int(x: Any) -> int:
     raise fail(f"expected int, got {type(x).__name__} {value_repr(x)}")
 
 
+def _literal_codec(t: Any) -> Codec:
+    """A Literal field: its plain value, checked against the allowed values both ways."""
+    from flyte.types._literal import find_member, literal_members
+
+    members = literal_members(t)
+
+    def to_plain(v: Any) -> Any:
+        return find_member(t, members, v)
+
+    def from_plain(x: Any) -> Any:
+        if isinstance(x, float) and x.is_integer() and any(type(m) is int for m in members):
+            x = int(x)  # JSON numbers from the UI arrive as floats
+        return find_member(t, members, x)
+
+    return Codec(to_plain, from_plain)
+
+
 def _bytes(x: Any) -> bytes:
     if isinstance(x, (bytes, bytearray)):
         return bytes(x)
@@ -123,7 +140,7 @@ def _build(t: Any) -> Codec:
     origin = typing.get_origin(t)
     args = typing.get_args(t)
     if origin is typing.Literal:
-        return Codec(_ident, _ident)
+        return _literal_codec(t)
     if isinstance(t, type) and issubclass(t, enum.Enum):
         return _enum_codec(t)
     if t is dict or t is list:

@@ -9,7 +9,9 @@ untagged ``Binary`` scalar of its pickle, a larger one a blob holding the pickle
 
 ``bytes`` has no transformer of its own in the official SDK, so it travels as such a
 pickle. We write it the same way, and read it back with an unpickler that refuses any
-global, so decoding a ``bytes`` input never runs code.
+global, so decoding a ``bytes`` input never runs code. ``typing.Literal`` outside the top
+level of a task signature is such a pickle too in the official SDK; ``_literal`` reads it
+with the same unpickler (:func:`load_plain_pickle`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Annotated, Any, TypeVar
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import BlobType, LiteralType, SimpleType
 
+from flyte.errors import TypeTransformerError
 from flyte.types._transformer import TypeTransformer, fail, type_repr
 
 T = TypeVar("T")
@@ -67,7 +70,7 @@ def pickle_literal_type(class_name: str) -> LiteralType:
     return lt
 
 
-async def _pickle_to_literal(v: Any, data: bytes) -> Literal:
+async def pickle_to_literal(v: Any, data: bytes) -> Literal:
     from flyte._context import raw_data_path
 
     lit = Literal()
@@ -94,7 +97,7 @@ async def _pickle_to_literal(v: Any, data: bytes) -> Literal:
     return lit
 
 
-async def _pickle_bytes(lv: Literal) -> bytes:
+async def pickle_bytes(lv: Literal) -> bytes:
     s = lv.scalar
     kind = s.WhichOneof("value") if lv.WhichOneof("value") == "scalar" else None
     if kind == "binary" and s.binary.value:
@@ -127,15 +130,35 @@ class PickleTransformer(TypeTransformer[Any]):
             data = pickle.dumps(python_val, protocol=5)
         except Exception as e:
             raise fail(f"Cannot pickle {type(python_val).__name__}: {e}") from e
-        return await _pickle_to_literal(python_val, data)
+        return await pickle_to_literal(python_val, data)
 
     async def to_python_value(self, lv: Literal, expected_python_type: Any) -> Any:
-        return pickle.loads(await _pickle_bytes(lv))
+        return pickle.loads(await pickle_bytes(lv))
 
 
 class _NoGlobals(pickle.Unpickler):
+    """An unpickler that refuses every global, so loading runs no code (plain data only)."""
+
+    def __init__(self, file: Any, what: str) -> None:
+        super().__init__(file)
+        self._what = what
+
     def find_class(self, module: str, name: str) -> Any:
-        raise fail(f"a bytes literal must not reference {module}.{name}; refusing to unpickle it")
+        raise fail(f"{self._what} must not reference {module}.{name}; refusing to unpickle it")
+
+
+def load_plain_pickle(data: bytes, what: str) -> Any:
+    """Unpickle ``data`` without resolving any global (no classes, no functions: no code runs).
+
+    ``what`` names the literal in errors ("a bytes literal"). Only plain built-in data
+    (str, int, bool, bytes, containers of them...) can come out; callers check the type.
+    """
+    try:
+        return _NoGlobals(io.BytesIO(data), what).load()
+    except TypeTransformerError:
+        raise
+    except Exception as e:  # UnpicklingError, EOFError, ValueError... on malformed data
+        raise fail(f"Cannot read {what}: {type(e).__name__}: {e}") from e
 
 
 class BytesTransformer(TypeTransformer[bytes]):
@@ -152,14 +175,10 @@ class BytesTransformer(TypeTransformer[bytes]):
         if not isinstance(python_val, (bytes, bytearray, memoryview)):
             raise fail(f"Expected bytes, got {type(python_val).__name__}")
         v = bytes(python_val)
-        return await _pickle_to_literal(v, pickle.dumps(v, protocol=5))
+        return await pickle_to_literal(v, pickle.dumps(v, protocol=5))
 
     async def to_python_value(self, lv: Literal, expected_python_type: Any) -> bytes:
-        data = await _pickle_bytes(lv)
-        try:
-            v = _NoGlobals(io.BytesIO(data)).load()
-        except pickle.UnpicklingError as e:
-            raise fail(f"Cannot read a bytes value from the literal: {e}") from e
+        v = load_plain_pickle(await pickle_bytes(lv), "a bytes literal")
         if not isinstance(v, bytes):
             raise fail(f"Expected the literal to hold bytes, it holds {type_repr(type(v))}")
         return v

@@ -28,6 +28,7 @@ from flyteidl2.core.types_pb2 import LiteralType
 
 from flyte.errors import InvalidInputError, TaskDefinitionError, TypeTransformerError
 from flyte.types._engine import TypeEngine, decode_other_forms
+from flyte.types._literal import signature_type
 from flyte.types._transformer import TypePlan, type_repr, value_repr
 
 EMPTY = inspect.Parameter.empty
@@ -86,9 +87,11 @@ class Param:
         return f"{self.name}: {type_repr(self.python_type)}{d}"
 
 
-def _plan_or_fail(task: str, what: str, name: str, t: Any) -> TypePlan:
+def _plan_or_fail(task: str, what: str, name: str, t: Any, top: bool = True) -> TypePlan:
+    """The plan for a parameter or output; ``top``: ``t`` is at the top level of the signature,
+    where ``typing.Literal`` travels as the official interface declares it (see ``_literal``)."""
     try:
-        return TypeEngine.plan(t)
+        return TypeEngine.plan(signature_type(t) if top else t)
     except TypeTransformerError as e:
         raise TaskDefinitionError(
             f"Task '{task}': {what} '{name}' has type {type_repr(t)}, which flyte cannot carry. {e}"
@@ -165,7 +168,9 @@ class NativeInterface:
                 )
             inputs[name] = cls._input(task, name, hints[name], p.default)
         outputs_t, nt = split_return(task, hints.get("return", sig.return_annotation))
-        outputs = {k: Param(k, t, _plan_or_fail(task, "output", k, t)) for k, t in outputs_t.items()}
+        # NamedTuple fields are not top-level for the official SDK: a Literal field stays a pickled Literal
+        top = nt is None
+        outputs = {k: Param(k, t, _plan_or_fail(task, "output", k, t, top)) for k, t in outputs_t.items()}
         return cls(task, inputs, outputs, nt)
 
     @classmethod
