@@ -24,12 +24,36 @@ class ActionID:
     domain: str | None = None
 
 
+class RawDataPath(str):
+    """Where a run writes data: a ``str`` (for ``os.path.join`` and friends) with the official SDK's API.
+
+    ``ctx.raw_data_path.path`` and ``ctx.raw_data_path.get_random_remote_path("x.csv")`` both work.
+    """
+
+    @property
+    def path(self) -> str:
+        return str(self)
+
+    def get_random_remote_path(self, file_name: str | None = None) -> str:
+        import uuid
+
+        base = str(self).rstrip("/") + "/" + uuid.uuid4().hex
+        return base + "/" + file_name if file_name else base
+
+
+@dataclass(frozen=True)
+class GroupData:
+    """The innermost ``flyte.group`` a task was called in."""
+
+    name: str
+
+
 @dataclass(frozen=True)
 class TaskContext:
     """What a running task can learn about itself (returned by :func:`flyte.ctx`)."""
 
     action: ActionID
-    raw_data_path: str
+    raw_data_path: RawDataPath
     run_base_dir: str
     mode: str = "local"
     task_name: str = ""
@@ -39,10 +63,25 @@ class TaskContext:
     custom_context: dict[str, str] = field(default_factory=dict)
     controller: Controller | None = field(default=None, repr=False, compare=False)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    version: str = "local"
 
     @property
     def run_name(self) -> str:
         return self.action.run_name
+
+    @property
+    def output_path(self) -> str:
+        """Where this action's outputs are recorded (locally: the run's directory)."""
+        return self.run_base_dir
+
+    @property
+    def group_data(self) -> GroupData | None:
+        return GroupData(self.group[-1]) if self.group else None
+
+    @property
+    def disable_run_cache(self) -> bool:
+        controller = self.controller
+        return bool(getattr(controller, "disable_run_cache", False))
 
     def replace(self, **changes: Any) -> TaskContext:
         return replace(self, **changes)

@@ -95,6 +95,18 @@ class Runner:
         return Run(handle, mode)
 
 
+# Options of the official SDK's with_runcontext that change nothing locally; accepted so its code runs.
+_RUNCONTEXT_ACCEPTED = frozenset({
+    "service_account", "version", "copy_style", "dry_run", "copy_bundle_to", "interactive_mode", "run_start_time",
+    "annotations", "interruptible", "log_level", "log_format", "user_log_level", "reset_root_logger", "queue",
+    "notifications", "cache_lookup_scope", "preserve_original_types", "debug", "tracked", "tracked_strict",
+})
+_RUNCONTEXT_NAMED = frozenset({
+    "mode", "name", "raw_data_path", "run_base_dir", "env_vars", "overwrite_cache", "disable_run_cache", "project",
+    "domain", "labels", "max_action_concurrency", "custom_context",
+})
+
+
 def with_runcontext(
     mode: str | None = None,
     *,
@@ -108,6 +120,7 @@ def with_runcontext(
     domain: str | None = None,
     labels: dict[str, str] | None = None,
     max_action_concurrency: int | None = None,
+    custom_context: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> Runner:
     """Run settings for one run: ``flyte.with_runcontext(mode="local", name="nightly").run(task, x=1)``.
@@ -115,6 +128,14 @@ def with_runcontext(
     ``mode`` names a runtime (``local``, ``sandbox``, ``remote``); unknown settings are
     passed to the runtime as ``RunOptions.extra``.
     """
+    unknown = set(kwargs) - _RUNCONTEXT_ACCEPTED
+    if unknown:
+        import difflib
+
+        key = sorted(unknown)[0]
+        hint = difflib.get_close_matches(key, sorted(_RUNCONTEXT_ACCEPTED | _RUNCONTEXT_NAMED), n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise TypeError(f"flyte.with_runcontext() got an unexpected option '{key}'{suggestion}")
     return Runner(
         mode,
         name=name,
@@ -127,6 +148,7 @@ def with_runcontext(
         domain=domain,
         labels=labels or {},
         max_action_concurrency=max_action_concurrency,
+        custom_context=dict(custom_context or {}),
         **kwargs,
     )
 

@@ -18,6 +18,30 @@ if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Options of the official SDK's @env.task that have no effect on a local run; accepted so its code runs.
+_TASK_OPTIONS_ACCEPTED = frozenset(
+    {"service_account", "triggers", "links", "task_resolver", "entrypoint", "produces_artifacts"}
+)
+_TASK_OPTIONS_ALL = frozenset(
+    {"short_name", "cache", "retries", "timeout", "docs", "pod_template", "report", "interruptible",
+     "max_inline_io_bytes", "queue", "sandbox"}
+) | _TASK_OPTIONS_ACCEPTED
+
+
+def _check_options(
+    where: str, given: dict[str, Any], accepted: frozenset[str], known: frozenset[str] = _TASK_OPTIONS_ALL
+) -> None:
+    """Unknown keyword options are errors (a typo must not silently become a default)."""
+    import difflib
+
+    from flyte.errors import TaskDefinitionError
+
+    for key in given:
+        if key not in accepted:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise TaskDefinitionError(f"{where}: unexpected option '{key}'{suggestion}")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$", re.IGNORECASE)
 
 
@@ -129,6 +153,8 @@ class TaskEnvironment:
             async def fetch(url: str) -> str: ...
         """
         from flyte._task import TaskTemplate
+
+        _check_options(f"@{self.name}.task", kwargs, _TASK_OPTIONS_ACCEPTED)
 
         def decorator(func: F) -> TaskTemplate[..., Any]:
             t: TaskTemplate[..., Any] = TaskTemplate.from_function(

@@ -47,7 +47,7 @@ class TypeTransformerError(FlyteError, TypeError):
 # -- running -----------------------------------------------------------------------
 
 
-class RuntimeUserError(FlyteError):
+class RuntimeUserError(FlyteError, RuntimeError):
     """A task raised. ``code`` names the error kind, ``task`` the failing task."""
 
     def __init__(self, code: str, message: str, task: str | None = None, action: str | None = None) -> None:
@@ -60,6 +60,23 @@ class RuntimeUserError(FlyteError):
 
 class TaskTimedoutError(RuntimeUserError, TimeoutError):
     """A task ran past its timeout."""
+
+
+TaskTimeoutError = TaskTimedoutError  # the official SDK's name
+
+
+class NonRecoverableError(RuntimeUserError):
+    """Raise from a task to fail it at once: it is not retried, whatever ``retries`` says.
+
+    Example::
+
+        if not path.endswith(".csv"):
+            raise flyte.errors.NonRecoverableError("BadInput", f"{path} is not a CSV file")
+    """
+
+    def __init__(self, code: str = "NonRecoverable", message: str = "", task: str | None = None,
+                 action: str | None = None) -> None:
+        super().__init__(code, message or code, task=task, action=action)
 
 
 class RetriesExhaustedError(RuntimeUserError):

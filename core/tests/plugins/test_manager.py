@@ -168,3 +168,74 @@ def test_storage_registry_is_keyed_by_protocol() -> None:
     assert pm.storage.get("mem") is Mem
     described = {i.name: i.registers for i in pm.describe()}
     assert described["mem"] == {"storage backend": ["memory", "mem"]}
+
+
+class _FakeDist:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.version = "1.0"
+
+
+class _FakeEP:
+    def __init__(self, name: str, dist: str, obj: Any) -> None:
+        self.name = name
+        self.value = f"{dist}.hooks"
+        self.dist = _FakeDist(dist)
+        self._obj = obj
+
+    def load(self) -> Any:
+        return self._obj
+
+
+def test_two_distributions_with_one_entry_point_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    eps = [
+        _FakeEP("s3", "flyte-s3", _plugin(flyte_runtimes=[_runtime("from-s3")])),
+        _FakeEP("s3", "flyte-dup", _plugin(flyte_runtimes=[_runtime("from-dup")])),
+        _FakeEP("local", "flyte-impostor", _plugin(flyte_runtimes=[_runtime("impostor")])),
+    ]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: eps)
+    pm = PluginManager()
+    with pytest.warns(PluginWarning) as caught:
+        names = pm.runtimes.names()
+    messages = [str(w.message) for w in caught]
+    assert any("'s3': flyte-s3 and flyte-dup" in m for m in messages)
+    assert any("'local': flyte-core and flyte-impostor" in m for m in messages)
+    assert names == ["from-s3", "local"]
+    monkeypatch.setenv("FLYTE_PLUGINS_STRICT", "1")
+    with pytest.raises(PluginLoadError, match="flyte-dup"):
+        PluginManager().load()
+
+
+def test_plugin_cli_command_collisions_warn_and_keep_the_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+
+    from flyte.cli.main import RootGroup
+
+    def adds(name: str, text: str) -> Any:
+        class P:
+            @hookimpl
+            def flyte_cli_commands(self, cli: Any) -> None:
+                cli.add_command(click.Command(name, callback=lambda: click.echo(text)))
+
+        return P()
+
+    with isolated_plugins(("clix", adds("run", "hijacked")), ("first", adds("hello", "one")),
+                          ("second", adds("hello", "two"))):
+        root = RootGroup(name="flyte")
+        with pytest.warns(PluginWarning) as caught:
+            names = root.list_commands(click.Context(root))
+        text = " ".join(str(w.message) for w in caught)
+        assert "tried to replace the built-in command 'flyte run'" in text
+        assert "'flyte hello', which plugin 'first' already added" in text
+        assert "run" in names and "hello" in names
+        assert root.command_owners == {"hello": "first"}
+        assert root.get_command(click.Context(root), "run").name == "run"  # the built-in
+        assert root.get_command(click.Context(root), "hello").callback() is None  # first plugin's
+
+
+def test_unknown_name_says_when_it_is_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYTE_DISABLE_PLUGINS", "local")
+    with pytest.raises(UnknownPluginError, match="blocked by FLYTE_DISABLE_PLUGINS"):
+        PluginManager(load_entry_points=False).runtimes.get("local")

@@ -325,8 +325,10 @@ def test_run_record_is_written(tmp_path: Path) -> None:
     rundir = Path(run.url.removeprefix("file://"))
     assert sorted(p.name for p in rundir.iterdir()) == ["actions.db", "run.json"]
     assert json.loads((rundir / "run.json").read_text())["name"] == "recorded"
-    with pytest.raises(InvalidInputError, match="already exists"):
-        flyte.with_runcontext(name="recorded").run(fan, n=1)
+    # running under the same name again keeps the earlier record as recorded.1
+    flyte.with_runcontext(name="recorded").run(fan, n=1)
+    assert load_run("recorded")[0]["counts"] == {"succeeded": 2}
+    assert load_run("recorded.1")[0]["counts"] == {"succeeded": 4}
 
 
 def test_failed_run_is_recorded() -> None:
@@ -435,3 +437,79 @@ def test_file_outputs_land_under_raw_data_path(tmp_path: Path) -> None:
     # without a raw data path, data goes under the run's own directory
     run2 = flyte.run(file_pipeline, text="again")
     assert run2.outputs()[1].path.startswith(run2.url.removeprefix("file://"))
+
+
+_nr_calls = {"n": 0}
+
+
+@env.task(retries=3)
+async def give_up() -> int:
+    _nr_calls["n"] += 1
+    raise flyte.errors.NonRecoverableError("BadInput", "cannot continue")
+
+
+def test_non_recoverable_error_is_not_retried() -> None:
+    _nr_calls["n"] = 0
+    with pytest.raises(RuntimeUserError, match="cannot continue") as e:
+        flyte.run(give_up)
+    assert _nr_calls["n"] == 1
+    assert isinstance(e.value, RuntimeError)  # like the official SDK's errors
+    assert flyte.errors.TaskTimeoutError is TaskTimedoutError
+
+
+def test_disable_run_cache_and_custom_context() -> None:
+    _calls["n"] = 0
+    flyte.run(cached, x=5)
+    flyte.with_runcontext(disable_run_cache=True).run(cached, x=5)
+    assert _calls["n"] == 2
+
+
+@env.task
+async def ctx_fields() -> str:
+    c = flyte.ctx()
+    assert c is not None
+    p = c.raw_data_path.get_random_remote_path("x.csv")
+    assert p.startswith(c.raw_data_path.path) and p.endswith("/x.csv")
+    with flyte.group("outer"):
+        inner = await group_name()
+    return f"{c.custom_context.get('team')}|{inner}|{c.version}"
+
+
+@env.task
+async def group_name() -> str:
+    c = flyte.ctx()
+    assert c is not None and c.group_data is not None
+    return c.group_data.name
+
+
+def test_ctx_has_the_official_shape() -> None:
+    run = flyte.with_runcontext(custom_context={"team": "ml"}).run(ctx_fields)
+    assert run.outputs()[0] == "ml|outer|local"
+
+
+@env.task
+async def returns_nothing(x: int) -> None:
+    return None
+
+
+def test_none_output_is_a_one_tuple() -> None:
+    assert flyte.run(returns_nothing, x=1).outputs() == (None,)
+
+
+def test_unknown_options_are_errors_with_a_suggestion() -> None:
+    from flyte.errors import TaskDefinitionError
+
+    with pytest.raises(TaskDefinitionError, match="unexpected option 'retires' \\(did you mean 'retries'\\?\\)"):
+
+        @env.task(retires=3)
+        async def typo() -> None:
+            return None
+
+    with pytest.raises(TypeError, match="unexpected option 'overwrite_cahce'"):
+        flyte.with_runcontext(overwrite_cahce=True)
+    # official options that mean nothing locally are accepted
+    flyte.with_runcontext(copy_style="none", version="v1", interruptible=True)
+
+    @env.task(service_account="sa", entrypoint=True)
+    async def accepted() -> None:
+        return None

@@ -31,26 +31,30 @@ class RootGroup(click.Group):
         if self._plugin_commands_loaded:
             return
         self._plugin_commands_loaded = True
-        from flyte.errors import PluginError
-        from flyte.plugins.manager import get_plugin_manager
+        from flyte.plugins.manager import PluginManager, get_plugin_manager
 
+        # A plugin that adds a command someone else owns is skipped with one warning (an error under
+        # FLYTE_PLUGINS_STRICT=1): `flyte --help` and `flyte plugins` must keep working to find it.
         objects: dict[str, click.Command] = {}
         for info, _ in get_plugin_manager().call_each("flyte_cli_commands", cli=self):
-            for name, command in self.commands.items():
+            for name, command in list(self.commands.items()):
                 if name in self.command_owners:
                     if objects[name] is not command:
-                        raise PluginError(
-                            f"Duplicate CLI command 'flyte {name}': added by plugin '{self.command_owners[name]}' "
-                            f"and by plugin '{info.name}' ({info.distribution})"
+                        self.commands[name] = objects[name]
+                        PluginManager._skip(
+                            f"Plugin '{info.name}' ({info.distribution}) adds the CLI command 'flyte {name}', which "
+                            f"plugin '{self.command_owners[name]}' already added; its command was skipped."
                         )
                     continue
-                objects[name] = command
                 if name in BUILTIN_COMMANDS:
-                    raise PluginError(
+                    del self.commands[name]
+                    PluginManager._skip(
                         f"Plugin '{info.name}' ({info.distribution}) tried to replace the built-in command "
-                        f"'flyte {name}'"
+                        f"'flyte {name}'; its command was skipped."
                     )
+                    continue
                 self.command_owners[name] = info.name
+                objects[name] = command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()

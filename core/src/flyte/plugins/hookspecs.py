@@ -21,13 +21,11 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from flyte.plugins.interfaces import (
-        AdminTransport,
-        ImageBuilder,
-        Runtime,
-        StorageBackend,
-        TypeTransformer,
-    )
+    from flyte.admin import AdminTransport
+    from flyte.images.builder import ImageBuilder
+    from flyte.runtime import Runtime
+    from flyte.storage.backend import StorageBackend
+    from flyte.types import TypeTransformer
 
 hookspec = pluggy.HookspecMarker("flyte")
 

@@ -120,28 +120,41 @@ class PluginManager:
                 from importlib.metadata import entry_points
 
                 disabled = _disabled()
-                seen = {name for name, _ in BUILTIN_PLUGINS}
+                seen: dict[str, str] = {name: "flyte-core" for name, _ in BUILTIN_PLUGINS}
                 for ep in entry_points(group=ENTRY_POINT_GROUP):
-                    if ep.name in seen or ep.name in disabled:
-                        continue
-                    seen.add(ep.name)
                     dist = ep.dist.name if ep.dist is not None else "unknown"
+                    if ep.name in disabled or (ep.name in seen and seen[ep.name] == dist):
+                        continue
+                    if ep.name in seen:
+                        self._skip(
+                            f"Two distributions register a flyte plugin named '{ep.name}': {seen[ep.name]} and "
+                            f"{dist}; the one from {dist} was skipped. Uninstall one of them or block one with "
+                            "FLYTE_DISABLE_PLUGINS."
+                        )
+                        continue
+                    seen[ep.name] = dist
                     version = ep.dist.version if ep.dist is not None else "unknown"
                     self._load_one(ep.name, ep.value, dist, version, ep.load)
             self._loaded = True
             self._invalidate()
 
+    @staticmethod
+    def _skip(msg: str, cause: BaseException | None = None) -> None:
+        """Warn about a plugin problem (a broken plugin must not break the CLI), or raise under strict mode."""
+        if _strict():
+            strict_msg = msg.replace("was skipped", "was not loaded")
+            raise PluginLoadError(strict_msg + " (FLYTE_PLUGINS_STRICT is set)") from cause
+        warnings.warn(msg + " Set FLYTE_PLUGINS_STRICT=1 to make this an error.", PluginWarning, stacklevel=3)
+
     def _load_one(self, name: str, module: str, dist: str, version: str, loader: Callable[[], Any]) -> None:
         try:
             obj = loader()
         except Exception as e:  # a broken plugin must not break the CLI
-            msg = (
+            self._skip(
                 f"flyte plugin '{name}' from distribution {dist} {version} failed to import "
-                f"({type(e).__name__}: {e}); it was skipped."
+                f"({type(e).__name__}: {e}); it was skipped.",
+                e,
             )
-            if _strict():
-                raise PluginLoadError(msg + " (FLYTE_PLUGINS_STRICT is set)") from e
-            warnings.warn(msg + " Set FLYTE_PLUGINS_STRICT=1 to make this an error.", PluginWarning, stacklevel=2)
             return
         self._register(obj, PluginInfo(name=name, distribution=dist, version=version, module=module))
 
@@ -189,15 +202,16 @@ class PluginManager:
         else:
             self.load_builtins()
         hook = getattr(self._pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # registration order: built-ins, then installed plugins
             info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "unknown", "", "")
             try:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as e:
-                msg = f"flyte plugin '{info.name}' ({info.distribution}) failed in {hook_name}: {type(e).__name__}: {e}"
-                if _strict():
-                    raise PluginLoadError(msg) from e
-                warnings.warn(msg + "; it was skipped.", PluginWarning, stacklevel=2)
+                self._skip(
+                    f"flyte plugin '{info.name}' ({info.distribution}) failed in {hook_name}: "
+                    f"{type(e).__name__}: {e}; it was skipped.",
+                    e,
+                )
                 continue
             yield info, result
 
@@ -293,7 +307,12 @@ class Registry(Generic[T]):
         available = ", ".join(sorted(items)) or "none"
         msg = f"Unknown {self.kind} '{name}'. Available: {available}."
         provider = KNOWN_PROVIDERS.get(self.kind, {}).get(name)
-        if provider:
+        disabled = _disabled()
+        if name in ("local", "file") and "local" in disabled:
+            msg += " The built-in plugin 'local' is blocked by FLYTE_DISABLE_PLUGINS."
+        elif provider and provider.removeprefix("flyte-") in disabled:
+            msg += f" {provider} is blocked by FLYTE_DISABLE_PLUGINS."
+        elif provider:
             msg += f" Install {provider} (pip install {provider})."
         raise UnknownPluginError(msg)
 

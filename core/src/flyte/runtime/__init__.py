@@ -44,6 +44,7 @@ class RunOptions:
     project: str | None = None
     domain: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    custom_context: dict[str, str] = field(default_factory=dict)
     # Called with (event, payload) as actions change state; used by the CLI's progress display.
     on_event: Any = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from flyte import _context
 from flyte._builtin.local.records import ActionRecord
-from flyte._context import ActionID, TaskContext
+from flyte._context import ActionID, RawDataPath, TaskContext
 from flyte._controller import Controller
 from flyte._secret import resolve_secret
-from flyte.errors import FlyteError, InvalidInputError, RuntimeUserError, TaskTimedoutError
+from flyte.errors import FlyteError, InvalidInputError, NonRecoverableError, RuntimeUserError, TaskTimedoutError
 from flyte.runtime import Phase
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class LocalController(Controller):
         run_base_dir: str,
         max_concurrency: int | None = None,
         overwrite_cache: bool = False,
+        disable_run_cache: bool = False,
+        custom_context: dict[str, str] | None = None,
         on_event: Callable[[str, ActionRecord], None] | None = None,
         keep_literals: bool = True,
     ) -> None:
@@ -77,6 +79,8 @@ class LocalController(Controller):
         self._counter = itertools.count(1)
         self.actions: list[ActionRecord] = []
         self.overwrite_cache = overwrite_cache
+        self.disable_run_cache = disable_run_cache
+        self.custom_context = dict(custom_context or {})
         self.on_event = on_event
         self.keep_literals = keep_literals
         self._cache: CacheStore | None = None
@@ -170,7 +174,7 @@ class LocalController(Controller):
         self, task: TaskTemplate[Any, Any], in_lits: dict[str, Any], rec: ActionRecord, parent: TaskContext | None
     ) -> dict[str, Any]:
         cache_key = None
-        if task.cache.enabled:
+        if task.cache.enabled and not self.disable_run_cache:
             from flyte._builtin.local.cache_store import cache_key as make_key
             from flyte.types.interface import literals_hash
 
@@ -200,7 +204,7 @@ class LocalController(Controller):
                 raise
             except Exception as e:
                 last_exc = e
-                if attempt < retries:
+                if attempt < retries and not isinstance(e, NonRecoverableError):
                     delay = backoff.delay(attempt) if backoff else 0.0
                     if logger.isEnabledFor(logging.INFO):
                         logger.info("task %s (%s) attempt %d failed: %s; retrying", task.name, rec.name, attempt + 1, e)
@@ -223,6 +227,8 @@ class LocalController(Controller):
         rec.phase = Phase.TIMED_OUT if timed_out else Phase.FAILED
         if isinstance(last_exc, RuntimeUserError) and last_exc.action == rec.name:
             err: RuntimeUserError = last_exc
+            if rec.attempts > 1:
+                err.args = (f"{err.args[0]} (after {rec.attempts} attempts)",)
         else:
             detail = str(last_exc) if isinstance(last_exc, FlyteError) else f"{type(last_exc).__name__}: {last_exc}"
             if rec.attempts > 1:
@@ -249,13 +255,13 @@ class LocalController(Controller):
         slot = _Slot()
         tc = TaskContext(
             action=ActionID(name=rec.name, run_name=self.run_name),
-            raw_data_path=self.raw_data_path,
+            raw_data_path=RawDataPath(self.raw_data_path),
             run_base_dir=self.run_base_dir,
             mode=self.mode,
             task_name=task.name,
             attempt=attempt,
             group=parent.group if parent is not None else (),
-            custom_context=parent.custom_context if parent is not None else {},
+            custom_context=parent.custom_context if parent is not None else self.custom_context,
             controller=self,
             data={"slot": slot},
         )

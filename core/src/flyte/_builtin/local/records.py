@@ -122,9 +122,11 @@ def list_runs(base: Path | None = None) -> list[dict[str, Any]]:
         f = d / "run.json"
         if f.is_file():
             try:
-                out.append(json.loads(f.read_text()))
+                record = json.loads(f.read_text())
             except (OSError, ValueError):
                 continue
+            record["name"] = d.name  # an earlier run kept as <name>.<n> is listed under that name
+            out.append(record)
     out.sort(key=lambda r: r.get("start", 0), reverse=True)
     return out
 
@@ -137,6 +139,7 @@ def load_run(name: str, base: Path | None = None) -> tuple[dict[str, Any], list[
     if not f.is_file():
         raise FileNotFoundError(f"No local run named '{name}' under {base}")
     run = json.loads(f.read_text())
+    run["name"] = name
     actions: list[dict[str, Any]] = []
     db_path = d / "actions.db"
     if db_path.is_file():

@@ -87,12 +87,16 @@ class LocalRuntime(Runtime):
         base = Path(options.run_base_dir).expanduser() if options.run_base_dir else runs_dir()
         name = options.name or new_run_name()
         directory = base / name
+        if options.name and directory.exists():
+            # Re-running a named run (a nightly script) keeps the earlier record as <name>.<n>.
+            n = 1
+            while (base / f"{name}.{n}").exists():
+                n += 1
+            directory.rename(base / f"{name}.{n}")
         try:
             directory.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
-            raise InvalidInputError(
-                f"A local run named '{name}' already exists in {base}; pick another --name"
-            ) from None
+            raise InvalidInputError(f"A local run named '{name}' already exists in {base}") from None
         raw = options.raw_data_path or str(directory / "data")
         record = RunRecord(name=name, task=task.name, directory=directory, runtime=self.name)
         record.write()
@@ -105,6 +109,8 @@ class LocalRuntime(Runtime):
             run_base_dir=str(directory),
             max_concurrency=options.max_action_concurrency,
             overwrite_cache=options.overwrite_cache,
+            disable_run_cache=options.disable_run_cache,
+            custom_context=options.custom_context,
             on_event=options.on_event,
         )
         outputs: ActionOutputs | None = None
@@ -114,7 +120,7 @@ class LocalRuntime(Runtime):
                 value = await controller.run_root(task, args, kwargs)
             names = list(task.interface.outputs)
             if len(names) == 0:
-                outputs = ActionOutputs((), [])
+                outputs = ActionOutputs((None,), [])  # like the official SDK: outputs()[0] is None
             elif len(names) == 1:
                 outputs = ActionOutputs((value,), names)
             else:
