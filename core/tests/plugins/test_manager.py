@@ -210,7 +210,6 @@ def test_two_distributions_with_one_entry_point_name(monkeypatch: pytest.MonkeyP
 
 def test_plugin_cli_command_collisions_warn_and_keep_the_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
     import click
-
     from flyte.cli.main import RootGroup
 
     def adds(name: str, text: str) -> Any:
