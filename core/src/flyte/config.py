@@ -34,8 +34,19 @@ class Config:
         return self.values.get(key, default)
 
     def section(self, name: str) -> dict[str, Any]:
+        """One section as a nested dict (``storage: {s3: {endpoint: ...}}`` stays nested), env overrides applied."""
         prefix = name + "."
-        out = {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+        out: dict[str, Any] = {}
+        for k, v in self.values.items():
+            if k.startswith(prefix):
+                node = out
+                *parents, leaf = k[len(prefix) :].split(".")
+                for part in parents:
+                    child = node.get(part)
+                    if not isinstance(child, dict):
+                        child = node[part] = {}
+                    node = child
+                node[leaf] = v
         env_prefix = f"FLYTE_{name.upper()}_"
         for k, v in os.environ.items():
             if k.startswith(env_prefix):

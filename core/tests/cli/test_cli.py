@@ -77,10 +77,10 @@ def test_help_and_version() -> None:
 
 def test_run_with_typed_arguments(wf: Path) -> None:
     p = flyte("run", str(wf), "main", "--n", "4", "--label", "hi", "--color", "blue",
-              "--cfg", '{"name": "c", "k": 5}', "--weights", "[0.5, 1.5]", "--flag", "true", check=True)
+              "--cfg", '{"name": "c", "k": 5}', "--weights", "[0.5, 1.5]", "--flag", check=True)
     assert "hi:blue:c:5:12:2.0:True" in p.stdout
     assert "succeeded" in p.stdout
-    p = flyte("run", str(wf), "main", "--n", "1", check=True)
+    p = flyte("run", str(wf), "main", "--n", "1", "--no-flag", check=True)
     assert "x:red:d:2:0:1.0:False" in p.stdout
 
 
@@ -179,3 +179,18 @@ def test_progress_counts_and_renders() -> None:
     text = prog._render().plain
     assert "running 1" in text and "succeeded 3" in text and "cached 1" in text and "failed 1" in text
     assert prog.summary() == "3 succeeded, 1 cached, 1 failed"
+
+
+def test_config_file_storage_and_nested_sections(wf: Path, tmp_path: Path) -> None:
+    from flyte.config import load_config
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("storage:\n  s3:\n    endpoint: http://127.0.0.1:9\n  endpoint: http://flat\ntask:\n  project: p\n")
+    assert load_config(cfg).section("storage") == {"s3": {"endpoint": "http://127.0.0.1:9"}, "endpoint": "http://flat"}
+    # the CLI reads the config file like flyte.init_from_config(): a local run still works
+    p = flyte("-c", str(cfg), "run", str(wf), "main", "--n", "1", check=True)
+    assert "succeeded" in p.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("storage: [oops\n")
+    p = flyte("-c", str(bad), "run", str(wf), "main", "--n", "1")
+    assert p.returncode == 1 and "not valid YAML" in p.stderr

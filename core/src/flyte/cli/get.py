@@ -110,6 +110,11 @@ def get_runs(limit: int, output: str, run_base_dir: str | None) -> None:
     Console().print(table)
 
 
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _phase_markup(phase: str) -> str:
     color = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "TIMED_OUT": "red", "ABORTED": "yellow"}
     return f"[{color.get(phase, 'white')}]{phase}[/]"
@@ -151,14 +156,26 @@ def get_run(name: str, output: str, run_base_dir: str | None) -> None:
     if outputs is not None:
         c.print(f"outputs: {outputs!r}", markup=False, highlight=False)
     table = Table(title=f"Actions ({len(actions)})", title_justify="left")
-    for col in ("action", "task", "parent", "group", "phase", "attempts", "duration"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("error", no_wrap=True, overflow="ellipsis", max_width=80)
+    table.add_column("action", no_wrap=True)
+    table.add_column("task", overflow="fold", min_width=8)
+    table.add_column("parent", no_wrap=True)
+    grouped = any(a["group"] for a in actions)
+    if grouped:
+        table.add_column("group", overflow="fold")
+    table.add_column("phase", no_wrap=True)
+    table.add_column("tries", no_wrap=True, justify="right")
+    table.add_column("took", no_wrap=True, justify="right")
+    table.add_column("error", no_wrap=True)
+    widest_task = max((len(a["task"]) for a in actions), default=4)
+    # the error column gets what the others leave; the full text is in -o json
+    room = max(12, c.width - 58 - min(widest_task, 30) - (12 if grouped else 0))
     shown = actions[:200]
     for a in shown:
         phase = "CACHED" if a.get("cache_hit") else a["phase"]
-        table.add_row(a["name"], a["task"], a["parent"] or "-", a["grp"] or "", _phase_markup(phase),
-                      str(a["attempts"]), _duration(a["start"], a["end"]), a["error"] or "")
+        cells = [a["name"], a["task"], a["parent"] or "-"] + ([a["group"] or ""] if grouped else [])
+        cells += [_phase_markup(phase), str(a["attempts"]), _duration(a["start"], a["end"]),
+                  _clip(a["error"] or "", room)]
+        table.add_row(*cells)
     c.print(table)
     if len(actions) > len(shown):
         c.print(f"... {len(actions) - len(shown)} more actions (use --output json for all)")

@@ -91,7 +91,7 @@ def _version() -> str:
 
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="flyte (flyte-core)")
-@click.option("-v", "--verbose", count=True, help="Show tracebacks and debug logs (-vv for more).")
+@click.option("-v", "--verbose", count=True, help="Show tracebacks and flyte's logs (-vv for debug logs).")
 @click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: ./.flyte/config.yaml, then ~/.flyte/config.yaml).")
 @click.pass_context
@@ -102,7 +102,10 @@ def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
     if verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(name)s: %(message)s")
+        # Only flyte's own loggers get chatty: libraries such as botocore log request headers
+        # (session tokens) at DEBUG, and secrets must never reach the logs.
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+        logging.getLogger("flyte").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
     if config_file:
         os.environ["FLYTE_CONFIG"] = config_file
     if sys.stderr.isatty():
@@ -143,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except click.ClickException as e:
-        click.echo(f"Error: {e.format_message()}", err=True)
+        if type(e).__name__ == "NoArgsIsHelpError":  # `flyte run` alone: show its help, not an error
+            click.echo(e.format_message(), err=True)
+        else:
+            click.echo(f"Error: {e.format_message()}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

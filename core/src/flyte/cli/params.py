@@ -208,6 +208,18 @@ def options_for(func: Any) -> list[click.Option]:
                 default = str(default.value)
             shown_default = _json_default(default) if isinstance(ptype, JsonParam) and default is not None else default
         is_json = isinstance(ptype, JsonParam)
+        base_t, _ = _unwrap_optional(t)
+        if base_t is bool:
+            # --flag / --no-flag, as the official CLI spells booleans.
+            opt = click.Option(
+                [f"--{pname}/--no-{pname}"],
+                default=bool(default) if has_default and default is not None else False,
+                show_default=has_default,
+                help="bool",
+            )
+            opt._flyte_has_default = True  # type: ignore[attr-defined]
+            opts.append(opt)
+            continue
         extra: dict[str, Any] = {}
         if has_default and not is_json:
             # Only pass a default when there is one: click >= 8.3 treats default=None as "given".

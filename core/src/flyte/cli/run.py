@@ -74,8 +74,11 @@ class FileGroup(click.Group):
         task = find_task(module, self.file, cmd_name)
         return TaskCommand(self.file, cmd_name, task)
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
-        return super().resolve_command(ctx, args)
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:
+            tasks = ", ".join(self.list_commands(ctx)) or "none"
+            raise click.UsageError(f"Name a task to run: flyte run {self.file} TASK. Tasks there: {tasks}")
+        return super().parse_args(ctx, args)
 
 
 class RunGroup(click.Group):
@@ -121,6 +124,18 @@ def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, 
     )
 
 
+MAX_OUTPUT_CHARS = 2000
+
+
+def _init_from_config() -> None:
+    """Like the official CLI: the config file (if any) sets storage, project/domain and the endpoint."""
+    from flyte._initialize import get_init_config, init_from_config
+    from flyte.config import find_config_file
+
+    if get_init_config() is None and find_config_file() is not None:
+        init_from_config()
+
+
 def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     # Plain click output here: rich costs ~20 ms of start-up and is only loaded for the live display.
     from flyte._run import default_mode
@@ -128,6 +143,7 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     from flyte.plugins.manager import get_plugin_manager
     from flyte.runtime import Phase, RunOptions
 
+    _init_from_config()
     mode = opts.get("runtime") or default_mode()
     runtime = get_plugin_manager().runtimes.get(mode)()
     show_progress = bool(opts.get("progress", True)) and sys.stderr.isatty()
@@ -170,7 +186,11 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     names = getattr(outputs, "named_outputs", None) or {f"o{i}": v for i, v in enumerate(outputs)}
     click.echo(f"{click.style(f'Run {handle.name} succeeded', fg='green')} in {elapsed:.2f}s ({progress.summary()})")
     for k, v in names.items():
-        click.echo(f"  {k} = {v!r}")
+        text = repr(v)
+        if len(text) > MAX_OUTPUT_CHARS:
+            more = f"({len(text):,} characters; all of it: flyte get run {handle.name} -o json)"
+            text = f"{text[:MAX_OUTPUT_CHARS]}... {more}"
+        click.echo(f"  {k} = {text}")
     if handle.url:
         click.echo(click.style(f"Record: {handle.url}", dim=True))
     return 0

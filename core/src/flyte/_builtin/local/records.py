@@ -146,7 +146,11 @@ def load_run(name: str, base: Path | None = None) -> tuple[dict[str, Any], list[
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
             db.row_factory = sqlite3.Row
-            actions = [dict(r) for r in db.execute("SELECT * FROM actions ORDER BY rowid")]
+            for r in db.execute("SELECT * FROM actions ORDER BY rowid"):
+                a = dict(r)
+                a["group"] = a.pop("grp")
+                a["cache_hit"] = bool(a["cache_hit"])
+                actions.append(a)
         finally:
             db.close()
     return run, actions
