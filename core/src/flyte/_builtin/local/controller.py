@@ -150,7 +150,8 @@ class LocalController(Controller):
             rec.error = str(e)
             raise
         if self.keep_literals:
-            rec.inputs = in_lits
+            # Bytes, not messages: a run keeps every action's literals until it ends.
+            rec.inputs = {k: v.SerializeToString(deterministic=True) for k, v in in_lits.items()}
 
         slot: _Slot | None = parent.data.get("slot") if parent is not None else None
         if slot is not None:
@@ -167,7 +168,7 @@ class LocalController(Controller):
                     await self._sem.acquire()
                     slot.held = True
         if self.keep_literals:
-            rec.outputs = out_lits
+            rec.outputs = {k: v.SerializeToString(deterministic=True) for k, v in out_lits.items()}
         return await literals_to_outputs(iface, out_lits)
 
     async def _execute(

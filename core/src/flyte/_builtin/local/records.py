@@ -33,8 +33,8 @@ class ActionRecord:
     end: float = 0.0
     error: str | None = None
     cache_hit: bool = False
-    inputs: dict[str, Any] | None = None  # name -> flyteidl2 Literal
-    outputs: dict[str, Any] | None = None
+    inputs: dict[str, bytes] | None = None  # name -> serialized flyteidl2 Literal
+    outputs: dict[str, bytes] | None = None
 
 
 @dataclass
@@ -75,12 +75,33 @@ CREATE TABLE IF NOT EXISTS actions (
 """
 
 
-def _literal_map_bytes(lits: dict[str, Any] | None) -> bytes | None:
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _literal_map_bytes(lits: dict[str, bytes] | None) -> bytes | None:
+    """The bytes of ``LiteralMap(literals=...)`` built from already-serialized literals (no re-parsing).
+
+    ``LiteralMap`` is ``map<string, Literal> literals = 1``: one length-delimited entry per key holding
+    field 1 (the key) and field 2 (the literal), keys sorted as deterministic serialization does.
+    """
     if lits is None:
         return None
-    from flyteidl2.core.literals_pb2 import LiteralMap
-
-    return LiteralMap(literals=lits).SerializeToString(deterministic=True)
+    out = bytearray()
+    for key in sorted(lits):
+        k = key.encode()
+        v = lits[key]
+        entry = b"\x0a" + _varint(len(k)) + k + b"\x12" + _varint(len(v)) + v
+        out += b"\x0a" + _varint(len(entry)) + entry
+    return bytes(out)
 
 
 def write_actions(directory: Path, actions: list[ActionRecord]) -> None:
