@@ -54,7 +54,7 @@ async def fanout_loop(n: int) -> int:
 MODES = {
     "local": {"mode": "local"},
     "sandbox": {"mode": "sandbox"},
-    "sandbox (no batching)": {"mode": "sandbox", "sandbox_batch": False},
+    "sandbox (no batching)": {"mode": "sandbox", "env": {"FLYTE_SANDBOX_BATCH": "0"}},
     # Not the `gather(*(t(x) for x in xs))` idiom: one host round trip per child call.
     "sandbox (call per child)": {"mode": "sandbox", "workload": "loop"},
 }
@@ -64,10 +64,20 @@ def one(n: int, opts: dict[str, object]) -> float:
     opts = dict(opts)
     mode = opts.pop("mode")
     task = fanout_loop if opts.pop("workload", None) == "loop" else fanout
-    started = time.perf_counter()
-    run = flyte.with_runcontext(mode=mode, **opts).run(task, n=n)  # type: ignore[arg-type]
-    assert run.outputs()[0] == n
-    return time.perf_counter() - started
+    env = opts.pop("env", None) or {}
+    saved = {k: os.environ.get(k) for k in env}  # type: ignore[union-attr]
+    os.environ.update(env)  # type: ignore[arg-type]
+    try:
+        started = time.perf_counter()
+        run = flyte.with_runcontext(mode=mode, **opts).run(task, n=n)  # type: ignore[arg-type]
+        assert run.outputs()[0] == n
+        return time.perf_counter() - started
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def main() -> None:

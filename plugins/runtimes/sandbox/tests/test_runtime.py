@@ -244,9 +244,10 @@ async def top(n: int) -> int:
     return sum(await asyncio.gather(*subs))
 
 
-def test_parents_waiting_on_children_do_not_starve_them():
+def test_parents_waiting_on_children_do_not_starve_them(monkeypatch):
     """One running body at a time: parents waiting on children give way, so nested fan-outs finish."""
-    run = flyte.with_runcontext(mode="sandbox", sandbox_workers=1).run(top, n=6)
+    monkeypatch.setenv("FLYTE_SANDBOX_WORKERS", "1")
+    run = flyte.with_runcontext(mode="sandbox").run(top, n=6)
     assert run.outputs() == (sum(sum(i * i for i in range(k + 1)) for k in range(6)),)
 
 

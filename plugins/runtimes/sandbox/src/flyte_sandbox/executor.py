@@ -277,11 +277,9 @@ class SandboxExecutor:
                             pending[snap.call_id] = asyncio.ensure_future(asyncio.sleep(seconds))
                             snap = await snap.resume({"future": ...})
                         else:
-                            await self.pool.waiting(lease)
-                            try:
-                                await asyncio.sleep(seconds)
-                            finally:
-                                self.pool.resumed(lease)
+                            await self.pool.waiting(lease, snap)
+                            await asyncio.sleep(seconds)
+                            snap = await self._resumed(lease, snap, sb)
                             snap = await snap.resume({"return_value": None})
                         continue
                     if snap.is_os_function:
@@ -303,8 +301,15 @@ class SandboxExecutor:
                     if kind == "task" and method == "override":
                         snap = await snap.resume(_settle(lambda t=target, s=snap: c.task_ref(t.override(**s.kwargs))))
                         continue
-                    if kind == "task" and method in _TASK_METHODS and prog.is_async and snap.allow_eager_await:
-                        snap = await snap.resume_auto()  # awaited in place: see _task_instance_class
+                    if kind == "task" and method in _TASK_METHODS and prog.is_async and snap.allow_eager_await \
+                            and self.pool.pinned < self.pool.max_pinned:
+                        # Awaited in place (see _task_instance_class). The worker is busy meanwhile and
+                        # cannot be parked, so only so many bodies may wait this way.
+                        self.pool.pinned += 1
+                        try:
+                            snap = await snap.resume_auto()
+                        finally:
+                            self.pool.pinned -= 1
                         continue
                     if kind == "task" and method in _TASK_METHODS:
                         coro = self._call_task(target, snap.args, snap.kwargs)
@@ -320,23 +325,21 @@ class SandboxExecutor:
                         pending[snap.call_id] = asyncio.ensure_future(coro)
                         snap = await snap.resume({"future": ...})
                     else:
-                        await self.pool.waiting(lease)
+                        await self.pool.waiting(lease, snap)
                         try:
                             result: Any = {"return_value": await coro}
                         except Exception as e:
                             result = {"exception": _crossable(e)}
-                        finally:
-                            self.pool.resumed(lease)
+                        snap = await self._resumed(lease, snap, sb)
                         snap = await snap.resume(result)
                 elif isinstance(snap, pm.AsyncFutureSnapshot):
                     ids = snap.pending_call_ids
                     futs = [pending[i] for i in ids if i in pending]
                     if futs and not any(f.done() for f in futs):
-                        await self.pool.waiting(lease)
-                        try:
-                            await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
-                        finally:
-                            self.pool.resumed(lease)
+                        await self.pool.waiting(lease, snap)
+                        await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
+                        snap = await self._resumed(lease, snap, sb)
+                        ids = snap.pending_call_ids
                     results: dict[int, Any] = {}
                     for i in ids:
                         f = pending.get(i)
@@ -354,16 +357,24 @@ class SandboxExecutor:
             for f in pending.values():
                 f.cancel()
 
+    async def _resumed(self, lease: Lease, snap: Any, sb: Sandbox) -> Any:
+        """The snapshot to go on from: ``snap``, or the one restored on a new worker if the body was
+        parked while it waited (see WorkerPool)."""
+        dumped = await self.pool.resumed(lease)
+        if dumped is None:
+            return snap
+        return await lease.session.load_snapshot(dumped, mount=self._mount(sb))
+
     # -- host calls ----------------------------------------------------------------------------
 
     async def _eager_call(self, lease: Lease, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        await self.pool.waiting(lease)
+        await self.pool.waiting(lease)  # no snapshot: the worker is mid-call and cannot be parked
         try:
             return await self._call_task(task, args, kwargs)
         except Exception as e:
             raise _crossable(e) from None
         finally:
-            self.pool.resumed(lease)
+            await self.pool.resumed(lease)
 
     async def _call_task(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         value = await self.controller.submit(task, tuple(args), dict(kwargs))

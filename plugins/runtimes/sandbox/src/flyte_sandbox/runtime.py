@@ -7,6 +7,7 @@ local runtime's own: :class:`SandboxController` only replaces how a body runs.
 from __future__ import annotations
 
 import contextvars
+import os
 from typing import TYPE_CHECKING, Any
 
 from flyte._builtin.local.controller import LocalController
@@ -46,9 +47,10 @@ class SandboxRuntime(LocalRuntime):
     sandbox cannot run is a :class:`flyte.errors.SandboxError` naming the task and
     the line, before any task runs.
 
-    ``flyte.with_runcontext(mode="sandbox", sandbox_workers=8)`` caps how many bodies
-    execute at once (default: twice the CPU count, at least 4); ``sandbox_batch=False``
-    runs every call of a pure leaf task in its own feed instead of sharing feeds.
+    ``FLYTE_SANDBOX_WORKERS=8`` (or ``sandbox_workers=8`` where ``with_runcontext`` passes
+    runtime options through) caps how many bodies execute at once (default: twice the CPU
+    count, at least 4); ``FLYTE_SANDBOX_BATCH=0`` (``sandbox_batch=False``) runs every call
+    of a pure leaf task in its own feed instead of sharing feeds.
     """
 
     name = "sandbox"
@@ -69,8 +71,8 @@ class SandboxRuntime(LocalRuntime):
     ) -> LocalRunHandle:
         from flyte_sandbox.executor import SandboxExecutor
 
-        executor = SandboxExecutor(max_running=options.extra.get("sandbox_workers"),
-                                   batch=bool(options.extra.get("sandbox_batch", True)))
+        executor = SandboxExecutor(max_running=_workers_setting(options.extra.get("sandbox_workers")),
+                                   batch=_batch_setting(options.extra.get("sandbox_batch")))
         programs = executor.prepare(task)  # host-side checks: nothing has started yet
         await executor.start()
         try:
@@ -82,3 +84,23 @@ class SandboxRuntime(LocalRuntime):
                 _EXECUTOR.reset(token)
         finally:
             await executor.close()
+
+
+def _workers_setting(value: Any) -> int | None:
+    if value is None:
+        value = os.environ.get("FLYTE_SANDBOX_WORKERS") or None
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise ValueError(f"sandbox_workers / FLYTE_SANDBOX_WORKERS: give a positive number of bodies, got {value!r}")
+    return n
+
+
+def _batch_setting(value: Any) -> bool:
+    if value is None:
+        value = os.environ.get("FLYTE_SANDBOX_BATCH", "1").strip().lower() not in ("0", "false", "no", "off")
+    return bool(value)
