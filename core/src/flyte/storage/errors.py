@@ -29,3 +29,16 @@ class IntegrityError(TransferError):
 
 class SigningNotSupported(StorageError, NotImplementedError):
     """This backend cannot create signed URLs."""
+
+
+class UnsafeKeyError(StorageError, ValueError):
+    """A folder download refused an object whose key would land outside the destination.
+
+    ``url`` is the folder URL (redacted), ``key`` the object's key relative to it. Nothing of
+    the folder is written when this is raised.
+    """
+
+    def __init__(self, message: str, *, url: str, key: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.key = key

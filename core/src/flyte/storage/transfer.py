@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import posixpath
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -227,6 +228,63 @@ def local_tree(root: str) -> list[tuple[str, str, int]]:
     return out
 
 
+def safe_local_path(root: str, rel: str, url: str) -> str:
+    """Where the object ``rel`` (its key relative to the folder ``url``) goes under ``root``.
+
+    The key is normalised (``a/./b``, ``a//b`` and ``a/x/../b`` are fine); a key that is
+    absolute, still has ``..`` components, names the folder itself, or whose parent resolves
+    outside ``root`` (a symbolic link already there) raises :class:`UnsafeKeyError`: object keys
+    are arbitrary strings, and a folder download must never write outside its destination.
+    """
+    from flyte.storage import redact_url
+    from flyte.storage.errors import UnsafeKeyError
+
+    def refuse(why: str) -> UnsafeKeyError:
+        where = redact_url(url)
+        return UnsafeKeyError(
+            f"Refusing to download {where} into {root}: the object key {rel!r} under it {why}. Nothing was downloaded.",
+            url=where,
+            key=rel,
+        )
+
+    text = rel
+    for sep in {os.sep, os.altsep} - {None, "/"}:
+        text = text.replace(str(sep), "/")  # on Windows a backslash separates too
+    if text.startswith("/") or os.path.isabs(rel) or os.path.splitdrive(rel)[0]:
+        raise refuse("is an absolute path")
+    norm = posixpath.normpath(text)
+    parts = norm.split("/")
+    if norm == "." or ".." in parts:
+        raise refuse("points outside the destination ('..')" if ".." in parts else "names the folder itself")
+    target = os.path.join(root, *parts)
+    root_real = os.path.realpath(root)
+    parent_real = os.path.realpath(os.path.dirname(target))
+    if parent_real != root_real and not parent_real.startswith(root_real.rstrip(os.sep) + os.sep):
+        raise refuse(f"resolves outside the destination (to {parent_real}, through a symbolic link)")
+    return target
+
+
+def local_targets(url: str, dst: str, objects: Sequence[tuple[str, str, int | None]]) -> list[str]:
+    """The local path of each object of a folder download, all checked before anything is written."""
+    from flyte.storage import redact_url
+    from flyte.storage.errors import UnsafeKeyError
+
+    out: list[str] = []
+    seen: dict[str, str] = {}
+    for _, rel, _ in objects:
+        target = safe_local_path(dst, rel, url)
+        other = seen.setdefault(os.path.normcase(target), rel)
+        if other != rel:
+            raise UnsafeKeyError(
+                f"Refusing to download {redact_url(url)} into {dst}: the object keys {other!r} and {rel!r} "
+                "under it are the same local file. Nothing was downloaded.",
+                url=redact_url(url),
+                key=rel,
+            )
+        out.append(target)
+    return out
+
+
 def _join(base: str, rel: str) -> str:
     return base.rstrip("/") + "/" + rel
 
@@ -259,7 +317,11 @@ async def upload_dir(ep: Endpoint, src: str, progress: Progress, concurrency: in
 
 
 async def remote_tree(ep: Endpoint) -> list[tuple[str, str, int | None]]:
-    """(filesystem path, relative posix path, size) of every object under ``ep.path``."""
+    """(filesystem path, relative key, size) of every object under ``ep.path``.
+
+    The relative key is the object's, verbatim: it may be ``/abs`` or hold ``..`` (keys are
+    arbitrary strings). Anything that writes locally goes through :func:`local_targets`.
+    """
     fs = ep.fs
 
     def rel_of(found: dict[str, Any]) -> list[tuple[str, str, int | None]]:
@@ -287,11 +349,12 @@ async def download_dir(ep: Endpoint, dst: str, progress: Progress, concurrency: 
     objects = await remote_tree(ep)
     if not objects:
         raise FileNotFoundError(f"Nothing to download under {ep.url}")
+    targets = local_targets(ep.url, dst, objects)  # refuses escaping keys before writing anything
     sizes = [s for _, _, s in objects]
     total = sum(s or 0 for s in sizes) if all(s is not None for s in sizes) else None
     os.makedirs(dst, exist_ok=True)
-    for d in sorted({os.path.dirname(rel) for _, rel, _ in objects if "/" in rel}):
-        os.makedirs(os.path.join(dst, d), exist_ok=True)
+    for d in sorted({os.path.dirname(t) for t in targets}):
+        os.makedirs(d, exist_ok=True)
     progress.start(f"Downloading {os.path.basename(os.path.normpath(dst))}", total, len(objects))
     limit = concurrency or ep.backend.file_concurrency
     try:
@@ -302,14 +365,17 @@ async def download_dir(ep: Endpoint, dst: str, progress: Progress, concurrency: 
                 await _gather_all(
                     lim.run(
                         _cost(ep.backend, size or 0),
-                        partial(_async_get_file, ep, p, os.path.join(dst, rel), size, progress),
+                        partial(_async_get_file, ep, p, target, size, progress),
                     )
-                    for p, rel, size in objects
+                    for (p, _, size), target in zip(objects, targets, strict=True)
                 )
 
             await on_fs_loop(ep.fs, all_files)
         else:
-            jobs = [partial(_sync_get_file, ep, p, os.path.join(dst, rel), progress) for p, rel, _ in objects]
+            jobs = [
+                partial(_sync_get_file, ep, p, target, progress)
+                for (p, _, _), target in zip(objects, targets, strict=True)
+            ]
             await _threaded(jobs, limit)
     finally:
         progress.finish()
