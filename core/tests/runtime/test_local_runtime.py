@@ -516,9 +516,8 @@ def test_unknown_options_are_errors_with_a_suggestion() -> None:
 
 
 def test_record_literal_maps_are_valid_protobuf() -> None:
-    from flyteidl2.core.literals_pb2 import Literal, LiteralMap, Primitive, Scalar
-
     from flyte._builtin.local.records import _literal_map_bytes
+    from flyteidl2.core.literals_pb2 import Literal, LiteralMap, Primitive, Scalar
 
     lits = {f"k{i}": Literal(scalar=Scalar(primitive=Primitive(string_value="v" * (i * 50)))) for i in range(5)}
     expected = LiteralMap(literals=lits).SerializeToString(deterministic=True)

@@ -2,7 +2,8 @@
 
 Images whose content hash is already in the registry are reported and not rebuilt. While an
 image builds, a live panel shows its last lines of output; when it is done the panel collapses
-to one status line, and when it fails the whole log is printed. The pushed URIs go to stdout,
+to one status line, and when it fails the whole log is printed (once). With ``--no-push`` an
+image the engine already holds is not rebuilt. The pushed URIs go to stdout,
 one per line, everything else to stderr::
 
     flyte build workflows.py --builder docker --registry 127.0.0.1:5000
@@ -56,6 +57,7 @@ class BuildDisplay:
         self.label = ""
         self.started = 0.0
         self._live: Any = None
+        self.log_shown = False
 
     def _panel(self) -> Any:
         from rich.panel import Panel
@@ -89,6 +91,8 @@ class BuildDisplay:
             self.console.print(f"[green]✓[/green] {what} {uri} [dim]({time.monotonic() - self.started:.1f}s)[/dim]")
         elif status == "exists":
             self.console.print(f"[green]✓[/green] {uri} [dim]is already in the registry, not rebuilt[/dim]")
+        elif status == "local":
+            self.console.print(f"[green]✓[/green] {uri} [dim]is already built here (not pushing), not rebuilt[/dim]")
         elif status == "base":
             self.console.print(f"[dim]-[/dim] {uri} [dim](base image, used as is)[/dim]")
         elif status == "failed":
@@ -96,8 +100,11 @@ class BuildDisplay:
             from rich.panel import Panel
             from rich.text import Text
 
-            self.console.print(Panel(Text("\n".join(self.lines)), title=f"build log of {uri}", title_align="left",
-                                     border_style="red"))
+            streamed = self.verbose and not self.live_enabled  # every line is on screen already
+            if self.lines and not streamed:
+                self.console.print(Panel(Text("\n".join(self.lines)), title=f"build log of {uri}",
+                                         title_align="left", border_style="red"))
+            self.log_shown = bool(self.lines)
             self.console.print(f"[red]✗[/red] building {uri} failed")
 
     def output(self, uri: str, line: str) -> None:
@@ -125,6 +132,7 @@ def build(ctx: click.Context, file: str, builder: str | None, registry: str | No
 
     from flyte.cli.loader import load_file
     from flyte.images.build import build_images
+    from flyte.images.errors import ImageBuildError
 
     verbose = bool((ctx.obj or {}).get("verbose", 0))
     module = load_file(file, int(verbose))
@@ -137,6 +145,11 @@ def build(ctx: click.Context, file: str, builder: str | None, registry: str | No
     try:
         results = build_images([img for _, img in images], builder=builder, push=push, registry=registry,
                                on_output=display.output, on_status=display.status, builder_options=options)
+    except ImageBuildError as e:
+        if not display.log_shown:
+            raise
+        # the log was just printed: the error says what failed, without printing the log again
+        raise ImageBuildError(e.summary, uri=e.uri, step=e.step, log=e.log) from None
     finally:
         display.close()
     for r in results:

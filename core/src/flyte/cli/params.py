@@ -36,7 +36,7 @@ def _is_pydantic(t: Any) -> bool:
 
 
 class JsonParam(click.ParamType):
-    """A JSON value (lists, dicts, dataclasses, pydantic models) converted to the declared type."""
+    """A JSON value (lists, dicts, dataclasses, pydantic models), read the way the wire reads it."""
 
     name = "json"
 
@@ -50,64 +50,57 @@ class JsonParam(click.ParamType):
             raw = json.loads(value)
         except ValueError as e:
             self.fail(f"{value!r} is not valid JSON ({e}); expected {type_label(self.t)}", param, ctx)
+        from flyte.cli.json_literals import CliValueError, to_python
+
         try:
-            return from_json(raw, self.t)
-        except (TypeError, ValueError, KeyError) as e:
-            self.fail(f"{value!r} does not fit {type_label(self.t)}: {e}", param, ctx)
+            return to_python(raw, self.t, "value")
+        except CliValueError as e:
+            self.fail(f"{value!r} does not fit: {e}", param, ctx)
 
 
-def from_json(raw: Any, t: Any) -> Any:
-    """Build a value of type ``t`` from parsed JSON."""
-    t, _ = _unwrap_optional(t)
-    if raw is None:
-        return None
-    origin = typing.get_origin(t)
-    args = typing.get_args(t)
-    if origin in (list, typing.List):  # noqa: UP006
-        if not isinstance(raw, list):
-            raise TypeError(f"expected a JSON list, got {type(raw).__name__}")
-        return [from_json(x, args[0] if args else Any) for x in raw]
-    if origin in (dict, typing.Dict):  # noqa: UP006
-        if not isinstance(raw, dict):
-            raise TypeError(f"expected a JSON object, got {type(raw).__name__}")
-        return {k: from_json(v, args[1] if len(args) > 1 else Any) for k, v in raw.items()}
-    if dataclasses.is_dataclass(t) and isinstance(t, type):
-        if not isinstance(raw, dict):
-            raise TypeError(f"expected a JSON object for {t.__name__}, got {type(raw).__name__}")
-        hints = typing.get_type_hints(t)
-        names = {f.name for f in dataclasses.fields(t)}
-        unknown = set(raw) - names
-        if unknown:
-            raise KeyError(f"unknown field(s) {sorted(unknown)} for {t.__name__}")
-        return t(**{k: from_json(v, hints.get(k, Any)) for k, v in raw.items()})
-    if _is_pydantic(t):
-        return t.model_validate(raw)
-    if isinstance(t, type) and issubclass(t, enum.Enum):
-        return t(raw)
-    if t is float and isinstance(raw, int):
-        return float(raw)
-    if isinstance(t, type) and t is not Any and t not in (typing.Any,) and not isinstance(raw, t):
-        if t is dt.datetime and isinstance(raw, str):
-            return dt.datetime.fromisoformat(raw)
-        raise TypeError(f"expected {t.__name__}, got {type(raw).__name__} {raw!r}")
-    return raw
+class LiteralStringParam(click.ParamType):
+    """Any other type the type engine carries as a primitive (e.g. ``uuid.UUID`` from a plugin)."""
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+        self.name = type_label(t)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from flyte.cli.json_literals import CliValueError, to_python
+
+        try:
+            return to_python(value, self.t, "value")
+        except CliValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+def parse_duration(value: Any, where: str = "value") -> dt.timedelta:
+    """Seconds (``30``) or a number with a unit (``500ms``, ``30s``, ``5m``, ``2h``, ``1d``)."""
+    if isinstance(value, dt.timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    s = str(value).strip().lower()
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        for suffix in ("ms", "s", "m", "h", "d"):
+            if s.endswith(suffix):
+                return dt.timedelta(seconds=float(s[: -len(suffix)]) * units[suffix])
+        return dt.timedelta(seconds=float(s))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a duration (e.g. 30, 30s, 5m, 2h)") from None
 
 
 class DurationParam(click.ParamType):
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, dt.timedelta):
-            return value
-        s = str(value).strip().lower()
-        units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
         try:
-            for suffix in ("ms", "s", "m", "h", "d"):
-                if s.endswith(suffix):
-                    return dt.timedelta(seconds=float(s[: -len(suffix)]) * units[suffix])
-            return dt.timedelta(seconds=float(s))
-        except ValueError:
-            self.fail(f"{value!r} is not a duration (e.g. 30, 30s, 5m, 2h)", param, ctx)
+            return parse_duration(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 class DateParam(click.ParamType):
@@ -185,7 +178,15 @@ def param_type_for(t: Any) -> click.ParamType:
         return PathValueParam(t, is_dir=name == "Dir")
     if typing.get_origin(t) is typing.Literal:
         return click.Choice([str(a) for a in typing.get_args(t)])
-    return JsonParam(t)
+    origin = typing.get_origin(t)
+    if (
+        origin in (list, dict, tuple)
+        or dataclasses.is_dataclass(t)
+        or _is_pydantic(t)
+        or t in (list, dict)
+    ):
+        return JsonParam(t)
+    return LiteralStringParam(t)
 
 
 def options_for(func: Any) -> list[click.Option]:
