@@ -84,6 +84,7 @@ class Runner:
         if mode == "hybrid":
             mode = "remote"
         runtime_cls = get_plugin_manager().runtimes.get(mode)
+        _check_run_options(self.options, runtime_cls)
         runtime = runtime_cls()
         known = {f for f in RunOptions.__dataclass_fields__ if f != "extra"}
         opts = RunOptions(**{k: v for k, v in self.options.items() if k in known and v is not None})
@@ -107,6 +108,22 @@ _RUNCONTEXT_NAMED = frozenset({
 })
 
 
+def _check_run_options(options: dict[str, Any], runtime_cls: Any) -> None:
+    """A misspelt option is an error, not a silent default. Runtimes may accept extra options."""
+    accepted = _RUNCONTEXT_ACCEPTED | _RUNCONTEXT_NAMED | frozenset(getattr(runtime_cls, "run_options", ()))
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        import difflib
+
+        key = unknown[0]
+        hint = difflib.get_close_matches(key, sorted(accepted), n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise TypeError(
+            f"flyte.with_runcontext() got an unexpected option '{key}'{suggestion} for the "
+            f"'{runtime_cls.name}' runtime"
+        )
+
+
 def with_runcontext(
     mode: str | None = None,
     *,
@@ -128,14 +145,6 @@ def with_runcontext(
     ``mode`` names a runtime (``local``, ``sandbox``, ``remote``); unknown settings are
     passed to the runtime as ``RunOptions.extra``.
     """
-    unknown = set(kwargs) - _RUNCONTEXT_ACCEPTED
-    if unknown:
-        import difflib
-
-        key = sorted(unknown)[0]
-        hint = difflib.get_close_matches(key, sorted(_RUNCONTEXT_ACCEPTED | _RUNCONTEXT_NAMED), n=1)
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise TypeError(f"flyte.with_runcontext() got an unexpected option '{key}'{suggestion}")
     return Runner(
         mode,
         name=name,

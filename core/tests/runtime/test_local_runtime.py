@@ -506,7 +506,7 @@ def test_unknown_options_are_errors_with_a_suggestion() -> None:
             return None
 
     with pytest.raises(TypeError, match="unexpected option 'overwrite_cahce'"):
-        flyte.with_runcontext(overwrite_cahce=True)
+        flyte.with_runcontext(overwrite_cahce=True).run(add, x=1)
     # official options that mean nothing locally are accepted
     flyte.with_runcontext(copy_style="none", version="v1", interruptible=True)
 

@@ -92,6 +92,8 @@ class Runtime(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    # Extra keyword options of flyte.with_runcontext(...) this runtime understands (in RunOptions.extra).
+    run_options: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     async def submit(
