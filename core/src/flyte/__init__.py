@@ -34,6 +34,13 @@ _LAZY: dict[str, str] = {
     "Timeout": "flyte._timeout",
     "TimeoutType": "flyte._timeout",
     "Image": "flyte._image",
+    "Device": "flyte._resources",
+    "GPU": "flyte._resources",
+    "TPU": "flyte._resources",
+    "ReusePolicy": "flyte._reusable",
+    "trace": "flyte._trace",
+    "custom_context": "flyte._custom_context",
+    "get_custom_context": "flyte._custom_context",
     "ctx": "flyte._context",
     "group": "flyte._group",
     "map": "flyte._map",
@@ -53,17 +60,20 @@ if TYPE_CHECKING:
     from flyte import config, errors, io, plugins, runtime, storage, types
     from flyte._cache import Cache, CacheRequest
     from flyte._context import ctx
+    from flyte._custom_context import custom_context, get_custom_context
     from flyte._group import group
     from flyte._image import Image
     from flyte._initialize import current_domain, current_project, init, init_from_config
     from flyte._map import map
-    from flyte._resources import Resources
+    from flyte._resources import GPU, TPU, Device, Resources
     from flyte._retry import Backoff, RetryStrategy
+    from flyte._reusable import ReusePolicy
     from flyte._run import Run, run, with_runcontext
     from flyte._secret import Secret, SecretRequest
     from flyte._task import TaskTemplate
     from flyte._task_environment import TaskEnvironment
     from flyte._timeout import Timeout, TimeoutType
+    from flyte._trace import trace
 
 
 def __getattr__(name: str) -> Any:
@@ -89,12 +99,16 @@ def version() -> str:
 
 
 __all__ = [
+    "GPU",
+    "TPU",
     "Backoff",
     "Cache",
     "CacheRequest",
+    "Device",
     "Image",
     "Resources",
     "RetryStrategy",
+    "ReusePolicy",
     "Run",
     "Secret",
     "SecretRequest",
@@ -107,7 +121,9 @@ __all__ = [
     "ctx",
     "current_domain",
     "current_project",
+    "custom_context",
     "errors",
+    "get_custom_context",
     "group",
     "init",
     "init_from_config",
@@ -117,6 +133,7 @@ __all__ = [
     "run",
     "runtime",
     "storage",
+    "trace",
     "types",
     "version",
     "with_runcontext",

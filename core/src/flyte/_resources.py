@@ -9,6 +9,30 @@ CPUBaseType = int | float | str
 
 
 @dataclass(frozen=True)
+class Device:
+    """An accelerator request: ``flyte.GPU("A100", 2)`` or ``flyte.Resources(gpu=flyte.GPU("T4", 1))``."""
+
+    quantity: int
+    device_class: Literal["GPU", "TPU", "NEURON", "AMD_GPU", "HABANA_GAUDI"] = "GPU"
+    device: str | None = None
+    partition: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.quantity < 1:
+            raise ValueError(f"{self.device_class} quantity must be at least 1, got {self.quantity}")
+
+
+def GPU(device: str, quantity: int, partition: str | None = None) -> Device:  # capitalised: the official name
+    """A GPU request, e.g. ``flyte.GPU("T4", 1)`` or ``flyte.GPU("A100", 1, partition="1g.5gb")``."""
+    return Device(quantity=quantity, device_class="GPU", device=device, partition=partition)
+
+
+def TPU(device: str, partition: str | None = None) -> Device:  # capitalised: the official name
+    """A TPU request, e.g. ``flyte.TPU("V5P", "2x2x1")``."""
+    return Device(quantity=1, device_class="TPU", device=device, partition=partition)
+
+
+@dataclass(frozen=True)
 class Resources:
     """CPU, memory, GPU and disk a task needs.
 
@@ -20,7 +44,7 @@ class Resources:
 
     cpu: CPUBaseType | tuple[CPUBaseType, CPUBaseType] | None = None
     memory: str | tuple[str, str] | None = None
-    gpu: str | int | None = None
+    gpu: str | int | Device | None = None
     disk: str | None = None
     shm: str | Literal["auto"] | None = None
 

@@ -522,3 +522,31 @@ def test_record_literal_maps_are_valid_protobuf() -> None:
     lits = {f"k{i}": Literal(scalar=Scalar(primitive=Primitive(string_value="v" * (i * 50)))) for i in range(5)}
     expected = LiteralMap(literals=lits).SerializeToString(deterministic=True)
     assert _literal_map_bytes({k: v.SerializeToString(deterministic=True) for k, v in lits.items()}) == expected
+
+
+@flyte.trace
+async def traced_helper(x: int) -> int:
+    return x * 3
+
+
+@env.task
+async def uses_extras(x: int) -> str:
+    with flyte.custom_context(stage="inner"):
+        seen = await read_custom()
+    return f"{await traced_helper(x)}|{seen}"
+
+
+@env.task
+async def read_custom() -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(flyte.get_custom_context().items()))
+
+
+def test_trace_custom_context_and_cluster_settings() -> None:
+    run = flyte.with_runcontext(custom_context={"team": "ml"}).run(uses_extras, x=2)
+    assert run.outputs()[0] == "6|stage=inner,team=ml"
+    reusable_env = flyte.TaskEnvironment(name="reuse", reusable=flyte.ReusePolicy(replicas=(1, 3)),
+                                         resources=flyte.Resources(gpu=flyte.GPU("T4", 1)))
+    assert reusable_env.resources.gpu.device == "T4"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="replicas"):
+        flyte.ReusePolicy(replicas=0)
+    assert flyte.get_custom_context() == {}
