@@ -22,10 +22,40 @@ def flyte_run(runtime: str, example: str, task: str, *args: str, home: Path) -> 
     return [ln.strip() for ln in proc.stdout.splitlines() if ln.startswith("  o")]
 
 
-@pytest.mark.parametrize("example, task, args", [
+def flyte_refused(example: str, task: str, *args: str, home: Path) -> str:
+    env = {**os.environ, "FLYTE_HOME": str(home)}
+    env.pop("FLYTE_CONFIG", None)
+    proc = subprocess.run([*FLYTE, "run", "--runtime", "sandbox", "--no-progress", str(ROOT / "examples" / example),
+                           task, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert proc.returncode != 0, f"{example} ran under the sandbox: {proc.stdout}"
+    runs = home / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), "refused after something ran"
+    return proc.stdout + proc.stderr
+
+
+# Every example under examples/ is either here (same outputs) or in REFUSED (a clear refusal before it runs).
+SAME = [
     ("hello.py", "main", ("--name", "sandbox", "--n", "5")),
     ("fanout_map.py", "main", ("--n", "200")),
-])
+    ("typed_io.py", "main", ()),
+    ("typed_io.py", "main", ("--cfg", '{"name": "exp", "lr": 0.1, "epochs": 3}')),
+]
+REFUSED = [
+    # flaky() keeps its attempt count in a module-level dict: in the sandbox each call gets a copy.
+    ("retries_cache.py", "main", (), "Task 'resilience.flaky' cannot run in the sandbox (retries_cache.py:19): "
+                                     "changes the module-level '_attempts'"),
+    ("files_dirs.py", "main", (), "Task 'files.count_lines' cannot run in the sandbox (files_dirs.py:40): "
+                                  "'async with' is not supported in the sandbox"),
+    ("files_dirs.py", "count_dir", ("--d", "examples"), "cannot run in the sandbox (files_dirs.py:"),
+]
+
+
+def test_every_example_is_covered():
+    covered = {e for e, *_ in SAME} | {e for e, *_ in REFUSED} | {"sandbox.py"}
+    assert covered == {p.name for p in (ROOT / "examples").glob("*.py")}
+
+
+@pytest.mark.parametrize("example, task, args", SAME)
 def test_same_outputs_under_both_runtimes(tmp_path, example, task, args):
     local = flyte_run("local", example, task, *args, home=tmp_path / "local")
     sandbox = flyte_run("sandbox", example, task, *args, home=tmp_path / "sandbox")
@@ -40,3 +70,10 @@ def test_sandbox_example(tmp_path):
     assert "exceeded the sandbox memory limit of 16 MB" in text
     assert "no access to '/etc/passwd'" in text
     assert "'HOME' is not granted" in text
+
+
+@pytest.mark.parametrize("example, task, args, message", REFUSED)
+def test_refused_examples_say_why_before_running(tmp_path, example, task, args, message):
+    out = flyte_refused(example, task, *args, home=tmp_path)
+    assert message in out
+    assert "Traceback" not in out

@@ -3,6 +3,7 @@
 import enum
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import flyte
@@ -75,12 +76,62 @@ async def async_with() -> int:
     return 0
 
 
+@env.task
+def from_os_import_system() -> int:
+    from os import system  # L:from-os
+
+    return system("true")
+
+
+@env.task
+def getattr_os_system() -> int:
+    import os
+
+    return getattr(os, "system")("true")  # L:getattr-os
+
+
+@env.task
+def getattr_os_computed(name: str) -> int:
+    import os
+
+    return getattr(os, name)("true")  # L:getattr-computed
+
+
+@env.task
+def module_level_system() -> int:
+    return module_system("true")  # L:module-system
+
+
+module_system = __import__("os").system
+
+
+@env.task
+def raises_connection_error() -> int:
+    raise ConnectionError("down")  # L:connection-error
+
+
+ATTEMPTS: dict[str, int] = {}
+SEEN: list[int] = []
+
+
+@env.task
+def counts_attempts(key: str) -> int:
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1  # L:mutate-dict
+    return ATTEMPTS[key]
+
+
+@env.task
+def appends(x: int) -> int:
+    SEEN.append(x)  # L:mutate-list
+    return len(SEEN)
+
+
 class Color(enum.Enum):
     RED = "red"
 
 
 @env.task
-def enum_input(c: Color) -> str:
+def enum_input(c: Color) -> str:  # L:enum-def
     return c.value
 
 
@@ -101,6 +152,14 @@ def double(x: int) -> int:
     (generator, "L:yield", "generators (yield)"),
     (global_state, "L:global", "'global' statements"),
     (async_with, "L:asyncwith", "'async with'"),
+    (from_os_import_system, "L:from-os", "os.system is not available"),
+    (getattr_os_system, "L:getattr-os", "os.system is not available"),
+    (getattr_os_computed, "L:getattr-computed", "getattr(os, ...) with a computed name"),
+    (module_level_system, "L:module-system", "os.system: not available"),
+    (raises_connection_error, "L:connection-error", "exception class 'ConnectionError', which the sandbox does "
+                                                    "not provide; raise or catch 'OSError'"),
+    (counts_attempts, "L:mutate-dict", "changes the module-level 'ATTEMPTS'"),
+    (appends, "L:mutate-list", "changes the module-level 'SEEN'"),
 ])
 def test_refused_with_task_and_line(task, marker, words):
     with pytest.raises(SandboxError) as e:
@@ -114,6 +173,41 @@ def test_refused_with_task_and_line(task, marker, words):
 def test_unsupported_type_is_refused():
     with pytest.raises(SandboxError, match=r"Task 'prog.enum_input'.*input 'c' has type Color"):
         build_program(enum_input)
+
+
+def test_unsupported_type_names_the_def_line():
+    with pytest.raises(SandboxError) as e:
+        build_program(enum_input)
+    assert f"(test_program.py:{line_of('L:enum-def')})" in str(e.value)
+
+
+def test_os_names_that_are_allowed_still_pass():
+    build_program(os_allowed)
+
+
+@env.task
+def os_allowed() -> str:
+    import os
+    from os import getenv, path
+
+    return path.join(getattr(os, "sep"), getenv("X", "y"))
+
+
+@dataclass
+class Point:
+    x: int
+    y: int = 0
+
+
+@env.task
+async def default_record(p: Point = Point(x=1), scale: int = LIMIT * 2) -> int:
+    return (p.x + p.y) * scale
+
+
+def test_default_record_argument_runs(sandbox_run):
+    """Defaults are decoded by the host and passed in, so a record default is never evaluated in the sandbox."""
+    assert sandbox_run(default_record) == sandbox_run(default_record, mode="local") == (20,)
+    assert sandbox_run(default_record, p=Point(x=2, y=3)) == (100,)
 
 
 def test_refused_before_anything_runs(sandbox_run, tmp_path):

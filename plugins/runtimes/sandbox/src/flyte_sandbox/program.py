@@ -14,6 +14,7 @@ Rewrites keep every line where it was, so tracebacks map back to the file.
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import symtable
 import textwrap
@@ -31,6 +32,19 @@ ALLOWED_MODULES = frozenset({
     "asyncio", "base64", "binascii", "bisect", "collections", "copy", "csv", "dataclasses", "datetime",
     "decimal", "functools", "hashlib", "itertools", "json", "math", "os", "pathlib", "random", "re", "sys",
     "time", "tomllib", "typing", "unicodedata", "__future__",
+})
+# Builtins CPython has and the Monty interpreter does not (pydantic-monty 1.4): a body using one is refused
+# before running instead of failing with a NameError at run time.
+MISSING_BUILTINS = frozenset({
+    "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning", "ChildProcessError",
+    "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
+    "DeprecationWarning", "EOFError", "EncodingWarning", "EnvironmentError", "ExceptionGroup", "FloatingPointError",
+    "FutureWarning", "GeneratorExit", "IOError", "ImportWarning", "IndentationError", "InterruptedError",
+    "PendingDeprecationWarning", "ProcessLookupError", "ReferenceError", "ResourceWarning", "RuntimeWarning",
+    "StopAsyncIteration", "SyntaxWarning", "SystemError", "TabError", "UnicodeError", "UnicodeTranslateError",
+    "UnicodeWarning", "UserWarning", "Warning", "aiter", "anext", "ascii", "breakpoint", "bytearray", "callable",
+    "classmethod", "compile", "copyright", "credits", "delattr", "dir", "exit", "globals", "help", "input",
+    "issubclass", "license", "memoryview", "quit", "staticmethod", "super", "vars",
 })
 # What of ``os`` a body may touch: environment (granted names only) and paths (granted mount only).
 ALLOWED_OS_ATTRS = frozenset({"getenv", "environ", "path", "getcwd", "listdir", "sep", "linesep", "fspath", "stat"})
@@ -207,13 +221,22 @@ class _Builder:
         except SyntaxError as e:
             raise self.fail(first_line, short, f"its source could not be parsed without decorators: {e}") from None
         assert isinstance(fn_node, ast.FunctionDef | ast.AsyncFunctionDef)
-        body_src = self.check_and_rewrite(body_src, fn_node, func, short, first_line)
+        body_src = self.check_and_rewrite(body_src, fn_node, func, short, first_line, is_task)
         self.resolve_globals(body_src, func, short, first_line, fn_node)
         return body_src, short, first_line
 
-    def check_and_rewrite(self, src: str, fn: ast.AST, func: types.FunctionType, filename: str, first: int) -> str:
+    def check_and_rewrite(self, src: str, fn: ast.AST, func: types.FunctionType, filename: str, first: int,
+                          is_task: bool = False) -> str:
         edits: list[tuple[int, int, int, int, str]] = []  # (line, col, end_line, end_col, replacement), 1-based lines
         g = func.__globals__
+        if is_task:
+            # The host decodes default values and passes every input in, so a task's defaults are never
+            # used inside the sandbox; they are dropped (a default such as `Config(...)` could not be
+            # evaluated there when the function is defined).
+            assert isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+            for d in [*fn.args.defaults, *(x for x in fn.args.kw_defaults if x is not None)]:
+                assert d.end_lineno is not None and d.end_col_offset is not None
+                edits.append((d.lineno, d.col_offset, d.end_lineno, d.end_col_offset, "None"))
 
         def line_of(n: ast.AST) -> int:
             return first + getattr(n, "lineno", 1) - 1
@@ -276,6 +299,26 @@ class _Builder:
                                   "__flyte_args__"))
                     self.gathers = True
                     self.impure = True
+            if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "os" and not n.level:
+                for a in n.names:
+                    attr = a.name if n.module == "os" else (n.module or "").split(".")[1]
+                    if attr == "*":
+                        raise self.fail(line_of(n), filename, f"'from {n.module} import *' is not available in the "
+                                        "sandbox; import the names you use")
+                    if attr not in ALLOWED_OS_ATTRS:
+                        raise self.fail(line_of(n), filename, f"os.{attr} is not available in the sandbox "
+                                        "(no processes, no file system changes)")
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("getattr", "hasattr") \
+                    and n.func.id not in local_names and n.args and isinstance(n.args[0], ast.Name) \
+                    and module_name(n.args[0].id) == "os":
+                attr_node = n.args[1] if len(n.args) > 1 else None
+                if not (isinstance(attr_node, ast.Constant) and isinstance(attr_node.value, str)):
+                    raise self.fail(line_of(n), filename, f"{n.func.id}(os, ...) with a computed name cannot be "
+                                    "checked, so it is not available in the sandbox; use os.getenv, os.environ "
+                                    "or os.path directly")
+                if attr_node.value not in ALLOWED_OS_ATTRS:
+                    raise self.fail(line_of(n), filename, f"os.{attr_node.value} is not available in the sandbox "
+                                    "(no processes, no file system changes)")
             if isinstance(n, ast.Import | ast.ImportFrom):
                 names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
                 for name in names:
@@ -301,7 +344,10 @@ class _Builder:
                 raise self.fail(line_of(n), filename, f"'{type(n).__name__.lower()}' statements are not allowed: "
                                 "a sandboxed body cannot change module state")
             elif isinstance(n, ast.AsyncWith):
-                raise self.fail(line_of(n), filename, "'async with' is not supported in the sandbox")
+                raise self.fail(line_of(n), filename, "'async with' is not supported in the sandbox (pydantic-monty "
+                                "has no asynchronous context managers); reading or writing File/Dir contents "
+                                "(File.open, Dir.walk) is not available in a body either: run this task with "
+                                "--runtime local, or read files through Sandbox(mount=...)")
             elif isinstance(n, ast.AsyncFor):
                 if not is_map_aio(n.iter):
                     raise self.fail(line_of(n), filename, "'async for' only works over flyte.map.aio(...) in the "
@@ -353,11 +399,27 @@ class _Builder:
             elif name in g:
                 value = g[name]
             else:
+                if name in MISSING_BUILTINS and hasattr(builtins, name):
+                    line = first + rel_line - 1
+                    if isinstance(getattr(builtins, name), type) and issubclass(getattr(builtins, name), BaseException):
+                        base = next(c.__name__ for c in getattr(builtins, name).__mro__[1:]
+                                    if c.__name__ not in MISSING_BUILTINS)
+                        raise self.fail(line, filename, f"uses the exception class '{name}', which the sandbox does "
+                                        f"not provide; raise or catch '{base}' (or another built-in exception the "
+                                        "sandbox has) instead")
+                    raise self.fail(line, filename, f"uses the built-in '{name}', which the sandbox does not provide")
                 continue  # a builtin, or a NameError at run time as in Python
             if name in closure:
                 self.cacheable = False
             else:
                 self.lookups.append((g, name, value))
+            if isinstance(value, list | dict | set) and _is_constant(value):
+                changed = _mutation_line(fn, name)
+                if changed is not None:
+                    raise self.fail(first + changed - 1, filename, f"changes the module-level '{name}', which the "
+                                    "sandbox gives each call as a copy: the change would be lost when the call ends "
+                                    "(module state is not shared with the host or between calls); pass state in and "
+                                    "out as task inputs and outputs instead")
             self.bind(name, value, filename, first + rel_line - 1)
 
     def bind(self, name: str, value: Any, filename: str, line: int) -> None:
@@ -371,6 +433,10 @@ class _Builder:
                                 "helpers; rename one of them")
             return
         self.bound[name] = ident
+        if getattr(value, "__module__", None) in ("posix", "nt") and callable(value) \
+                and getattr(value, "__name__", "") not in ALLOWED_OS_ATTRS:
+            raise self.fail(line, filename, f"uses '{name}', which is os.{getattr(value, '__name__', name)}: not "
+                            "available in the sandbox (no processes, no file system changes)")
         std = _std_origin(value)
         if isinstance(value, TaskTemplate):
             self.tasks[name] = value
@@ -444,7 +510,7 @@ def build_program(task: Any) -> Program:
         line += n
     definitions = "".join(parts)
     call = f"await {BODY}(**{KWARGS})\n" if task.is_async else f"{BODY}(**{KWARGS})\n"
-    check_types(task)
+    check_types(task, f"{filename}:{first}")
     return Program(
         task_name=task.name,
         is_async=task.is_async,
@@ -464,6 +530,24 @@ def build_program(task: Any) -> Program:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+_MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem",
+                       "add", "discard", "sort", "reverse", "difference_update", "intersection_update",
+                       "symmetric_difference_update"})
+
+
+def _mutation_line(fn: ast.AST, name: str) -> int | None:
+    """First line (relative to the function) where ``name[...] = ...``, ``del name[...]``, ``name.x = ...`` or
+    ``name.append(...)``-like mutation happens."""
+    lines: list[int] = []
+    for n in ast.walk(fn):
+        stored = isinstance(n, ast.Subscript | ast.Attribute) and isinstance(n.ctx, ast.Store | ast.Del) \
+            and isinstance(n.value, ast.Name) and n.value.id == name
+        called = isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATORS \
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == name
+        if stored or called:
+            lines.append(n.lineno)
+    return min(lines) if lines else None
 
 
 def _local_names(fn: ast.AST) -> set[str]:

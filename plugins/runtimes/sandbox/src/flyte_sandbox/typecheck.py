@@ -11,14 +11,18 @@ from flyte.errors import SandboxError
 # -- types ----------------------------------------------------------------------------------
 
 
-def check_types(task: Any) -> None:
-    """Inputs and outputs must be values the sandbox can hold: primitives, lists, dicts, records, File/Dir."""
+def check_types(task: Any, where: str = "") -> None:
+    """Inputs and outputs must be values the sandbox can hold: primitives, lists, dicts, records, File/Dir.
+
+    ``where`` (``file.py:LINE`` of the task's ``def``) is named in the error.
+    """
     for kind, params in (("input", task.interface.inputs), ("output", task.interface.outputs)):
         for name, p in params.items():
             bad = _unsupported(p.python_type, set())
             if bad is not None:
                 raise SandboxError(
-                    f"Task '{task.name}' cannot run in the sandbox: {kind} '{name}' has type "
+                    f"Task '{task.name}' cannot run in the sandbox{f' ({where})' if where else ''}: {kind} '{name}' "
+                    "has type "
                     f"{_type_name(p.python_type)}"
                     f"{'' if bad is p.python_type else f' (containing {_type_name(bad)})'}, which the sandbox cannot "
                     "hold; use primitives, lists, dicts, dataclasses or flyte.io.File/Dir"
