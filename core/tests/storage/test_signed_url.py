@@ -222,6 +222,10 @@ async def test_connection_refused_is_one_error(tmp_path: Path) -> None:
 def test_redact_url() -> None:
     assert redact_url("https://user:pw@host:9/p/a?sig=1&x=2#f") == "https://host:9/p/a"
     assert redact_url("s3://bucket/key") == "s3://bucket/key"
+    # the container of an ADLS URL is not user info
+    abfss = "abfss://data@acct.dfs.core.windows.net/a/b"
+    assert redact_url(abfss + "?sv=1&sig=x") == abfss
+    assert redact_url("abfss://user:pw@acct.dfs.core.windows.net/a") == "abfss://acct.dfs.core.windows.net/a"
 
 
 async def test_crc32_is_preferred_and_checked(scripted: ScriptedServer, tmp_path: Path) -> None:

@@ -91,15 +91,27 @@ def filesystem(path: str) -> fsspec.AbstractFileSystem:
     return backend_for(path).filesystem_for(path)
 
 
+#: Schemes whose ``name@host`` is not a credential (``abfss://container@account.dfs...``).
+_AT_IS_NOT_USERINFO = ("abfs", "abfss", "az", "wasb", "wasbs")
+
+
 def redact_url(url: str) -> str:
-    """A URL safe to print: no query string (signatures) and no user:password."""
+    """A URL safe to print: no query string (signatures) and no user:password.
+
+    ``abfss://container@account.dfs.core.windows.net/...`` keeps its container: there the part
+    before ``@`` names a container, not a user.
+    """
     from urllib.parse import urlsplit, urlunsplit
 
     try:
         parts = urlsplit(url)
     except ValueError:
         return url.split("?", 1)[0]
-    netloc = parts.netloc.rsplit("@", 1)[-1]
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if parts.scheme.lower() not in _AT_IS_NOT_USERINFO or ":" in userinfo:
+            netloc = host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

@@ -1,7 +1,9 @@
 """The Azure Blob Storage / ADLS Gen2 backend.
 
 URLs: ``abfs://container/path``, ``abfss://container@account.dfs.core.windows.net/path``
-(the account is taken from the URL when not configured) and ``az://container/path``.
+and ``az://container/path``. An account named in the URL always wins over a configured
+``account_name``; credentials bound to another account (a connection string, or the key / SAS
+token of the configured account) are an error rather than a silent write to that account.
 
 Credentials, first match wins:
 
@@ -50,6 +52,19 @@ def account_from_url(url: str) -> str | None:
     return None
 
 
+def account_of_connection_string(conn: str) -> str | None:
+    """The account a connection string is for (``AccountName=``, else its blob endpoint's host)."""
+    parts = dict(p.split("=", 1) for p in conn.split(";") if "=" in p)
+    fields = {k.strip().lower(): v.strip() for k, v in parts.items()}
+    if fields.get("accountname"):
+        return fields["accountname"]
+    endpoint = fields.get("blobendpoint", "")
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    if host.endswith(".core.windows.net"):
+        return host.split(".", 1)[0]
+    return None
+
+
 class AzureBackend(StorageBackend):
     name = "azure"
     protocols = ("abfs", "abfss", "az")
@@ -60,20 +75,54 @@ class AzureBackend(StorageBackend):
         self._lock = threading.Lock()
 
     def settings(self, url: str | None = None) -> dict[str, Any]:
+        """The adlfs settings for ``url``: options, then the environment.
+
+        When ``url`` names a storage account (``abfss://container@ACCOUNT.dfs...``) that account
+        is used, whatever ``account_name`` is configured; credentials bound to another account
+        (a connection string, or an account key / SAS token of the configured account) raise
+        :class:`~flyte.storage.errors.StorageError` instead of reaching the wrong account.
+        """
         nested = self.options.get("azure")
         s: dict[str, Any] = dict(nested) if isinstance(nested, dict) else {}
         for k in _KEYS:
             if k in self.options and k not in s:
                 s[k] = self.options[k]
+        url_account = account_from_url(url) if url else None
+        if url and url_account:
+            self._check_account(url, url_account, s)
         if not s.get("connection_string") and not os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
-            if url and not s.get("account_name") and not os.environ.get("AZURE_STORAGE_ACCOUNT_NAME"):
-                acct = account_from_url(url)
-                if acct:
-                    s["account_name"] = acct
+            if url_account:
+                s["account_name"] = url_account
             for key, env in _SP_ENV.items():
                 if not s.get(key) and not os.environ.get("AZURE_STORAGE_" + env[6:]) and os.environ.get(env):
                     s[key] = os.environ[env]
         return {k: v for k, v in s.items() if v not in (None, "")}
+
+    @staticmethod
+    def _check_account(url: str, url_account: str, s: dict[str, Any]) -> None:
+        """Refuse credentials that belong to an account other than the one ``url`` names."""
+        from flyte.storage import redact_url
+        from flyte.storage.errors import StorageError
+
+        def mismatch(other: str, what: str) -> StorageError:
+            return StorageError(
+                f"{redact_url(url)} names the storage account {url_account!r}, but the configured {what} "
+                f"is for the account {other!r}. Configure credentials for {url_account!r} (or identity-based "
+                "ones: a service principal or azure-identity's default chain), or use a URL without an "
+                "account (abfs://container/path) to mean the configured one."
+            )
+
+        conn = s.get("connection_string") or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        if conn:
+            other = account_of_connection_string(str(conn))
+            if other and other.lower() != url_account.lower():
+                source = "connection_string" if s.get("connection_string") else "AZURE_STORAGE_CONNECTION_STRING"
+                raise mismatch(other, source)
+            return
+        named = s.get("account_name") or os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+        bound = [k for k in ("account_key", "sas_token") if s.get(k) or os.environ.get("AZURE_STORAGE_" + k.upper())]
+        if named and bound and str(named).lower() != url_account.lower():
+            raise mismatch(str(named), " / ".join(bound))
 
     def _fs_kwargs(self, url: str | None = None) -> dict[str, Any]:
         s = self.settings(url)
