@@ -260,10 +260,13 @@ class NativeInterface:
     # -- errors ---------------------------------------------------------------------------
 
     def _bad_input(self, p: Param, v: Any, e: Exception) -> InvalidInputError:
-        return InvalidInputError(
-            f"Task '{self.task_name}': argument '{p.name}' expects {type_repr(p.python_type)}, "
-            f"got {type(v).__name__} {value_repr(v)}: {e}"
-        )
+        expected = type_repr(p.python_type)
+        msg = f"Task '{self.task_name}': argument '{p.name}' expects {expected}, got {type(v).__name__} {value_repr(v)}"
+        detail = str(e)
+        # Only add the converter's own words when they say more than the line above (a nested field, a range).
+        if detail and not detail.lower().startswith(f"expected {expected}".lower()):
+            msg += f": {detail}"
+        return InvalidInputError(msg)
 
     def _bind_error(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> InvalidInputError:
         names = self._in_names
