@@ -96,10 +96,8 @@ async def many_tracked(n: int) -> int:
 
 def test_gather_really_runs_concurrently_and_is_bounded() -> None:
     _live.update(now=0, peak=0)
-    started = time.perf_counter()
     assert flyte.run(many_tracked, n=100).outputs()[0] == sum(range(100))
-    assert _live["peak"] > 10  # concurrent, not sequential
-    assert time.perf_counter() - started < 0.9  # 100 x 10 ms sequentially would be >= 1 s
+    assert _live["peak"] > 10  # many bodies were in flight at once: concurrent, not sequential
     _live.update(now=0, peak=0)
     flyte.with_runcontext(max_action_concurrency=5).run(many_tracked, n=40)
     assert _live["peak"] <= 5
