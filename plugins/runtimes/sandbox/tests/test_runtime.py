@@ -335,3 +335,12 @@ def test_shared_feeds_never_cost_a_call_its_limit(sandbox_run):
     """12 calls of ~0.15 s each fit a 1 s limit alone but not together: they still all succeed."""
     n = 1_400_000
     assert sandbox_run(many_busy, k=12, n=n) == ([n * (n - 1) // 2] * 12,)
+
+
+@env.task
+async def names_of_tasks() -> list[str]:
+    return [square.name, middle.name, square.override(sandbox=None).name]
+
+
+def test_task_handle_name_inside_a_body(sandbox_run):
+    assert sandbox_run(names_of_tasks) == sandbox_run(names_of_tasks, mode="local")

@@ -276,3 +276,74 @@ def test_a_dead_worker_is_reported_and_replaced(sandbox_run):
         sandbox_run(naps)
     killer.join()
     _next_task_is_fine(sandbox_run)
+
+
+@env.task(sandbox=Sandbox(timeout=1, memory="1GB"))
+def huge_power() -> int:
+    return len(str(7 ** (10**8)))
+
+
+def test_one_long_operation_is_the_time_limit_not_a_crash(sandbox_run):
+    """A single operation the sandbox cannot interrupt is stopped by the pool: reported as the time limit."""
+    started = time.perf_counter()
+    with pytest.raises(SandboxLimitError, match=r"task 'sec.huge_power' \(action a0\) exceeded the sandbox time "
+                                                r"limit of 1 s") as e:
+        sandbox_run(huge_power)
+    assert time.perf_counter() - started < 2.5
+    assert e.value.limit == "time"
+    assert "worker died" not in str(e.value)
+    _next_task_is_fine(sandbox_run)
+
+
+@env.task(retries=3)
+def spin_with_retries() -> int:
+    n = 0
+    while True:
+        n += 1
+
+
+def test_a_limit_hit_is_not_retried(sandbox_run):
+    """Limits are deterministic: a limit hit fails the task at once, whatever retries= says."""
+    started = time.perf_counter()
+    with pytest.raises(SandboxLimitError, match="exceeded the sandbox time limit of 0.5 s") as e:
+        sandbox_run(spin_with_retries)
+    assert "attempts" not in str(e.value)
+    assert time.perf_counter() - started < 1.8
+
+
+@env.task
+def environ_get() -> str:
+    import os
+
+    return str(os.environ.get("HOME"))
+
+
+@env.task
+def environ_item() -> str:
+    import os
+
+    return os.environ["HOME"]
+
+
+@env.task(sandbox=Sandbox(env=["FLYTE_TEST_GRANTED", "FLYTE_TEST_UNSET"]))
+def environ_granted() -> list[str]:
+    import os
+
+    out = [os.environ["FLYTE_TEST_GRANTED"], os.environ.get("FLYTE_TEST_GRANTED", "?"),
+           str(os.environ.get("FLYTE_TEST_UNSET", "unset"))]
+    try:
+        os.environ["FLYTE_TEST_UNSET"]
+    except KeyError:
+        out.append("KeyError")
+    except PermissionError as e:
+        out.append(str(e).split(":")[0])
+    return out
+
+
+def test_environ_get_and_item_are_checked_like_getenv(sandbox_run, monkeypatch):
+    monkeypatch.setenv("FLYTE_TEST_GRANTED", "yes")
+    monkeypatch.delenv("FLYTE_TEST_UNSET", raising=False)
+    for task in (environ_get, environ_item):
+        with pytest.raises(RuntimeUserError, match=r"PermissionError.*environment variable 'HOME' is not granted"):
+            sandbox_run(task)
+    assert sandbox_run(environ_granted) == (["yes", "yes", "unset", "KeyError"],)

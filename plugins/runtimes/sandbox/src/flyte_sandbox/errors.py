@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flyte.errors import RuntimeUserError, SandboxError
+from flyte.errors import NonRecoverableError, RuntimeUserError, SandboxError
 
 
-class SandboxLimitError(SandboxError, RuntimeUserError):
+class SandboxLimitError(SandboxError, NonRecoverableError):
     """A task body hit one of its sandbox limits (time, memory, recursion depth, host calls).
 
-    ``limit`` is ``"time"``, ``"memory"``, ``"recursion depth"`` or ``"host call"``.
+    ``limit`` is ``"time"``, ``"sleep time"``, ``"memory"``, ``"recursion depth"`` or ``"host call"``.
+    Limits are deterministic (the same inputs hit the same limit again), so a limit hit is not
+    retried, whatever the task's ``retries=`` says: it is a ``NonRecoverableError``.
     """
 
     def __init__(self, task: str, action: str | None, limit: str, value: str, hint: str, detail: str = "") -> None:

@@ -119,7 +119,7 @@ class _Compiled:
         self.batchers: dict[Any, _Batcher] = {}
 
     def task_ref(self, task: Any) -> Any:
-        ref = _task_instance_class()(TaskRef(task), allowed_methods={"aio", "override"})
+        ref = _task_instance_class()(TaskRef(task), allowed_methods={"aio", "override"}, eager_attrs=("name",))
         self.dispatch[ref.id] = ("task", task)
         return ref
 
@@ -234,6 +234,12 @@ class SandboxExecutor:
                 raise SandboxLimitError(task.name, rec.name, "sleep time", f"{e.seconds:g} s",
                                         "give it more with Sandbox(timeout=...)") from None
             except pm.MontyCrashedError as e:
+                if getattr(e, "timed_out", False):
+                    # One operation (a huge power, a long regex) ran past the limit without the sandbox
+                    # getting a chance to stop it, so the pool killed the worker: still the time limit.
+                    raise SandboxLimitError(task.name, rec.name, "time", f"{_seconds(sb, task.timeout):g} s",
+                                            "give it more with Sandbox(timeout=...)",
+                                            "a single operation ran past it; the worker was stopped") from None
                 raise SandboxCrashError(task.name, rec.name, str(e)) from None
             except pm.MontyRuntimeError as e:
                 limit = limit_error(e, task.name, rec.name, sb, task.timeout)
@@ -581,6 +587,11 @@ def _output_type(task: Any) -> Any:
     import typing
 
     return typing.Tuple[tuple(p.python_type for p in outs)]  # noqa: UP006 - built at run time
+
+
+def _seconds(sb: Sandbox, timeout: Any) -> float:
+    """The time limit of one attempt: the sandbox's, tightened by the task's ``timeout=``."""
+    return float(sb.timeout if timeout is None else min(sb.timeout, timeout))
 
 
 def _under(path: str, root: str) -> bool:

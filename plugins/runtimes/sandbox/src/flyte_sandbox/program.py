@@ -59,10 +59,11 @@ BATCH = "__flyte_batch__"
 class TaskRef:
     """What a task name is inside the sandbox: call it, ``.aio(...)`` it, ``.override(...)`` it."""
 
-    __slots__ = ("task",)
+    __slots__ = ("name", "task")
 
     def __init__(self, task: Any) -> None:
         self.task = task
+        self.name = task.name  # readable in the body: `t.name`
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:  # routed by the executor, never called directly
         raise NotImplementedError
@@ -78,6 +79,13 @@ class TaskRef:
 # lists there (a range or generator does not cross the boundary as itself); the calls leave the sandbox.
 GATHER_HOST = "__flyte_gather__"
 _GATHER_ARGS = "def __flyte_args__(*args, **kwargs):\n    return (args, kwargs)\n"
+ENVIRON_ITEM = "__flyte_environ_item__"
+_ENVIRON_ITEM = (f"def {ENVIRON_ITEM}(key):\n"
+                 "    import os as __flyte_os__\n"
+                 "    value = __flyte_os__.getenv(key)\n"
+                 "    if value is None:\n"
+                 "        raise KeyError(key)\n"
+                 "    return value\n")
 MAP_HOST = "__flyte_map__"
 MAP_AIO_HOST = "__flyte_map_aio__"
 _FLYTE_FACADE = f"""class __FlyteMap__:
@@ -181,6 +189,7 @@ class _Builder:
         self.tasks: dict[str, Any] = {}
         self.classes: dict[str, type] = {}
         self.gathers = False  # the body fans out with asyncio.gather(*(task(...) for ...))
+        self.environ_item = False  # the body reads os.environ[k]
         self.flyte_names: dict[str, str] = {}  # name -> "module" (flyte) or "map" (flyte.map)
         self.sleeps = False
         self.impure = False
@@ -364,6 +373,24 @@ class _Builder:
                                         "flyte.map.aio(...) in the sandbox")
                     edits.append(drop_async_keyword(src, comp))
                     edits += wrap_await(comp.iter)
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" \
+                    and _is_os_environ(n.func.value, module_name):
+                # `os.environ.get(k)` -> `os.getenv(k)`: an ungranted name is the same PermissionError.
+                f = n.func
+                assert f.end_lineno is not None and f.end_col_offset is not None
+                env_mod = f.value.value.id  # type: ignore[attr-defined]
+                edits.append((f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, f"{env_mod}.getenv"))
+                self.impure = True
+            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) and _is_os_environ(n.value, module_name):
+                # `os.environ[k]` -> `__flyte_environ_item__(k)`: PermissionError if not granted, KeyError if unset.
+                v = n.value
+                assert v.end_lineno is not None and n.end_lineno is not None and n.end_col_offset is not None
+                sl = n.slice
+                assert sl.end_lineno is not None and sl.end_col_offset is not None
+                edits.append((v.lineno, v.col_offset, sl.lineno, sl.col_offset, f"{ENVIRON_ITEM}("))
+                edits.append((sl.end_lineno, sl.end_col_offset, n.end_lineno, n.end_col_offset, ")"))
+                self.environ_item = True
+                self.impure = True
             elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
                 if module_name(n.value.id) == "os" and n.attr not in ALLOWED_OS_ATTRS:
                     raise self.fail(line_of(n), filename, f"os.{n.attr} is not available in the sandbox "
@@ -494,6 +521,9 @@ def build_program(task: Any) -> Program:
     if b.gathers:
         parts.append(_GATHER_ARGS)
         line += _GATHER_ARGS.count("\n")
+    if b.environ_item:
+        parts.append(_ENVIRON_ITEM)
+        line += _ENVIRON_ITEM.count("\n")
     if b.flyte_names:
         facade = _FLYTE_FACADE + "".join(
             f"{name} = __FlyteModule__()\n" if kind == "module" else f"{name} = __FlyteMap__()\n"
@@ -584,6 +614,11 @@ def _used_names(fn: ast.AST) -> dict[str, int]:
         if isinstance(n, ast.Name) and id(n) not in skip and (n.id not in out or n.lineno < out[n.id]):
             out[n.id] = n.lineno
     return out
+
+
+def _is_os_environ(expr: ast.expr, module_name: Any) -> bool:
+    return isinstance(expr, ast.Attribute) and expr.attr == "environ" and isinstance(expr.value, ast.Name) \
+        and module_name(expr.value.id) == "os"
 
 
 def _is_flyte_module(v: Any) -> bool:

@@ -96,9 +96,9 @@ class WorkerPool:
         _install_exit_hook()
         self._closed_one = asyncio.Event()
         # Workers spawn on demand; the grace lets the sandbox raise its own TimeoutError before the
-        # pool kills a worker that does not stop.
+        # pool kills a worker that does not stop (one long operation: reported as the time limit too).
         self._pool = pydantic_monty.AsyncMonty(min_processes=1, max_processes=self.max_workers,
-                                               feed_duration_limit_grace=0.5)
+                                               feed_duration_limit_grace=0.25)
         await self._pool.__aenter__()
 
     async def close(self) -> None:
