@@ -31,6 +31,24 @@ SCRIPT = textwrap.dedent('''
         return await mid(i) + 1
 
     @env.task
+    async def twice(i: int) -> int:
+        a = await leaf(i)
+        b = await leaf(i)  # after a park and restore: host objects must still be reachable
+        return a + b
+
+    @env.task
+    async def chain(d: int) -> int:
+        return 0 if d == 0 else await chain(d - 1) + 1
+
+    @env.task
+    async def wide_twice(n: int) -> int:
+        return sum(await asyncio.gather(*(twice(i) for i in range(n))))
+
+    @env.task
+    async def wide_chain(n: int) -> int:
+        return sum(await asyncio.gather(*(chain(6) for i in range(n))))
+
+    @env.task
     def sync_mid(i: int) -> int:
         return leaf(i) * 2
 
@@ -57,9 +75,11 @@ SCRIPT = textwrap.dedent('''
     workers.WorkerPool.acquire = counting
 
     with isolated_plugins(("sandbox", flyte_sandbox.hooks)):
-        task = {"main": main, "deep": deep, "loop": loop}[sys.argv[1]]
+        task = {"main": main, "deep": deep, "loop": loop, "wide_twice": wide_twice, "wide_chain": wide_chain,
+                "chain": chain}[sys.argv[1]]
         n = int(sys.argv[2])
-        out = flyte.with_runcontext(mode="sandbox").run(task, n=n).outputs()
+        kw = {"d": n} if task is chain else {"n": n}
+        out = flyte.with_runcontext(mode="sandbox").run(task, **kw).outputs()
         print("RESULT", out[0] if isinstance(out, tuple) else out, peak[0])
 ''')
 
@@ -68,6 +88,9 @@ SCRIPT = textwrap.dedent('''
     ("main", 300, sum(range(300)) + 300),
     ("deep", 120, sum(range(120)) + 2 * 120),
     ("loop", 150, 2 * sum(range(150))),
+    ("wide_twice", 200, 2 * sum(range(200))),
+    ("wide_chain", 60, 6 * 60),
+    ("chain", 80, 80),
 ])
 def test_nested_fanout_wider_than_pool_finishes(tmp_path, task, n, expected):
     script = tmp_path / "nest.py"

@@ -261,6 +261,7 @@ class SandboxExecutor:
         prog = c.program
         session = lease.session
         lease.feeds += 1
+        lease.restored = False
         mount = self._mount(sb)
         snap = await session.feed_start(prog.call_code, inputs=inputs, mount=mount)
         pending: dict[int, asyncio.Future[Any]] = {}
@@ -308,7 +309,7 @@ class SandboxExecutor:
                         snap = await snap.resume(_settle(lambda t=target, s=snap: c.task_ref(t.override(**s.kwargs))))
                         continue
                     if kind == "task" and method in _TASK_METHODS and prog.is_async and snap.allow_eager_await \
-                            and self.pool.pinned < self.pool.max_pinned:
+                            and self.pool.pinned < self.pool.max_pinned and not lease.restored:
                         # Awaited in place (see _task_instance_class). The worker is busy meanwhile and
                         # cannot be parked, so only so many bodies may wait this way.
                         self.pool.pinned += 1
@@ -369,6 +370,7 @@ class SandboxExecutor:
         dumped = await self.pool.resumed(lease)
         if dumped is None:
             return snap
+        lease.restored = True
         return await lease.session.load_snapshot(dumped, mount=self._mount(sb))
 
     # -- host calls ----------------------------------------------------------------------------
