@@ -168,6 +168,15 @@ def _cause(e: BaseException) -> BaseException | None:
     return e if scrub(text) == text else None
 
 
+def _is_auth_failure(e: BaseException) -> bool:
+    """An SDK error that means the credentials were refused (HTTP 401/403, e.g. Azure's
+    ``ClientAuthenticationError`` / ``HttpResponseError`` with ``AuthorizationFailure``)."""
+    status = getattr(e, "status_code", None) or getattr(e, "status", None)
+    if isinstance(status, int) and status in (401, 403):
+        return True
+    return type(e).__name__ in ("ClientAuthenticationError", "CredentialUnavailableError")
+
+
 def _friendly(e: BaseException, op: str, url: str) -> BaseException:
     """The same kind of error, saying what failed where (URL without its signature, no secrets)."""
     from flyte.storage.errors import StorageError
@@ -177,7 +186,7 @@ def _friendly(e: BaseException, op: str, url: str) -> BaseException:
     detail = scrub(detail.replace(url, where))
     if isinstance(e, FileNotFoundError):
         return FileNotFoundError(f"{op} {where} failed: not found (check the bucket/container and path). {detail}")
-    if isinstance(e, PermissionError):
+    if isinstance(e, PermissionError) or _is_auth_failure(e):
         return PermissionError(f"{op} {where} failed: access denied (check the credentials). {detail}")
     if isinstance(e, StorageError):
         return e

@@ -19,8 +19,14 @@ A backend's test file subclasses it, names its plugin and provides a fresh base 
 The plugins are registered for each test only (installed plugins do not leak in). Class
 attributes tune the suite to what a server can do: ``checks_signatures`` (it rejects a
 tampered or expired signed URL), ``verifies_content_md5`` (it rejects a PUT whose bytes do
-not match ``Content-MD5``), ``large_file_size``, ``dir_file_count`` and ``dir_concurrency``
-(for test servers that slow down under many parallel uploads).
+not match ``Content-MD5``), ``large_file_size``, ``max_transfer_memory`` (tracemalloc peak
+allowed while one large file moves), ``dir_file_count`` and ``dir_concurrency`` (for test
+servers that slow down under many parallel uploads).
+
+Optional fixtures let the suite check what only the backend's test setup can arrange (each
+skips with a reason when not provided): ``bad_credentials`` (a URL and options whose
+credentials the server refuses), ``missing_bucket_url`` (a URL in a bucket/container that
+does not exist) and ``count_parts`` (how many parts/blocks/chunks an upload used).
 
 :class:`SigningDataProxy` is a DataProxyService stand-in that signs URLs with the backend
 itself; it drives :class:`flyte.storage.dataproxy.DataProxyClient` end to end.
@@ -32,7 +38,11 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,6 +73,74 @@ class RecordingProgress:
 
     def finish(self) -> None:
         self.finished += 1
+
+
+@dataclass
+class BadCredentials:
+    """What ``bad_credentials`` provides: ``options`` whose credentials the server refuses for ``url``
+    (``secrets``: values that must never appear in an error)."""
+
+    url: str
+    options: dict[str, Any]
+    secrets: Sequence[str] = ()
+
+
+class TransferCounter:
+    """Counts single-file transfers in flight inside :mod:`flyte.storage.transfer` (peak kept).
+
+    :meth:`install` wraps the per-file put/get functions (async and threaded, any backend);
+    each transfer first waits ``delay`` seconds so that concurrent ones overlap measurably.
+    """
+
+    _NAMES = ("_async_put_file", "_async_get_file", "_sync_put_file", "_sync_get_file")
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.delay = delay
+        self._lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+        self.calls = 0
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.active += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.active)
+
+    def _exit(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    def reset(self) -> None:
+        self.peak = self.calls = 0
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from flyte.storage import transfer
+
+        for name in self._NAMES:
+            orig = getattr(transfer, name)
+            if asyncio.iscoroutinefunction(orig):
+
+                async def counted(*args: Any, _orig: Any = orig, **kwargs: Any) -> Any:
+                    self._enter()
+                    try:
+                        await asyncio.sleep(self.delay)
+                        return await _orig(*args, **kwargs)
+                    finally:
+                        self._exit()
+
+                monkeypatch.setattr(transfer, name, counted)
+            else:
+
+                def counted_sync(*args: Any, _orig: Any = orig, **kwargs: Any) -> Any:
+                    self._enter()
+                    try:
+                        time.sleep(self.delay)
+                        return _orig(*args, **kwargs)
+                    finally:
+                        self._exit()
+
+                monkeypatch.setattr(transfer, name, counted_sync)
 
 
 class SigningDataProxy:
@@ -137,7 +215,8 @@ class StorageConformance:
     plugins: ClassVar[Sequence[tuple[str, Any]]] = ()
     checks_signatures: ClassVar[bool] = True
     verifies_content_md5: ClassVar[bool] = True
-    large_file_size: ClassVar[int] = 40 * MiB
+    large_file_size: ClassVar[int] = 64 * MiB
+    max_transfer_memory: ClassVar[int] = 40 * MiB  # tracemalloc peak while one large file moves
     dir_file_count: ClassVar[int] = 300
     dir_concurrency: ClassVar[int | None] = None  # None: the backend's file_concurrency
 
@@ -150,6 +229,19 @@ class StorageConformance:
     @pytest.fixture
     def storage_options(self) -> dict[str, Any]:
         return {}
+
+    @pytest.fixture
+    def bad_credentials(self) -> BadCredentials:
+        pytest.skip("this backend's tests provide no server that checks credentials (bad_credentials fixture)")
+
+    @pytest.fixture
+    def missing_bucket_url(self) -> str:
+        pytest.skip("no missing_bucket_url fixture: this backend has no buckets or its tests do not say")
+
+    @pytest.fixture
+    def count_parts(self) -> Callable[[str], int | None]:
+        """Return a function giving the number of parts the last upload to a URL used (None: unknown)."""
+        return lambda url: None
 
     @pytest.fixture(autouse=True)
     def _storage_plugins(self, storage_options: dict[str, Any]) -> Iterator[None]:
@@ -236,18 +328,33 @@ class StorageConformance:
 
     @pytest.mark.slow
     @pytest.mark.asyncio
-    async def test_large_file_goes_in_parts(self, storage_base_url: str, tmp_path: Path) -> None:
+    async def test_large_file_goes_in_parts(
+        self, storage_base_url: str, tmp_path: Path, count_parts: Callable[[str], int | None]
+    ) -> None:
         src = tmp_path / "big.bin"
         want = _write_big(src, self.large_file_size)
         url = storage.join(storage_base_url, "big/big.bin")
+        backend = storage.backend_for(url)
         up = RecordingProgress()
-        await storage.put(src, url, progress=up)
+        with _peak_memory() as up_peak:
+            await storage.put(src, url, progress=up)
         assert up.bytes == self.large_file_size and up.started[0][1] == self.large_file_size
         assert up.advances > 1, "a large file must stream (several progress steps), not move in one piece"
+        parts = count_parts(url)
+        if parts is not None:
+            expected = -(-self.large_file_size // backend.part_size)
+            assert parts == expected, f"{parts} parts for {self.large_file_size} bytes, want {expected}"
         down = RecordingProgress()
-        out = await storage.get(url, tmp_path / "big.out", progress=down)
+        out = tmp_path / "big.out"
+        with _peak_memory() as down_peak:
+            await storage.get(url, out, progress=down)
         assert down.bytes == self.large_file_size
         assert _md5(out) == want
+        for what, peak in (("upload", up_peak[0]), ("download", down_peak[0])):
+            assert peak < self.max_transfer_memory, (
+                f"{what} of {self.large_file_size >> 20} MiB peaked at {peak / MiB:.1f} MiB of Python memory "
+                f"(allowed {self.max_transfer_memory >> 20} MiB)"
+            )
 
     # -- directories ---------------------------------------------------------------------
 
@@ -273,6 +380,29 @@ class StorageConformance:
         assert got == expected
 
     @pytest.mark.asyncio
+    async def test_folder_concurrency_is_bounded(
+        self, storage_base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        src = tmp_path / "many"
+        n = 24
+        for i in range(n):
+            _write(src / f"d{i % 3}" / f"f{i}.txt", f"{i}".encode())
+        url = storage.join(storage_base_url, "many")
+        backend = storage.backend_for(url)
+        counting = TransferCounter()
+        counting.install(monkeypatch)
+        await storage.put(src, url, concurrency=4)
+        assert counting.calls == n
+        assert 1 < counting.peak <= 4, f"peak {counting.peak} transfers in flight with concurrency=4"
+        counting.reset()
+        monkeypatch.setattr(backend, "file_concurrency", 3)  # the default bound when none is given
+        out = tmp_path / "back"
+        await storage.get(url, out, recursive=True)
+        assert counting.calls == n
+        assert 1 < counting.peak <= 3, f"peak {counting.peak} transfers in flight with file_concurrency=3"
+        assert len([p for p in out.rglob("*") if p.is_file()]) == n
+
+    @pytest.mark.asyncio
     async def test_delete_recursive(self, storage_base_url: str, tmp_path: Path) -> None:
         src = tmp_path / "t"
         for rel in ("x/1", "x/2", "y/3"):
@@ -292,6 +422,36 @@ class StorageConformance:
             await storage.get(url, dest)
         assert storage.redact_url(url) in str(e.value)
         assert not dest.exists() and not _no_part_files(tmp_path)
+
+    @pytest.mark.asyncio
+    async def test_wrong_credentials_are_a_clear_error(self, bad_credentials: BadCredentials, tmp_path: Path) -> None:
+        src = _write(tmp_path / "f.txt", b"x")
+        storage.configure(bad_credentials.options)
+        url = storage.join(bad_credentials.url, "denied.txt")
+        for attempt in ("put", "get"):
+            with pytest.raises((PermissionError, storage.errors.StorageError)) as e:
+                if attempt == "put":
+                    await storage.put(src, url)
+                else:
+                    await storage.get(url, tmp_path / "out.txt")
+            msg = str(e.value)
+            assert storage.redact_url(url) in msg, msg
+            assert isinstance(e.value, PermissionError), f"{attempt}: {type(e.value).__name__}: {msg}"
+            assert "credentials" in msg
+            for secret in bad_credentials.secrets:
+                assert secret not in msg
+        assert not (tmp_path / "out.txt").exists() and not _no_part_files(tmp_path)
+
+    @pytest.mark.asyncio
+    async def test_missing_bucket_is_a_clear_error(self, missing_bucket_url: str, tmp_path: Path) -> None:
+        url = storage.join(missing_bucket_url, "x.txt")
+        with pytest.raises(FileNotFoundError) as e:
+            await storage.get(url, tmp_path / "x.txt")
+        assert storage.redact_url(url) in str(e.value)
+        with pytest.raises((FileNotFoundError, storage.errors.StorageError)) as e2:
+            await storage.put(_write(tmp_path / "src.txt", b"1"), url)
+        assert storage.redact_url(url) in str(e2.value)
+        assert not (tmp_path / "x.txt").exists()
 
     @pytest.mark.asyncio
     async def test_missing_local_file(self, storage_base_url: str, tmp_path: Path) -> None:
@@ -414,6 +574,24 @@ class StorageConformance:
         proxy.serve(first.native_url)
         out = await DataProxyClient(proxy).download(CreateDownloadLinkRequest(), tmp_path / "dl.tgz")
         assert Path(out[0]).read_bytes() == data
+
+
+class _peak_memory:
+    """``with _peak_memory() as peak:`` then ``peak[0]`` is tracemalloc's peak in bytes (all threads)."""
+
+    def __enter__(self) -> list[int]:
+        self.out = [0]
+        self.was_tracing = tracemalloc.is_tracing()
+        if not self.was_tracing:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+        self.base = tracemalloc.get_traced_memory()[0]
+        return self.out
+
+    def __exit__(self, *exc: object) -> None:
+        self.out[0] = tracemalloc.get_traced_memory()[1] - self.base
+        if not self.was_tracing:
+            tracemalloc.stop()
 
 
 def _flatten(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

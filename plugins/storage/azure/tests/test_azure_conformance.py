@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import flyte_azure.hooks
 import pytest
-from flyte.testing.storage import StorageConformance
+from flyte.testing import services
+from flyte.testing.storage import BadCredentials, StorageConformance
 
 
 class TestAzureConformance(StorageConformance):
@@ -17,6 +20,29 @@ class TestAzureConformance(StorageConformance):
     @pytest.fixture
     def storage_options(self, azure_options: dict[str, Any]) -> dict[str, Any]:
         return azure_options
+
+    @pytest.fixture
+    def bad_credentials(self, azurite: services.Service, container: str) -> BadCredentials:
+        wrong_key = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk="
+        conn = azurite.extra["connection_string"].replace(services.AZURITE_KEY, wrong_key)
+        return BadCredentials(
+            url=f"abfs://{container}/conformance", options={"connection_string": conn}, secrets=[wrong_key]
+        )
+
+    @pytest.fixture
+    def missing_bucket_url(self) -> str:
+        return f"abfs://no-such-container-{uuid.uuid4().hex[:12]}/prefix"
+
+    @pytest.fixture
+    def count_parts(self, blob_service: Any) -> Callable[[str], int | None]:
+        def parts(url: str) -> int | None:
+            from adlfs import AzureBlobFileSystem
+
+            container, _, blob = AzureBlobFileSystem._strip_protocol(url).partition("/")
+            committed, _ = blob_service.get_blob_client(container, blob).get_block_list("committed")
+            return len(committed) or 1  # a single PUT has no blocks
+
+        return parts
 
 
 class TestAbfssConformance(TestAzureConformance):

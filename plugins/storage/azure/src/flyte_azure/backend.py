@@ -161,6 +161,10 @@ class AzureBackend(StorageBackend):
                 cfg.max_single_put_size = 2 * self.part_size
                 cfg.max_block_size = self.part_size
                 cfg.min_large_block_upload_threshold = 1 << 20
+                # downloads: the SDK's first GET is buffered whole (32 MiB by default), so keep it
+                # and the following ranged chunks small; memory then stays flat and small
+                cfg.max_single_get_size = 4 << 20
+                cfg.max_chunk_get_size = 4 << 20
 
     def put_file_kwargs(self, size: int) -> dict[str, Any]:
         return {"max_concurrency": self.part_concurrency}

@@ -79,6 +79,11 @@ class GCSBackend(StorageBackend):
     def put_file_kwargs(self, size: int) -> dict[str, Any]:
         return {"chunksize": self.part_size}  # resumable upload in part_size chunks
 
+    def get_file_kwargs(self, size: int | None) -> dict[str, Any]:
+        # One streamed GET: gcsfs's concurrent ranged download prefetches up to
+        # 2 * concurrency * 16 MiB in memory for big objects.
+        return {"concurrency": 1}
+
     def _signer(self) -> Any:
         s = self.settings()
         path = s.get("credentials_file") or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
