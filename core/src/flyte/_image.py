@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 # The layer classes live in flyte.images.layers; they are re-exported here as part of this module's API.
 from flyte.images.layers import (
@@ -49,6 +49,11 @@ from flyte.images.layers import (
     _require,
     _strings,
 )
+
+if TYPE_CHECKING:
+    from flyte._secret import Secret
+
+    SecretRequest = str | Secret | list[str | Secret] | tuple[str | Secret, ...]
 
 __all__ = [
     "DEFAULT_IMAGE_NAME",
@@ -123,6 +128,11 @@ class Image:
     platform: tuple[str, ...] = ("linux/amd64",)
     python_version: tuple[int, int] | None = None
     _layers: tuple[Layer, ...] = field(default=(), repr=False)
+    extendable: bool = field(default=True, compare=False)
+    """``False`` refuses more layers (``clone(extendable=False)``); images are extendable by default."""
+    registry_secret: str | Secret | None = field(default=None, compare=False, repr=False)
+    """The secret the official SDK's remote builder uses for a private registry. Accepted and kept for
+    code written for it; the local builders take credentials from the Docker and flyte configs."""
 
     def __post_init__(self) -> None:
         if (self.base_image is None) == (self.dockerfile is None):
@@ -155,12 +165,15 @@ class Image:
         flyte_version: str | None = None,
         install_flyte: bool = True,
         registry: str | None = None,
+        registry_secret: str | Secret | None = None,
         name: str | None = None,
         platform: Architecture | tuple[Architecture, ...] | None = None,
     ) -> Image:
         """The official Python image on Debian bookworm, with flyte installed.
 
         ``python_version`` defaults to the running interpreter's; ``flyte_version`` to this SDK's.
+        The parameters are those of the official SDK, in its order; ``registry_secret`` is kept on
+        the image (see :attr:`registry_secret`).
         """
         pv = _python_version(python_version) if python_version is not None else sys.version_info[:2]
         img = cls(
@@ -169,6 +182,7 @@ class Image:
             name=name or DEFAULT_IMAGE_NAME,
             platform=_platforms(platform) if platform else ("linux/amd64",),
             python_version=(pv[0], pv[1]),
+            registry_secret=registry_secret,
         )
         img = img.with_workdir("/root").with_env_vars({"PYTHONPATH": "/root", "PYTHONUNBUFFERED": "1"})
         if install_flyte:
@@ -210,16 +224,29 @@ class Image:
     def clone(
         self,
         registry: str | None = None,
+        registry_secret: str | Secret | None = None,
         name: str | None = None,
         base_image: str | None = None,
         python_version: tuple[int, int] | None = None,
         addl_layer: Layer | None = None,
+        extendable: bool | None = None,
         platform: Architecture | tuple[Architecture, ...] | None = None,
     ) -> Image:
-        """A copy with another registry, name, base, Python version or platform, or one more layer."""
+        """A copy with another registry, name, base, Python version or platform, or one more layer.
+
+        The parameters are the official SDK's, in its order. There every image must be cloned with
+        ``extendable=True`` before layers are added; here images are extendable unless a clone says
+        ``extendable=False``, so code written either way runs.
+        """
+        if addl_layer is not None and not self.extendable:
+            raise ImageSpecError(
+                "cannot add layers to an image cloned with extendable=False; clone it with extendable=True first"
+            )
         changes: dict[str, Any] = {}
         if registry is not None:
             changes["registry"] = registry
+        if registry_secret is not None:
+            changes["registry_secret"] = registry_secret
         if name is not None:
             changes["name"] = name
         if base_image is not None:
@@ -230,6 +257,8 @@ class Image:
             changes["python_version"] = python_version
         if platform is not None:
             changes["platform"] = _platforms(platform)
+        if extendable is not None:
+            changes["extendable"] = bool(extendable)
         if addl_layer is not None:
             if self.dockerfile is not None:
                 raise ImageSpecError(
@@ -248,8 +277,14 @@ class Image:
         extra_index_urls: str | list[str] | tuple[str, ...] | None = None,
         pre: bool = False,
         extra_args: str | None = None,
+        secret_mounts: SecretRequest | None = None,
     ) -> Image:
-        """Install Python packages: ``.with_pip_packages("pandas>=2", "requests")``."""
+        """Install Python packages: ``.with_pip_packages("pandas>=2", "requests")``.
+
+        A package may be a local wheel, sdist or project folder (``"./dist/pkg-1.0-py3-none-any.whl"``):
+        it is copied into the build and its content is part of the image hash. ``secret_mounts`` (as
+        in the official SDK) is hashed, but the local builders refuse to build it (no BuildKit).
+        """
         return self.clone(
             addl_layer=PipPackages(
                 packages=packages,
@@ -257,6 +292,7 @@ class Image:
                 extra_index_urls=_opt_tuple(extra_index_urls),
                 pre=pre,
                 extra_args=extra_args,
+                secret_mounts=_secret_tuple(secret_mounts),
             )
         )
 
@@ -267,6 +303,7 @@ class Image:
         extra_index_urls: str | list[str] | tuple[str, ...] | None = None,
         pre: bool = False,
         extra_args: str | None = None,
+        secret_mounts: SecretRequest | None = None,
     ) -> Image:
         """Install a ``requirements.txt``; its content is part of the image hash."""
         return self.clone(
@@ -276,6 +313,7 @@ class Image:
                 extra_index_urls=_opt_tuple(extra_index_urls),
                 pre=pre,
                 extra_args=extra_args,
+                secret_mounts=_secret_tuple(secret_mounts),
             )
         )
 
@@ -287,6 +325,7 @@ class Image:
         extra_index_urls: list[str] | tuple[str, ...] | None = None,
         pre: bool = False,
         extra_args: str | None = None,
+        secret_mounts: SecretRequest | None = None,
         project_install_mode: InstallMode = "dependencies_only",
     ) -> Image:
         """Install a uv project; ``uvlock`` defaults to the ``uv.lock`` beside the pyproject if any."""
@@ -301,20 +340,32 @@ class Image:
                 extra_index_urls=_opt_tuple(extra_index_urls),
                 pre=pre,
                 extra_args=extra_args,
+                secret_mounts=_secret_tuple(secret_mounts),
                 project_install_mode=project_install_mode,
             )
         )
 
-    def with_apt_packages(self, *packages: str) -> Image:
+    def with_apt_packages(self, *packages: str, secret_mounts: SecretRequest | None = None) -> Image:
         """Install Debian packages: ``.with_apt_packages("git", "curl")``."""
-        return self.clone(addl_layer=AptPackages(packages=packages))
+        return self.clone(addl_layer=AptPackages(packages=packages, secret_mounts=_secret_tuple(secret_mounts)))
 
-    def with_commands(self, commands: list[str] | tuple[str, ...] | str) -> Image:
+    def with_commands(
+        self, commands: list[str] | tuple[str, ...] | str, secret_mounts: SecretRequest | None = None
+    ) -> Image:
         """Run shell commands at build time, one ``RUN`` each (without the ``RUN``)."""
-        return self.clone(addl_layer=Commands(commands=_strings("with_commands", "commands", commands)))
+        return self.clone(
+            addl_layer=Commands(
+                commands=_strings("with_commands", "commands", commands), secret_mounts=_secret_tuple(secret_mounts)
+            )
+        )
 
-    def with_env_vars(self, env_vars: dict[str, str]) -> Image:
-        """Set environment variables in the image."""
+    def with_env_vars(self, env_vars: dict[str, Any]) -> Image:
+        """Set environment variables in the image.
+
+        Values are set exactly as written: ``$`` and backslashes are not expanded (``"$PATH"`` is
+        the four characters, not the base image's ``PATH``). Numbers and booleans are converted with
+        ``str()``, as the official SDK does. The order of the keys does not change the image.
+        """
         if not isinstance(env_vars, dict):
             raise ImageSpecError(f"with_env_vars: expected a dict, got {type(env_vars).__name__}")
         return self.clone(addl_layer=Env(env_vars=tuple(env_vars.items())))
@@ -385,6 +436,12 @@ class Image:
             _require("from_dockerfile", "file", self.dockerfile, "file")
         for layer in self._layers:
             layer.validate()
+
+
+def _secret_tuple(v: SecretRequest | None) -> tuple[Any, ...] | None:
+    if v is None:
+        return None
+    return tuple(v) if isinstance(v, (list, tuple)) else (v,)
 
 
 def _opt_tuple(v: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:

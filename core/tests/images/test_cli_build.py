@@ -20,6 +20,7 @@ from flyte.plugins.manager import isolated_plugins
 class FakeBuilder(ImageBuilder):
     name = "fake"
     registry: ClassVar[set[str]] = set()
+    local: ClassVar[set[str]] = set()
     builds: ClassVar[list[str]] = []
     fail: ClassVar[bool] = False
     available: ClassVar[str | None] = None
@@ -30,6 +31,9 @@ class FakeBuilder(ImageBuilder):
     def exists(self, uri: str) -> bool:
         return uri in self.registry
 
+    def exists_locally(self, uri: str) -> bool:
+        return uri in self.local
+
     def build(self, image: Any, *, push: bool = True, on_output: Any = None) -> str:
         self.builds.append(image.uri)
         for i in range(3):
@@ -39,6 +43,7 @@ class FakeBuilder(ImageBuilder):
             raise ImageBuildError(
                 f"building {image.uri} failed at step `RUN something 2`", uri=image.uri, step="RUN something 2"
             )
+        self.local.add(image.uri)
         if push:
             self.registry.add(image.uri)
         return str(image.uri)
@@ -50,6 +55,7 @@ hooks = types.SimpleNamespace(flyte_image_builders=hookimpl(lambda: [FakeBuilder
 @pytest.fixture(autouse=True)
 def fake_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     FakeBuilder.registry, FakeBuilder.builds, FakeBuilder.fail, FakeBuilder.available = set(), [], False, None
+    FakeBuilder.local = set()
     monkeypatch.setenv("FLYTE_CONFIG", str(tmp_path / "none.yaml"))
     monkeypatch.delenv("FLYTE_IMAGE_BUILDER", raising=False)
     monkeypatch.delenv("FLYTE_IMAGE_REGISTRY", raising=False)
@@ -184,3 +190,41 @@ def test_auto_selection_explains_every_candidate(tmp_path: Path) -> None:
         assert "docker: no Docker Engine socket" in str(e.value) and "podman: no Podman API socket" in str(e.value)
     with pytest.raises(BuilderUnavailableError, match="pip install flyte-docker"):
         get_builder()
+
+
+def test_cli_no_push_does_not_rebuild_what_the_engine_has(user_file: Path) -> None:
+    r = CliRunner().invoke(_cli(), [str(user_file), "--builder", "fake", "--no-push"])
+    assert r.exit_code == 0, r.output
+    assert len(FakeBuilder.builds) == 3 and not FakeBuilder.registry
+    r2 = CliRunner().invoke(_cli(), [str(user_file), "--builder", "fake", "--no-push"])
+    assert r2.exit_code == 0, r2.output
+    assert len(FakeBuilder.builds) == 3, "rebuilt although the engine has the image"
+    assert r2.stderr.count("already built here") == 3
+    assert r2.stdout.split() == r.stdout.split()
+
+
+def test_cli_missing_daemon_is_not_a_failed_build(user_file: Path) -> None:
+    FakeBuilder.available = "no Docker Engine socket at /nowhere.sock"
+    r = CliRunner().invoke(_cli(), [str(user_file), "--builder", "fake", "--registry", "127.0.0.1:5000"])
+    assert r.exit_code != 0
+    assert "no Docker Engine socket at /nowhere.sock" in str(r.exception)
+    assert "✗" not in r.stderr and "failed" not in r.stderr and "building" not in r.stderr
+
+
+def test_cli_failed_build_prints_its_log_once(user_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flyte.images.buildlog import BuildLog
+
+    def build(self: FakeBuilder, image: Any, *, push: bool = True, on_output: Any = None) -> str:
+        log = BuildLog(on_output)
+        for i in range(3):
+            log.add(f"Step {i + 1}/3 : RUN something {i}\noutput line {i}")
+        raise log.failure(image.uri, "The command returned a non-zero code: 3")
+
+    monkeypatch.setattr(FakeBuilder, "build", build)
+    for verbose in ([], ["-v"]):
+        r = CliRunner().invoke(_cli(), [str(user_file), "--builder", "fake", "--registry", "127.0.0.1:5000"],
+                               obj={"verbose": len(verbose)})
+        assert r.exit_code != 0 and isinstance(r.exception, ImageBuildError)
+        assert r.stderr.count("output line 2") == 1, r.stderr
+        msg = str(r.exception)
+        assert "RUN something 2" in msg and "non-zero code: 3" in msg and "output line" not in msg

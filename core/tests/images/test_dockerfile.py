@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flyte._image import Image
 from flyte.images.dockerfile import render_dockerfile, stage_context
@@ -39,7 +40,7 @@ def test_every_layer_renders(tmp_path: Path) -> None:
     assert "--no-deps -r /tmp/flyte-build/2/requirements.txt" in text
     assert "uv export --frozen" in text and "uv pip install --system" in text
     assert 'ENV A="quote \\" and space"' in lines
-    assert 'ENV PATH="/opt/bin:$PATH"' in lines
+    assert 'ENV PATH="/opt/bin:\\$PATH"' in lines  # literal: values are never expanded
     assert "WORKDIR /app" in lines
     assert 'COPY ["layers/6/one.py", "/app/"]' in lines
     assert lines[-1] == "RUN echo done"
@@ -79,6 +80,73 @@ def test_dockerfile_image_context(tmp_path: Path) -> None:
     img = Image.from_dockerfile(tmp_path / "Dockerfile", name="x")
     ctx = tmp_path.parent / (tmp_path.name + "-ctx")
     dockerfile = stage_context(img, ctx)
-    assert dockerfile.name == "Dockerfile.flyte"
-    assert "secret.env" not in _files(ctx) and "a.txt" in _files(ctx)
+    # the user's own Dockerfile is used; nothing is added that `COPY .` would pick up
+    assert dockerfile == ctx / "Dockerfile"
+    assert _files(ctx) == [".dockerignore", "Dockerfile", "a.txt"]
     assert render_dockerfile(img) == "FROM alpine\nCOPY a.txt /\n"
+
+
+def test_dockerfile_ignored_by_its_dockerignore_stays_out_of_copy(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "build.Dockerfile").write_text("FROM alpine\nCOPY . /ctx/\n")
+    (proj / "a.txt").write_text("a")
+    (proj / ".dockerignore").write_text("*.Dockerfile")  # no trailing newline
+    img = Image.from_dockerfile(proj / "build.Dockerfile", name="x")
+    ctx = tmp_path / "ctx"
+    dockerfile = stage_context(img, ctx)
+    assert dockerfile == ctx / "build.Dockerfile"  # the engine needs it...
+    assert (ctx / ".dockerignore").read_text() == "*.Dockerfile\n/build.Dockerfile\n"  # ...COPY does not see it
+    assert not (ctx / "Dockerfile.flyte").exists()
+
+
+def test_env_values_are_rendered_literally() -> None:
+    """`ENV Q="a\"b$c"` lets the engine expand `$c`: `$`, `"` and `\\` must be escaped, nothing else."""
+    from flyte.images.dockerfile import env_value
+
+    value = 'a"b$c \\ ${HOME} \\$x é\tend\\'
+    img = Image.from_base("alpine").with_env_vars({"Q": value})
+    [line] = [ln for ln in render_dockerfile(img).splitlines() if ln.startswith("ENV ")]
+    assert line == 'ENV Q="a\\"b\\$c \\\\ \\${HOME} \\\\\\$x é\tend\\\\"'
+    assert env_value("plain") == '"plain"'
+    # what the Dockerfile parser reads back: \x stands for x inside double quotes (x in `"`, `$`, `\`)
+    import re
+
+    body = line[len('ENV Q="'):-1]
+    assert re.sub(r"\\(.)", r"\1", body) == value
+
+
+def test_secret_mounts_are_refused_when_staging(tmp_path: Path) -> None:
+    import pytest
+    from flyte.images.errors import ImageBuildError
+
+    img = Image.from_base("alpine").with_pip_packages("private-pkg", secret_mounts=["GITHUB_PAT"])
+    with pytest.raises(ImageBuildError) as e:
+        stage_context(img, tmp_path / "ctx")
+    msg = str(e.value)
+    assert "GITHUB_PAT" in msg and "BuildKit" in msg and "PipPackages" in msg
+
+
+def test_local_wheel_and_project_are_staged_and_installed(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "pkg-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "pyproject.toml").write_text("[project]\nname='lib'\n")
+    (tmp_path / "lib" / "junk.log").write_text("x")
+    (tmp_path / "lib" / ".dockerignore").write_text("*.log\n")
+    monkeypatch.chdir(tmp_path)
+    img = Image.from_base("python:3.12").with_pip_packages("./dist/pkg-1.0-py3-none-any.whl", "./lib", "requests")
+    ctx = tmp_path / "ctx"
+    stage_context(img, ctx)
+    assert _files(ctx) == [
+        "Dockerfile",
+        "layers/0/lib/.dockerignore",
+        "layers/0/lib/pyproject.toml",
+        "layers/0/pkg-1.0-py3-none-any.whl",
+    ]
+    lines = (ctx / "Dockerfile").read_text().splitlines()
+    assert 'COPY ["layers/0/", "/tmp/flyte-build/0/"]' in lines
+    assert (
+        "RUN python3 -m pip install --no-cache-dir /tmp/flyte-build/0/pkg-1.0-py3-none-any.whl "
+        "/tmp/flyte-build/0/lib requests"
+    ) in lines

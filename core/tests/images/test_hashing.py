@@ -151,3 +151,41 @@ def test_hashing_is_fast_enough(tmp_path: Path, n: int) -> None:
     t0 = time.perf_counter()
     assert _img(src).tag
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_order_without_meaning_does_not_change_the_tag() -> None:
+    base = Image.from_base("alpine:3")
+    assert base.with_env_vars({"A": "1", "B": "2"}).tag == base.with_env_vars({"B": "2", "A": "1"}).tag
+    assert base.with_apt_packages("git", "curl").tag == base.with_apt_packages("curl", "git").tag
+    # ...but values, and the order of steps, do
+    assert base.with_env_vars({"A": "1", "B": "2"}).tag != base.with_env_vars({"A": "2", "B": "1"}).tag
+    assert base.with_env_vars({"A": "1"}).with_env_vars({"A": "2"}).tag != (
+        base.with_env_vars({"A": "2"}).with_env_vars({"A": "1"}).tag
+    )
+
+
+def test_secret_mounts_count_but_only_by_name() -> None:
+    from flyte._secret import Secret
+
+    base = Image.from_base("alpine:3")
+    plain = base.with_commands(["true"]).tag
+    by_key = base.with_commands(["true"], secret_mounts="TOKEN").tag
+    assert by_key != plain
+    assert base.with_commands(["true"], secret_mounts=[Secret(key="TOKEN")]).tag == by_key
+    assert base.with_commands(["true"], secret_mounts=[Secret(key="TOKEN", as_env_var="T")]).tag != by_key
+
+
+def test_local_wheel_counts_by_name_and_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for d in ("m1", "m2"):
+        (tmp_path / d / "dist").mkdir(parents=True)
+        (tmp_path / d / "dist" / "pkg-1.0-py3-none-any.whl").write_bytes(b"wheel v1")
+    monkeypatch.chdir(tmp_path / "m1")
+    rel = Image.from_base("python:3.12").with_pip_packages("./dist/pkg-1.0-py3-none-any.whl")
+    absolute = Image.from_base("python:3.12").with_pip_packages(
+        str(tmp_path / "m2" / "dist" / "pkg-1.0-py3-none-any.whl")
+    )
+    assert rel.tag == absolute.tag  # same name and bytes elsewhere: same image
+    assert str(tmp_path) not in str(canonical_spec(absolute))
+    before = rel.tag
+    (tmp_path / "m1" / "dist" / "pkg-1.0-py3-none-any.whl").write_bytes(b"wheel v2")
+    assert rel.tag != before

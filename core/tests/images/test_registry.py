@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import flyte.config
 import pytest
 from flyte.images.credentials import credentials_for, split_reference
 from flyte.images.errors import RegistryAuthError, RegistryUnreachableError
@@ -151,8 +152,10 @@ def test_auth_from_flyte_config(fake: FakeRegistry, tmp_path: Path, monkeypatch:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"image:\n  registry: {fake.host}\n  registry_username: {USER}\n  registry_password: {PASSWORD}\n")
     monkeypatch.setenv("FLYTE_CONFIG", str(cfg))
+    flyte.config.set_config(None)  # read through flyte.config.get_config(), which caches the file
     assert manifest_exists(f"{fake.host}/flyte:abc") is True
     cfg.write_text(f"image:\n  registry_credentials:\n    '{fake.host}': {{username: {USER}, password: {PASSWORD}}}\n")
+    flyte.config.set_config(None)
     assert manifest_exists(f"{fake.host}/flyte:abc") is True
 
 

@@ -12,13 +12,14 @@ if TYPE_CHECKING:
     from flyte._image import Image
     from flyte.images.builder import ImageBuilder
 
-Status = Literal["base", "checking", "exists", "building", "built", "pushed", "failed"]
+Status = Literal["base", "checking", "exists", "local", "building", "built", "pushed", "failed"]
 
 
 @dataclass(frozen=True)
 class BuildResult:
     """What happened to one image: ``base`` (used as is), ``exists`` (found in the registry, not
-    rebuilt), ``built`` (built locally, not pushed) or ``pushed``."""
+    rebuilt), ``local`` (not pushing, and the engine already has it: not rebuilt), ``built`` (built
+    locally, not pushed) or ``pushed``."""
 
     uri: str
     status: Status
@@ -64,6 +65,13 @@ def build_image(
         if builder.exists(uri):
             status(uri, "exists")
             return BuildResult(uri, "exists", image)
+    # the engine must be there before anything is reported as building (a missing daemon is not a failed build)
+    _ensure_available(builder)
+    if not push:
+        status(uri, "checking")
+        if builder.exists_locally(uri):
+            status(uri, "local")
+            return BuildResult(uri, "local", image)
     status(uri, "building")
     try:
         out = builder.build(image, push=push, on_output=on_output)
@@ -124,12 +132,22 @@ def build_images(
     return results
 
 
+def _ensure_available(builder: ImageBuilder | _Checked) -> None:
+    if isinstance(builder, _Checked):
+        builder.ensure_available()
+        return
+    why = builder.check_available()
+    if why is not None:
+        raise BuilderUnavailableError(f"image builder '{builder.name}' cannot run here: {why}")
+
+
 class _Checked:
     """Checks that the builder can run here only when something actually has to be built, so that
     finding every image in its registry needs no engine."""
 
     def __init__(self, inner: ImageBuilder | None) -> None:
         self.inner = inner
+        self._available = False
 
     def exists(self, uri: str) -> bool:
         if self.inner is None:
@@ -138,9 +156,20 @@ class _Checked:
             return manifest_exists(uri)
         return self.inner.exists(uri)
 
-    def build(self, image: Image, *, push: bool, on_output: Callable[[str], None] | None) -> str:
+    def ensure_available(self) -> None:
         assert self.inner is not None
+        if self._available:
+            return
         why = self.inner.check_available()
         if why is not None:
             raise BuilderUnavailableError(f"image builder '{self.inner.name}' cannot run here: {why}")
+        self._available = True
+
+    def exists_locally(self, uri: str) -> bool:
+        assert self.inner is not None
+        return self.inner.exists_locally(uri)
+
+    def build(self, image: Image, *, push: bool, on_output: Callable[[str], None] | None) -> str:
+        assert self.inner is not None
+        self.ensure_available()
         return self.inner.build(image, push=push, on_output=on_output)

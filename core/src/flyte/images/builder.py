@@ -56,6 +56,10 @@ class ImageBuilder(abc.ABC):
 
         return manifest_exists(uri)
 
+    def exists_locally(self, uri: str) -> bool:
+        """Whether the engine already holds ``uri`` (used when not pushing). ``False`` if unknown."""
+        return False
+
     @abc.abstractmethod
     def build(self, image: Image, *, push: bool = True, on_output: OutputCallback | None = None) -> str:
         """Build (and push) ``image``; return the image URI. ``on_output`` receives build log lines.

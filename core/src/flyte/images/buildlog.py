@@ -56,11 +56,13 @@ class BuildLog:
 
     def failure(self, uri: str, error: str) -> ImageBuildError:
         where = f" at step `{self.step}`" if self.step else ""
+        summary = f"building {uri} failed{where}: {error.strip()}"
         return ImageBuildError(
-            f"building {uri} failed{where}: {error.strip()}\n--- build output (last lines) ---\n{self.tail()}",
+            f"{summary}\n--- build output (last lines) ---\n{self.tail()}" if self.lines else summary,
             uri=uri,
             step=self.step,
             log="\n".join(self.lines),
+            summary=summary,
         )
 
 

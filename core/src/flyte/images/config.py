@@ -1,11 +1,12 @@
 """The ``image.*`` settings: which builder, which registry, registry credentials.
 
-Read from the first of ``$FLYTE_CONFIG``, ``./.flyte/config.yaml``, ``~/.flyte/config.yaml``
-that exists, then overridden by ``FLYTE_IMAGE_<KEY>`` environment variables (and by CLI flags,
-which callers pass in). Keys::
+Read through :func:`flyte.config.get_config`: the first of ``$FLYTE_CONFIG``, ``./.flyte/config.yaml``
+(or ``.yml``), ``~/.flyte/config.yaml`` (or ``.yml``) that exists, or the file given to
+``flyte.init_from_config`` / ``flyte -c``; each key overridden by its ``FLYTE_IMAGE_<KEY>``
+environment variable (and by CLI flags, which callers pass in). Keys::
 
     image:
-      builder: docker            # FLYTE_IMAGE_BUILDER
+      builder: docker            # FLYTE_IMAGE_BUILDER; `local` (the official SDK's value) = docker, else podman
       registry: ghcr.io/my-org   # FLYTE_IMAGE_REGISTRY
       registry_username: me      # FLYTE_IMAGE_REGISTRY_USERNAME
       registry_password: secret  # FLYTE_IMAGE_REGISTRY_PASSWORD
@@ -15,7 +16,6 @@ which callers pass in). Keys::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,45 +33,36 @@ class ImageConfig:
     source: Path | None = None
 
 
-def config_files() -> list[Path]:
-    explicit = os.environ.get("FLYTE_CONFIG")
-    if explicit:
-        return [Path(explicit)]
-    return [Path.cwd() / ".flyte" / "config.yaml", Path.home() / ".flyte" / "config.yaml"]
-
-
-def _read_section(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"cannot read flyte config {path}: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"flyte config {path} must be a mapping at the top level")
-    section = data.get("image") or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"flyte config {path}: 'image' must be a mapping")
-    return section
-
-
 def load_image_config() -> ImageConfig:
-    """The ``image`` section of the config file, with ``FLYTE_IMAGE_*`` overrides applied."""
-    section: dict[str, Any] = {}
-    source = None
-    for p in config_files():
-        if p.is_file():
-            section = _read_section(p)
-            source = p
-            break
+    """The ``image`` section of the flyte config, with ``FLYTE_IMAGE_*`` overrides applied."""
+    import os
+
+    from flyte.config import get_config
+
+    cfg = get_config()
+    source = cfg.source
     values: dict[str, Any] = {}
     for key in ("builder", "registry", "registry_username", "registry_password"):
-        env = os.environ.get(f"FLYTE_IMAGE_{key.upper()}")
-        v = env if env else section.get(key)
+        env = os.environ.get(f"FLYTE_IMAGE_{key.upper()}")  # read as is: a password may well be "yes"
+        v = env if env else cfg.values.get(f"image.{key}")
         if v is not None and not isinstance(v, str):
             raise ConfigError(f"flyte config {source}: image.{key} must be a string, got {v!r}")
         values[key] = v or None
-    creds = section.get("registry_credentials") or {}
-    if not isinstance(creds, dict):
-        raise ConfigError(f"flyte config {source}: image.registry_credentials must map registry hosts to credentials")
+    # the config is flat (section.key), and hosts have dots: the field is what follows the last one
+    creds: dict[str, dict[str, str]] = {}
+    prefix = "image.registry_credentials."
+    for k, v in cfg.values.items():
+        if not k.startswith(prefix):
+            if k == "image.registry_credentials" and v not in (None, {}):
+                raise ConfigError(
+                    f"flyte config {source}: image.registry_credentials must map registry hosts to credentials"
+                )
+            continue
+        host, _, fld = k[len(prefix):].rpartition(".")
+        if not host or fld not in ("username", "password"):
+            raise ConfigError(
+                f"flyte config {source}: image.registry_credentials must map registry hosts to "
+                f"{{username, password}}, got key {k[len(prefix):]!r}"
+            )
+        creds.setdefault(host, {})[fld] = str(v)
     return ImageConfig(registry_credentials=creds, source=source, **values)

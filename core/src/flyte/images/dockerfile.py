@@ -4,7 +4,8 @@ Builders only drive an engine: they call :func:`stage_context` to get a folder h
 ``Dockerfile`` and exactly the files that went into the image hash, then build that folder.
 
 The Dockerfile uses only instructions every engine understands (no BuildKit ``RUN --mount``),
-so the classic Docker builder, BuildKit and Buildah (podman) all build it the same way.
+so the classic Docker builder, BuildKit and Buildah (podman) all build it the same way; layers
+with ``secret_mounts=`` are therefore refused by :func:`check_buildable`.
 Each layer that copies files gets its own folder ``layers/<index>/`` in the context.
 
 Example::
@@ -41,6 +42,17 @@ def _q(args: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in args)
 
 
+def env_value(value: str) -> str:
+    """``value`` as a double-quoted Dockerfile word that every engine reads back unchanged.
+
+    Inside double quotes Docker, BuildKit and Buildah expand ``$VAR`` and treat ``\\`` as the escape
+    character; ``\\$``, ``\\"`` and ``\\\\`` stand for the character itself. Everything else (tabs,
+    non-ASCII) is written as is: ``json.dumps`` escapes such as ``\\u00e9`` would stay literal.
+    """
+    out = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{out}"'
+
+
 def _layer_lines(index: int, layer: Layer) -> list[str]:
     from flyte._image import (
         AptPackages,
@@ -56,7 +68,15 @@ def _layer_lines(index: int, layer: Layer) -> list[str]:
 
     ctx = f"layers/{index}"
     if isinstance(layer, PipPackages):
-        return [f"RUN {PIP} {_q([*layer.pip_args(), *layer.packages])}"]
+        local = layer.local_packages()
+        if not local:
+            return [f"RUN {PIP} {_q([*layer.pip_args(), *layer.packages])}"]
+        from flyte.images.layers import _is_local_package, _local_name
+
+        target = f"{STAGE_DIR}/{index}"
+        pkgs = [f"{target}/{_local_name(Path(p.strip()).expanduser())}" if _is_local_package(p.strip()) else p
+                for p in layer.packages]
+        return [f"COPY {_json(ctx + '/', target + '/')}", f"RUN {PIP} {_q([*layer.pip_args(), *pkgs])}"]
     if isinstance(layer, Requirements):
         target = f"{STAGE_DIR}/{index}/requirements.txt"
         return [
@@ -83,7 +103,7 @@ def _layer_lines(index: int, layer: Layer) -> list[str]:
     if isinstance(layer, Commands):
         return [f"RUN {c}" for c in layer.commands]
     if isinstance(layer, Env):
-        return [f"ENV {k}={json.dumps(v)}" for k, v in layer.env_vars] if layer.env_vars else []
+        return [f"ENV {k}={env_value(v)}" for k, v in sorted(layer.env_vars)]
     if isinstance(layer, WorkDir):
         return [f"WORKDIR {layer.workdir}"]
     if isinstance(layer, CopyConfig):
@@ -121,21 +141,58 @@ def _copy_tree(src: Path, dst: Path, rules: IgnoreRules) -> None:
         _copy_entry(entry, dst / rel)
 
 
+def check_buildable(image: Image) -> None:
+    """Refuse what the engine-driving builders cannot build, naming the layer: today, secret mounts.
+
+    ``secret_mounts=`` is accepted (and hashed) for code written for the official SDK, but rendering
+    it needs BuildKit's ``RUN --mount=type=secret`` plus a session that hands the secret over, which
+    neither the Docker Engine API the ``docker`` builder drives nor the ``podman`` builder provides.
+    """
+    from flyte.images.errors import ImageBuildError
+
+    for i, layer in enumerate(image.layers):
+        if layer.secrets:
+            keys = ", ".join(sorted({s if isinstance(s, str) else s.key for s in layer.secrets}))
+            raise ImageBuildError(
+                f"{image.uri}: layer {i} ({type(layer).__name__}) mounts secrets ({keys}); secret mounts need "
+                "BuildKit (RUN --mount=type=secret with a build session), which the docker and podman "
+                "builders of flyte-core do not drive. Remove secret_mounts= to build this image here, or build "
+                "it with a BuildKit-based builder",
+                uri=image.uri,
+            )
+
+
 def stage_context(image: Image, dest: Path) -> Path:
     """Fill ``dest`` with ``Dockerfile`` and the files the image copies; return the Dockerfile path.
 
-    Only files that count in the image hash are staged, so what is built is what was hashed.
+    Only files that count in the image hash are staged, so what is built is what was hashed. For a
+    :meth:`~flyte.Image.from_dockerfile` image the context is its folder (filtered by its
+    ``.dockerignore``) and the Dockerfile is the user's own file in it: nothing is added that a
+    ``COPY .`` could pick up.
     """
+    from flyte._image import PipPackages
+    from flyte.images.layers import _local_name
+
+    check_buildable(image)
     dest.mkdir(parents=True, exist_ok=True)
     if image.dockerfile is not None:
         ctx = image.dockerfile.parent
-        _copy_tree(ctx, dest, IgnoreRules.from_file(ctx / ".dockerignore"))
-        dockerfile = dest / "Dockerfile.flyte"
-        shutil.copy2(image.dockerfile, dockerfile)
+        rules = IgnoreRules.from_file(ctx / ".dockerignore")
+        _copy_tree(ctx, dest, rules)
+        dockerfile = dest / image.dockerfile.name
+        if not dockerfile.is_file():
+            # The user's .dockerignore excludes the Dockerfile: the engine still needs it, so it goes in,
+            # and into the staged .dockerignore, which Docker and Buildah both apply to COPY.
+            shutil.copy2(image.dockerfile, dockerfile)
+            ignore = dest / ".dockerignore"
+            prev = ignore.read_text() if ignore.is_file() else ""
+            ignore.write_text(prev + ("" if not prev or prev.endswith("\n") else "\n") + f"/{dockerfile.name}\n")
         return dockerfile
     for i, layer in enumerate(image.layers):
         for src, kind in layer.sources():
             target = dest / "layers" / str(i)
+            if isinstance(layer, PipPackages) and kind == "dir":
+                target = target / _local_name(src)
             if kind == "dir":
                 _copy_tree(src, target, ignore_rules_for(image, src))
             else:

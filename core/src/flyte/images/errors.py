@@ -9,10 +9,13 @@ from flyte.errors import FlyteError
 class ImageBuildError(FlyteError):
     """A build failed. ``step`` is the Dockerfile instruction that failed, ``log`` the build output."""
 
-    def __init__(self, message: str, *, uri: str | None = None, step: str | None = None, log: str = "") -> None:
+    def __init__(self, message: str, *, uri: str | None = None, step: str | None = None, log: str = "",
+                 summary: str | None = None) -> None:
         self.uri = uri
         self.step = step
         self.log = log
+        self.summary = summary or message
+        """The message without the build output (for callers that already showed the log)."""
         super().__init__(message)
 
 

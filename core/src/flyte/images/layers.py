@@ -83,6 +83,33 @@ def _require(layer: str, arg: str, p: Path, kind: Literal["file", "dir"]) -> Non
         raise ImageSpecError(f"{layer}: {arg} {str(p)!r} is not a directory")
 
 
+def _secret_mounts(layer: str, value: Any) -> tuple[Any, ...] | None:
+    """``secret_mounts=`` as the official SDK takes it: a key, a ``flyte.Secret``, or a list of them."""
+    if value is None:
+        return None
+    items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    for s in items:
+        if isinstance(s, str):
+            if not s.strip():
+                raise ImageSpecError(f"{layer}: secret_mounts entries must be non-empty, got {s!r}")
+        elif not isinstance(getattr(s, "key", None), str):
+            raise ImageSpecError(f"{layer}: secret_mounts takes secret keys or flyte.Secret objects, got {s!r}")
+    return items or None
+
+
+def _secret_canonical(s: Any) -> dict[str, Any]:
+    # a bare key and Secret(key=...) are the same request; only names go into the hash, never values
+    if isinstance(s, str):
+        return {"key": s, "group": None, "mount": None, "as_env_var": None}
+    mount = getattr(s, "mount", None)
+    return {
+        "key": s.key,
+        "group": getattr(s, "group", None),
+        "mount": str(mount) if mount is not None else None,
+        "as_env_var": getattr(s, "as_env_var", None),
+    }
+
+
 # -- layers ----------------------------------------------------------------------------------------
 
 
@@ -98,8 +125,17 @@ class Layer:
         out: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):
             v = getattr(self, f.name)
+            if f.name == "secret_mounts":
+                if v:
+                    out[f.name] = [_secret_canonical(x) for x in v]
+                continue
             out[f.name] = v.name if isinstance(v, Path) else v
         return out
+
+    @property
+    def secrets(self) -> tuple[Any, ...]:
+        """Secrets this layer asks to mount while it builds (``secret_mounts=``)."""
+        return tuple(getattr(self, "secret_mounts", None) or ())
 
     def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
         """Local files and folders this layer copies into the image."""
@@ -119,8 +155,10 @@ class PipOptions:
     extra_index_urls: tuple[str, ...] | None = None
     pre: bool = False
     extra_args: str | None = None
+    secret_mounts: tuple[Any, ...] | None = None
 
     def _check_pip_options(self, layer: str) -> None:
+        object.__setattr__(self, "secret_mounts", _secret_mounts(layer, self.secret_mounts))
         if self.index_url is not None:
             _strings(layer, "index_url", self.index_url)
         if self.extra_index_urls is not None:
@@ -143,9 +181,20 @@ class PipOptions:
         return args
 
 
+_ARCHIVES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+
+
+def _is_local_package(spec: str) -> bool:
+    """A package given as a local path, as pip takes it: ``./dist/pkg.whl``, ``../lib``, ``/abs/pkg.tar.gz``."""
+    if "://" in spec:
+        return False
+    return spec.startswith(("./", "../", "/", "~")) or spec in (".", "..") or spec.endswith(_ARCHIVES)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PipPackages(PipOptions, Layer):
-    """``pip install`` of package specs (PEP 508 requirements or URLs)."""
+    """``pip install`` of package specs (PEP 508 requirements or URLs) or of local wheels,
+    sdists and project folders (``./dist/pkg.whl``), which are copied into the build and hashed."""
 
     kind: ClassVar[str] = "pip"
     packages: tuple[str, ...]
@@ -154,16 +203,56 @@ class PipPackages(PipOptions, Layer):
         pkgs = _strings("with_pip_packages", "package", self.packages)
         if not pkgs:
             raise ImageSpecError("with_pip_packages: give at least one package")
+        names: list[str] = []
         for p in pkgs:
             if p.startswith("-"):
                 raise ImageSpecError(f"with_pip_packages: {p!r} is an option, not a package; pass it as extra_args=")
+            if _is_local_package(p.strip()):
+                path = Path(p.strip()).expanduser()
+                if _check_files():
+                    if not path.exists():
+                        raise ImageSpecError(
+                            f"with_pip_packages: local package {p!r} does not exist (resolved to {path.absolute()})"
+                        )
+                    if path.is_dir() and not (
+                        (path / "pyproject.toml").is_file() or (path / "setup.py").is_file()
+                    ):
+                        raise ImageSpecError(
+                            f"with_pip_packages: folder {p!r} is not a Python project (no pyproject.toml or setup.py)"
+                        )
+                names.append(_local_name(path))
+                continue
             if not (_match("requirement", p.strip()) or _match("url_requirement", p.strip())):
                 raise ImageSpecError(
                     f"with_pip_packages: {p!r} is not a valid package spec "
-                    "(expected e.g. 'pandas', 'pandas>=2,<3', 'pkg[extra]==1.0' or 'name @ https://...')"
+                    "(expected e.g. 'pandas', 'pandas>=2,<3', 'pkg[extra]==1.0', 'name @ https://...' "
+                    "or a local './dist/pkg.whl')"
                 )
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ImageSpecError(f"with_pip_packages: local packages named {dup} would overwrite each other")
         object.__setattr__(self, "packages", pkgs)
         self._check_pip_options("with_pip_packages")
+
+    def local_packages(self) -> tuple[Path, ...]:
+        return tuple(Path(p.strip()).expanduser() for p in self.packages if _is_local_package(p.strip()))
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        # checked at build time (validate), not here: the container that imports this has no such files
+        return tuple((p, "dir" if p.is_dir() else "file") for p in self.local_packages())
+
+    def canonical(self) -> dict[str, Any]:
+        out = super().canonical()
+        # a local package counts by its name and content (see sources), never by where it is on this machine
+        out["packages"] = [
+            f"local:{_local_name(Path(p.strip()).expanduser())}" if _is_local_package(p.strip()) else p
+            for p in self.packages
+        ]
+        return out
+
+
+def _local_name(p: Path) -> str:
+    return p.name if p.name not in ("", ".", "..") else p.resolve().name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +318,7 @@ class AptPackages(Layer):
 
     kind: ClassVar[str] = "apt"
     packages: tuple[str, ...]
+    secret_mounts: tuple[Any, ...] | None = None
 
     def __post_init__(self) -> None:
         pkgs = _strings("with_apt_packages", "package", self.packages)
@@ -241,6 +331,12 @@ class AptPackages(Layer):
                     "(lower case letters, digits, '+', '-', '.'; optionally '=version')"
                 )
         object.__setattr__(self, "packages", pkgs)
+        object.__setattr__(self, "secret_mounts", _secret_mounts("with_apt_packages", self.secret_mounts))
+
+    def canonical(self) -> dict[str, Any]:
+        out = super().canonical()
+        out["packages"] = sorted(self.packages)  # apt installs them together: the order means nothing
+        return out
 
 
 @dataclass(frozen=True)
@@ -249,6 +345,7 @@ class Commands(Layer):
 
     kind: ClassVar[str] = "commands"
     commands: tuple[str, ...]
+    secret_mounts: tuple[Any, ...] | None = None
 
     def __post_init__(self) -> None:
         cmds = _strings("with_commands", "command", self.commands)
@@ -258,26 +355,45 @@ class Commands(Layer):
             if re.match(r"^\s*RUN\s", c):
                 raise ImageSpecError(f"with_commands: {c!r} starts with RUN; give the shell command only")
         object.__setattr__(self, "commands", cmds)
+        object.__setattr__(self, "secret_mounts", _secret_mounts("with_commands", self.secret_mounts))
 
 
 @dataclass(frozen=True)
 class Env(Layer):
-    """Environment variables set in the image."""
+    """Environment variables set in the image. Values are literal: ``$`` and ``\\`` are kept as
+    written (no ``$VAR`` expansion), and numbers or booleans are converted with ``str()``."""
 
     kind: ClassVar[str] = "env"
     env_vars: tuple[tuple[str, str], ...]
 
     def __post_init__(self) -> None:
-        for k, v in self.env_vars:
+        pairs: list[tuple[str, str]] = []
+        for kv in self.env_vars:
+            if not isinstance(kv, (tuple, list)) or len(kv) != 2:
+                raise ImageSpecError(f"with_env_vars: expected (name, value) pairs, got {kv!r}")
+            k, v = kv
             if not isinstance(k, str) or not _match("env_name", k):
                 raise ImageSpecError(f"with_env_vars: {k!r} is not a valid environment variable name")
+            if isinstance(v, (int, float, os.PathLike)):  # the official SDK takes these (bool is an int)
+                v = str(v)
             if not isinstance(v, str):
-                raise ImageSpecError(f"with_env_vars: value of {k} must be a string, got {type(v).__name__}")
-            if "\n" in v:
-                raise ImageSpecError(f"with_env_vars: value of {k} contains a newline")
+                raise ImageSpecError(
+                    f"with_env_vars: value of {k} must be a string (or a number), got {type(v).__name__}"
+                )
+            if any(c in v for c in "\n\r\0"):
+                raise ImageSpecError(f"with_env_vars: value of {k} contains a newline or NUL character")
+            if any(k == seen for seen, _ in pairs):
+                raise ImageSpecError(f"with_env_vars: {k} is given twice")
+            pairs.append((k, v))
+        object.__setattr__(self, "env_vars", tuple(pairs))
+
+    @classmethod
+    def from_dict(cls, envs: dict[str, Any]) -> Env:
+        return cls(env_vars=tuple(envs.items()))
 
     def canonical(self) -> dict[str, Any]:
-        return {"kind": self.kind, "env_vars": [list(kv) for kv in self.env_vars]}
+        # values are literal, so no variable refers to another: the order of the keys means nothing
+        return {"kind": self.kind, "env_vars": sorted([k, v] for k, v in self.env_vars)}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Which builder to use: ``--builder``, else ``FLYTE_IMAGE_BUILDER``, else ``image.builder`` in the
-config file, else the first available of ``docker``, ``podman``."""
+config file, else the first available of ``docker``, ``podman``.
+
+The official SDK's names work too: ``local`` (its local Docker builder) means the first available
+of ``docker``, ``podman``; ``local-podman`` means ``podman``."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from flyte.images.builder import ImageBuilder
 from flyte.images.errors import BuilderUnavailableError
 
 DEFAULT_ORDER = ("docker", "podman")
+ALIASES: dict[str, str | None] = {"local": None, "local-docker": "docker", "local-podman": "podman"}
+"""Official SDK builder names and what they mean here (``None``: the first usable of :data:`DEFAULT_ORDER`)."""
 
 
 def builder_name(explicit: str | None = None) -> str | None:
@@ -27,6 +32,8 @@ def get_builder(name: str | None = None, *, check: bool = True, **options: objec
 
     registry = get_plugin_manager().builders
     chosen = builder_name(name)
+    if chosen is not None and chosen.strip().lower() in ALIASES and registry.find(chosen) is None:
+        chosen = ALIASES[chosen.strip().lower()]
     if chosen is None:
         reasons = []
         for candidate in DEFAULT_ORDER:

@@ -134,6 +134,9 @@ class _Spy(ImageBuilder):
     def exists(self, uri: str) -> bool:
         return self.inner.exists(uri)
 
+    def exists_locally(self, uri: str) -> bool:
+        return self.inner.exists_locally(uri)
+
     def build(self, image: Image, *, push: bool = True, on_output: Any = None) -> str:
         self.builds += 1
         return self.inner.build(image, push=push, on_output=on_output)
@@ -151,13 +154,20 @@ class BuilderConformance:
     """Every image builder must pass these. Provide a ``builder_target`` fixture."""
 
     @pytest.fixture(autouse=True)
-    def _isolated_config(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def _isolated_config(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         # Neither the user's flyte config nor their Docker credentials may leak in.
-        monkeypatch.setenv("FLYTE_CONFIG", str(tmp_path / "no-flyte-config.yaml"))
+        import flyte.config
+
+        empty = tmp_path / "empty-flyte-config.yaml"
+        empty.write_text("{}\n")
+        monkeypatch.setenv("FLYTE_CONFIG", str(empty))
         monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
         for var in ("FLYTE_IMAGE_REGISTRY", "FLYTE_IMAGE_BUILDER", "FLYTE_IMAGE_REGISTRY_USERNAME",
                     "FLYTE_IMAGE_REGISTRY_PASSWORD"):
             monkeypatch.delenv(var, raising=False)
+        flyte.config.set_config(None)  # read the empty file, not one cached from elsewhere
+        yield
+        flyte.config.set_config(None)
 
     @pytest.fixture
     def source(self, tmp_path: Path) -> Path:
@@ -240,6 +250,47 @@ class BuilderConformance:
         with pytest.raises(BuilderUnavailableError) as e:
             build_images([fresh], builder=builder_target.unavailable)
         assert why in str(e.value)
+
+    def test_env_values_survive_the_build(self, builder_target: BuilderTarget) -> None:
+        # `$`, quotes and backslashes must reach the container as written, not be expanded by the engine
+        value = f'a"b$c \\ ${{HOME}} \\$x é{uuid.uuid4().int}'
+        img = (
+            Image.from_base(builder_target.base_image)
+            .with_env_vars({"Q": value, "N": 7})
+            .with_commands(["env", "test \"$N\" = 7"])
+            .clone(registry=builder_target.registry, name="conformance-env")
+        )
+        lines: list[str] = []
+        builder_target.builder.build(img, push=False, on_output=lines.append)
+        assert f"Q={value}" in lines, [line for line in lines if line.startswith("Q=")]
+
+    def test_no_push_does_not_rebuild_what_the_engine_has(self, builder_target: BuilderTarget, source: Path) -> None:
+        spy = _Spy(builder_target.builder)
+        img = self.image(builder_target, source).with_env_vars({"NO_PUSH": str(uuid.uuid4())})
+        [first] = build_images([img], builder=spy, push=False)
+        assert first.status == "built" and spy.builds == 1
+        [again] = build_images([img], builder=spy, push=False)
+        assert again.status == "local" and again.uri == img.uri
+        assert spy.builds == 1
+        assert not spy.exists(img.uri)  # never pushed
+
+    def test_dockerfile_context_holds_only_the_users_files(self, builder_target: BuilderTarget,
+                                                           tmp_path: Path) -> None:
+        ctx = tmp_path / "dfctx"
+        ctx.mkdir()
+        (ctx / "a.txt").write_text("a\n")
+        (ctx / "skip.log").write_text("x\n")
+        (ctx / ".dockerignore").write_text("*.log\n")
+        (ctx / "Dockerfile").write_text(
+            f"FROM {builder_target.base_image}\nCOPY . /ctx/\nRUN echo ctx: $(ls -a /ctx)\n"
+        )
+        img = Image.from_dockerfile(ctx / "Dockerfile", registry=builder_target.registry, name="conformance-df")
+        lines: list[str] = []
+        builder_target.builder.build(img, push=False, on_output=lines.append)
+        [listing] = [line for line in lines if line.startswith("ctx: ")]
+        names = listing.split()[1:]
+        assert "a.txt" in names and "Dockerfile" in names
+        assert "skip.log" not in names and "Dockerfile.flyte" not in names, names
 
     # -- credentials ---------------------------------------------------------------------------------
 

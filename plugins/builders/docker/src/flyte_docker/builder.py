@@ -72,6 +72,18 @@ class DockerBuilder(ImageBuilder):
             return f"no Docker Engine answering at {url}: {type(e).__name__}: {e}"
         return None
 
+    def exists_locally(self, uri: str) -> bool:
+        """Whether the engine already has ``uri`` (``docker image inspect``)."""
+        import docker.errors
+
+        try:
+            self.api().inspect_image(uri)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.NotFound:
+            return False
+        return True
+
     def build(self, image: Image, *, push: bool = True, on_output: Callable[[str], None] | None = None) -> str:
         import docker.errors
 

@@ -86,6 +86,16 @@ class PodmanBuilder(ImageBuilder):
             return f"no Podman service answering at {url}: {type(e).__name__}: {e}"
         return None
 
+    def exists_locally(self, uri: str) -> bool:
+        """Whether the service's store already has ``uri`` (``GET /images/{name}/exists``)."""
+        resp = self.client().api.get(f"/images/{urllib.parse.quote_plus(uri)}/exists")
+        if resp.status_code == 204:
+            return True
+        if resp.status_code == 404:
+            return False
+        raise ImageBuildError(f"asking the Podman service whether {uri} exists failed: HTTP {resp.status_code}: "
+                              f"{_message(resp.text)}", uri=uri)
+
     def build(self, image: Image, *, push: bool = True, on_output: Callable[[str], None] | None = None) -> str:
         from podman.api import create_tar
 
