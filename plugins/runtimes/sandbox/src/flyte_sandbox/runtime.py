@@ -47,7 +47,8 @@ class SandboxRuntime(LocalRuntime):
     sandbox cannot run is a :class:`flyte.errors.SandboxError` naming the task and
     the line, before any task runs.
 
-    ``FLYTE_SANDBOX_WORKERS=8`` (or ``flyte.with_runcontext(mode="sandbox", sandbox_workers=8)``) caps how many bodies execute at once (default: twice the CPU
+    ``FLYTE_SANDBOX_WORKERS=8`` (or ``flyte.with_runcontext(mode="sandbox", sandbox_workers=8)``)
+    caps how many bodies execute at once (default: twice the CPU
     count, at least 4); ``FLYTE_SANDBOX_BATCH=0`` (``sandbox_batch=False``) runs every call
     of a pure leaf task in its own feed instead of sharing feeds.
     """
