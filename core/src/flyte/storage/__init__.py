@@ -168,13 +168,35 @@ def _cause(e: BaseException) -> BaseException | None:
     return e if scrub(text) == text else None
 
 
-def _is_auth_failure(e: BaseException) -> bool:
-    """An SDK error that means the credentials were refused (HTTP 401/403, e.g. Azure's
-    ``ClientAuthenticationError`` / ``HttpResponseError`` with ``AuthorizationFailure``)."""
+def _chain(e: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and cur not in out and len(out) < 10:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _status(e: BaseException) -> int | None:
     status = getattr(e, "status_code", None) or getattr(e, "status", None)
-    if isinstance(status, int) and status in (401, 403):
-        return True
-    return type(e).__name__ in ("ClientAuthenticationError", "CredentialUnavailableError")
+    return status if isinstance(status, int) else None
+
+
+def _is_auth_failure(e: BaseException) -> bool:
+    """An SDK error (or one it wraps) that means the credentials were refused: HTTP 401/403,
+    e.g. Azure's ``ClientAuthenticationError`` / ``HttpResponseError`` with ``AuthorizationFailure``."""
+    return any(
+        _status(c) in (401, 403) or type(c).__name__ in ("ClientAuthenticationError", "CredentialUnavailableError")
+        for c in _chain(e)
+    )
+
+
+def _is_not_found(e: BaseException) -> bool:
+    """A missing bucket/container/object, possibly wrapped (adlfs raises RuntimeError from the SDK's error)."""
+    return any(
+        isinstance(c, FileNotFoundError) or _status(c) == 404 or type(c).__name__ == "ResourceNotFoundError"
+        for c in _chain(e)
+    )
 
 
 def _friendly(e: BaseException, op: str, url: str) -> BaseException:
@@ -184,7 +206,7 @@ def _friendly(e: BaseException, op: str, url: str) -> BaseException:
     where = redact_url(url)
     detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     detail = scrub(detail.replace(url, where))
-    if isinstance(e, FileNotFoundError):
+    if isinstance(e, FileNotFoundError) or (not isinstance(e, PermissionError) and _is_not_found(e)):
         return FileNotFoundError(f"{op} {where} failed: not found (check the bucket/container and path). {detail}")
     if isinstance(e, PermissionError) or _is_auth_failure(e):
         return PermissionError(f"{op} {where} failed: access denied (check the credentials). {detail}")
@@ -313,6 +335,46 @@ async def ls(path: str, recursive: bool = False) -> list[str]:
     return sorted(out)
 
 
+WRITE_CHECK_PREFIX = ".flyte-write-check-"
+
+
+def check_writable(prefix: str) -> None:
+    """Raise a clear error now, not after tasks ran, unless objects can be written under ``prefix``.
+
+    One tiny write of a marker object ``<prefix>/.flyte-write-check-<random>`` and its deletion.
+    Raises ``LookupError`` (:class:`flyte.errors.UnknownPluginError`) naming the distribution to
+    install when no backend serves the protocol, ``FileNotFoundError`` when the bucket/container
+    does not exist, ``PermissionError`` when the credentials are refused, and
+    :class:`flyte.storage.errors.StorageError` for anything else; each names ``prefix`` (without
+    its query string). A marker that cannot be deleted (write-only access) is left behind silently.
+    Blocking; from async code use :func:`check_writable_async`.
+
+    Example::
+
+        flyte.storage.check_writable("s3://bucket/raw")   # before `flyte run --raw-data-path ...`
+    """
+    import contextlib
+
+    marker_url = join(prefix, WRITE_CHECK_PREFIX + uuid.uuid4().hex[:12])
+    ep = _endpoint(marker_url)
+    try:
+        if protocol_of(prefix) in LOCAL_PROTOCOLS:
+            os.makedirs(os.path.dirname(ep.path) or ".", exist_ok=True)
+        with ep.fs.open(ep.path, "wb") as f:
+            f.write(b"flyte write check\n")
+    except Exception as e:
+        raise _friendly(e, "Writing to", prefix) from _cause(e)
+    with contextlib.suppress(Exception):
+        ep.fs.rm(ep.path)
+
+
+async def check_writable_async(prefix: str) -> None:
+    """:func:`check_writable` without blocking the event loop."""
+    import asyncio
+
+    await asyncio.to_thread(check_writable, prefix)
+
+
 def open_sync(path: str, mode: str = "rb", **kwargs: Any) -> Any:
     """A file-like object for ``path`` (streams; remote writes become visible on close)."""
     ep = _endpoint(path)
@@ -328,6 +390,8 @@ def open_sync(path: str, mode: str = "rb", **kwargs: Any) -> Any:
 
 __all__ = [
     "backend_for",
+    "check_writable",
+    "check_writable_async",
     "configure",
     "delete",
     "exists",

@@ -454,6 +454,29 @@ class StorageConformance:
         assert not (tmp_path / "x.txt").exists()
 
     @pytest.mark.asyncio
+    async def test_check_writable(self, storage_base_url: str) -> None:
+        prefix = storage.join(storage_base_url, "writable")
+        storage.check_writable(prefix)
+        await storage.check_writable_async(prefix)
+        leftovers = [u for u in await storage.ls(prefix, recursive=True) if storage.WRITE_CHECK_PREFIX in u]
+        assert leftovers == [], "the marker object is removed"
+
+    @pytest.mark.asyncio
+    async def test_check_writable_refuses_missing_bucket(self, missing_bucket_url: str) -> None:
+        with pytest.raises(FileNotFoundError) as e:
+            await storage.check_writable_async(missing_bucket_url)
+        assert storage.redact_url(missing_bucket_url) in str(e.value)
+
+    def test_check_writable_refuses_wrong_credentials(self, bad_credentials: BadCredentials) -> None:
+        storage.configure(bad_credentials.options)
+        with pytest.raises(PermissionError) as e:
+            storage.check_writable(bad_credentials.url)
+        msg = str(e.value)
+        assert storage.redact_url(bad_credentials.url) in msg and "credentials" in msg
+        for secret in bad_credentials.secrets:
+            assert secret not in msg
+
+    @pytest.mark.asyncio
     async def test_missing_local_file(self, storage_base_url: str, tmp_path: Path) -> None:
         with pytest.raises(FileNotFoundError, match="no such file"):
             await storage.put(tmp_path / "absent", storage.join(storage_base_url, "x"))
