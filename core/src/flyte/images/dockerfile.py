@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -43,13 +44,15 @@ def _q(args: list[str]) -> str:
 
 
 def env_value(value: str) -> str:
-    """``value`` as a double-quoted Dockerfile word that every engine reads back unchanged.
+    """``value`` as a double-quoted Dockerfile word.
 
-    Inside double quotes Docker, BuildKit and Buildah expand ``$VAR`` and treat ``\\`` as the escape
-    character; ``\\$``, ``\\"`` and ``\\\\`` stand for the character itself. Everything else (tabs,
-    non-ASCII) is written as is: ``json.dumps`` escapes such as ``\\u00e9`` would stay literal.
+    Like the official SDK's images, ``$NAME`` and ``${NAME}`` are expanded by the engine as in any
+    Dockerfile ``ENV`` (so ``{"PATH": "/opt/venv/bin:$PATH"}`` extends ``PATH``), and ``\\$`` is a
+    literal dollar. Quotes and every other backslash are escaped, so they reach the container as
+    written; tabs and non-ASCII are written as is (``json.dumps`` escapes such as ``\\u00e9`` would
+    stay literal).
     """
-    out = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    out = re.sub(r"\\(?!\$)", r"\\\\", value).replace('"', '\\"')
     return f'"{out}"'
 
 

@@ -28,7 +28,7 @@ from flyte.images.ignore import IgnoreRules, list_files
 if TYPE_CHECKING:
     from flyte._image import Image, Layer
 
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 """Bumped whenever the Dockerfile generated for the same spec changes, so that old tags are not reused."""
 
 TAG_LENGTH = 32

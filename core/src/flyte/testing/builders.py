@@ -252,17 +252,21 @@ class BuilderConformance:
         assert why in str(e.value)
 
     def test_env_values_survive_the_build(self, builder_target: BuilderTarget) -> None:
-        # `$`, quotes and backslashes must reach the container as written, not be expanded by the engine
-        value = f'a"b$c \\ ${{HOME}} \\$x é{uuid.uuid4().int}'
+        # `$NAME` expands as in a Dockerfile ENV (official semantics); `\$` is a literal dollar; quotes
+        # and other backslashes reach the container as written
+        tag = uuid.uuid4().int
+        value = f'a"b ${{BASE}}/bin:$BASE \\$lit \\ é{tag}'
+        expected = f'a"b /opt/bin:/opt $lit \\ é{tag}'
         img = (
             Image.from_base(builder_target.base_image)
+            .with_env_vars({"BASE": "/opt"})
             .with_env_vars({"Q": value, "N": 7})
             .with_commands(["env", "test \"$N\" = 7"])
             .clone(registry=builder_target.registry, name="conformance-env")
         )
         lines: list[str] = []
         builder_target.builder.build(img, push=False, on_output=lines.append)
-        assert f"Q={value}" in lines, [line for line in lines if line.startswith("Q=")]
+        assert f"Q={expected}" in lines, [line for line in lines if line.startswith("Q=")]
 
     def test_no_push_does_not_rebuild_what_the_engine_has(self, builder_target: BuilderTarget, source: Path) -> None:
         spy = _Spy(builder_target.builder)
