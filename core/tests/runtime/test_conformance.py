@@ -1,7 +1,6 @@
 """The built-in local runtime passes the runtime conformance suite every runtime plugin subclasses."""
 
 import pytest
-
 from flyte.testing.runtime import RuntimeConformance
 
 
