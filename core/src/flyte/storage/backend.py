@@ -17,6 +17,27 @@ if TYPE_CHECKING:
 MiB = 1 << 20
 
 
+def section_options(options: Mapping[str, Any], section: str, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A backend's settings from the ``storage`` section, in whichever form it arrived.
+
+    Accepted, first match wins per key: nested (``{"s3": {"endpoint": ...}}``), flattened with
+    dots (``{"s3.endpoint": ...}``, what a flattening config reader produces) and flat top-level
+    keys (``{"endpoint": ...}``, the official SDK's names; only ``keys`` when given).
+    """
+    nested = options.get(section)
+    out: dict[str, Any] = dict(nested) if isinstance(nested, Mapping) else {}
+    prefix = section + "."
+    for k, v in options.items():
+        if isinstance(k, str) and k.startswith(prefix):
+            out.setdefault(k[len(prefix) :], v)
+    for k, v in options.items():
+        if not isinstance(k, str) or "." in k or isinstance(v, Mapping):
+            continue
+        if keys is None or k in keys:
+            out.setdefault(k, v)
+    return out
+
+
 class StorageBackend(abc.ABC):
     """Subclass, set ``name`` and ``protocols``, implement :meth:`filesystem`.
 

@@ -9,7 +9,7 @@ Credentials, first match wins:
 
 1. ``flyte.init(storage={...})`` / the config file (keys ``connection_string``,
    ``account_name``, ``account_key``, ``sas_token``, ``tenant_id``, ``client_id``,
-   ``client_secret``, ``anonymous``; also accepted nested under ``azure``),
+   ``client_secret``, ``anonymous``; also accepted nested under ``azure`` or as ``azure.<key>``),
 2. ``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT_NAME`` / ``_KEY``,
    ``AZURE_STORAGE_SAS_TOKEN``, ``AZURE_STORAGE_CLIENT_ID`` / ``_CLIENT_SECRET`` / ``_TENANT_ID``
    (read by adlfs), and the service-principal variables ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
@@ -24,7 +24,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from flyte.storage.backend import StorageBackend
+from flyte.storage.backend import StorageBackend, section_options
 from flyte.storage.errors import SigningNotSupported
 
 if TYPE_CHECKING:
@@ -82,11 +82,7 @@ class AzureBackend(StorageBackend):
         (a connection string, or an account key / SAS token of the configured account) raise
         :class:`~flyte.storage.errors.StorageError` instead of reaching the wrong account.
         """
-        nested = self.options.get("azure")
-        s: dict[str, Any] = dict(nested) if isinstance(nested, dict) else {}
-        for k in _KEYS:
-            if k in self.options and k not in s:
-                s[k] = self.options[k]
+        s = section_options(self.options, "azure", _KEYS)
         url_account = account_from_url(url) if url else None
         if url and url_account:
             self._check_account(url, url_account, s)

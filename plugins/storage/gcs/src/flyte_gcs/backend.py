@@ -4,7 +4,7 @@ Credentials, first match wins:
 
 1. ``flyte.init(storage={...})`` / the config file (keys ``project``, ``credentials_file``
    (a service-account JSON), ``token`` (anything gcsfs accepts), ``endpoint``, ``anonymous``;
-   also accepted nested under ``gcs``),
+   also accepted nested under ``gcs`` or as ``gcs.<key>``),
 2. ``STORAGE_EMULATOR_HOST`` (an emulator: anonymous access to that endpoint),
 3. Application Default Credentials: ``GOOGLE_APPLICATION_CREDENTIALS``, gcloud's login,
    the metadata server.
@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from flyte.storage.backend import StorageBackend
+from flyte.storage.backend import StorageBackend, section_options
 from flyte.storage.errors import SigningNotSupported
 
 if TYPE_CHECKING:
@@ -38,11 +38,7 @@ class GCSBackend(StorageBackend):
         self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
-        nested = self.options.get("gcs")
-        s: dict[str, Any] = dict(nested) if isinstance(nested, dict) else {}
-        for k in _KEYS:
-            if k in self.options and k not in s:
-                s[k] = self.options[k]
+        s = section_options(self.options, "gcs", _KEYS)
         if not s.get("endpoint") and os.environ.get("STORAGE_EMULATOR_HOST"):
             s["endpoint"] = os.environ["STORAGE_EMULATOR_HOST"]
             s.setdefault("anonymous", True)

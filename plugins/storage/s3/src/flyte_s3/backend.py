@@ -4,9 +4,9 @@ Credentials, first match wins:
 
 1. ``flyte.init(storage={...})`` / the config file's storage section (keys ``endpoint``,
    ``access_key_id``, ``secret_access_key``, ``session_token``, ``region``, ``profile``,
-   ``anonymous``; also accepted nested under ``s3``),
-2. ``FLYTE_AWS_ENDPOINT``, ``FLYTE_AWS_ACCESS_KEY_ID``, ``FLYTE_AWS_SECRET_ACCESS_KEY``
-   (what the official SDK reads),
+   ``anonymous``, ``addressing_style``; also accepted nested under ``s3`` or as ``s3.<key>``),
+2. ``FLYTE_AWS_ENDPOINT``, ``FLYTE_AWS_ACCESS_KEY_ID``, ``FLYTE_AWS_SECRET_ACCESS_KEY``,
+   ``FLYTE_AWS_S3_ADDRESSING_STYLE`` (what the official SDK reads),
 3. botocore's own chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``,
    ``~/.aws/credentials``, ``AWS_ENDPOINT_URL``, instance/IRSA roles.
 """
@@ -17,15 +17,26 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from flyte.storage.backend import StorageBackend
+from flyte.storage.backend import StorageBackend, section_options
 
 if TYPE_CHECKING:
     import fsspec
 
+_KEYS = (
+    "endpoint",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "region",
+    "profile",
+    "anonymous",
+    "addressing_style",
+)
 _OPTION_ENV = {
     "endpoint": "FLYTE_AWS_ENDPOINT",
     "access_key_id": "FLYTE_AWS_ACCESS_KEY_ID",
     "secret_access_key": "FLYTE_AWS_SECRET_ACCESS_KEY",
+    "addressing_style": "FLYTE_AWS_S3_ADDRESSING_STYLE",
 }
 
 
@@ -40,10 +51,7 @@ class S3Backend(StorageBackend):
 
     def settings(self) -> dict[str, Any]:
         """Options merged with the FLYTE_AWS_* environment (options win)."""
-        opts = dict(self.options.get("s3") or {}) if isinstance(self.options.get("s3"), dict) else {}
-        for k, v in self.options.items():
-            if k != "s3":
-                opts.setdefault(k, v)
+        opts = section_options(self.options, "s3", _KEYS)
         for key, env in _OPTION_ENV.items():
             if not opts.get(key) and os.environ.get(env):
                 opts[key] = os.environ[env]
