@@ -84,6 +84,12 @@ class LocalRuntime(Runtime):
     ) -> LocalRunHandle:
         from flyte._builtin.local.records import RunRecord, runs_dir, write_actions
 
+        if options.raw_data_path:
+            from flyte.storage import check_writable_async, is_remote
+
+            if is_remote(options.raw_data_path):
+                # A missing plugin, bucket or credential shows up now, not after tasks have run.
+                await check_writable_async(options.raw_data_path)
         base = Path(options.run_base_dir).expanduser() if options.run_base_dir else runs_dir()
         name = options.name or new_run_name()
         directory = base / name
