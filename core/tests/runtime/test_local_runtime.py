@@ -548,3 +548,25 @@ def test_trace_custom_context_and_cluster_settings() -> None:
     with pytest.raises(ValueError, match="replicas"):
         flyte.ReusePolicy(replicas=0)
     assert flyte.get_custom_context() == {}
+
+
+_file_calls = {"n": 0}
+
+
+@env.task(cache="auto")
+async def read_cached(f: flyte.io.File) -> str:
+    _file_calls["n"] += 1
+    async with f.open("rb") as fh:
+        return (await fh.read()).decode()
+
+
+def test_cache_of_a_local_file_input_follows_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "in.txt"
+    path.write_text("one")
+    _file_calls["n"] = 0
+    assert flyte.run(read_cached, f=flyte.io.File.from_local_sync(path)).outputs()[0] == "one"
+    assert flyte.run(read_cached, f=flyte.io.File.from_local_sync(path)).outputs()[0] == "one"
+    assert _file_calls["n"] == 1  # unchanged content: a cache hit
+    path.write_text("two")
+    assert flyte.run(read_cached, f=flyte.io.File.from_local_sync(path)).outputs()[0] == "two"
+    assert _file_calls["n"] == 2

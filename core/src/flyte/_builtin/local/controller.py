@@ -40,6 +40,51 @@ MAX_RUNNING_SYNC_BODIES = 64
 _thread_state = threading.local()
 
 
+def local_blob_digest(literals: Any) -> str:
+    """A digest of the contents of every local file or folder the literals point at ("" if none)."""
+    import hashlib
+
+    paths: list[str] = []
+
+    def walk(lit: Any) -> None:
+        kind = lit.WhichOneof("value")
+        if kind == "collection":
+            for x in lit.collection.literals:
+                walk(x)
+        elif kind == "map":
+            for x in lit.map.literals.values():
+                walk(x)
+        elif kind == "scalar":
+            s = lit.scalar
+            which = s.WhichOneof("value")
+            if which == "blob":
+                uri = s.blob.uri
+                if "://" not in uri or uri.startswith("file://"):
+                    paths.append(uri.removeprefix("file://"))
+            elif which == "union":
+                walk(s.union.value)
+
+    for lit in literals:
+        walk(lit)
+    if not paths:
+        return ""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.encode() + b"\0")
+        files = [p] if os.path.isfile(p) else sorted(
+            os.path.join(root, f) for root, _, names in os.walk(p) for f in names
+        )
+        for f in files:
+            h.update(os.path.relpath(f, p).encode() + b"\0")
+            try:
+                with open(f, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        h.update(chunk)
+            except OSError:
+                h.update(b"<unreadable>")
+    return h.hexdigest()
+
+
 class _Slot:
     """A concurrency slot held by a running action; released while it waits on children."""
 
@@ -181,7 +226,12 @@ class LocalController(Controller):
 
             ignored = task.cache.ignored_inputs
             keyed = {k: v for k, v in in_lits.items() if k not in ignored} if ignored else in_lits
-            cache_key = make_key(task.name, task.cache_version, literals_hash(keyed))
+            inputs_hash = literals_hash(keyed)
+            local_files = await asyncio.to_thread(local_blob_digest, keyed.values())
+            if local_files:
+                # A File/Dir input that is a local path is keyed by its content, not just its path.
+                inputs_hash += local_files
+            cache_key = make_key(task.name, task.cache_version, inputs_hash)
             if not self.overwrite_cache:
                 hit = await asyncio.to_thread(self._cache_store().get, cache_key)
                 if hit is not None:
