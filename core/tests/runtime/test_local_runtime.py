@@ -570,3 +570,28 @@ def test_cache_of_a_local_file_input_follows_its_content(tmp_path: Path) -> None
     path.write_text("two")
     assert flyte.run(read_cached, f=flyte.io.File.from_local_sync(path)).outputs()[0] == "two"
     assert _file_calls["n"] == 2
+
+
+_consumer_calls = {"n": 0}
+
+
+@env.task(cache="auto")
+async def cached_consumer(f: flyte.io.File) -> int:
+    _consumer_calls["n"] += 1
+    async with f.open("rb") as fh:
+        return len(await fh.read())
+
+
+@env.task
+async def produce_then_consume(text: str) -> int:
+    f = await write_file(text)  # uploaded under this run's data folder: a new path every run
+    return await cached_consumer(f)
+
+
+def test_cache_hits_across_runs_for_files_made_inside_the_run() -> None:
+    _consumer_calls["n"] = 0
+    assert flyte.run(produce_then_consume, text="same bytes").outputs()[0] == 10
+    assert flyte.run(produce_then_consume, text="same bytes").outputs()[0] == 10
+    assert _consumer_calls["n"] == 1
+    flyte.run(produce_then_consume, text="other bytes")
+    assert _consumer_calls["n"] == 2

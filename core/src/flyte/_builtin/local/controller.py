@@ -40,49 +40,81 @@ MAX_RUNNING_SYNC_BODIES = 64
 _thread_state = threading.local()
 
 
-def local_blob_digest(literals: Any) -> str:
-    """A digest of the contents of every local file or folder the literals point at ("" if none)."""
+def _content_digest(path: str) -> str:
+    """sha256 of a local file's content, or of a folder's relative names and contents."""
     import hashlib
 
-    paths: list[str] = []
+    h = hashlib.sha256()
+    if os.path.isfile(path):
+        files = [("", path)]
+    else:
+        files = sorted(
+            (os.path.relpath(os.path.join(root, f), path), os.path.join(root, f))
+            for root, _, names in os.walk(path)
+            for f in names
+        )
+    for rel, full in files:
+        h.update(rel.encode() + b"\0")
+        try:
+            with open(full, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        except OSError:
+            h.update(b"<unreadable>")
+    return h.hexdigest()
 
-    def walk(lit: Any) -> None:
+
+def content_keyed(lits: dict[str, Any]) -> dict[str, Any] | None:
+    """Copies of ``lits`` whose local File/Dir URIs are replaced by a digest of their content.
+
+    Used for cache keys: the same bytes hit the cache whatever path they sit at (a file a parent
+    wrote under this run's data folder, a file edited in place). ``None`` when nothing is local.
+    """
+
+    def local(uri: str) -> bool:
+        return "://" not in uri or uri.startswith("file://")
+
+    def has_local(lit: Any) -> bool:
+        kind = lit.WhichOneof("value")
+        if kind == "collection":
+            return any(has_local(x) for x in lit.collection.literals)
+        if kind == "map":
+            return any(has_local(x) for x in lit.map.literals.values())
+        if kind == "scalar":
+            which = lit.scalar.WhichOneof("value")
+            if which == "blob":
+                return local(lit.scalar.blob.uri)
+            if which == "union":
+                return has_local(lit.scalar.union.value)
+        return False
+
+    def rewrite(lit: Any) -> None:
         kind = lit.WhichOneof("value")
         if kind == "collection":
             for x in lit.collection.literals:
-                walk(x)
+                rewrite(x)
         elif kind == "map":
             for x in lit.map.literals.values():
-                walk(x)
+                rewrite(x)
         elif kind == "scalar":
-            s = lit.scalar
-            which = s.WhichOneof("value")
-            if which == "blob":
-                uri = s.blob.uri
-                if "://" not in uri or uri.startswith("file://"):
-                    paths.append(uri.removeprefix("file://"))
+            which = lit.scalar.WhichOneof("value")
+            if which == "blob" and local(lit.scalar.blob.uri):
+                lit.scalar.blob.uri = "sha256:" + _content_digest(lit.scalar.blob.uri.removeprefix("file://"))
             elif which == "union":
-                walk(s.union.value)
+                rewrite(lit.scalar.union.value)
 
-    for lit in literals:
-        walk(lit)
-    if not paths:
-        return ""
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(p.encode() + b"\0")
-        files = [p] if os.path.isfile(p) else sorted(
-            os.path.join(root, f) for root, _, names in os.walk(p) for f in names
-        )
-        for f in files:
-            h.update(os.path.relpath(f, p).encode() + b"\0")
-            try:
-                with open(f, "rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        h.update(chunk)
-            except OSError:
-                h.update(b"<unreadable>")
-    return h.hexdigest()
+    if not any(has_local(v) for v in lits.values()):
+        return None
+    out = {}
+    for k, v in lits.items():
+        if has_local(v):
+            copy = type(v)()
+            copy.CopyFrom(v)
+            rewrite(copy)
+            out[k] = copy
+        else:
+            out[k] = v
+    return out
 
 
 class _Slot:
@@ -226,12 +258,9 @@ class LocalController(Controller):
 
             ignored = task.cache.ignored_inputs
             keyed = {k: v for k, v in in_lits.items() if k not in ignored} if ignored else in_lits
-            inputs_hash = literals_hash(keyed)
-            local_files = await asyncio.to_thread(local_blob_digest, keyed.values())
-            if local_files:
-                # A File/Dir input that is a local path is keyed by its content, not just its path.
-                inputs_hash += local_files
-            cache_key = make_key(task.name, task.cache_version, inputs_hash)
+            # Local File/Dir inputs are keyed by their content, not by their path.
+            by_content = await asyncio.to_thread(content_keyed, keyed)
+            cache_key = make_key(task.name, task.cache_version, literals_hash(by_content or keyed))
             if not self.overwrite_cache:
                 hit = await asyncio.to_thread(self._cache_store().get, cache_key)
                 if hit is not None:
