@@ -168,10 +168,7 @@ class TaskEnvironment:
                 sandbox=sandbox if sandbox is not None else self.sandbox,
                 docs=docs,
             )
-            if t.name in self._tasks and self._tasks[t.name].func.__code__ is not func.__code__:
-                # Redefinition in the same module (notebooks, reloads): last one wins, like Python itself.
-                pass
-            self._tasks[t.name] = t
+            self._tasks[t.name] = t  # redefined (notebook, reload): the last one wins, as in Python
             return t
 
         if _func is not None:

@@ -79,10 +79,6 @@ class NonRecoverableError(RuntimeUserError):
         super().__init__(code, message or code, task=task, action=action)
 
 
-class RetriesExhaustedError(RuntimeUserError):
-    """A task failed on every attempt it was allowed."""
-
-
 class RunAbortedError(FlyteError):
     """The run was aborted before it finished."""
 

@@ -595,3 +595,18 @@ def test_cache_hits_across_runs_for_files_made_inside_the_run() -> None:
     assert _consumer_calls["n"] == 1
     flyte.run(produce_then_consume, text="other bytes")
     assert _consumer_calls["n"] == 2
+
+
+@env.task
+async def interrupted() -> int:
+    raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_is_recorded_as_aborted_and_the_interrupt_propagates() -> None:
+    from flyte._builtin.local.records import load_run
+
+    with pytest.raises(KeyboardInterrupt):
+        flyte.with_runcontext(name="stopped").run(interrupted)
+    summary, actions = load_run("stopped")
+    assert summary["phase"] == "ABORTED"
+    assert len(actions) == 1

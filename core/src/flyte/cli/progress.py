@@ -6,8 +6,6 @@ import threading
 import time
 from typing import Any
 
-from flyte.runtime import Phase
-
 SHOW_AFTER_ACTIONS = 20
 SHOW_AFTER_SECONDS = 1.0
 
@@ -85,4 +83,4 @@ class RunProgress:
         return ", ".join(parts)
 
 
-__all__ = ["Phase", "RunProgress"]
+__all__ = ["RunProgress"]

@@ -7,7 +7,6 @@ WAL mode with ``synchronous=NORMAL``: commits do not fsync on the hot path.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any
 def cache_db_path() -> Path:
     from flyte.config import flyte_home, get_config
 
-    explicit = os.environ.get("FLYTE_LOCAL_CACHE_DB") or get_config().get("local.cache_db")
+    explicit = get_config().get("local.cache_db")  # FLYTE_LOCAL_CACHE_DB overrides it
     return Path(explicit).expanduser() if explicit else flyte_home() / "cache.db"
 
 

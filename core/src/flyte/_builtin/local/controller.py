@@ -141,7 +141,6 @@ class LocalController(Controller):
         disable_run_cache: bool = False,
         custom_context: dict[str, str] | None = None,
         on_event: Callable[[str, ActionRecord], None] | None = None,
-        keep_literals: bool = True,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.run_name = run_name
@@ -159,7 +158,6 @@ class LocalController(Controller):
         self.disable_run_cache = disable_run_cache
         self.custom_context = dict(custom_context or {})
         self.on_event = on_event
-        self.keep_literals = keep_literals
         self._cache: CacheStore | None = None
         self._env_applied: dict[str, str | None] = {}
 
@@ -226,9 +224,8 @@ class LocalController(Controller):
             rec.phase = Phase.FAILED
             rec.error = str(e)
             raise
-        if self.keep_literals:
-            # Bytes, not messages: a run keeps every action's literals until it ends.
-            rec.inputs = {k: v.SerializeToString(deterministic=True) for k, v in in_lits.items()}
+        # Bytes, not messages: a run keeps every action's literals until it ends.
+        rec.inputs = {k: v.SerializeToString(deterministic=True) for k, v in in_lits.items()}
 
         slot: _Slot | None = parent.data.get("slot") if parent is not None else None
         if slot is not None:
@@ -244,8 +241,7 @@ class LocalController(Controller):
                 if slot.children == 0 and not slot.held:
                     await self._sem.acquire()
                     slot.held = True
-        if self.keep_literals:
-            rec.outputs = {k: v.SerializeToString(deterministic=True) for k, v in out_lits.items()}
+        rec.outputs = {k: v.SerializeToString(deterministic=True) for k, v in out_lits.items()}
         return await literals_to_outputs(iface, out_lits)
 
     async def _execute(

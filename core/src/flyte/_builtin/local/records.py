@@ -130,7 +130,7 @@ def runs_dir() -> Path:
     """Where local runs are kept: ``$FLYTE_LOCAL_RUNS_DIR``, else ``<flyte home>/runs``."""
     from flyte.config import flyte_home, get_config
 
-    explicit = os.environ.get("FLYTE_LOCAL_RUNS_DIR") or get_config().get("local.runs_dir")
+    explicit = get_config().get("local.runs_dir")  # FLYTE_LOCAL_RUNS_DIR overrides it
     return Path(explicit).expanduser() if explicit else flyte_home() / "runs"
 
 

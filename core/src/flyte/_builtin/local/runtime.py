@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flyte.errors import FlyteError, InvalidInputError
+from flyte._builtin.local.records import ActionRecord, RunRecord, runs_dir, write_actions
+from flyte.errors import InvalidInputError
 from flyte.runtime import Phase, RunHandle, RunOptions, Runtime
 
 if TYPE_CHECKING:
@@ -82,7 +83,6 @@ class LocalRuntime(Runtime):
         kwargs: dict[str, Any],
         options: RunOptions,
     ) -> LocalRunHandle:
-        from flyte._builtin.local.records import RunRecord, runs_dir, write_actions
 
         if options.raw_data_path:
             from flyte.storage import check_writable_async, is_remote
@@ -119,44 +119,48 @@ class LocalRuntime(Runtime):
             custom_context=options.custom_context,
             on_event=options.on_event,
         )
-        outputs: ActionOutputs | None = None
-        error: BaseException | None = None
+        error: Exception | None = None
         try:
-            with applied_env(options.env_vars):
-                value = await controller.run_root(task, args, kwargs)
-            names = list(task.interface.outputs)
-            if len(names) == 0:
-                outputs = ActionOutputs((None,), [])  # like the official SDK: outputs()[0] is None
-            elif len(names) == 1:
-                outputs = ActionOutputs((value,), names)
-            else:
-                outputs = ActionOutputs(tuple(value), names)
-            record.phase = Phase.SUCCEEDED
-        except BaseException as e:  # recorded, then handed to the caller through the handle
-            error = e
-            record.phase = Phase.ABORTED if isinstance(e, KeyboardInterrupt | SystemExit) else Phase.FAILED
-            record.error = str(e) or type(e).__name__
-            if isinstance(e, InvalidInputError) and len(controller.actions) <= 1:
-                # Bad input to the root task: nothing ran, leave nothing behind.
+            try:
+                with applied_env(options.env_vars):
+                    value = await controller.run_root(task, args, kwargs)
+            finally:
                 controller.close()
+        except InvalidInputError as e:
+            if len(controller.actions) <= 1:
+                # Bad input to the root task: nothing ran, leave nothing behind.
                 shutil.rmtree(directory, ignore_errors=True)
                 raise
-            if not isinstance(e, Exception | FlyteError):
-                controller.close()
-                _finish(record, controller, write_actions)
-                raise
-        finally:
-            controller.close()
-        _finish(record, controller, write_actions)
+            error = e
+        except Exception as e:  # recorded, then handed to the caller through the handle
+            error = e
+        except BaseException as e:  # interrupted or cancelled: record it, then let it propagate
+            _finish(record, controller.actions, Phase.ABORTED, str(e) or type(e).__name__)
+            raise
+        outputs = None if error is not None else _outputs(task, value)
+        _finish(record, controller.actions, Phase.FAILED if error else Phase.SUCCEEDED,
+                (str(error) or type(error).__name__) if error else None)
         return LocalRunHandle(name, directory, record.phase, outputs, error)
 
 
-def _finish(record: Any, controller: Any, write_actions: Any) -> None:
+def _outputs(task: TaskTemplate[Any, Any], value: Any) -> ActionOutputs:
+    names = list(task.interface.outputs)
+    if not names:
+        return ActionOutputs((None,), [])  # like the official SDK: outputs()[0] is None
+    if len(names) == 1:
+        return ActionOutputs((value,), names)
+    return ActionOutputs(tuple(value), names)
+
+
+def _finish(record: RunRecord, actions: list[ActionRecord], phase: Phase, error: str | None) -> None:
+    """Write the action records (one transaction) and the final run.json."""
+    record.phase = phase
+    record.error = error
     record.end = time.time()
     counts: dict[str, int] = {}
-    for a in controller.actions:
+    for a in actions:
         key = "cached" if a.cache_hit else a.phase.value.lower()
         counts[key] = counts.get(key, 0) + 1
     record.counts = counts
-    write_actions(record.directory, controller.actions)
+    write_actions(record.directory, actions)
     record.write()
