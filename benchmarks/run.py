@@ -5,22 +5,27 @@
     python3 dev.py bench --quick              # small sizes, 3 repetitions
     python3 dev.py bench --only fanout --sizes 1000,100000 --reps 3
     python3 dev.py bench --all                # then storage, images and sandbox benchmarks
+    python3 dev.py bench --baseline HEAD~3 --no-official   # this tree against an earlier commit
 
 Each measurement runs in a fresh process. Reported: median wall time, ms per task,
 peak RSS, and the ratio ours/official where the official SDK could be installed
-(into benchmarks/.official-venv, once; needs PyPI). Results are also written to
-benchmarks/results/latest.json.
+(into benchmarks/.official-venv, once; needs PyPI). With ``--baseline REV`` the same
+workloads also run on flyte-core as it was at commit REV (checked out into a temporary
+git worktree and put first on PYTHONPATH), interleaved with this tree's runs, and the
+ratio this/baseline is printed. Results are also written to benchmarks/results/latest.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -62,20 +67,60 @@ def time_cmd(cmd: list[str], reps: int, env: dict[str, str]) -> list[float]:
     return out
 
 
+def _one_workload(python: Path, workload: str, n: int, env: dict[str, str]) -> tuple[float, float] | str:
+    p = subprocess.run([str(python), str(HERE / "workloads.py"), workload, str(n)], capture_output=True,
+                       text=True, env=env, cwd=HERE, timeout=1800)
+    if p.returncode != 0:
+        return p.stderr[-2000:]
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1]
+    r = json.loads(line)
+    return r["seconds"], r["peak_rss_mb"]
+
+
+def _summary(samples: list[tuple[float, float]], n: int) -> dict[str, float]:
+    med = statistics.median(s for s, _ in samples)
+    return {"median_s": med, "ms_per_task": med * 1000 / n, "peak_rss_mb": max(r for _, r in samples),
+            "runs": len(samples)}
+
+
 def run_workload(python: Path, workload: str, n: int, reps: int, env: dict[str, str]) -> dict[str, float] | None:
-    secs, rss = [], []
+    samples = []
     for _ in range(reps):
-        p = subprocess.run([str(python), str(HERE / "workloads.py"), workload, str(n)], capture_output=True,
-                           text=True, env=env, cwd=HERE, timeout=1800)
-        if p.returncode != 0:
-            print(f"  {python.parent.parent.name}: {workload} n={n} failed:\n{p.stderr[-2000:]}")
+        r = _one_workload(python, workload, n, env)
+        if isinstance(r, str):
+            print(f"  {python.parent.parent.name}: {workload} n={n} failed:\n{r}")
             return None
-        line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1]
-        r = json.loads(line)
-        secs.append(r["seconds"])
-        rss.append(r["peak_rss_mb"])
-    med = statistics.median(secs)
-    return {"median_s": med, "ms_per_task": med * 1000 / n, "peak_rss_mb": max(rss), "runs": len(secs)}
+        samples.append(r)
+    return _summary(samples, n)
+
+
+def run_against_baseline(workload: str, n: int, reps: int, env: dict[str, str], base_env: dict[str, str]
+                         ) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """This tree and the baseline, alternating run by run so machine noise hits both alike."""
+    ours: list[tuple[float, float]] = []
+    base: list[tuple[float, float]] = []
+    for _ in range(reps):
+        for samples, e, label in ((ours, env, "this tree"), (base, base_env, "baseline")):
+            r = _one_workload(OURS, workload, n, e)
+            if isinstance(r, str):
+                print(f"  {label}: {workload} n={n} failed:\n{r}")
+                return (_summary(ours, n) if ours else None), None
+            samples.append(r)
+    return _summary(ours, n), _summary(base, n)
+
+
+@contextlib.contextmanager
+def baseline_tree(rev: str) -> Iterator[Path]:
+    """A temporary git worktree of ``rev``; removed afterwards."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="flyte-bench-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=ROOT, check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 
 
 def fmt_ratio(ours: float, theirs: float | None) -> str:
@@ -89,6 +134,8 @@ def main() -> int:
     ap.add_argument("--only", default="startup,fanout,chain,map,cli")
     ap.add_argument("--sizes", default=None, help="fan-out sizes, comma separated (default 1000,10000,100000)")
     ap.add_argument("--no-official", action="store_true")
+    ap.add_argument("--baseline", default=None, metavar="REV",
+                    help="also run the workloads on flyte-core at git commit REV and print this/baseline ratios")
     ap.add_argument("--all", action="store_true",
                     help="then run the storage, images and sandbox benchmarks too (see their folders)")
     args = ap.parse_args()
@@ -99,9 +146,16 @@ def main() -> int:
     import tempfile
 
     results: dict[str, object] = {"reps": reps, "official": OFFICIAL_SPEC if official else None}
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         env = _clean_env(Path(tmp))
-        print(f"{'benchmark':34} {'ours':>12} {'official':>12} {'ratio':>8}   notes")
+        base_env: dict[str, str] | None = None
+        if args.baseline:
+            tree = stack.enter_context(baseline_tree(args.baseline))
+            base_env = dict(env, PYTHONPATH=str(tree / "core" / "src"))
+            results["baseline"] = args.baseline
+        other = "baseline" if base_env else "official"
+        print(f"{'benchmark':34} {'ours':>12} {other:>12} {'ratio':>8}   notes")
         if "startup" in only:
             for label, ours_cmd, off_cmd in (
                 ("python -c 'import flyte'", [str(OURS), "-c", "import flyte"],
@@ -111,6 +165,11 @@ def main() -> int:
             ):
                 time_cmd(ours_cmd, 1, env)  # warm the file cache
                 o = statistics.median(time_cmd(ours_cmd, reps * 2, env))
+                if base_env is not None:
+                    b = statistics.median(time_cmd(ours_cmd, reps * 2, base_env))
+                    results[label] = {"ours_s": o, "baseline_s": b}
+                    print(f"{label:34} {o * 1000:10.1f}ms {b * 1000:10.1f}ms {fmt_ratio(o, b)}   median wall")
+                    continue
                 t = statistics.median(time_cmd(off_cmd, reps * 2, env)) if off_cmd else None
                 results[label] = {"ours_s": o, "official_s": t}
                 print(f"{label:34} {o * 1000:10.1f}ms {(t or 0) * 1000:10.1f}ms {fmt_ratio(o, t)}   median wall")
@@ -122,16 +181,21 @@ def main() -> int:
         if "map" in only:
             plan.append(("map", 10000))
         for workload, n in plan:
-            ours = run_workload(OURS, workload, n, reps, env)
-            theirs = run_workload(official, workload, n, max(1, reps if n <= 10000 else 1), env) if official else None
-            results[f"{workload}-{n}"] = {"ours": ours, "official": theirs}
+            if base_env is not None:
+                ours, theirs = run_against_baseline(workload, n, reps, env, base_env)
+                results[f"{workload}-{n}"] = {"ours": ours, "baseline": theirs}
+            else:
+                ours = run_workload(OURS, workload, n, reps, env)
+                theirs = (run_workload(official, workload, n, max(1, reps if n <= 10000 else 1), env)
+                          if official else None)
+                results[f"{workload}-{n}"] = {"ours": ours, "official": theirs}
             if ours is None:
                 continue
             ratio = fmt_ratio(ours["ms_per_task"], theirs["ms_per_task"] if theirs else None)
             print(f"{workload + ' n=' + str(n):34} {ours['ms_per_task']:9.4f}ms/t "
                   f"{(theirs or {}).get('ms_per_task', 0):9.4f}ms/t {ratio}   "
                   f"median {ours['median_s']:.2f}s, peak {ours['peak_rss_mb']:.0f} MB"
-                  + (f" (official {theirs['median_s']:.2f}s, {theirs['peak_rss_mb']:.0f} MB)" if theirs else ""))
+                  + (f" ({other} {theirs['median_s']:.2f}s, {theirs['peak_rss_mb']:.0f} MB)" if theirs else ""))
         if "cli" in only:
             hello = [str(OURS.parent / "flyte"), "run", "--no-progress", "examples/hello.py", "main"]
             time_cmd(hello, 1, env)
