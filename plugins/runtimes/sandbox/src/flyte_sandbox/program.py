@@ -22,9 +22,10 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
+import flyte
 from flyte.errors import SandboxError
 
-from flyte_sandbox.rewrite import apply_edits, drop_async_keyword, rename_def, wrap_await
+from flyte_sandbox.rewrite import Edit, apply_edits, drop_async_keyword, rename_def, wrap_await
 from flyte_sandbox.typecheck import check_types, is_record_class
 
 # Modules the Monty interpreter provides (checked against pydantic-monty 1.4).
@@ -234,174 +235,10 @@ class _Builder:
         self.resolve_globals(body_src, func, short, first_line, fn_node)
         return body_src, short, first_line
 
-    def check_and_rewrite(self, src: str, fn: ast.AST, func: types.FunctionType, filename: str, first: int,
-                          is_task: bool = False) -> str:
-        edits: list[tuple[int, int, int, int, str]] = []  # (line, col, end_line, end_col, replacement), 1-based lines
-        g = func.__globals__
-        if is_task:
-            # The host decodes default values and passes every input in, so a task's defaults are never
-            # used inside the sandbox; they are dropped (a default such as `Config(...)` could not be
-            # evaluated there when the function is defined).
-            assert isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
-            for d in [*fn.args.defaults, *(x for x in fn.args.kw_defaults if x is not None)]:
-                assert d.end_lineno is not None and d.end_col_offset is not None
-                edits.append((d.lineno, d.col_offset, d.end_lineno, d.end_col_offset, "None"))
-
-        def line_of(n: ast.AST) -> int:
-            return first + getattr(n, "lineno", 1) - 1
-
-        def is_map_aio(expr: ast.expr) -> bool:
-            if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "aio"):
-                return False
-            target = expr.func.value
-            if isinstance(target, ast.Attribute) and target.attr == "map" and isinstance(target.value, ast.Name):
-                return _is_flyte_module(g.get(target.value.id))
-            if isinstance(target, ast.Name):
-                return _is_flyte_map(g.get(target.id))
-            return False
-
-        local_modules = {  # `import os` inside the body
-            (a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
-            for n in ast.walk(fn) if isinstance(n, ast.Import) for a in n.names
-        }
-
-        def module_name(name: str) -> str | None:
-            v = g.get(name)
-            if isinstance(v, types.ModuleType):
-                return v.__name__
-            return local_modules.get(name)
-
-        from flyte._task import TaskTemplate
-
-        def task_call(call: ast.expr) -> ast.expr | None:
-            """The callee expression of ``t(...)`` / ``t.aio(...)`` when ``t`` names a task, else None."""
-            if not isinstance(call, ast.Call):
-                return None
-            f = call.func
-            name = f if isinstance(f, ast.Name) else (
-                f.value if isinstance(f, ast.Attribute) and f.attr == "aio" and isinstance(f.value, ast.Name) else None)
-            if name is None or name.id in local_names:
-                return None
-            return f if isinstance(g.get(name.id), TaskTemplate) else None
-
-        local_names = _local_names(fn)
-        for n in ast.walk(fn):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "gather" \
-                    and isinstance(n.func.value, ast.Name) and module_name(n.func.value.id) == "asyncio" \
-                    and len(n.args) == 1 and isinstance(n.args[0], ast.Starred) \
-                    and isinstance(n.args[0].value, ast.GeneratorExp) \
-                    and all(k.arg == "return_exceptions" for k in n.keywords):
-                gen = n.args[0].value
-                callee = task_call(gen.elt)
-                if callee is not None and len(gen.generators) == 1 and not gen.generators[0].is_async:
-                    # `asyncio.gather(*(t(a) for x in xs))` -> `__flyte_gather__(t, [__flyte_args__(a) for x in xs])`:
-                    # one host call for the whole fan-out instead of one per child.
-                    task_name = callee.id if isinstance(callee, ast.Name) else callee.value.id  # type: ignore[attr-defined]
-                    star = n.args[0]
-                    edits.append((n.lineno, n.col_offset, star.lineno, star.col_offset + 1,
-                                  f"{GATHER_HOST}({task_name}, "))
-                    edits.append((gen.lineno, gen.col_offset, gen.lineno, gen.col_offset + 1, "["))
-                    assert gen.end_lineno is not None and gen.end_col_offset is not None
-                    edits.append((gen.end_lineno, gen.end_col_offset - 1, gen.end_lineno, gen.end_col_offset, "]"))
-                    assert callee.end_lineno is not None and callee.end_col_offset is not None
-                    edits.append((callee.lineno, callee.col_offset, callee.end_lineno, callee.end_col_offset,
-                                  "__flyte_args__"))
-                    self.gathers = True
-                    self.impure = True
-            if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "os" and not n.level:
-                for a in n.names:
-                    attr = a.name if n.module == "os" else (n.module or "").split(".")[1]
-                    if attr == "*":
-                        raise self.fail(line_of(n), filename, f"'from {n.module} import *' is not available in the "
-                                        "sandbox; import the names you use")
-                    if attr not in ALLOWED_OS_ATTRS:
-                        raise self.fail(line_of(n), filename, f"os.{attr} is not available in the sandbox "
-                                        "(no processes, no file system changes)")
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("getattr", "hasattr") \
-                    and n.func.id not in local_names and n.args and isinstance(n.args[0], ast.Name) \
-                    and module_name(n.args[0].id) == "os":
-                attr_node = n.args[1] if len(n.args) > 1 else None
-                if not (isinstance(attr_node, ast.Constant) and isinstance(attr_node.value, str)):
-                    raise self.fail(line_of(n), filename, f"{n.func.id}(os, ...) with a computed name cannot be "
-                                    "checked, so it is not available in the sandbox; use os.getenv, os.environ "
-                                    "or os.path directly")
-                if attr_node.value not in ALLOWED_OS_ATTRS:
-                    raise self.fail(line_of(n), filename, f"os.{attr_node.value} is not available in the sandbox "
-                                    "(no processes, no file system changes)")
-            if isinstance(n, ast.Import | ast.ImportFrom):
-                names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
-                for name in names:
-                    root = name.split(".")[0]
-                    if isinstance(n, ast.ImportFrom) and n.level:
-                        raise self.fail(line_of(n), filename, "relative imports are not available in the sandbox")
-                    if root == "flyte":
-                        raise self.fail(line_of(n), filename, "import flyte at module level; inside the body only "
-                                        "flyte.map is available")
-                    if root not in ALLOWED_MODULES:
-                        raise self.fail(line_of(n), filename, f"imports '{name}', which the sandbox does not provide "
-                                        f"(available: {', '.join(sorted(ALLOWED_MODULES - {'__future__'}))})")
-                    if root in ("time", "asyncio"):
-                        self.sleeps = True
-                    if root in ("os", "pathlib", "time", "asyncio"):
-                        self.impure = True
-            elif isinstance(n, ast.ClassDef) and (n.bases or n.keywords):
-                raise self.fail(line_of(n), filename, f"class '{n.name}' inherits from another class, which the "
-                                "sandbox does not support; use a plain class or a dataclass")
-            elif isinstance(n, ast.Yield | ast.YieldFrom):
-                raise self.fail(line_of(n), filename, "generators (yield) are not supported; build and return a list")
-            elif isinstance(n, ast.Global | ast.Nonlocal):
-                raise self.fail(line_of(n), filename, f"'{type(n).__name__.lower()}' statements are not allowed: "
-                                "a sandboxed body cannot change module state")
-            elif isinstance(n, ast.AsyncWith):
-                raise self.fail(line_of(n), filename, "'async with' is not supported in the sandbox (pydantic-monty "
-                                "has no asynchronous context managers); reading or writing File/Dir contents "
-                                "(File.open, Dir.walk) is not available in a body either: run this task with "
-                                "--runtime local, or read files through Sandbox(mount=...)")
-            elif isinstance(n, ast.AsyncFor):
-                if not is_map_aio(n.iter):
-                    raise self.fail(line_of(n), filename, "'async for' only works over flyte.map.aio(...) in the "
-                                    "sandbox")
-                # `async for x in flyte.map.aio(...)` -> `for x in (await flyte.map.aio(...))`
-                edits.append((n.lineno, n.col_offset, n.lineno, n.col_offset + len("async "), ""))
-                edits += wrap_await(n.iter)
-            elif isinstance(n, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-                for comp in n.generators:
-                    if not comp.is_async:
-                        continue
-                    if not is_map_aio(comp.iter):
-                        raise self.fail(line_of(n), filename, "async comprehensions only work over "
-                                        "flyte.map.aio(...) in the sandbox")
-                    edits.append(drop_async_keyword(src, comp))
-                    edits += wrap_await(comp.iter)
-            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" \
-                    and _is_os_environ(n.func.value, module_name):
-                # `os.environ.get(k)` -> `os.getenv(k)`: an ungranted name is the same PermissionError.
-                f = n.func
-                assert f.end_lineno is not None and f.end_col_offset is not None
-                env_mod = f.value.value.id  # type: ignore[attr-defined]
-                edits.append((f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, f"{env_mod}.getenv"))
-                self.impure = True
-            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) and _is_os_environ(n.value, module_name):
-                # `os.environ[k]` -> `__flyte_environ_item__(k)`: PermissionError if not granted, KeyError if unset.
-                v = n.value
-                assert v.end_lineno is not None and n.end_lineno is not None and n.end_col_offset is not None
-                sl = n.slice
-                assert sl.end_lineno is not None and sl.end_col_offset is not None
-                edits.append((v.lineno, v.col_offset, sl.lineno, sl.col_offset, f"{ENVIRON_ITEM}("))
-                edits.append((sl.end_lineno, sl.end_col_offset, n.end_lineno, n.end_col_offset, ")"))
-                self.environ_item = True
-                self.impure = True
-            elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
-                if module_name(n.value.id) == "os" and n.attr not in ALLOWED_OS_ATTRS:
-                    raise self.fail(line_of(n), filename, f"os.{n.attr} is not available in the sandbox "
-                                    "(no processes, no file system changes)")
-                if n.attr == "sleep":
-                    self.sleeps = True
-            elif isinstance(n, ast.Name) and n.id in ("print", "open", "input", "sleep"):
-                self.impure = True
-                if n.id == "sleep":
-                    self.sleeps = True
-        return apply_edits(src, edits) if edits else src
+    def check_and_rewrite(self, src: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, func: types.FunctionType,
+                          filename: str, first: int, is_task: bool = False) -> str:
+        """``src`` with the sandbox's rewrites applied; raises SandboxError at the first construct it cannot run."""
+        return _BodyCheck(self, src, fn, func.__globals__, filename, first).run(is_task)
 
     def resolve_globals(self, src: str, func: types.FunctionType, filename: str, first: int, fn: ast.AST) -> None:
         table = symtable.symtable(src, filename, "exec")
@@ -505,6 +342,244 @@ class _Builder:
             raise self.fail(line, filename, f"uses '{name}' ({_describe(value)}), which cannot be passed into the "
                             "sandbox; only tasks, flyte.map, allowed stdlib modules, plain functions, dataclasses "
                             "and constants can")
+
+
+class _BodyCheck(ast.NodeVisitor):
+    """Checks one function for what the sandbox cannot run and collects line-preserving rewrites.
+
+    One ``visit_*`` method per construct. Nodes are visited in ``ast.walk`` order (breadth first) rather
+    than recursively, so of several problems the one reported is the shallowest, wherever it is nested.
+    """
+
+    def __init__(self, builder: _Builder, src: str, fn: ast.FunctionDef | ast.AsyncFunctionDef,
+                 module_globals: dict[str, Any], filename: str, first: int) -> None:
+        self.b = builder
+        self.src = src
+        self.fn = fn
+        self.g = module_globals
+        self.filename = filename
+        self.first = first  # file line of the function's first line
+        self.edits: list[Edit] = []
+        self.local_names = _local_names(fn)
+        self.local_modules = {  # `import os` inside the body
+            (a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
+            for n in ast.walk(fn) if isinstance(n, ast.Import) for a in n.names
+        }
+
+    def run(self, is_task: bool) -> str:
+        if is_task:
+            self.drop_defaults()
+        for node in ast.walk(self.fn):
+            self.visit(node)
+        return apply_edits(self.src, self.edits) if self.edits else self.src
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Nothing to check; children are reached through ``ast.walk`` in :meth:`run`."""
+
+    def drop_defaults(self) -> None:
+        """The host decodes default values and passes every input in, so a task's defaults are never used inside
+        the sandbox; they are dropped (a default such as `Config(...)` could not be evaluated there)."""
+        a = self.fn.args
+        for d in [*a.defaults, *(x for x in a.kw_defaults if x is not None)]:
+            assert d.end_lineno is not None and d.end_col_offset is not None
+            self.edits.append((d.lineno, d.col_offset, d.end_lineno, d.end_col_offset, "None"))
+
+    # -- what names mean ------------------------------------------------------------------------
+
+    def fail(self, node: ast.AST, message: str) -> SandboxError:
+        return self.b.fail(self.first + getattr(node, "lineno", 1) - 1, self.filename, message)
+
+    def module_name(self, name: str) -> str | None:
+        v = self.g.get(name)
+        if isinstance(v, types.ModuleType):
+            return v.__name__
+        return self.local_modules.get(name)
+
+    def is_os_environ(self, expr: ast.expr) -> bool:
+        return isinstance(expr, ast.Attribute) and expr.attr == "environ" and isinstance(expr.value, ast.Name) \
+            and self.module_name(expr.value.id) == "os"
+
+    def is_map_aio(self, expr: ast.expr) -> bool:
+        if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "aio"):
+            return False
+        target = expr.func.value
+        if isinstance(target, ast.Attribute) and target.attr == "map" and isinstance(target.value, ast.Name):
+            return _is_flyte_module(self.g.get(target.value.id))
+        if isinstance(target, ast.Name):
+            return _is_flyte_map(self.g.get(target.id))
+        return False
+
+    def task_call(self, call: ast.expr) -> ast.expr | None:
+        """The callee expression of ``t(...)`` / ``t.aio(...)`` when ``t`` names a task, else None."""
+        if not isinstance(call, ast.Call):
+            return None
+        f = call.func
+        name = f if isinstance(f, ast.Name) else (
+            f.value if isinstance(f, ast.Attribute) and f.attr == "aio" and isinstance(f.value, ast.Name) else None)
+        if name is None or name.id in self.local_names:
+            return None
+        return f if isinstance(self.g.get(name.id), flyte.TaskTemplate) else None
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    def visit_Call(self, n: ast.Call) -> None:
+        self.gather_fan_out(n)
+        self.getattr_on_os(n)
+        self.environ_get(n)
+
+    def gather_fan_out(self, n: ast.Call) -> None:
+        """`asyncio.gather(*(t(a) for x in xs))` -> `__flyte_gather__(t, [__flyte_args__(a) for x in xs])`:
+        one host call for the whole fan-out instead of one per child."""
+        if not (isinstance(n.func, ast.Attribute) and n.func.attr == "gather" and isinstance(n.func.value, ast.Name)
+                and self.module_name(n.func.value.id) == "asyncio" and len(n.args) == 1
+                and isinstance(n.args[0], ast.Starred) and isinstance(n.args[0].value, ast.GeneratorExp)
+                and all(k.arg == "return_exceptions" for k in n.keywords)):
+            return
+        star = n.args[0]
+        gen = star.value
+        assert isinstance(gen, ast.GeneratorExp)
+        callee = self.task_call(gen.elt)
+        if callee is None or len(gen.generators) != 1 or gen.generators[0].is_async:
+            return
+        task_name = callee.id if isinstance(callee, ast.Name) else callee.value.id  # type: ignore[attr-defined]
+        self.edits.append((n.lineno, n.col_offset, star.lineno, star.col_offset + 1, f"{GATHER_HOST}({task_name}, "))
+        self.edits.append((gen.lineno, gen.col_offset, gen.lineno, gen.col_offset + 1, "["))
+        assert gen.end_lineno is not None and gen.end_col_offset is not None
+        self.edits.append((gen.end_lineno, gen.end_col_offset - 1, gen.end_lineno, gen.end_col_offset, "]"))
+        assert callee.end_lineno is not None and callee.end_col_offset is not None
+        self.edits.append((callee.lineno, callee.col_offset, callee.end_lineno, callee.end_col_offset,
+                           "__flyte_args__"))
+        self.b.gathers = True
+        self.b.impure = True
+
+    def getattr_on_os(self, n: ast.Call) -> None:
+        """`getattr(os, "system")` is `os.system`; a computed name cannot be checked."""
+        if not (isinstance(n.func, ast.Name) and n.func.id in ("getattr", "hasattr")
+                and n.func.id not in self.local_names and n.args and isinstance(n.args[0], ast.Name)
+                and self.module_name(n.args[0].id) == "os"):
+            return
+        attr_node = n.args[1] if len(n.args) > 1 else None
+        if not (isinstance(attr_node, ast.Constant) and isinstance(attr_node.value, str)):
+            raise self.fail(n, f"{n.func.id}(os, ...) with a computed name cannot be checked, so it is not "
+                            "available in the sandbox; use os.getenv, os.environ or os.path directly")
+        if attr_node.value not in ALLOWED_OS_ATTRS:
+            raise self.fail(n, f"os.{attr_node.value} is not available in the sandbox (no processes, no file "
+                            "system changes)")
+
+    def environ_get(self, n: ast.Call) -> None:
+        """`os.environ.get(k)` -> `os.getenv(k)`: an ungranted name is the same PermissionError."""
+        f = n.func
+        if not (isinstance(f, ast.Attribute) and f.attr == "get" and self.is_os_environ(f.value)):
+            return
+        assert f.end_lineno is not None and f.end_col_offset is not None
+        env_mod = f.value.value.id  # type: ignore[attr-defined]
+        self.edits.append((f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, f"{env_mod}.getenv"))
+        self.b.impure = True
+
+    # -- imports ----------------------------------------------------------------------------------
+
+    def visit_Import(self, n: ast.Import) -> None:
+        for a in n.names:
+            self.imported(n, a.name)
+
+    def visit_ImportFrom(self, n: ast.ImportFrom) -> None:
+        module = n.module or ""
+        if module.split(".")[0] == "os" and not n.level:
+            for a in n.names:
+                attr = a.name if module == "os" else module.split(".")[1]
+                if attr == "*":
+                    raise self.fail(n, f"'from {module} import *' is not available in the sandbox; import the "
+                                    "names you use")
+                if attr not in ALLOWED_OS_ATTRS:
+                    raise self.fail(n, f"os.{attr} is not available in the sandbox (no processes, no file system "
+                                    "changes)")
+        if n.level:
+            raise self.fail(n, "relative imports are not available in the sandbox")
+        self.imported(n, module)
+
+    def imported(self, n: ast.Import | ast.ImportFrom, name: str) -> None:
+        root = name.split(".")[0]
+        if root == "flyte":
+            raise self.fail(n, "import flyte at module level; inside the body only flyte.map is available")
+        if root not in ALLOWED_MODULES:
+            raise self.fail(n, f"imports '{name}', which the sandbox does not provide "
+                            f"(available: {', '.join(sorted(ALLOWED_MODULES - {'__future__'}))})")
+        if root in ("time", "asyncio"):
+            self.b.sleeps = True
+        if root in _IMPURE_MODULES:
+            self.b.impure = True
+
+    # -- statements the sandbox does not have -----------------------------------------------------
+
+    def visit_ClassDef(self, n: ast.ClassDef) -> None:
+        if n.bases or n.keywords:
+            raise self.fail(n, f"class '{n.name}' inherits from another class, which the sandbox does not "
+                            "support; use a plain class or a dataclass")
+
+    def visit_Yield(self, n: ast.Yield | ast.YieldFrom) -> None:
+        raise self.fail(n, "generators (yield) are not supported; build and return a list")
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_Global(self, n: ast.Global | ast.Nonlocal) -> None:
+        raise self.fail(n, f"'{type(n).__name__.lower()}' statements are not allowed: a sandboxed body cannot "
+                        "change module state")
+
+    visit_Nonlocal = visit_Global
+
+    def visit_AsyncWith(self, n: ast.AsyncWith) -> None:
+        raise self.fail(n, "'async with' is not supported in the sandbox (pydantic-monty has no asynchronous "
+                        "context managers); reading or writing File/Dir contents (File.open, Dir.walk) is not "
+                        "available in a body either: run this task with --runtime local, or read files through "
+                        "Sandbox(mount=...)")
+
+    # -- async iteration: only over flyte.map.aio(...), rewritten to an awaited list --------------
+
+    def visit_AsyncFor(self, n: ast.AsyncFor) -> None:
+        if not self.is_map_aio(n.iter):
+            raise self.fail(n, "'async for' only works over flyte.map.aio(...) in the sandbox")
+        # `async for x in flyte.map.aio(...)` -> `for x in (await flyte.map.aio(...))`
+        self.edits.append((n.lineno, n.col_offset, n.lineno, n.col_offset + len("async "), ""))
+        self.edits += wrap_await(n.iter)
+
+    def visit_ListComp(self, n: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+        for comp in n.generators:
+            if not comp.is_async:
+                continue
+            if not self.is_map_aio(comp.iter):
+                raise self.fail(n, "async comprehensions only work over flyte.map.aio(...) in the sandbox")
+            self.edits.append(drop_async_keyword(self.src, comp))
+            self.edits += wrap_await(comp.iter)
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+    # -- os, environment, sleeping ----------------------------------------------------------------
+
+    def visit_Subscript(self, n: ast.Subscript) -> None:
+        """`os.environ[k]` -> `__flyte_environ_item__(k)`: PermissionError if not granted, KeyError if unset."""
+        if not (isinstance(n.ctx, ast.Load) and self.is_os_environ(n.value)):
+            return
+        v, sl = n.value, n.slice
+        assert n.end_lineno is not None and n.end_col_offset is not None
+        assert sl.end_lineno is not None and sl.end_col_offset is not None
+        self.edits.append((v.lineno, v.col_offset, sl.lineno, sl.col_offset, f"{ENVIRON_ITEM}("))
+        self.edits.append((sl.end_lineno, sl.end_col_offset, n.end_lineno, n.end_col_offset, ")"))
+        self.b.environ_item = True
+        self.b.impure = True
+
+    def visit_Attribute(self, n: ast.Attribute) -> None:
+        if not isinstance(n.value, ast.Name):
+            return
+        if self.module_name(n.value.id) == "os" and n.attr not in ALLOWED_OS_ATTRS:
+            raise self.fail(n, f"os.{n.attr} is not available in the sandbox (no processes, no file system changes)")
+        if n.attr == "sleep":
+            self.b.sleeps = True
+
+    def visit_Name(self, n: ast.Name) -> None:
+        if n.id in ("print", "open", "input", "sleep"):
+            self.b.impure = True
+            if n.id == "sleep":
+                self.b.sleeps = True
 
 
 def build_program(task: Any) -> Program:
@@ -614,11 +689,6 @@ def _used_names(fn: ast.AST) -> dict[str, int]:
         if isinstance(n, ast.Name) and id(n) not in skip and (n.id not in out or n.lineno < out[n.id]):
             out[n.id] = n.lineno
     return out
-
-
-def _is_os_environ(expr: ast.expr, module_name: Any) -> bool:
-    return isinstance(expr, ast.Attribute) and expr.attr == "environ" and isinstance(expr.value, ast.Name) \
-        and module_name(expr.value.id) == "os"
 
 
 def _is_flyte_module(v: Any) -> bool:
