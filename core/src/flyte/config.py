@@ -1,9 +1,13 @@
 """Configuration: YAML files, ``FLYTE_<SECTION>_<KEY>`` environment variables, then explicit arguments.
 
-Files, first found wins: ``$FLYTE_CONFIG``, ``./.flyte/config.yaml``, ``~/.flyte/config.yaml``
-(``config.yml`` too). Keys follow the official SDK (``admin.endpoint``, ``admin.insecure``,
-``image.builder``, ``image.registry``, ``task.project``, ``task.domain``, ``storage.*``), plus
-``local.runs_dir`` and ``local.cache_db`` for the local runtime. Every key is readable flat::
+Files, first found wins: ``$FLYTE_CONFIG`` (``flyte -c``), then the official SDK's order
+(``./config.yaml``, ``./.flyte/config.yaml``, ``<git root>/.flyte/config.yaml``, ``$UCTL_CONFIG``,
+``$FLYTECTL_CONFIG``, ``~/.union/config.yaml``, ``~/.flyte/config.yaml``; ``config.yml`` too).
+CLI flags (:func:`set_overrides`) beat ``FLYTE_*`` variables, which beat the file.
+Keys follow the official SDK (``admin.endpoint``, ``admin.insecure``, ``image.builder``,
+``image.registry``, ``task.project``, ``task.domain``, ``storage.*``; the admin keys are listed in
+:mod:`flyte.admin.settings`), plus ``local.runs_dir`` and ``local.cache_db`` for the local runtime.
+Every key is readable flat::
 
     from flyte.config import get_config
     get_config().get("admin.endpoint")
@@ -28,6 +32,8 @@ class Config:
         self.source = source
 
     def get(self, key: str, default: Any = None) -> Any:
+        if key in _overrides:
+            return _overrides[key]
         env = "FLYTE_" + key.replace(".", "_").replace("-", "_").upper()
         if env in os.environ:
             return _coerce(os.environ[env])
@@ -77,17 +83,58 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
         if not p.is_file():
             raise ConfigError(f"Config file {p} does not exist")
         return p
-    env = os.environ.get("FLYTE_CONFIG") or os.environ.get("FLYTECTL_CONFIG")
+    env = os.environ.get("FLYTE_CONFIG")
     if env:
         p = Path(env).expanduser()
         if not p.is_file():
             raise ConfigError(f"Config file {p} (from FLYTE_CONFIG) does not exist")
         return p
-    for base in (Path.cwd() / ".flyte", Path.home() / ".flyte"):
+    return _discover()
+
+
+def _discover() -> Path | None:
+    """The official SDK's search order: ./config.yaml, ./.flyte/, <git root>/.flyte/, $UCTL_CONFIG,
+    $FLYTECTL_CONFIG, ~/.union/, ~/.flyte/ (``config.yml`` accepted next to each ``config.yaml``).
+
+    A bare ./config.yaml is taken only when it holds a flyte section (admin, task, image...): many
+    projects keep an unrelated config.yaml at their root.
+    """
+    cwd = Path.cwd()
+    for name in ("config.yaml", "config.yml"):
+        if (cwd / name).is_file() and _looks_like_flyte_config(cwd / name):
+            return cwd / name
+    bases = [cwd / ".flyte"]
+    root = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), None)
+    if root is not None and root != cwd:
+        bases.append(root / ".flyte")
+    found = _first(bases)
+    if found is not None:
+        return found
+    for var in ("UCTL_CONFIG", "FLYTECTL_CONFIG"):
+        if os.environ.get(var):
+            p = Path(os.environ[var]).expanduser()
+            if not p.is_file():
+                raise ConfigError(f"Config file {p} (from {var}) does not exist")
+            return p
+    return _first([Path.home() / ".union", Path.home() / ".flyte"])
+
+
+def _first(bases: list[Path]) -> Path | None:
+    for base in bases:
         for name in ("config.yaml", "config.yml"):
             if (base / name).is_file():
                 return base / name
     return None
+
+
+def _looks_like_flyte_config(path: Path) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and any(k in data for k in SECTIONS)
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
@@ -128,3 +175,15 @@ def get_config() -> Config:
 def set_config(cfg: Config | None) -> None:
     global _config
     _config = cfg
+
+
+_overrides: dict[str, Any] = {}
+
+
+def set_overrides(values: dict[str, Any]) -> None:
+    """Values that beat the file and ``FLYTE_*`` variables (the CLI's ``--endpoint``, ``--project``...).
+
+    Replaces the previous overrides; ``None`` values are dropped. Nothing reaches child processes.
+    """
+    _overrides.clear()
+    _overrides.update({k: v for k, v in values.items() if v is not None})
