@@ -22,6 +22,7 @@ import os
 import posixpath
 import time
 import weakref
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from flyte.errors import SandboxError
@@ -108,19 +109,19 @@ class _Compiled:
     def __init__(self, program: Program) -> None:
 
         self.program = program
-        self.dispatch: dict[Any, tuple[str, Any]] = {}
+        self.dispatch: dict[Any, tuple[_ObjectHandler, Any]] = {}  # host object id -> (its handler, the object)
         self.globals: dict[str, Any] = dict(program.host_values)
         for name, task in program.tasks.items():
             self.globals[name] = self.task_ref(task)
         for name, cls in program.classes.items():
             ct = class_type(cls)
             self.globals[name] = ct
-            self.dispatch[ct.id] = ("class", ct)
+            self.dispatch[ct.id] = (_Feed.construct, ct)
         self.batchers: dict[Any, _Batcher] = {}
 
     def task_ref(self, task: Any) -> Any:
         ref = _task_instance_class()(TaskRef(task), allowed_methods={"aio", "override"}, eager_attrs=("name",))
-        self.dispatch[ref.id] = ("task", task)
+        self.dispatch[ref.id] = (_Feed.task_method, task)
         return ref
 
 
@@ -256,113 +257,8 @@ class SandboxExecutor:
 
     async def _drive(self, lease: Lease, c: _Compiled, task: TaskTemplate[Any, Any], sb: Sandbox,
                      inputs: dict[str, Any]) -> Any:
-        import pydantic_monty as pm
-
-        prog = c.program
-        session = lease.session
-        lease.feeds += 1
-        lease.restored = False
-        mount = self._mount(sb)
-        snap = await session.feed_start(prog.call_code, inputs=inputs, mount=mount)
-        pending: dict[int, asyncio.Future[Any]] = {}
-        driving = _DRIVING.set((self, lease))
-        slept = 0.0
-        limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
-        try:
-            while True:
-                if isinstance(snap, pm.MontyComplete):
-                    return snap.output
-                lease.calls += 1
-                if isinstance(snap, pm.AsyncFunctionSnapshot):
-                    if snap.is_os_function and snap.function_name in _SLEEPS:
-                        # Sleeps are the host's (the pool cannot serve them to a stepped feed); budgeted here.
-                        seconds = max(0.0, float(snap.args[0] if snap.args else 0.0))
-                        slept += seconds
-                        if slept > limit_s:
-                            raise _SleepLimit(limit_s)
-                        if prog.is_async and snap.function_name in _ASYNC_SLEEPS:
-                            pending[snap.call_id] = asyncio.ensure_future(asyncio.sleep(seconds))
-                            snap = await snap.resume({"future": ...})
-                        else:
-                            await self.pool.waiting(lease, snap)
-                            await asyncio.sleep(seconds)
-                            snap = await self._resumed(lease, snap, sb)
-                            snap = await snap.resume({"return_value": None})
-                        continue
-                    if snap.is_os_function:
-                        snap = await self._os_call(snap, sb)
-                        continue
-                    if snap.object_id is None and snap.function_name in (MAP_HOST, MAP_AIO_HOST, GATHER_HOST):
-                        handler: tuple[str, Any] | None = ("map", snap.function_name)
-                    else:
-                        handler = c.dispatch.get(snap.object_id) if snap.object_id is not None else None
-                    if handler is None:
-                        snap = await snap.resume({"exception": NameError(f"name '{snap.function_name}' is not "
-                                                                         "defined in the sandbox")})
-                        continue
-                    kind, target = handler
-                    method = snap.function_name
-                    if kind == "class":
-                        snap = await snap.resume(_settle(lambda t=target, s=snap: t.construct(s.args, s.kwargs)))
-                        continue
-                    if kind == "task" and method == "override":
-                        snap = await snap.resume(_settle(lambda t=target, s=snap: c.task_ref(t.override(**s.kwargs))))
-                        continue
-                    if kind == "task" and method in _TASK_METHODS and prog.is_async and snap.allow_eager_await \
-                            and self.pool.pinned < self.pool.max_pinned and not lease.restored:
-                        # Awaited in place (see _task_instance_class). The worker is busy meanwhile and
-                        # cannot be parked, so only so many bodies may wait this way.
-                        self.pool.pinned += 1
-                        try:
-                            snap = await snap.resume_auto()
-                        finally:
-                            self.pool.pinned -= 1
-                        continue
-                    if kind == "task" and method in _TASK_METHODS:
-                        coro = self._call_task(target, snap.args, snap.kwargs)
-                    elif kind == "map" and target == GATHER_HOST:
-                        coro = self._gather(snap.args, snap.kwargs)
-                    elif kind == "map":
-                        coro = self._map(snap.args, snap.kwargs)
-                    else:
-                        snap = await snap.resume({"exception": AttributeError(f"'{method}' is not available on "
-                                                                              f"{kind} objects in the sandbox")})
-                        continue
-                    if prog.is_async and target != MAP_HOST:
-                        pending[snap.call_id] = asyncio.ensure_future(coro)
-                        snap = await snap.resume({"future": ...})
-                    else:
-                        await self.pool.waiting(lease, snap)
-                        try:
-                            result: Any = {"return_value": await coro}
-                        except Exception as e:
-                            result = {"exception": _crossable(e)}
-                        snap = await self._resumed(lease, snap, sb)
-                        snap = await snap.resume(result)
-                elif isinstance(snap, pm.AsyncFutureSnapshot):
-                    ids = snap.pending_call_ids
-                    futs = [pending[i] for i in ids if i in pending]
-                    if futs and not any(f.done() for f in futs):
-                        await self.pool.waiting(lease, snap)
-                        await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
-                        snap = await self._resumed(lease, snap, sb)
-                        ids = snap.pending_call_ids
-                    results: dict[int, Any] = {}
-                    for i in ids:
-                        f = pending.get(i)
-                        if f is None:
-                            results[i] = {"exception": RuntimeError("lost track of a host call")}
-                        elif f.done():
-                            del pending[i]
-                            exc = f.exception()
-                            results[i] = {"exception": _crossable(exc)} if exc else {"return_value": f.result()}
-                    snap = await snap.resume(results)
-                else:  # a name the body reads but never defined
-                    snap = await snap.resume()
-        finally:
-            _DRIVING.reset(driving)
-            for f in pending.values():
-                f.cancel()
+        """Feed the body and answer what it asks of the host until it completes (see :class:`_Feed`)."""
+        return await _Feed(self, lease, c, task, sb).run(inputs)
 
     async def _resumed(self, lease: Lease, snap: Any, sb: Sandbox) -> Any:
         """The snapshot to go on from: ``snap``, or the one restored on a new worker if the body was
@@ -446,6 +342,165 @@ class SandboxExecutor:
             m = self._mounts[key] = pm.MountDir(host_path=str(sb.mount), virtual_path=sb.mount_path,
                                                 mode="read-only")
         return m
+
+
+class _Feed:
+    """One feed of a body, driven snapshot by snapshot until it completes.
+
+    Two dispatch tables: the kind of snapshot (a call out, futures to settle, a name lookup) picks an
+    ``on_*`` method (:func:`_snapshot_handlers`), and for a call out, what is called picks its handler:
+    an OS function, a host function (``flyte.map``, the gather fan-out: ``_HOST_FUNCTIONS``), or a host
+    object (a record class, a task handle: ``_Compiled.dispatch``).
+    """
+
+    __slots__ = ("c", "ex", "lease", "limit_s", "pending", "prog", "sb", "slept")
+
+    def __init__(self, ex: SandboxExecutor, lease: Lease, c: _Compiled, task: TaskTemplate[Any, Any],
+                 sb: Sandbox) -> None:
+        self.ex = ex
+        self.lease = lease
+        self.c = c
+        self.prog = c.program
+        self.sb = sb
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.slept = 0.0
+        self.limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
+
+    async def run(self, inputs: dict[str, Any]) -> Any:
+        lease = self.lease
+        lease.feeds += 1
+        lease.restored = False
+        snap = await lease.session.feed_start(self.prog.call_code, inputs=inputs, mount=self.ex._mount(self.sb))
+        handlers = _snapshot_handlers()
+        driving = _DRIVING.set((self.ex, lease))
+        try:
+            while True:
+                handler = handlers.get(type(snap), _Feed.on_name_lookup)
+                if handler is None:  # complete
+                    return snap.output
+                lease.calls += 1
+                snap = await handler(self, snap)
+        finally:
+            _DRIVING.reset(driving)
+            for f in self.pending.values():
+                f.cancel()
+
+    # -- snapshots ---------------------------------------------------------------------------------
+
+    async def on_call(self, snap: Any) -> Any:
+        name = snap.function_name
+        if snap.is_os_function:
+            if name in _SLEEPS:
+                return await self.sleep(snap)
+            return await self.ex._os_call(snap, self.sb)
+        if snap.object_id is None:
+            handler, target = _HOST_FUNCTIONS.get(name), name
+        else:
+            handler, target = self.c.dispatch.get(snap.object_id, (None, None))
+        if handler is None:
+            return await snap.resume({"exception": NameError(f"name '{name}' is not defined in the sandbox")})
+        return await handler(self, snap, target)
+
+    async def on_futures(self, snap: Any) -> Any:
+        pending = self.pending
+        ids = snap.pending_call_ids
+        futs = [pending[i] for i in ids if i in pending]
+        if futs and not any(f.done() for f in futs):
+            await self.ex.pool.waiting(self.lease, snap)
+            await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
+            snap = await self.ex._resumed(self.lease, snap, self.sb)
+            ids = snap.pending_call_ids
+        results: dict[int, Any] = {}
+        for i in ids:
+            f = pending.get(i)
+            if f is None:
+                results[i] = {"exception": RuntimeError("lost track of a host call")}
+            elif f.done():
+                del pending[i]
+                exc = f.exception()
+                results[i] = {"exception": _crossable(exc)} if exc else {"return_value": f.result()}
+        return await snap.resume(results)
+
+    async def on_name_lookup(self, snap: Any) -> Any:
+        """A name the body reads but never defined: a NameError in the body, as in Python."""
+        return await snap.resume()
+
+    # -- calls out -----------------------------------------------------------------------------------
+
+    async def sleep(self, snap: Any) -> Any:
+        """Sleeps are the host's (the pool cannot serve them to a stepped feed), budgeted here."""
+        seconds = max(0.0, float(snap.args[0] if snap.args else 0.0))
+        self.slept += seconds
+        if self.slept > self.limit_s:
+            raise _SleepLimit(self.limit_s)
+        return await self.answer(snap, asyncio.sleep(seconds), wait=snap.function_name not in _ASYNC_SLEEPS)
+
+    async def construct(self, snap: Any, cls: Any) -> Any:
+        return await snap.resume(_settle(lambda: cls.construct(snap.args, snap.kwargs)))
+
+    async def task_method(self, snap: Any, task: Any) -> Any:
+        method = snap.function_name
+        if method == "override":
+            return await snap.resume(_settle(lambda: self.c.task_ref(task.override(**snap.kwargs))))
+        if method not in _TASK_METHODS:
+            return await snap.resume({"exception": AttributeError(f"'{method}' is not available on task objects "
+                                                                  "in the sandbox")})
+        pool = self.ex.pool
+        if self.prog.is_async and snap.allow_eager_await and pool.pinned < pool.max_pinned \
+                and not self.lease.restored:
+            # Awaited in place (see _task_instance_class). The worker is busy meanwhile and cannot be
+            # parked, so only so many bodies may wait this way.
+            pool.pinned += 1
+            try:
+                return await snap.resume_auto()
+            finally:
+                pool.pinned -= 1
+        return await self.answer(snap, self.ex._call_task(task, snap.args, snap.kwargs))
+
+    async def map(self, snap: Any, name: str) -> Any:
+        """``flyte.map(...)`` waits for all results even in an async body; ``flyte.map.aio(...)`` is a future."""
+        return await self.answer(snap, self.ex._map(snap.args, snap.kwargs), wait=name == MAP_HOST)
+
+    async def gather(self, snap: Any, name: str) -> Any:
+        return await self.answer(snap, self.ex._gather(snap.args, snap.kwargs))
+
+    async def answer(self, snap: Any, coro: Coroutine[Any, Any, Any], wait: bool = False) -> Any:
+        """Resume with ``coro``'s outcome: a future in an async body (unless ``wait``), else its result, the
+        worker marked as waiting meanwhile (so it may be parked)."""
+        if self.prog.is_async and not wait:
+            self.pending[snap.call_id] = asyncio.ensure_future(coro)
+            return await snap.resume({"future": ...})
+        await self.ex.pool.waiting(self.lease, snap)
+        try:
+            result: Any = {"return_value": await coro}
+        except Exception as e:
+            result = {"exception": _crossable(e)}
+        snap = await self.ex._resumed(self.lease, snap, self.sb)
+        return await snap.resume(result)
+
+
+_Handler = Callable[[_Feed, Any], Awaitable[Any]]  # (feed, snapshot) -> the next snapshot
+_ObjectHandler = Callable[[_Feed, Any, Any], Awaitable[Any]]  # (feed, snapshot, what is called) -> next snapshot
+_HOST_FUNCTIONS: dict[str, _ObjectHandler] = {
+    MAP_HOST: _Feed.map,
+    MAP_AIO_HOST: _Feed.map,
+    GATHER_HOST: _Feed.gather,
+}
+_SNAPSHOT_HANDLERS: dict[type, _Handler | None] = {}
+
+
+def _snapshot_handlers() -> dict[type, _Handler | None]:
+    """Snapshot type -> its handler (None: the body completed). Built on first use: pydantic-monty loads lazily."""
+    if not _SNAPSHOT_HANDLERS:
+        import pydantic_monty as pm
+
+        _SNAPSHOT_HANDLERS.update({
+            pm.MontyComplete: None,
+            pm.AsyncFunctionSnapshot: _Feed.on_call,
+            pm.AsyncFutureSnapshot: _Feed.on_futures,
+            pm.AsyncNameLookupSnapshot: _Feed.on_name_lookup,
+        })
+    return _SNAPSHOT_HANDLERS
 
 
 class _Batcher:

@@ -516,16 +516,24 @@ class _BodyCheck(ast.NodeVisitor):
             raise self.fail(n, f"class '{n.name}' inherits from another class, which the sandbox does not "
                             "support; use a plain class or a dataclass")
 
-    def visit_Yield(self, n: ast.Yield | ast.YieldFrom) -> None:
+    def visit_Yield(self, node: ast.Yield) -> None:
+        self.refuse_yield(node)
+
+    def visit_YieldFrom(self, node: ast.YieldFrom) -> None:
+        self.refuse_yield(node)
+
+    def refuse_yield(self, n: ast.Yield | ast.YieldFrom) -> None:
         raise self.fail(n, "generators (yield) are not supported; build and return a list")
 
-    visit_YieldFrom = visit_Yield
+    def visit_Global(self, node: ast.Global) -> None:
+        self.refuse_scope(node)
 
-    def visit_Global(self, n: ast.Global | ast.Nonlocal) -> None:
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.refuse_scope(node)
+
+    def refuse_scope(self, n: ast.Global | ast.Nonlocal) -> None:
         raise self.fail(n, f"'{type(n).__name__.lower()}' statements are not allowed: a sandboxed body cannot "
                         "change module state")
-
-    visit_Nonlocal = visit_Global
 
     def visit_AsyncWith(self, n: ast.AsyncWith) -> None:
         raise self.fail(n, "'async with' is not supported in the sandbox (pydantic-monty has no asynchronous "
@@ -542,7 +550,19 @@ class _BodyCheck(ast.NodeVisitor):
         self.edits.append((n.lineno, n.col_offset, n.lineno, n.col_offset + len("async "), ""))
         self.edits += wrap_await(n.iter)
 
-    def visit_ListComp(self, n: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self.comprehension(node)
+
+    def visit_SetComp(self, node: ast.SetComp) -> None:
+        self.comprehension(node)
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self.comprehension(node)
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
+        self.comprehension(node)
+
+    def comprehension(self, n: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
         for comp in n.generators:
             if not comp.is_async:
                 continue
@@ -550,8 +570,6 @@ class _BodyCheck(ast.NodeVisitor):
                 raise self.fail(n, "async comprehensions only work over flyte.map.aio(...) in the sandbox")
             self.edits.append(drop_async_keyword(self.src, comp))
             self.edits += wrap_await(comp.iter)
-
-    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
 
     # -- os, environment, sleeping ----------------------------------------------------------------
 
@@ -650,7 +668,7 @@ def _mutation_line(fn: ast.AST, name: str) -> int | None:
             and isinstance(n.value, ast.Name) and n.value.id == name
         called = isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATORS \
             and isinstance(n.func.value, ast.Name) and n.func.value.id == name
-        if stored or called:
+        if (stored or called) and isinstance(n, ast.expr):
             lines.append(n.lineno)
     return min(lines) if lines else None
 
