@@ -7,7 +7,7 @@
     python3 dev.py bench       # benchmarks (see benchmarks/README.md)
 
 Only Python 3.11+ and pip are needed to start. Every workspace distribution
-(core/, plugins/<kind>/<name>/, examples/plugins/<name>/) is installed editable
+(core/, plugins/<kind>/<name>/, examples/plugins/<name>/, testing/<name>/) is installed editable
 with its `test` extra; system packages a distribution's tests need are listed in
 its pyproject under [tool.flyte-dev] (apt = [...], npm = [...]) and installed here.
 """
@@ -41,6 +41,7 @@ def distributions() -> list[Path]:
     found = [ROOT / "core"]
     found += sorted(p.parent for p in (ROOT / "plugins").glob("*/*/pyproject.toml"))
     found += sorted(p.parent for p in (ROOT / "examples" / "plugins").glob("*/pyproject.toml"))
+    found += sorted(p.parent for p in (ROOT / "testing").glob("*/pyproject.toml"))
     return [d for d in found if (d / "pyproject.toml").exists()]
 
 

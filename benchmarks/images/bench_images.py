@@ -104,7 +104,7 @@ def main() -> int:
     from flyte._image import Image
     from flyte.images.build import build_images
     from flyte.images.builder import ImageBuilder
-    from flyte.testing.engines import EngineUnavailable, start_registry
+    from flyte_testing.engines import EngineUnavailable, start_registry
 
     class NoEngine(ImageBuilder):
         name = "no-engine"

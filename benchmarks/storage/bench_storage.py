@@ -202,7 +202,7 @@ def main() -> int:
 
 
 def start_backend(backend: str, work: Path) -> tuple[Any, dict[str, Any], str]:
-    from flyte.testing import services
+    from flyte_testing import services
 
     if backend == "s3":
         import boto3

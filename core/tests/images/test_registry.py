@@ -6,9 +6,8 @@ import base64
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import pytest
 from flyte.images.credentials import credentials_for, split_reference
 from flyte.images.errors import RegistryAuthError, RegistryUnreachableError
 from flyte.images.registry import manifest_exists
-from flyte.testing.engines import free_port
+from flyte_testing.http import LoopbackHTTPServer
+from flyte_testing.services import free_port
 
 USER, PASSWORD = "u", "p"
 
@@ -68,11 +68,9 @@ class FakeRegistry:
                     return self._send(401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="fake"'})
                 self._send(200 if self.path in outer.manifests else 404)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackHTTPServer(Handler)  # stops at once (no 0.5 s shutdown poll)
+        self.port = self.server.port
+        self.host = self.server.host
 
     def add(self, repo: str, tag: str) -> None:
         self.manifests.add(f"/v2/{repo}/manifests/{tag}")
@@ -86,8 +84,7 @@ def _basic(u: str, p: str) -> str:
 def fake() -> Iterator[FakeRegistry]:
     reg = FakeRegistry()
     yield reg
-    reg.server.shutdown()
-    reg.server.server_close()
+    reg.server.stop()
 
 
 @pytest.fixture(autouse=True)

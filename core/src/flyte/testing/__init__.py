@@ -1,7 +1,7 @@
-"""Test helpers that ship with flyte-core.
+"""Conformance suites that ship with flyte-core (install ``flyte-core[testing]``, which brings pytest).
 
-Conformance suites a plugin of each kind subclasses: ``flyte.testing.storage.StorageConformance``,
-``flyte.testing.builders.BuilderConformance``, ``flyte.testing.runtime.RuntimeConformance``; and
-launchers for the real services those suites run against (``flyte.testing.services``: moto,
-Azurite, a GCS emulator; ``flyte.testing.engines``: a registry, podman, dockerd).
+A plugin of each kind subclasses its suite: ``flyte.testing.storage.StorageConformance``,
+``flyte.testing.builders.BuilderConformance``, ``flyte.testing.runtime.RuntimeConformance``.
+The real services those suites run against (S3, Azure and GCS emulators, registries, podman,
+dockerd) and pytest fixtures that start them are in the separate ``flyte-testing`` distribution.
 """

@@ -1,29 +1,31 @@
 """Conformance suite for image builders, with real engines and registries.
 
-A builder's test file is a short subclass that provides the ``builder_target`` fixture::
+A builder's test file is a short subclass that provides the ``builder_target`` fixture. The
+``podman_stack`` fixture (and ``dockerd_stack``) of the ``flyte-testing`` distribution's pytest
+plugin starts what the suite runs against: a ``docker-registry`` (plus one with htpasswd
+authentication), a private podman set-up whose buildah makes a busybox base image from scratch,
+and the engine; all on loopback, all stopped by PID. A missing binary skips the suite with the
+reason::
 
     import pytest
-    from flyte.testing.builders import BuilderConformance, BuilderTarget, podman_stack
+    from flyte.testing.builders import BuilderConformance
 
     @pytest.fixture(scope="module")
-    def builder_target():
-        with podman_stack() as stack:
-            yield BuilderTarget.from_stack(stack, MyBuilder(base_url=stack.service.url, network="none"),
-                                           unavailable=MyBuilder(base_url="unix:///nonexistent.sock"))
+    def builder_target(podman_stack):
+        return podman_stack.target(MyBuilder(base_url=podman_stack.service.url, network="none"),
+                                   unavailable=MyBuilder(base_url="unix:///nonexistent.sock"))
 
     class TestMyBuilder(BuilderConformance):
         pass
 
-The stacks start a ``docker-registry`` (plus one with htpasswd authentication), a private podman
-set-up whose buildah makes a busybox base image from scratch, and the engine; all on loopback,
-all stopped by PID. A missing binary skips the suite with the reason.
+Any other set-up works too: the suite needs only a :class:`BuilderTarget`.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,62 +44,9 @@ from flyte.images.errors import (
     RegistryError,
     RegistryUnreachableError,
 )
-from flyte.testing import engines
 
 AUTH_USER = "flyte"
 AUTH_PASSWORD = "s3cret-pass"
-
-
-@dataclass
-class Stack:
-    registry: engines.Registry
-    auth_registry: engines.Registry
-    podman: engines.PodmanEnv
-    service: engines.Service
-    base_image: str
-
-
-@contextlib.contextmanager
-def _registries_and_podman() -> Iterator[tuple[engines.Registry, engines.Registry, engines.PodmanEnv, str]]:
-    try:
-        with contextlib.ExitStack() as es:
-            reg = es.enter_context(engines.start_registry())
-            auth = es.enter_context(engines.start_registry(username=AUTH_USER, password=AUTH_PASSWORD))
-            penv = es.enter_context(engines.podman_env((reg.host, auth.host)))
-            base = engines.make_base_image(penv, reg.host)
-            yield reg, auth, penv, base
-    except engines.EngineUnavailable as e:
-        pytest.skip(str(e))
-
-
-@contextlib.contextmanager
-def podman_stack() -> Iterator[Stack]:
-    """Registries, a busybox base image and ``podman system service`` (Docker and Podman APIs)."""
-    with _registries_and_podman() as (reg, auth, penv, base):
-        try:
-            svc_cm = engines.start_podman_service(penv)
-            svc = svc_cm.__enter__()
-        except engines.EngineUnavailable as e:
-            pytest.skip(str(e))
-        try:
-            yield Stack(reg, auth, penv, svc, base)
-        finally:
-            svc_cm.__exit__(None, None, None)
-
-
-@contextlib.contextmanager
-def dockerd_stack() -> Iterator[Stack]:
-    """Registries, a busybox base image (made with buildah) and a private dockerd (vfs, no bridge)."""
-    with _registries_and_podman() as (reg, auth, penv, base):
-        try:
-            cm = engines.start_dockerd()
-            svc = cm.__enter__()
-        except engines.EngineUnavailable as e:
-            pytest.skip(str(e))
-        try:
-            yield Stack(reg, auth, penv, svc, base)
-        finally:
-            cm.__exit__(None, None, None)
 
 
 @dataclass
@@ -112,10 +61,6 @@ class BuilderTarget:
     auth_registry: str | None = None
     auth_user: str = AUTH_USER
     auth_password: str = AUTH_PASSWORD
-
-    @classmethod
-    def from_stack(cls, stack: Stack, builder: ImageBuilder, unavailable: ImageBuilder) -> BuilderTarget:
-        return cls(builder, stack.registry.host, stack.base_image, unavailable, stack.auth_registry.host)
 
 
 class _Spy(ImageBuilder):
@@ -140,6 +85,13 @@ class _Spy(ImageBuilder):
     def build(self, image: Image, *, push: bool = True, on_output: Any = None) -> str:
         self.builds += 1
         return self.inner.build(image, push=push, on_output=on_output)
+
+
+def _dead_registry() -> str:
+    """A loopback address nothing listens on (the port was free a moment ago)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 def _docker_config(dir_: Path, host: str, user: str, password: str) -> Path:
@@ -230,14 +182,14 @@ class BuilderConformance:
         assert not builder_target.builder.exists(img.uri)
 
     def test_unreachable_registry_is_an_error(self, builder_target: BuilderTarget, source: Path) -> None:
-        dead = f"127.0.0.1:{engines.free_port()}"
+        dead = _dead_registry()
         img = self.image(builder_target, source, registry=dead)
         with pytest.raises(RegistryUnreachableError) as e:
             build_images([img], builder=builder_target.builder)
         assert dead in str(e.value)
 
     def test_push_to_unreachable_registry_is_an_error(self, builder_target: BuilderTarget, source: Path) -> None:
-        dead = f"127.0.0.1:{engines.free_port()}"
+        dead = _dead_registry()
         img = self.image(builder_target, source, registry=dead)
         with pytest.raises(RegistryError) as e:
             builder_target.builder.build(img, push=True)

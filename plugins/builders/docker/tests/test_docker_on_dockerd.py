@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from flyte.testing.builders import BuilderConformance, BuilderTarget, dockerd_stack
+from flyte.testing.builders import BuilderConformance, BuilderTarget
 from flyte_docker.builder import DockerBuilder
+from flyte_testing.engines import Stack
 
 
 @pytest.fixture(scope="module")
-def builder_target() -> Iterator[BuilderTarget]:
-    with dockerd_stack() as stack:
-        yield BuilderTarget.from_stack(
-            stack,
-            DockerBuilder(base_url=stack.service.url, network="none"),
-            unavailable=DockerBuilder(base_url=f"unix://{stack.service.root}/missing.sock"),
-        )
+def builder_target(dockerd_stack: Stack) -> BuilderTarget:
+    # `dockerd_stack` is a fixture of flyte-testing's pytest plugin
+    return dockerd_stack.target(
+        DockerBuilder(base_url=dockerd_stack.service.url, network="none"),
+        unavailable=DockerBuilder(base_url=f"unix://{dockerd_stack.service.root}/missing.sock"),
+    )
 
 
 class TestDockerBuilderOnDockerd(BuilderConformance):

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from flyte.testing.builders import BuilderConformance, BuilderTarget, podman_stack
+from flyte.testing.builders import BuilderConformance, BuilderTarget
 from flyte_podman.builder import PodmanBuilder
+from flyte_testing.engines import Stack
 
 
 @pytest.fixture(scope="module")
-def builder_target() -> Iterator[BuilderTarget]:
-    with podman_stack() as stack:
-        yield BuilderTarget.from_stack(
-            stack,
-            PodmanBuilder(base_url=stack.service.url, network="none"),
-            unavailable=PodmanBuilder(base_url=f"unix://{stack.service.root}/missing.sock"),
-        )
+def builder_target(podman_stack: Stack) -> BuilderTarget:
+    # `podman_stack` is a fixture of flyte-testing's pytest plugin
+    return podman_stack.target(
+        PodmanBuilder(base_url=podman_stack.service.url, network="none"),
+        unavailable=PodmanBuilder(base_url=f"unix://{podman_stack.service.root}/missing.sock"),
+    )
 
 
 class TestPodmanBuilder(BuilderConformance):

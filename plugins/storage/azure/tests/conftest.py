@@ -1,30 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flyte.testing import services
+from flyte_testing.services import Service
 
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Service]:
-    try:
-        svc = services.start_azurite(tmp_path_factory.mktemp("azurite"))
-    except services.ServiceUnavailable as e:
-        pytest.skip(str(e))
-    yield svc
-    svc.stop()
+# `azurite` (Azurite's blob service) is a fixture of flyte-testing's pytest plugin.
 
 
 @pytest.fixture
-def azure_options(azurite: services.Service) -> dict[str, Any]:
+def azure_options(azurite: Service) -> dict[str, Any]:
     return {"connection_string": azurite.extra["connection_string"]}
 
 
 @pytest.fixture
-def blob_service(azurite: services.Service) -> Any:
+def blob_service(azurite: Service) -> Any:
     from azure.storage.blob import BlobServiceClient
 
     return BlobServiceClient.from_connection_string(azurite.extra["connection_string"])

@@ -15,8 +15,8 @@ import flyte_azure.hooks
 import pytest
 from flyte.plugins.manager import isolated_plugins
 from flyte.storage.errors import StorageError
-from flyte.testing import services
 from flyte_azure.backend import AzureBackend
+from flyte_testing import services
 
 URL = "abfss://data@urlacct.dfs.core.windows.net/a/b.txt"
 _ENV = (

@@ -14,8 +14,8 @@ from flyte.plugins.manager import isolated_plugins
 from flyte.storage import signed_url
 from flyte.storage.dataproxy import provider_put_headers
 from flyte.storage.errors import TransferError
-from flyte.testing import services
 from flyte_azure.backend import AzureBackend, account_from_url
+from flyte_testing import services
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from typing import Any
 
 import flyte_azure.hooks
 import pytest
-from flyte.testing import services
 from flyte.testing.storage import BadCredentials, StorageConformance
+from flyte_testing import services
 
 
 class TestAzureConformance(StorageConformance):

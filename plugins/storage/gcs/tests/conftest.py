@@ -3,25 +3,16 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flyte.testing import services
+from flyte_testing.services import Service
 
 # Must be set before gcsfs is imported anywhere in this process (see COMPONENTS: stalls otherwise).
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
-
-@pytest.fixture(scope="session")
-def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Service]:
-    try:
-        svc = services.start_gcs_emulator(tmp_path_factory.mktemp("gcs"))
-    except services.ServiceUnavailable as e:
-        pytest.skip(str(e))
-    yield svc
-    svc.stop()
+# `gcs_emulator` (gcp-storage-emulator, in memory) is a fixture of flyte-testing's pytest plugin.
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +40,7 @@ def service_account_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def gcs_options(gcs_emulator: services.Service, service_account_file: Path) -> dict[str, Any]:
+def gcs_options(gcs_emulator: Service, service_account_file: Path) -> dict[str, Any]:
     # anonymous for the filesystem (the emulator takes no auth); the key only signs URLs
     return {
         "endpoint": gcs_emulator.url,
@@ -60,7 +51,7 @@ def gcs_options(gcs_emulator: services.Service, service_account_file: Path) -> d
 
 
 @pytest.fixture
-def gcs_client(gcs_emulator: services.Service) -> Any:
+def gcs_client(gcs_emulator: Service) -> Any:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage as gcs
 

@@ -11,8 +11,8 @@ import flyte_gcs.hooks
 import pytest
 from flyte.plugins.manager import isolated_plugins
 from flyte.storage.errors import SigningNotSupported
-from flyte.testing import services
 from flyte_gcs.backend import GCSBackend
+from flyte_testing import services
 
 
 def test_emulator_host_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

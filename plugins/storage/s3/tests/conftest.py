@@ -1,36 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flyte.testing import services
+from flyte_testing.services import Service
 
-
-def _moto(tmp_path_factory: pytest.TempPathFactory, auth: bool) -> Iterator[services.Service]:
-    try:
-        svc = services.start_moto(tmp_path_factory.mktemp("moto"), auth=auth)
-    except services.ServiceUnavailable as e:
-        pytest.skip(str(e))
-    yield svc
-    svc.stop()
-
-
-@pytest.fixture(scope="session")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Service]:
-    """moto in server mode; accepts any key and does not check presigned URL signatures."""
-    yield from _moto(tmp_path_factory, auth=False)
-
-
-@pytest.fixture(scope="session")
-def moto_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Service]:
-    """moto with IAM checks on: only the keys in ``moto_auth.env`` work (presigned URLs do not)."""
-    yield from _moto(tmp_path_factory, auth=True)
+# `moto` and `moto_auth` (moto in server mode, without and with IAM checks) are fixtures of
+# flyte-testing's pytest plugin.
 
 
 @pytest.fixture
-def s3_options(moto: services.Service) -> dict[str, Any]:
+def s3_options(moto: Service) -> dict[str, Any]:
     return {
         "endpoint": moto.url,
         "access_key_id": moto.env["AWS_ACCESS_KEY_ID"],

@@ -16,8 +16,8 @@ from flyte.plugins.manager import isolated_plugins
 from flyte.storage import signed_url
 from flyte.storage.dataproxy import DataProxyClient
 from flyte.storage.errors import TransferError
-from flyte.testing import services
 from flyte_s3.backend import S3Backend
+from flyte_testing import services
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from flyte.testing import services
+from flyte_testing import services
 
 WORKFLOW = '''
 import flyte

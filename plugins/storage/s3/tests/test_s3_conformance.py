@@ -6,8 +6,8 @@ from typing import Any
 
 import flyte_s3.hooks
 import pytest
-from flyte.testing import services
 from flyte.testing.storage import BadCredentials, MiB, StorageConformance
+from flyte_testing import services
 
 
 class TestS3Conformance(StorageConformance):

@@ -4,8 +4,11 @@ Everything here listens on ``127.0.0.1`` (or a unix socket in a short temp folde
 a child process and stopped by its PID. Nothing touches the host's network set-up: dockerd runs
 with ``--iptables=false --bridge=none``, podman with ``netns = "none"``, builds use no network.
 
-Launchers raise :class:`EngineUnavailable` (with the reason) when a binary is missing; the
-pytest fixtures in :mod:`flyte.testing.builders` turn that into a skip.
+Launchers raise :class:`EngineUnavailable` (what is missing and how to install it) when a binary
+is missing. :func:`podman_stack` and :func:`dockerd_stack` put together what
+:class:`flyte.testing.builders.BuilderConformance` needs (two registries, a base image, an engine);
+the ``podman_stack`` and ``dockerd_stack`` fixtures of :mod:`flyte_testing.plugin` skip when they
+cannot start.
 
 Example::
 
@@ -27,6 +30,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flyte.images.builder import ImageBuilder
+    from flyte.testing.builders import BuilderTarget
 
 BASE_IMAGE_REPO = "flyte-test/base"
 
@@ -35,12 +43,26 @@ class EngineUnavailable(RuntimeError):
     """A binary or kernel feature an engine needs is missing here."""
 
 
+#: The Debian/Ubuntu package that provides each binary the launchers run.
+APT_PACKAGES = {
+    "docker-registry": "docker-registry",
+    "htpasswd": "apache2-utils",
+    "podman": "podman",
+    "buildah": "buildah",
+    "runc": "runc",
+    "dockerd": "docker.io",
+    "containerd": "containerd",
+    "busybox": "busybox-static",
+}
+
+
 def need(*binaries: str) -> None:
+    """Raise :class:`EngineUnavailable` naming the binaries not on ``PATH`` and the packages providing them."""
     missing = [b for b in binaries if shutil.which(b) is None]
     if missing:
+        packages = " ".join(sorted({APT_PACKAGES.get(b, b) for b in missing}))
         raise EngineUnavailable(
-            f"{', '.join(missing)} not installed (run `python3 dev.py setup`, which installs the apt packages "
-            "listed in the builder plugins' pyproject.toml)"
+            f"{', '.join(missing)} not found on PATH; install them (Debian/Ubuntu: apt-get install {packages})"
         )
 
 
@@ -259,7 +281,7 @@ def make_base_image(penv: PodmanEnv, registry_host: str, repo: str = BASE_IMAGE_
     """
     busybox = shutil.which("busybox")
     if busybox is None:
-        raise EngineUnavailable("busybox (static) not installed")
+        raise EngineUnavailable("busybox not found on PATH; install it (Debian/Ubuntu: apt-get install busybox-static)")
     ctr = penv.run("buildah", "from", "scratch").stdout.strip()
     try:
         mnt = Path(penv.run("buildah", "mount", ctr).stdout.strip())
@@ -307,3 +329,54 @@ def start_dockerd(root: Path | None = None) -> Iterator[Service]:
         if own:
             subprocess.run(["umount", "-R", str(root / "root")], capture_output=True, check=False, timeout=30)
             shutil.rmtree(root, ignore_errors=True)
+
+
+# -- stacks for BuilderConformance --------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """Two registries (one with htpasswd authentication), a private podman set-up, a busybox base image
+    pushed to the first registry, and an engine API service."""
+
+    registry: Registry
+    auth_registry: Registry
+    podman: PodmanEnv
+    service: Service
+    base_image: str
+
+    def target(self, builder: ImageBuilder, unavailable: ImageBuilder) -> BuilderTarget:
+        """What :class:`flyte.testing.builders.BuilderConformance` needs, for ``builder`` on this stack."""
+        from flyte.testing.builders import BuilderTarget
+
+        return BuilderTarget(builder, self.registry.host, self.base_image, unavailable, self.auth_registry.host)
+
+
+@contextlib.contextmanager
+def _registries_and_podman() -> Iterator[tuple[Registry, Registry, PodmanEnv, str]]:
+    from flyte.testing.builders import AUTH_PASSWORD, AUTH_USER
+
+    with contextlib.ExitStack() as es:
+        reg = es.enter_context(start_registry())
+        auth = es.enter_context(start_registry(username=AUTH_USER, password=AUTH_PASSWORD))
+        penv = es.enter_context(podman_env((reg.host, auth.host)))
+        base = make_base_image(penv, reg.host)
+        yield reg, auth, penv, base
+
+
+@contextlib.contextmanager
+def podman_stack() -> Iterator[Stack]:
+    """Registries, a busybox base image and ``podman system service`` (Docker and Podman APIs).
+
+    Raises :class:`EngineUnavailable` when a binary is missing or an engine does not start."""
+    with _registries_and_podman() as (reg, auth, penv, base), start_podman_service(penv) as svc:
+        yield Stack(reg, auth, penv, svc, base)
+
+
+@contextlib.contextmanager
+def dockerd_stack() -> Iterator[Stack]:
+    """Registries, a busybox base image (made with buildah) and a private dockerd (vfs, no bridge).
+
+    Raises :class:`EngineUnavailable` when a binary is missing or an engine does not start."""
+    with _registries_and_podman() as (reg, auth, penv, base), start_dockerd() as svc:
+        yield Stack(reg, auth, penv, svc, base)

@@ -3,14 +3,16 @@
 Each launcher picks a free port on 127.0.0.1, keeps its data under a folder you give
 (a pytest ``tmp_path``), waits until the server answers, and returns a :class:`Service`
 whose :meth:`~Service.stop` terminates exactly that process. A missing tool raises
-:class:`ServiceUnavailable` with the reason, which a fixture turns into a skip.
+:class:`ServiceUnavailable` saying what is missing and how to install it; the fixtures of
+:mod:`flyte_testing.plugin` (``moto``, ``moto_auth``, ``azurite``, ``gcs_emulator``) turn that
+into a skip.
 
-Example (a pytest fixture)::
+Example (outside pytest, or in a fixture of your own)::
 
-    @pytest.fixture(scope="session")
-    def moto(tmp_path_factory):
-        with flyte.testing.services.moto_server(tmp_path_factory.mktemp("moto")) as s:
-            yield s
+    from flyte_testing import services
+
+    with services.moto_server(Path("/tmp/moto-data")) as s:
+        print(s.url, s.env["AWS_ACCESS_KEY_ID"])
 """
 
 from __future__ import annotations
@@ -150,7 +152,10 @@ def start_moto(data_dir: Path, *, auth: bool = False) -> Service:
     (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``). Without, any key works."""
     exe = _script("moto_server")
     if exe is None:
-        raise ServiceUnavailable("moto_server not found: pip install 'moto[server]' (flyte-s3's test extra)")
+        raise ServiceUnavailable(
+            "moto_server (the S3 emulator) is not installed next to this Python nor on PATH: "
+            "pip install 'flyte-testing[s3]' (or 'moto[server]')"
+        )
     port = free_port()
     env = {"MOTO_ALLOW_NONEXISTENT_REGION": "1"}
     if auth:
@@ -195,7 +200,8 @@ def moto_server(data_dir: Path, *, auth: bool = False) -> Iterator[Service]:
 
 
 def tools_dir() -> Path | None:
-    """The folder holding ``node_modules`` of the workspace's npm tools (``FLYTE_DEV_TOOLS`` or ``.tools``)."""
+    """The folder holding ``node_modules`` of npm tools: ``$FLYTE_DEV_TOOLS``, else a ``.tools`` folder in the
+    current directory or above it (where the flyte repository's ``dev.py`` installs them)."""
     env = os.environ.get("FLYTE_DEV_TOOLS")
     if env and Path(env).is_dir():
         return Path(env)
@@ -206,16 +212,29 @@ def tools_dir() -> Path | None:
     return None
 
 
-def start_azurite(data_dir: Path) -> Service:
-    """Azurite's blob service (npm ``azurite``, installed by ``python3 dev.py setup``)."""
+def azurite_executable() -> Path | None:
+    """``azurite-blob`` from the tools folder (:func:`tools_dir`), else from ``PATH``."""
     tools = tools_dir()
-    exe = tools / "node_modules" / ".bin" / "azurite-blob" if tools else None
-    if exe is None or not exe.exists():
+    if tools is not None:
+        exe = tools / "node_modules" / ".bin" / "azurite-blob"
+        if exe.exists():
+            return exe
+    found = shutil.which("azurite-blob")
+    return Path(found) if found else None
+
+
+def start_azurite(data_dir: Path) -> Service:
+    """Azurite's blob service (the npm package ``azurite``), found on ``PATH`` or under
+    ``$FLYTE_DEV_TOOLS/node_modules/.bin``."""
+    exe = azurite_executable()
+    if exe is None:
         raise ServiceUnavailable(
-            "azurite not found: run `python3 dev.py setup` (npm install azurite into .tools) or set FLYTE_DEV_TOOLS"
+            "azurite-blob (Azurite, the Azure Storage emulator, an npm package) is not installed: "
+            "`npm install -g azurite` puts it on PATH; or `npm install --prefix DIR azurite` and set "
+            "FLYTE_DEV_TOOLS=DIR"
         )
     if shutil.which("node") is None:
-        raise ServiceUnavailable("node is not installed; azurite needs it")
+        raise ServiceUnavailable("node (Node.js 18 or newer) is not installed; Azurite needs it")
     port = free_port()
     cmd = [
         str(exe),
@@ -257,7 +276,8 @@ def start_gcs_emulator(data_dir: Path, *, default_bucket: str = "flyte-test") ->
     exe = _script("gcp-storage-emulator")
     if exe is None:
         raise ServiceUnavailable(
-            "gcp-storage-emulator not found: pip install gcp-storage-emulator (flyte-gcs's test extra)"
+            "gcp-storage-emulator (the GCS emulator) is not installed next to this Python nor on PATH: "
+            "pip install 'flyte-testing[gcs]' (or gcp-storage-emulator)"
         )
     port = free_port()
     cmd = [exe, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "--default-bucket", default_bucket]
@@ -283,6 +303,7 @@ __all__ = [
     "Service",
     "ServiceUnavailable",
     "azurite",
+    "azurite_executable",
     "free_port",
     "gcs_emulator",
     "moto_server",
