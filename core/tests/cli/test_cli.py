@@ -82,13 +82,16 @@ def test_run_with_typed_arguments(wf: Path) -> None:
     assert "succeeded" in p.stdout
     p = flyte("run", str(wf), "main", "--n", "1", "--no-flag", check=True)
     assert "x:red:d:2:0:1.0:False" in p.stdout
+    # command lines copied from the official CLI: Enum by name, --flag alone, a partial JSON object
+    p = flyte("run", str(wf), "main", "--n", "1", "--color", "BLUE", "--cfg", '{"k": 7}', "--flag", check=True)
+    assert "x:blue:d:7:0:1.0:True" in p.stdout
 
 
 def test_task_help_shows_types_and_defaults(wf: Path) -> None:
     p = flyte("run", str(wf), "main", "--help", check=True)
     assert "--n" in p.stdout and "int" in p.stdout
     assert "--cfg" in p.stdout and '{"name": "d", "k": 2}' in p.stdout
-    assert "red" in p.stdout
+    assert "RED" in p.stdout and "[RED|BLUE]" in p.stdout
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,34 @@
-"""``flyte get runs`` / ``flyte get run NAME``: local run records."""
+"""``flyte get runs`` / ``flyte get run NAME``: local run records.
+
+Listings are plain text (rich is loaded only for ``--watch``): run names are never cut; on a
+narrow terminal the task and error columns wrap instead, and when the output is not a terminal
+every value is shown whole on one line.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import click
+
+from flyte.cli.table import Column, render, terminal_width
+
+PHASE_COLORS = {
+    "SUCCEEDED": "green", "FAILED": "red", "TIMED_OUT": "red", "RUNNING": "cyan", "ABORTED": "yellow",
+    "CACHED": "blue", "QUEUED": "white",
+}
+# --phase names; "failed" covers both ways an action fails
+PHASE_FILTERS = {
+    "queued": {"QUEUED"}, "running": {"RUNNING"}, "succeeded": {"SUCCEEDED"}, "cached": {"CACHED"},
+    "failed": {"FAILED", "TIMED_OUT"}, "timed_out": {"TIMED_OUT"}, "aborted": {"ABORTED"},
+}
+# failures first, then what has not finished, then the rest in the order they were recorded
+_RANK = {"FAILED": 0, "TIMED_OUT": 0, "ABORTED": 1, "RUNNING": 2, "QUEUED": 3}
+TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
 
 
 def _when(ts: float | None) -> str:
@@ -15,10 +37,20 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _duration(start: float | None, end: float | None) -> str:
+def _duration(start: float | None, end: float | None, running: bool = False) -> str:
+    if start and not end and running:
+        return f"{time.time() - start:.1f}s…"
     if not start or not end:
         return "-"
     return f"{end - start:.2f}s"
+
+
+def _phase_cell(phase: str) -> tuple[str, dict[str, Any]]:
+    return phase, {"fg": PHASE_COLORS.get(phase, "white")}
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
 
 
 def literal_to_display(lit: Any) -> Any:
@@ -76,9 +108,42 @@ def _decode_map(blob: bytes | None) -> dict[str, Any] | None:
     return {k: literal_to_display(v) for k, v in m.literals.items()}
 
 
+def _base(run_base_dir: str | None) -> Path | None:
+    return Path(run_base_dir) if run_base_dir else None
+
+
+def _load(name: str, run_base_dir: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from flyte._builtin.local.records import load_run
+
+    try:
+        return load_run(name, _base(run_base_dir))
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def complete_run_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of NAME: the local runs whose name starts with what is typed (newest first)."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        from flyte._builtin.local.records import list_runs
+
+        runs = list_runs(_base(ctx.params.get("run_base_dir")))
+    except Exception:
+        return []  # completion stays silent: no records, an unreadable folder, a broken config
+    return [CompletionItem(r["name"], help=f"{r.get('task', '')} {r.get('phase', '')}".strip())
+            for r in runs if str(r["name"]).startswith(incomplete)]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def get() -> None:
     """Show local runs and their actions."""
+
+
+RUN_COLUMNS = (
+    Column("name"), Column("task", wrap=True, min_width=12), Column("phase"),
+    Column("started", wrap=True, min_width=10), Column("duration", right=True), Column("actions", right=True),
+)
 
 
 @get.command("runs")
@@ -87,95 +152,231 @@ def get() -> None:
 @click.option("--run-base-dir", default=None, help="Where local run records are kept.")
 def get_runs(limit: int, output: str, run_base_dir: str | None) -> None:
     """List local runs, newest first."""
-    from pathlib import Path
-
     from flyte._builtin.local.records import list_runs
 
-    runs = list_runs(Path(run_base_dir) if run_base_dir else None)[:limit]
+    every = list_runs(_base(run_base_dir))
+    runs = every[:limit]
+    if len(every) > limit:
+        # on stderr: what is piped stays a clean listing
+        click.echo(f"Showing the newest {limit} of {len(every)} runs; --limit {len(every)} shows all.", err=True)
     if output == "json":
         click.echo(json.dumps(runs, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"Local runs ({len(runs)})", title_justify="left")
-    for col in ("name", "task", "phase", "started", "duration", "actions"):
-        table.add_column(col, no_wrap=True)
+    if not runs:
+        click.echo("No local runs yet.", err=True)
+        return
+    rows = []
     for r in runs:
         counts = r.get("counts") or {}
-        table.add_row(
-            r["name"], r.get("task", ""), _phase_markup(r.get("phase", "")), _when(r.get("start")),
-            _duration(r.get("start"), r.get("end")), str(sum(counts.values())) if counts else "-",
-        )
-    Console().print(table)
+        phase = r.get("phase", "")
+        rows.append([r["name"], r.get("task", ""), _phase_cell(phase), _when(r.get("start")),
+                     _duration(r.get("start"), r.get("end"), phase == "RUNNING"),
+                     str(sum(counts.values())) if counts else "-"])
+    for line in render(RUN_COLUMNS, rows, terminal_width()):
+        click.echo(line)
 
 
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _phase_of(a: dict[str, Any]) -> str:
+    return "CACHED" if a.get("cache_hit") else str(a.get("phase", ""))
 
 
-def _phase_markup(phase: str) -> str:
-    color = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "TIMED_OUT": "red", "ABORTED": "yellow"}
-    return f"[{color.get(phase, 'white')}]{phase}[/]"
+def order_actions(actions: list[dict[str, Any]], phases: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Failed actions first, then unfinished ones, then the rest as recorded; only ``phases`` if given."""
+    wanted: set[str] = set().union(*(PHASE_FILTERS[p] for p in phases)) if phases else set()
+    kept = [a for a in actions if not wanted or _phase_of(a) in wanted]
+    return sorted(kept, key=lambda a: _RANK.get(_phase_of(a), 9))  # stable: recorded order within a rank
+
+
+def _actions_table(actions: list[dict[str, Any]], width: int | None) -> list[str]:
+    grouped = any(a.get("group") for a in actions)
+    columns = [Column("action"), Column("task", wrap=True, min_width=12), Column("parent")]
+    if grouped:
+        columns.append(Column("group", wrap=True))
+    columns += [Column("phase"), Column("tries", right=True), Column("took", right=True),
+                Column("error", wrap=True, min_width=16)]
+    rows = []
+    for a in actions:
+        phase = _phase_of(a)
+        cells: list[Any] = [a["name"], a["task"], a.get("parent") or "-"]
+        if grouped:
+            cells.append(a.get("group") or "")
+        cells += [_phase_cell(phase), str(a.get("attempts", "")),
+                  _duration(a.get("start"), a.get("end"), phase == "RUNNING"),
+                  (_one_line(a.get("error")), {"fg": "red"})]
+        rows.append(cells)
+    return render(columns, rows, width)
+
+
+def _summary_lines(run: dict[str, Any], inputs: Any, outputs: Any) -> list[str]:
+    phase = run.get("phase", "")
+    lines = [
+        f"{click.style(run['name'], bold=True)}  task {run.get('task')}  "
+        f"{click.style(phase, fg=PHASE_COLORS.get(phase, 'white'))}  started {_when(run.get('start'))}  "
+        f"took {_duration(run.get('start'), run.get('end'), phase == 'RUNNING')}"
+    ]
+    counts = run.get("counts") or {}
+    if counts:
+        lines.append("actions: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if run.get("error"):
+        lines.append(f"{click.style('error:', fg='red')} {run['error']}")
+    if inputs is not None:
+        lines.append(f"inputs:  {inputs!r}")
+    if outputs is not None:
+        lines.append(f"outputs: {outputs!r}")
+    return lines
+
+
+def _root_io(actions: list[dict[str, Any]]) -> tuple[Any, Any]:
+    root = next((a for a in actions if a["name"] == "a0"), None)
+    if root is None:
+        return None, None
+    return _decode_map(root.get("inputs")), _decode_map(root.get("outputs"))
+
+
+def run_view(run: dict[str, Any], actions: list[dict[str, Any]], phases: tuple[str, ...], limit: int,
+             width: int | None) -> list[str]:
+    """What ``flyte get run NAME`` prints: the run, then its actions (failures first)."""
+    inputs, outputs = _root_io(actions)
+    lines = _summary_lines(run, inputs, outputs)
+    chosen = order_actions(actions, phases)
+    shown = chosen[:limit]
+    which = f"{', '.join(phases)} actions" if phases else "actions"
+    lines.append("")
+    if not chosen:
+        lines.append(f"No {which} (of {len(actions)})." if phases else "No actions recorded yet.")
+        return lines
+    title = f"{which.capitalize()} ({len(chosen)}" + (f" of {len(actions)})" if phases else ")")
+    if not phases and any(_RANK.get(_phase_of(a), 9) == 0 for a in shown):
+        title += ", failed first"
+    lines.append(click.style(title, bold=True))
+    lines += _actions_table(shown, width)
+    if len(chosen) > len(shown):
+        lines.append(f"... {len(chosen) - len(shown)} more; --limit {len(chosen)} shows all, --phase filters, "
+                     "-o json has everything")
+    return lines
+
+
+def action_view(run: dict[str, Any], a: dict[str, Any]) -> list[str]:
+    """One action in full: where it sits, its inputs and outputs, its error and traceback."""
+    phase = _phase_of(a)
+    lines = [
+        f"{click.style(a['name'], bold=True)} of run {run['name']}  task {a['task']}  "
+        f"{click.style(phase, fg=PHASE_COLORS.get(phase, 'white'))}",
+        f"parent: {a.get('parent') or '-'}" + (f"  group: {a['group']}" if a.get("group") else ""),
+        f"started {_when(a.get('start'))}  took {_duration(a.get('start'), a.get('end'), phase == 'RUNNING')}  "
+        f"attempts {a.get('attempts', 0)}",
+    ]
+    inputs, outputs = _decode_map(a.get("inputs")), _decode_map(a.get("outputs"))
+    if inputs is not None:
+        lines.append(f"inputs:  {inputs!r}")
+    if outputs is not None:
+        lines.append(f"outputs: {outputs!r}")
+    if a.get("error"):
+        lines.append(f"{click.style('error:', fg='red')} {a['error']}")
+    tb = a.get("traceback")
+    if tb:
+        lines.append(click.style("traceback:", fg="red"))
+        lines += [f"  {line}" for line in str(tb).rstrip().splitlines()]
+    elif phase in ("FAILED", "TIMED_OUT"):
+        lines.append(click.style("(no traceback was recorded for this failure)", dim=True))
+    return lines
+
+
+def _action_json(a: dict[str, Any]) -> dict[str, Any]:
+    doc = {k: v for k, v in a.items() if k not in ("inputs", "outputs")}
+    doc["inputs"] = _decode_map(a.get("inputs"))
+    doc["outputs"] = _decode_map(a.get("outputs"))
+    return doc
 
 
 @get.command("run")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_run_names)
+@click.option("--action", "action", default=None, metavar="ACTION",
+              help="Show one action (e.g. a12) in full: inputs, outputs, error and traceback.")
+@click.option("--phase", "phases", multiple=True, type=click.Choice(sorted(PHASE_FILTERS), case_sensitive=False),
+              help="Only actions in this phase (repeat for several; failed includes timed_out).")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True, help="How many actions to list.")
+@click.option("--watch", "-w", is_flag=True, help="Keep the view live until the run ends.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--run-base-dir", default=None, help="Where local run records are kept.")
-def get_run(name: str, output: str, run_base_dir: str | None) -> None:
-    """Show one local run: its actions and outputs."""
-    from pathlib import Path
-
-    from flyte._builtin.local.records import load_run
-
-    try:
-        run, actions = load_run(name, Path(run_base_dir) if run_base_dir else None)
-    except FileNotFoundError as e:
-        raise click.ClickException(str(e)) from None
-    root = next((a for a in actions if a["name"] == "a0"), None)
-    outputs = _decode_map(root["outputs"]) if root else None
-    inputs = _decode_map(root["inputs"]) if root else None
+def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, watch: bool, output: str,
+            run_base_dir: str | None) -> None:
+    """Show one local run: its actions (failed ones first) and outputs; works while the run goes."""
+    phases = tuple(p.lower() for p in phases)
+    if watch and output == "table" and action is None:
+        _watch(name, run_base_dir, phases, limit)
+        return
+    if watch:
+        _wait_until_done(name, run_base_dir)
+    run, actions = _load(name, run_base_dir)
+    if action is not None:
+        found = next((a for a in actions if a["name"] == action), None)
+        if found is None:
+            names = [a["name"] for a in actions]
+            hint = f"it has {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}" if names else "it has none yet"
+            raise click.ClickException(f"Run '{name}' has no action '{action}'; {hint}")
+        if output == "json":
+            click.echo(json.dumps(_action_json(found), indent=2, default=str))
+        else:
+            for line in action_view(run, found):
+                click.echo(line)
+        return
     if output == "json":
+        inputs, outputs = _root_io(actions)
+        chosen = order_actions(actions, phases) if phases else actions
         doc = dict(run, inputs=inputs, outputs=outputs, actions=[
-            {k: v for k, v in a.items() if k not in ("inputs", "outputs")} for a in actions
+            {k: v for k, v in a.items() if k not in ("inputs", "outputs")} for a in chosen
         ])
         click.echo(json.dumps(doc, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
+    for line in run_view(run, actions, phases, limit, terminal_width()):
+        click.echo(line)
 
-    c = Console()
-    c.print(f"[bold]{run['name']}[/]  task {run.get('task')}  {_phase_markup(run.get('phase', ''))}  "
-            f"started {_when(run.get('start'))}  took {_duration(run.get('start'), run.get('end'))}")
-    if run.get("error"):
-        c.print(f"[red]error:[/] {run['error']}", markup=True, highlight=False)
-    if inputs is not None:
-        c.print(f"inputs:  {inputs!r}", markup=False, highlight=False)
-    if outputs is not None:
-        c.print(f"outputs: {outputs!r}", markup=False, highlight=False)
-    table = Table(title=f"Actions ({len(actions)})", title_justify="left")
-    table.add_column("action", no_wrap=True)
-    table.add_column("task", overflow="fold", min_width=8)
-    table.add_column("parent", no_wrap=True)
-    grouped = any(a["group"] for a in actions)
-    if grouped:
-        table.add_column("group", overflow="fold")
-    table.add_column("phase", no_wrap=True)
-    table.add_column("tries", no_wrap=True, justify="right")
-    table.add_column("took", no_wrap=True, justify="right")
-    table.add_column("error", no_wrap=True)
-    widest_task = max((len(a["task"]) for a in actions), default=4)
-    # the error column gets what the others leave; the full text is in -o json
-    room = max(12, c.width - 58 - min(widest_task, 30) - (12 if grouped else 0))
-    shown = actions[:200]
-    for a in shown:
-        phase = "CACHED" if a.get("cache_hit") else a["phase"]
-        cells = [a["name"], a["task"], a["parent"] or "-"] + ([a["group"] or ""] if grouped else [])
-        cells += [_phase_markup(phase), str(a["attempts"]), _duration(a["start"], a["end"]),
-                  _clip(a["error"] or "", room)]
-        table.add_row(*cells)
-    c.print(table)
-    if len(actions) > len(shown):
-        c.print(f"... {len(actions) - len(shown)} more actions (use --output json for all)")
+
+WATCH_INTERVAL = 0.5
+
+
+def _wait_until_done(name: str, run_base_dir: str | None) -> None:
+    while _load(name, run_base_dir)[0].get("phase") not in TERMINAL:
+        time.sleep(WATCH_INTERVAL)
+
+
+def _watch(name: str, run_base_dir: str | None, phases: tuple[str, ...], limit: int) -> None:
+    """Redraw the run's view until it ends, then leave the final view on the screen.
+
+    Not on a terminal, nothing is drawn until the run ends; then the final view is printed once.
+    """
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        _wait_until_done(name, run_base_dir)
+        run, actions = _load(name, run_base_dir)
+        for line in run_view(run, actions, phases, limit, None):
+            click.echo(line)
+        return
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    def frame() -> tuple[Text, bool]:
+        run, actions = _load(name, run_base_dir)
+        size = shutil.get_terminal_size()
+        # as many actions as the terminal has room for (failed and running ones come first)
+        room = max(3, size.lines - 10)
+        lines = run_view(run, actions, phases, min(limit, room), size.columns)
+        done = run.get("phase") in TERMINAL
+        if not done:
+            lines.append(click.style(f"watching; refreshed {dt.datetime.now():%H:%M:%S}  (Ctrl-C stops watching, "
+                                     "not the run)", dim=True))
+        return Text.from_ansi("\n".join(lines)), done
+
+    text, done = frame()
+    with Live(text, console=Console(), auto_refresh=False, transient=False) as live:
+        while not done:
+            time.sleep(WATCH_INTERVAL)
+            text, done = frame()
+            live.update(text, refresh=True)
+
+
+__all__ = ["get", "literal_to_display", "order_actions"]

@@ -7,8 +7,9 @@ types added by plugins all work, and errors say which part of the value did not 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
+
+from flyte.cli.value_forms import DATETIME_HINT, DURATION_HINT, parse_bool, parse_datetime, parse_duration
 
 
 class CliValueError(ValueError):
@@ -39,20 +40,26 @@ def _primitive(raw: Any, simple: int, where: str) -> Any:
             raise CliValueError(f"{where}: expected a string, got {raw!r}")
         p.string_value = raw
     elif simple == st.BOOLEAN:
-        if isinstance(raw, str) and raw.lower() in ("true", "false"):
-            raw = raw.lower() == "true"
-        if not isinstance(raw, bool):
+        if not isinstance(raw, bool | str):
             raise CliValueError(f"{where}: expected true or false, got {raw!r}")
-        p.boolean = raw
-    elif simple == st.DATETIME:
         try:
-            p.datetime.FromDatetime(dt.datetime.fromisoformat(str(raw)))
-        except ValueError:
-            raise CliValueError(f"{where}: expected an ISO 8601 datetime, got {raw!r}") from None
+            p.boolean = parse_bool(raw, where)
+        except ValueError as e:
+            raise CliValueError(str(e)) from None
+    elif simple == st.DATETIME:
+        if not isinstance(raw, str):
+            raise CliValueError(f"{where}: expected a datetime ({DATETIME_HINT}), got {raw!r}")
+        try:
+            p.datetime.FromDatetime(parse_datetime(raw, where))
+        except ValueError as e:
+            raise CliValueError(str(e)) from None
     elif simple == st.DURATION:
-        from flyte.cli.params import parse_duration
-
-        p.duration.FromTimedelta(parse_duration(raw, where))
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise CliValueError(f"{where}: expected a duration ({DURATION_HINT}), got {raw!r}")
+        try:
+            p.duration.FromTimedelta(parse_duration(raw, where))
+        except ValueError as e:
+            raise CliValueError(str(e)) from None
     else:
         return None
     return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=p))
@@ -100,7 +107,10 @@ def to_literal(raw: Any, lt: Any, where: str = "value") -> Any:
         return literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=blob))
     if kind == "union_type":
         errors = []
-        for variant in lt.union_type.variants:
+        # a plain string fits a str variant, so try every other variant first (``int | str``: "3" is 3)
+        variants = sorted(lt.union_type.variants, key=lambda v: v.WhichOneof("type") == "simple"
+                          and v.simple == types_pb2.SimpleType.STRING)
+        for variant in variants:
             try:
                 inner = to_literal(raw, variant, where)
             except CliValueError as e:
@@ -112,14 +122,21 @@ def to_literal(raw: Any, lt: Any, where: str = "value") -> Any:
     raise CliValueError(f"{where}: this type cannot be given on the command line")
 
 
-def to_python(raw: Any, t: Any, where: str) -> Any:
-    """``raw`` (parsed JSON or a plain string) as a value of Python type ``t``, through the type engine."""
-    from flyte._syncify import run_sync
-    from flyte.types import TypeEngine
-
-    lt = TypeEngine.to_literal_type(t)
-    lit = to_literal(raw, lt, where)
+def decode(lit: Any, plan: Any, where: str) -> Any:
+    """The Python value of ``lit`` through the type engine's ``plan`` for the declared type."""
     try:
-        return run_sync(TypeEngine.to_python_value, lit, t)
+        if plan.decode is not None:
+            return plan.decode(lit)
+        from flyte._syncify import run_sync
+
+        return run_sync(plan.to_python, lit)
     except (TypeError, ValueError, KeyError) as e:
         raise CliValueError(f"{where}: {e}") from None
+
+
+def to_python(raw: Any, t: Any, where: str) -> Any:
+    """``raw`` (parsed JSON or a plain string) as a value of Python type ``t``, through the type engine."""
+    from flyte.types import TypeEngine
+
+    plan = TypeEngine.plan(t)
+    return decode(to_literal(raw, plan.literal_type, where), plan, where)

@@ -1,270 +1,389 @@
-"""Turn a task's signature into click options, and CLI strings into typed Python values."""
+"""Click options from a task's ``NativeInterface``; every value is read through the type engine.
+
+Each input's option is chosen by one dispatch on the input's flyteidl2 ``LiteralType`` (what the
+type engine declared for it at decoration), and every value typed on the command line goes the
+way the same value comes over the wire: text or JSON -> ``Literal`` of that type -> Python value
+through the input's own plan. The Python type is consulted only where the literal type does not
+say enough: an Enum's values (its literal type lists member names) and a pickled ``Literal[...]``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import enum
-import inspect
 import json
-import types
+import os
 import typing
 from typing import Any
 
 import click
 
+from flyte.cli.json_literals import CliValueError, decode, to_literal
+from flyte.cli.value_forms import DATETIME_HINT, DURATION_HINT, format_duration
 
-def _unwrap_optional(t: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(t)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(t) if a is not type(None)]
-        if len(args) == 1 and len(typing.get_args(t)) == 2:
-            return args[0], True
-    return t, False
+if typing.TYPE_CHECKING:
+    from flyte.types.interface import NativeInterface, Param
+
+# How a command-line string is read before it becomes a literal.
+TEXT = "text"  # the string itself (numbers, strings, durations, datetimes, booleans, plugin scalars)
+JSON = "json"  # JSON, or a path to a .json/.yaml file holding it (lists, dicts, dataclasses, models)
+JSON_OR_TEXT = "json-or-text"  # unions: JSON when it parses and fits, the plain string otherwise
 
 
 def type_label(t: Any) -> str:
-    if t is inspect.Parameter.empty:
-        return "any"
-    if isinstance(t, type) and not typing.get_args(t):
+    """A short name for an annotation: ``int``, ``list[float]``, ``datetime | None``, ``Literal['a', 'b']``."""
+    import types
+
+    origin = typing.get_origin(t)
+    args = typing.get_args(t)
+    if origin is typing.Annotated:
+        return type_label(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else type_label(a) for a in args)
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(map(repr, args))}]"
+    if origin is not None and args:
+        return f"{type_label(origin)}[{', '.join(type_label(a) for a in args)}]"
+    if isinstance(t, type):
         return t.__name__
     return str(t).replace("typing.", "")
 
 
-def _is_pydantic(t: Any) -> bool:
-    return isinstance(t, type) and hasattr(t, "model_validate") and hasattr(t, "model_fields")
+def _kind(lt: Any) -> str:
+    return str(lt.WhichOneof("type") or "")
 
 
-class JsonParam(click.ParamType):
-    """A JSON value (lists, dicts, dataclasses, pydantic models), read the way the wire reads it."""
+def _simple_name(lt: Any) -> str | None:
+    if _kind(lt) != "simple":
+        return None
+    from flyteidl2.core.types_pb2 import SimpleType
 
-    name = "json"
+    return str(SimpleType.Name(lt.simple))
 
-    def __init__(self, t: Any) -> None:
-        self.t = t
+
+def _is_pickle(lt: Any) -> bool:
+    return _kind(lt) == "union_type" and any(
+        _kind(v) == "blob" and v.blob.format == "PythonPickle" for v in lt.union_type.variants
+    )
+
+
+def _needs_json(lt: Any) -> bool:
+    kind = _kind(lt)
+    if kind in ("collection_type", "map_value_type"):
+        return True
+    if kind == "union_type":
+        return any(_needs_json(v) for v in lt.union_type.variants)
+    return _simple_name(lt) == "STRUCT"
+
+
+class InputParam(click.ParamType):
+    """One task input: a command-line string -> ``Literal`` of the input's type -> Python value."""
+
+    def __init__(self, plan: Any, python_type: Any, reading: str, label: str, default: Any = None) -> None:
+        self.plan = plan
+        self.python_type = python_type
+        self.reading = reading
+        self.name = label
+        self.default = default  # a dataclass/model default: JSON objects given are merged over it
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
+        where = f"--{param.name}" if param is not None and param.name else "value"
         try:
-            raw = json.loads(value)
-        except ValueError as e:
-            self.fail(f"{value!r} is not valid JSON ({e}); expected {type_label(self.t)}", param, ctx)
-        from flyte.cli.json_literals import CliValueError, to_python
-
-        try:
-            return to_python(raw, self.t, "value")
-        except CliValueError as e:
-            self.fail(f"{value!r} does not fit: {e}", param, ctx)
-
-
-class LiteralStringParam(click.ParamType):
-    """Any other type the type engine carries as a primitive (e.g. ``uuid.UUID`` from a plugin)."""
-
-    def __init__(self, t: Any) -> None:
-        self.t = t
-        self.name = type_label(t)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str):
-            return value
-        from flyte.cli.json_literals import CliValueError, to_python
-
-        try:
-            return to_python(value, self.t, "value")
+            return decode(self._literal(value, where), self.plan, where)
         except CliValueError as e:
             self.fail(str(e), param, ctx)
 
+    def _literal(self, value: str, where: str) -> Any:
+        lt = self.plan.literal_type
+        if self.reading == TEXT:
+            return to_literal(value, lt, where)
+        if self.reading == JSON_OR_TEXT:
+            try:
+                raw = json.loads(value)
+            except ValueError:
+                return to_literal(value, lt, where)
+            try:
+                return to_literal(raw, lt, where)
+            except CliValueError:
+                return to_literal(value, lt, where)
+        raw = self._json(value, where)
+        if isinstance(raw, dict) and self.default is not None:
+            raw = {**self.default, **raw}
+        return to_literal(raw, lt, where)
 
-def parse_duration(value: Any, where: str = "value") -> dt.timedelta:
-    """Seconds (``30``) or a number with a unit (``500ms``, ``30s``, ``5m``, ``2h``, ``1d``)."""
-    if isinstance(value, dt.timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.timedelta(seconds=value)
-    s = str(value).strip().lower()
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    def _json(self, value: str, where: str) -> Any:
+        try:
+            return json.loads(value)
+        except ValueError as e:
+            if os.path.isfile(value):  # the official CLI also takes a JSON or YAML file
+                return _load_file(value, where)
+            raise CliValueError(
+                f"{where}: {value!r} is not valid JSON ({e}); expected {type_label(self.python_type)}"
+                " as JSON or a .json/.yaml file"
+            ) from None
+
+
+def _load_file(path: str, where: str) -> Any:
     try:
-        for suffix in ("ms", "s", "m", "h", "d"):
-            if s.endswith(suffix):
-                return dt.timedelta(seconds=float(s[: -len(suffix)]) * units[suffix])
-        return dt.timedelta(seconds=float(s))
-    except ValueError:
-        raise ValueError(f"{where}: {value!r} is not a duration (e.g. 30, 30s, 5m, 2h)") from None
+        with open(path, encoding="utf-8") as f:
+            if path.endswith((".yaml", ".yml")):
+                import yaml
+
+                # YAML reads dates and times as objects: as text they read like the same JSON value
+                return json.loads(json.dumps(yaml.safe_load(f), default=str))
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise CliValueError(f"{where}: cannot read {path}: {e}") from None
+    except Exception as e:  # yaml.YAMLError
+        raise CliValueError(f"{where}: {path} is not valid YAML: {e}") from None
 
 
-class DurationParam(click.ParamType):
-    name = "duration"
+class PathParam(InputParam):
+    """``File``/``Dir``: a local path (must exist) or a remote URL."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            return parse_duration(value)
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
-
-
-class DateParam(click.ParamType):
-    name = "date"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
-
-
-class DateTimeParam(click.ParamType):
-    name = "datetime"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, dt.datetime):
-            return value
-        s = str(value)
-        if s == "now":
-            return dt.datetime.now()
-        try:
-            return dt.datetime.fromisoformat(s)
-        except ValueError:
-            self.fail(f"{value!r} is not a datetime (ISO 8601, e.g. 2026-01-31T12:00:00)", param, ctx)
-
-
-class PathValueParam(click.ParamType):
-    """A local path or remote URL for File/Dir inputs."""
-
-    def __init__(self, t: Any, is_dir: bool) -> None:
-        self.t = t
+    def __init__(self, plan: Any, python_type: Any, is_dir: bool) -> None:
+        super().__init__(plan, python_type, TEXT, "dir" if is_dir else "file")
         self.is_dir = is_dir
-        self.name = "dir" if is_dir else "file"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str):
-            return value
+    def _literal(self, value: str, where: str) -> Any:
         from flyte.storage import is_remote
 
-        if is_remote(value):
-            return self.t.from_existing_remote(value)
-        import os
+        if not is_remote(value):
+            if not os.path.exists(value):
+                raise CliValueError(f"{where}: {value!r} does not exist")
+            if self.is_dir != os.path.isdir(value):
+                raise CliValueError(f"{where}: {value!r} is {'not ' if self.is_dir else ''}a directory")
+            value = os.path.abspath(value)
+        return to_literal(value, self.plan.literal_type, where)
 
-        if not os.path.exists(value):
-            self.fail(f"{value!r} does not exist", param, ctx)
-        if self.is_dir != os.path.isdir(value):
-            self.fail(f"{value!r} is {'not ' if self.is_dir else ''}a directory", param, ctx)
-        return self.t.from_local_sync(value)
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
 
-
-def param_type_for(t: Any) -> click.ParamType:
-    t, _ = _unwrap_optional(t)
-    if t is bool:
-        return click.BOOL
-    if t is int:
-        return click.INT
-    if t is float:
-        return click.FLOAT
-    if t is str:
-        return click.STRING
-    if t is dt.datetime:
-        return DateTimeParam()
-    if t is dt.date:
-        return DateParam()
-    if t is dt.timedelta:
-        return DurationParam()
-    if isinstance(t, type) and issubclass(t, enum.Enum):
-        return click.Choice([str(m.value) for m in t])
-    name = getattr(t, "__name__", "")
-    mod = getattr(t, "__module__", "")
-    if mod.startswith("flyte.io") and name in ("File", "Dir"):
-        return PathValueParam(t, is_dir=name == "Dir")
-    if typing.get_origin(t) is typing.Literal:
-        return click.Choice([str(a) for a in typing.get_args(t)])
-    origin = typing.get_origin(t)
-    if (
-        origin in (list, dict, tuple)
-        or dataclasses.is_dataclass(t)
-        or _is_pydantic(t)
-        or t in (list, dict)
-    ):
-        return JsonParam(t)
-    return LiteralStringParam(t)
+        return [CompletionItem(incomplete, type="dir" if self.is_dir else "file")]
 
 
-def options_for(func: Any) -> list[click.Option]:
-    """One ``--name`` option per task input: typed, with its default, required when it has none."""
-    sig = inspect.signature(func)
+class EnumParam(click.Choice):
+    """An Enum (or top-level ``Literal["a", "b"]``) by member name, as the official CLI reads it.
+
+    A member's value is accepted too; a string that is one member's name and another's value
+    means the name (as in the official CLI).
+    """
+
+    def __init__(self, plan: Any, python_type: Any) -> None:
+        names = list(plan.literal_type.enum_type.values)
+        super().__init__(names)
+        self.plan = plan
+        self.aliases: dict[str, str] = {}
+        if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
+            for alias, member in python_type.__members__.items():
+                self.aliases.setdefault(alias, member.name)
+            for member in python_type:
+                self.aliases.setdefault(str(member.value), member.name)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, enum.Enum):
+            return value
+        s = str(value)
+        name = s if s in self.choices else self.aliases.get(s)
+        if name is None:
+            shown = ", ".join(map(str, self.choices))
+            values = [v for v, n in self.aliases.items() if v != n and v not in self.choices]
+            extra = f" (or their values: {', '.join(values)})" if values else ""
+            self.fail(f"{s!r} is not one of {shown}{extra}", param, ctx)
+        where = f"--{param.name}" if param is not None and param.name else "value"
+        try:
+            return decode(to_literal(name, self.plan.literal_type, where), self.plan, where)
+        except CliValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+class LiteralChoiceParam(click.Choice):
+    """A top-level ``Literal[1, 2]`` (non-string members travel pickled): one of the members."""
+
+    def __init__(self, plan: Any, members: tuple[Any, ...]) -> None:
+        super().__init__([str(m) for m in members])
+        self.plan = plan
+        self.members = {str(m): m for m in members}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = super().convert(value, param, ctx)
+        member = self.members.get(str(text), text)
+        where = f"--{param.name}" if param is not None and param.name else "value"
+        try:
+            if self.plan.encode is not None:
+                return decode(self.plan.encode(member), self.plan, where)
+            from flyte._syncify import run_sync
+
+            return decode(run_sync(self.plan.to_literal, member), self.plan, where)
+        except (CliValueError, TypeError, ValueError) as e:
+            self.fail(str(e), param, ctx)
+
+
+_TEXT_LABELS = {
+    "INTEGER": "int", "FLOAT": "float", "STRING": "str", "BOOLEAN": "bool",
+    "DATETIME": "datetime", "DURATION": "duration",
+}
+
+
+def click_type_for(plan: Any, python_type: Any, default: Any = None) -> click.ParamType:
+    """The one type dispatch: the click type that reads a value of ``plan.literal_type``."""
+    lt = plan.literal_type
+    kind = _kind(lt)
+    if kind == "enum_type":
+        return EnumParam(plan, python_type)
+    if _is_pickle(lt):
+        base = typing.get_origin(python_type)
+        if base is typing.Literal:
+            return LiteralChoiceParam(plan, typing.get_args(python_type))
+        return InputParam(plan, python_type, TEXT, type_label(python_type))  # refused with a clear error
+    if kind == "blob":
+        from flyteidl2.core.types_pb2 import BlobType
+
+        return PathParam(plan, python_type, lt.blob.dimensionality == BlobType.BlobDimensionality.MULTIPART)
+    if kind == "union_type":
+        reading = JSON_OR_TEXT if _needs_json(lt) else TEXT
+        return InputParam(plan, python_type, reading, type_label(python_type))
+    if _needs_json(lt):
+        return InputParam(plan, python_type, JSON, type_label(python_type), _struct_default(plan, default))
+    label = _TEXT_LABELS.get(_simple_name(lt) or "") or type_label(python_type)
+    if label == "datetime" and python_type is not None and getattr(python_type, "__name__", "") == "date":
+        label = "date"
+    return InputParam(plan, python_type, TEXT, label)
+
+
+def _struct_default(plan: Any, default: Any) -> dict[str, Any] | None:
+    """A dataclass/model default as a JSON-like dict (through its own literal), to merge partial objects over."""
+    if default is None or isinstance(default, dict | list) or plan.encode is None:
+        return None
     try:
-        hints = typing.get_type_hints(func)
+        lit = plan.encode(default)
+        if lit.scalar.binary.tag != "msgpack":
+            return None
+        import msgpack
+
+        value = msgpack.unpackb(lit.scalar.binary.value, strict_map_key=False)
     except Exception:
-        hints = {}
-    opts = []
-    for pname, p in sig.parameters.items():
-        t = hints.get(pname, p.annotation)
-        ptype = param_type_for(t)
-        _, optional = _unwrap_optional(t)
-        has_default = p.default is not inspect.Parameter.empty
-        default = p.default if has_default else None
-        shown_default: Any = None
-        if has_default:
-            if isinstance(default, enum.Enum):
-                default = str(default.value)
-            shown_default = _json_default(default) if isinstance(ptype, JsonParam) and default is not None else default
-        is_json = isinstance(ptype, JsonParam)
-        base_t, _ = _unwrap_optional(t)
-        if base_t is bool:
-            # --flag / --no-flag, as the official CLI spells booleans.
-            opt = click.Option(
-                [f"--{pname}/--no-{pname}"],
-                default=bool(default) if has_default and default is not None else False,
-                show_default=has_default,
-                help="bool",
-            )
-            opt._flyte_has_default = True  # type: ignore[attr-defined]
-            opts.append(opt)
-            continue
-        extra: dict[str, Any] = {}
-        if has_default and not is_json:
-            # Only pass a default when there is one: click >= 8.3 treats default=None as "given".
-            extra["default"] = default
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _optional_inner(param: Param) -> tuple[Any, Any] | None:
+    """(plan, type) of X when the input is ``Optional[X]`` (a union of X and None), else None."""
+    lt = param.literal_type
+    if _kind(lt) != "union_type":
+        return None
+    variants = list(lt.union_type.variants)
+    if len(variants) != 2 or not any(_simple_name(v) == "NONE" for v in variants):
+        return None
+    args = [a for a in typing.get_args(param.python_type) if a is not type(None)]
+    if len(args) != 1:
+        return None
+    from flyte.types import TypeEngine
+
+    try:
+        return TypeEngine.plan(args[0]), args[0]
+    except Exception:
+        return None
+
+
+def _shown_default(default: Any, ptype: click.ParamType) -> str:
+    import datetime as dt
+
+    if isinstance(default, enum.Enum):
+        return default.name
+    if isinstance(default, dt.timedelta):
+        return format_duration(default)
+    if isinstance(default, dt.date):
+        return default.isoformat()
+    if isinstance(ptype, InputParam) and ptype.reading != TEXT and default is not None:
+        if ptype.default is not None:
+            return json.dumps(ptype.default, default=str)
+        try:
+            return json.dumps(default, default=str)
+        except (TypeError, ValueError):
+            return repr(default)
+    return str(default)
+
+
+def _help(ptype: click.ParamType) -> str | None:
+    if isinstance(ptype, EnumParam):
+        return "by name; values also accepted" if any(v != n for v, n in ptype.aliases.items()) else None
+    if not isinstance(ptype, InputParam) or isinstance(ptype, PathParam):
+        return "local path or URL" if isinstance(ptype, PathParam) else None
+    if ptype.reading == JSON:
+        return "JSON, or a .json/.yaml file"
+    if ptype.reading == JSON_OR_TEXT:
+        return "JSON or text"
+    if ptype.name == "duration":
+        return DURATION_HINT
+    if ptype.name in ("datetime", "date"):
+        return DATETIME_HINT
+    return None
+
+
+def option_for(param: Param) -> click.Option:
+    """The ``--name`` option of one task input: typed, with its default shown, required when it has none."""
+    from flyte.types.interface import EMPTY
+
+    name = param.name
+    decls = [f"--{name}"]
+    if "_" in name:
+        decls.append(f"--{name.replace('_', '-')}")
+    has_default = param.default is not EMPTY
+    default = param.default if has_default else None
+    if _simple_name(param.literal_type) == "BOOLEAN":
+        # --flag / --no-flag; the official CLI's --flag (and --no-flag when the default is true) both work
         opt = click.Option(
-            [f"--{pname}"],
-            type=ptype,
-            required=not has_default and not optional,
-            show_default=(str(shown_default) if is_json else True) if has_default else False,
-            metavar=type_label(t),
-            help="JSON" if is_json else None,
-            **extra,
+            [f"{d}/--no-{d[2:]}" for d in decls] + [name],
+            default=bool(default) if has_default else False,
+            show_default=has_default,
+            help="bool",
         )
-        opt._flyte_has_default = has_default  # type: ignore[attr-defined]
-        opts.append(opt)
-    return opts
+        return opt
+    inner = _optional_inner(param)
+    plan, ptype_t = inner if inner is not None else (param.plan, param.python_type)
+    ptype = click_type_for(plan, ptype_t, default)
+    text = _help(ptype) or ""
+    if has_default:
+        # shown by hand: the default is not given to click, so the runner applies the task's own
+        text = f"{text}  [default: {_shown_default(default, ptype)}]".strip()
+    return click.Option(
+        [*decls, name],
+        type=ptype,
+        required=not has_default and inner is None,
+        metavar=None if isinstance(ptype, click.Choice) else type_label(param.python_type),
+        help=text or None,
+    )
 
 
-def _json_default(v: Any) -> str:
-    try:
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return json.dumps(dataclasses.asdict(v))
-        if hasattr(v, "model_dump"):
-            return json.dumps(v.model_dump(mode="json"))
-        return json.dumps(v)
-    except (TypeError, ValueError):
-        return repr(v)
+def options_for(iface: NativeInterface) -> list[click.Option]:
+    """One option per input of the task's interface, in signature order."""
+    return [option_for(p) for p in iface.inputs.values()]
 
 
-def coerce_enum_args(func: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """Turn Choice strings back into Enum members and Literal values into their declared form."""
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:
-        return values
-    out = dict(values)
-    for k, v in values.items():
-        t, _ = _unwrap_optional(hints.get(k))
-        if isinstance(t, type) and issubclass(t, enum.Enum) and isinstance(v, str):
-            for m in t:
-                if str(m.value) == v:
-                    out[k] = m
-        elif typing.get_origin(t) is typing.Literal and isinstance(v, str):
-            for a in typing.get_args(t):
-                if str(a) == v:
-                    out[k] = a
+def inputs_from_options(iface: NativeInterface, ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments to run the task with: what was given, and what the interface does not default.
+
+    An input not given on the command line is left out when the task has a default for it (the
+    runner applies it, as for ``flyte.run``); an ``Optional`` input without one is None.
+    """
+    from click.core import ParameterSource
+
+    from flyte.types.interface import EMPTY
+
+    out: dict[str, Any] = {}
+    for name, p in iface.inputs.items():
+        v = values.get(name)
+        source = ctx.get_parameter_source(name)
+        given = source not in (None, ParameterSource.DEFAULT)
+        if given:
+            out[name] = v
+        elif p.default is not EMPTY:
+            continue
+        else:
+            out[name] = v  # an Optional input without a default: None; a bool without one: False
     return out
+
+
+__all__ = ["click_type_for", "inputs_from_options", "option_for", "options_for"]

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from flyte.cli.loader import find_task, find_tasks, load_file
-from flyte.cli.params import coerce_enum_args, options_for
+from flyte.cli.params import inputs_from_options, options_for
 
 
 def _parse_env(values: tuple[str, ...]) -> dict[str, str]:
@@ -32,7 +32,7 @@ class TaskCommand(click.Command):
         doc = (task.func.__doc__ or "").strip()
         super().__init__(
             name=attr,
-            params=list[click.Parameter](options_for(task.func)),
+            params=list[click.Parameter](options_for(task.interface)),
             callback=self._invoke,
             help=doc or f"Run task {task.name}.",
             context_settings={"help_option_names": ["-h", "--help"]},
@@ -41,15 +41,7 @@ class TaskCommand(click.Command):
     def _invoke(self, **kwargs: Any) -> int:
         ctx = click.get_current_context()
         opts = ctx.find_object(dict) or {}
-        kwargs = {k: v for k, v in kwargs.items() if not (v is None and self._has_default(k))}
-        kwargs = coerce_enum_args(self.task.func, kwargs)
-        return execute(self.task, kwargs, opts)
-
-    def _has_default(self, name: str) -> bool:
-        for p in self.params:
-            if p.name == name:
-                return bool(getattr(p, "_flyte_has_default", False))
-        return False
+        return execute(self.task, inputs_from_options(self.task.interface, ctx, kwargs), opts)
 
 
 class FileGroup(click.Group):
