@@ -237,9 +237,39 @@ def helper_user2(x: int) -> int:
     return double(x) + SCALE  # L:helper-return
 
 
-def test_source_is_read_once():
-    prog = build_program(helper_user2)
-    assert prog.pure and not prog.is_async
+def read_once_helper(x: int) -> int:
+    return x + 1
+
+
+@env.task
+def read_once_child(x: int) -> int:
+    return read_once_helper(x)
+
+
+@env.task
+def read_once_parent(n: int) -> int:
+    return sum(read_once_child(i) for i in range(n)) + read_once_child(n)
+
+
+def test_source_is_read_once(monkeypatch, sandbox_run):
+    """A task's source (and each helper's) is read once, however often it is called, in one run or many."""
+    import types
+
+    import flyte_sandbox.program as program
+
+    reads: dict[str, int] = {}
+
+    def counting(obj):
+        reads[obj.__name__] = reads.get(obj.__name__, 0) + 1
+        return real(obj)
+
+    real = program.inspect.getsourcelines
+    monkeypatch.setattr(program, "inspect", types.SimpleNamespace(**{**vars(program.inspect),
+                                                                      "getsourcelines": counting}))
+    assert sandbox_run(read_once_parent, n=6) == (28,)
+    assert sandbox_run(read_once_parent, n=3) == (10,)
+    assert sandbox_run(read_once_child, x=1) == (2,)
+    assert reads == {"read_once_parent": 1, "read_once_child": 1, "read_once_helper": 1}
 
 
 def test_import_flyte_does_not_import_monty():

@@ -211,12 +211,54 @@ def test_one_bad_child_in_a_fan_out(sandbox_run):
     assert sandbox_run(fan_out_with_a_spinner, n=5) == (["0", "1", "limit: the sandbox time limit of 0.5 s", "3", "4"],)
 
 
+def _children() -> list[str]:
+    """``pid (name) state`` of every process whose parent is this one (the sandbox's workers are)."""
+    me = str(os.getpid())
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split()
+        except OSError:
+            continue
+        if fields[3] == me:
+            out.append(" ".join(fields[:3]))
+    return out
+
+
+def _host_state() -> tuple[int, int, int, float]:
+    """Python threads, OS threads, open file descriptors, resident memory (MB) of this process."""
+    rss_pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return (threading.active_count(), len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd")),
+            rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_host_process_stays_healthy(sandbox_run):
-    """All of the above in one process, then a fan-out: the host still works and owns no stray workers."""
-    for task in (spin, memory_bomb, read_passwd):
+    """All of the above in one process, then a fan-out: the host still works and owns no stray workers.
+
+    Healthy means: no worker process is left (alive or unreaped) once the runs end, no threads or file
+    descriptors leak, the memory bomb's memory never lands in the host, and a fan-out still runs.
+    """
+    _next_task_is_fine(sandbox_run)  # warm-up: imports, plugin lookup, the runtime's own threads
+    threads, os_threads, fds, rss = _host_state()
+    assert _children() == []
+    for task in (spin, memory_bomb, read_passwd, read_secret, escape_via_dunder, huge_power):
         with pytest.raises(FlyteErrorTypes):
             sandbox_run(task)
+    with pytest.raises(SandboxLimitError):
+        sandbox_run(deep, n=10_000)
+    assert sandbox_run(fan_out_with_a_spinner, n=5) == (["0", "1", "limit: the sandbox time limit of 0.5 s", "3",
+                                                        "4"],)
     assert sandbox_run(healthy, x=1) == (2,)
+    deadline = time.monotonic() + 3
+    while _children() and time.monotonic() < deadline:  # a closed pool's workers exit on their own
+        time.sleep(0.05)
+    assert _children() == [], "sandbox workers outlived their run"
+    now_threads, now_os_threads, now_fds, now_rss = _host_state()
+    assert now_threads == threads, "Python threads leaked"
+    assert now_os_threads <= os_threads + 2, f"OS threads leaked: {os_threads} -> {now_os_threads}"
+    assert now_fds <= fds + 2, f"file descriptors leaked: {fds} -> {now_fds}"
+    assert now_rss - rss < 24, f"host memory grew by {now_rss - rss:.0f} MB"
     assert asyncio.run(asyncio.sleep(0, result="loop ok")) == "loop ok"
 
 
