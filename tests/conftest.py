@@ -1,11 +1,11 @@
-"""Cross-distribution tests: each test gets its own FLYTE_HOME."""
+"""Cross-distribution tests: each test gets its own HOME and FLYTE_HOME and no config file."""
 
 from __future__ import annotations
 
 import pytest
+from flyte.testing.hermetic import isolate
 
 
 @pytest.fixture(autouse=True)
 def _isolated_flyte_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLYTE_HOME", str(tmp_path_factory.mktemp("flyte-home")))
-    monkeypatch.setenv("FLYTE_CONFIG", "")
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))

@@ -1,4 +1,4 @@
-"""Every test gets its own FLYTE_HOME (runs, cache) and no config file from the machine."""
+"""Every test gets its own HOME and FLYTE_HOME (runs, cache) and no config file from the machine."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_flyte_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path_factory.mktemp("flyte-home")
-    monkeypatch.setenv("FLYTE_HOME", str(home))
-    monkeypatch.setenv("FLYTE_CONFIG", "")
-    monkeypatch.delenv("FLYTE_LOCAL_RUNS_DIR", raising=False)
-    monkeypatch.delenv("FLYTE_LOCAL_CACHE_DB", raising=False)
+    """A fresh HOME and FLYTE_HOME, no config file (FLYTE_CONFIG=""), no FLYTE_* variable of the machine."""
     import flyte.config
+    from flyte.testing.hermetic import isolate
 
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))
     flyte.config.set_config(flyte.config.Config({}, None))
     yield
     flyte.config.set_config(None)

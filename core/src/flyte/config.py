@@ -1,6 +1,6 @@
 """Configuration: YAML files, ``FLYTE_<SECTION>_<KEY>`` environment variables, then explicit arguments.
 
-Files, first found wins: ``$FLYTE_CONFIG`` (``flyte -c``), then the official SDK's order
+Files, first found wins: ``$FLYTE_CONFIG`` (``flyte -c``; set but empty means no file at all), then the official SDK's order
 (``./config.yaml``, ``./.flyte/config.yaml``, ``<git root>/.flyte/config.yaml``, ``$UCTL_CONFIG``,
 ``$FLYTECTL_CONFIG``, ``~/.union/config.yaml``, ``~/.flyte/config.yaml``; ``config.yml`` too).
 CLI flags (:func:`set_overrides`) beat ``FLYTE_*`` variables, which beat the file.
@@ -84,6 +84,8 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
             raise ConfigError(f"Config file {p} does not exist")
         return p
     env = os.environ.get("FLYTE_CONFIG")
+    if env == "":
+        return None  # set but empty: no config file at all (hermetic runs, tests), not "search as usual"
     if env:
         p = Path(env).expanduser()
         if not p.is_file():

@@ -84,3 +84,18 @@ def test_local_runs_dir_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert runs_dir() == tmp_path / "elsewhere"
     monkeypatch.setenv("FLYTE_LOCAL_RUNS_DIR", str(tmp_path / "env"))
     assert runs_dir() == tmp_path / "env"
+
+
+def test_empty_flyte_config_means_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every place the search would look holds a config: an empty FLYTE_CONFIG still finds none
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write(tmp_path / "home" / ".flyte" / "config.yaml", "task: {project: from-home}\n")
+    write(tmp_path / ".flyte" / "config.yaml", "task: {project: from-cwd}\n")
+    write(tmp_path / "other.yaml", "task: {project: from-flytectl}\n")
+    monkeypatch.setenv("FLYTECTL_CONFIG", str(tmp_path / "other.yaml"))
+    monkeypatch.setenv("FLYTE_CONFIG", "")
+    assert find_config_file() is None
+    assert load_config().get("task.project") is None
+    monkeypatch.delenv("FLYTE_CONFIG")
+    assert find_config_file() == tmp_path / ".flyte" / "config.yaml"  # unset: the usual search

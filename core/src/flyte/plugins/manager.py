@@ -29,6 +29,8 @@ ENTRY_POINT_GROUP = "flyte.plugins"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("local", "flyte._builtin.hooks"),)
 
 # Which distribution provides a well-known name, so that a lookup miss can say what to install.
+# Only distributions that exist (a test checks each against the workspace and what it registers);
+# a name is added here when its distribution is written, not before.
 KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
     "storage backend": {
         "s3": "flyte-s3",
@@ -39,9 +41,9 @@ KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
         "abfss": "flyte-azure",
         "az": "flyte-azure",
     },
-    "image builder": {"docker": "flyte-docker", "podman": "flyte-podman", "remote": "flyte-remote-builder"},
-    "runtime": {"sandbox": "flyte-sandbox", "remote": "flyte-remote"},
-    "admin transport": {"grpc": "flyte-grpc", "devbox": "flyte-devbox"},
+    "image builder": {"docker": "flyte-docker", "podman": "flyte-podman"},
+    "runtime": {"sandbox": "flyte-sandbox"},
+    "admin transport": {"grpc": "flyte-grpc"},
 }
 
 T = TypeVar("T")

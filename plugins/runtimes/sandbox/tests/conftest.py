@@ -6,12 +6,13 @@ import flyte
 import flyte_sandbox.hooks
 import pytest
 from flyte.plugins import isolated_plugins
+from flyte.testing.hermetic import isolate
 
 
 @pytest.fixture(autouse=True)
 def sandbox_plugin(tmp_path, monkeypatch):
-    """Only the built-ins and flyte-sandbox are registered; run records go to a tmp FLYTE_HOME."""
-    monkeypatch.setenv("FLYTE_HOME", str(tmp_path / "flyte-home"))
+    """Only the built-ins and flyte-sandbox are registered; a tmp HOME and FLYTE_HOME, no config file."""
+    isolate(monkeypatch, tmp_path / "home")
     with isolated_plugins(("sandbox", flyte_sandbox.hooks)) as pm:
         yield pm
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flyte.testing.hermetic import isolate
 from flyte_testing.services import Service
 
 # Must be set before gcsfs is imported anywhere in this process (see COMPONENTS: stalls otherwise).
@@ -65,3 +66,9 @@ def gcs_bucket(gcs_client: Any) -> str:
     name = f"flyte-{uuid.uuid4().hex[:12]}"
     gcs_client.create_bucket(name)
     return name
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh HOME and FLYTE_HOME, no config file (FLYTE_CONFIG=""), no FLYTE_* variable of the machine."""
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))

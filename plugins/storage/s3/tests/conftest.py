@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 import pytest
+from flyte.testing.hermetic import isolate
 from flyte_testing.services import Service
 
 # `moto` and `moto_auth` (moto in server mode, without and with IAM checks) are fixtures of
@@ -40,3 +41,9 @@ def bucket(boto_s3: Any) -> str:
     name = f"flyte-{uuid.uuid4().hex[:12]}"
     boto_s3.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh HOME and FLYTE_HOME, no config file (FLYTE_CONFIG=""), no FLYTE_* variable of the machine."""
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))
