@@ -43,9 +43,25 @@ async def async_parent_of_sync(n: int) -> list[int]:
     return list(await asyncio.gather(*(sync_double.aio(i) for i in range(n))))
 
 
+_map_live: dict = {"now": 0, "peak": 0, "finished": []}
+_map_lock = threading.Lock()
+
+
+@env.task
+def timed_double(x: int) -> int:
+    with _map_lock:
+        _map_live["now"] += 1
+        _map_live["peak"] = max(_map_live["peak"], _map_live["now"])
+    time.sleep(0.05 if x % 4 == 0 else 0.005)  # every 4th item is slow: items after it finish first
+    with _map_lock:
+        _map_live["now"] -= 1
+        _map_live["finished"].append(x)
+    return x * 2
+
+
 @env.task
 async def mapped(n: int) -> list[int]:
-    return [r async for r in flyte.map.aio(sync_double, range(n), concurrency=3)]
+    return [r async for r in flyte.map.aio(timed_double, range(n), concurrency=3)]
 
 
 def test_task_outside_a_run_is_a_plain_call() -> None:
@@ -71,7 +87,11 @@ def test_sync_tasks_and_aio() -> None:
 
 
 def test_map_in_order_with_bounded_concurrency() -> None:
+    _map_live.update(now=0, peak=0, finished=[])
     assert flyte.run(mapped, n=20).outputs()[0] == [2 * i for i in range(20)]
+    assert sorted(_map_live["finished"]) == list(range(20))
+    assert _map_live["finished"] != list(range(20))  # items finished out of order, results came back in order
+    assert _map_live["peak"] == 3  # concurrency=3 bounds it, and three did run at once
 
 
 _live = {"now": 0, "peak": 0}
