@@ -287,8 +287,6 @@ class _Builder:
             self.bind(name, value, filename, first + rel_line - 1)
 
     def bind(self, name: str, value: Any, filename: str, line: int) -> None:
-        from flyte._task import TaskTemplate
-
         prev = self.bound.get(name)
         ident = f"{type(value).__qualname__}:{id(value)}"
         if prev is not None:
@@ -302,7 +300,7 @@ class _Builder:
             raise self.fail(line, filename, f"uses '{name}', which is os.{getattr(value, '__name__', name)}: not "
                             "available in the sandbox (no processes, no file system changes)")
         std = _std_origin(value)
-        if isinstance(value, TaskTemplate):
+        if isinstance(value, flyte.TaskTemplate):
             self.tasks[name] = value
             self.impure = True
         elif _is_flyte_module(value) or _is_flyte_map(value):
@@ -710,11 +708,11 @@ def _used_names(fn: ast.AST) -> dict[str, int]:
 
 
 def _is_flyte_module(v: Any) -> bool:
-    return isinstance(v, types.ModuleType) and v.__name__ == "flyte"
+    return v is flyte
 
 
 def _is_flyte_map(v: Any) -> bool:
-    return type(v).__name__ == "_Mapper" and type(v).__module__ == "flyte._map"
+    return isinstance(v, type(flyte.map))
 
 
 def _std_origin(v: Any) -> str | None:
