@@ -7,8 +7,12 @@ One :class:`contextvars.ContextVar` holds the current :class:`TaskContext`; it i
 from __future__ import annotations
 
 import contextvars
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from flyte.storage import data_access as _data_access
+from flyte.storage.data_access import DataAccess
 
 if TYPE_CHECKING:
     from flyte._controller import Controller
@@ -35,8 +39,6 @@ class RawDataPath(str):
         return str(self)
 
     def get_random_remote_path(self, file_name: str | None = None) -> str:
-        import uuid
-
         base = str(self).rstrip("/") + "/" + uuid.uuid4().hex
         return base + "/" + file_name if file_name else base
 
@@ -50,7 +52,12 @@ class GroupData:
 
 @dataclass(frozen=True)
 class TaskContext:
-    """What a running task can learn about itself (returned by :func:`flyte.ctx`)."""
+    """What a running task can learn about itself (returned by :func:`flyte.ctx`).
+
+    ``data_access`` is how File/Dir and large values reach the run's raw data; the runtime
+    places it here (by default a :class:`~flyte.storage.data_access.DataAccess` writing under
+    ``raw_data_path``). The type engine finds it through :func:`flyte.storage.data_access.current`.
+    """
 
     action: ActionID
     raw_data_path: RawDataPath
@@ -64,6 +71,11 @@ class TaskContext:
     controller: Controller | None = field(default=None, repr=False, compare=False)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     version: str = "local"
+    data_access: DataAccess | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.data_access is None and self.raw_data_path:
+            object.__setattr__(self, "data_access", DataAccess(self.raw_data_path))
 
     @property
     def run_name(self) -> str:
@@ -84,6 +96,8 @@ class TaskContext:
         return bool(getattr(controller, "disable_run_cache", False))
 
     def replace(self, **changes: Any) -> TaskContext:
+        if "raw_data_path" in changes and "data_access" not in changes:
+            changes["data_access"] = None  # follows the new raw data path
         return replace(self, **changes)
 
 
@@ -112,6 +126,14 @@ def set_current(tc: TaskContext | None) -> contextvars.Token[TaskContext | None]
 
 def reset_current(token: contextvars.Token[TaskContext | None]) -> None:
     _current.reset(token)
+
+
+def _current_data_access() -> DataAccess | None:
+    tc = _current.get()
+    return tc.data_access if tc is not None else None
+
+
+_data_access.set_provider(_current_data_access)
 
 
 def raw_data_path() -> str | None:

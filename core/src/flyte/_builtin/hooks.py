@@ -1,4 +1,4 @@
-"""Hooks of the built-in plugin: local runtime and local storage."""
+"""Hooks of the built-in plugin: local runtime, local storage, and the File/Dir type transformers."""
 
 from __future__ import annotations
 
@@ -19,3 +19,10 @@ def flyte_runtimes() -> list[type[Any]]:
     from flyte._builtin.local.runtime import LocalRuntime
 
     return [LocalRuntime]
+
+
+@hookimpl
+def flyte_type_transformers() -> list[Any]:
+    from flyte.io._transformers import DIR, FILE
+
+    return [FILE, DIR]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Generic, TypeVar
 
+import flyte.storage as storage
 from flyte.io._blob import MULTIPART, BlobBase, local_path_of
-from flyte.io._file import File, _copy_stream, _upload_target, iter_local_files
+from flyte.io._file import File, _put_local, _put_local_sync, iter_local_files
 
 T = TypeVar("T")
 
@@ -38,32 +41,20 @@ class Dir(BlobBase, Generic[T]):
     @classmethod
     async def from_local(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> Dir[T]:
         """A Dir for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path."""
-        import flyte.storage as storage
-
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(local):
             raise NotADirectoryError(f"Dir.from_local: {local} is not a directory")
-        target = _upload_target(local, remote_destination)
-        if target is None:
-            return cls(path=local)
-        await storage.put(local, target, recursive=True)
-        return cls(path=target, name=os.path.basename(local))
+        target = await _put_local(local, remote_destination)
+        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
 
     @classmethod
     def from_local_sync(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> Dir[T]:
         """Synchronous :meth:`from_local` (streams each file)."""
-        import flyte.storage as storage
-
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(local):
             raise NotADirectoryError(f"Dir.from_local_sync: {local} is not a directory")
-        target = _upload_target(local, remote_destination)
-        if target is None:
-            return cls(path=local)
-        for f in iter_local_files(local):
-            rel = os.path.relpath(f, local).replace(os.sep, "/")
-            _copy_stream(f, storage.join(target, rel))
-        return cls(path=target, name=os.path.basename(local))
+        target = _put_local_sync(local, remote_destination)
+        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
 
     @classmethod
     def from_existing_remote(cls, remote_path: str, dir_cache_key: str | None = None) -> Dir[T]:
@@ -81,8 +72,6 @@ class Dir(BlobBase, Generic[T]):
             for f in iter_local_files(local_path_of(self.path), recursive, max_depth):
                 yield File(path=f)
             return
-        import flyte.storage as storage
-
         base = self.path.rstrip("/")
         limit = 1 if not recursive else max_depth
         # a recursive listing holds only files; a flat one would mix in folders
@@ -108,8 +97,6 @@ class Dir(BlobBase, Generic[T]):
         return list(self.walk_sync(recursive=False))
 
     async def exists(self) -> bool:
-        import flyte.storage as storage
-
         return await storage.exists(self.path)
 
     def exists_sync(self) -> bool:
@@ -129,8 +116,6 @@ class Dir(BlobBase, Generic[T]):
     def _child(self, name: str) -> str:
         if not self.is_remote:
             return os.path.join(local_path_of(self.path), name)
-        import flyte.storage as storage
-
         return storage.join(self.path, name)
 
     # -- download -------------------------------------------------------------------------
@@ -140,8 +125,6 @@ class Dir(BlobBase, Generic[T]):
 
         A local folder with no ``local_path`` is returned as is.
         """
-        import flyte.storage as storage
-
         if local_path is None and not self.is_remote:
             return local_path_of(self.path)
         dst = os.fspath(local_path) if local_path is not None else self._default_download_path()
@@ -162,12 +145,10 @@ class Dir(BlobBase, Generic[T]):
         base = self.path.rstrip("/")
         for f in self.walk_sync():
             rel = f.path[len(base) + 1 :]
-            _copy_stream(f.path, os.path.join(dst, *rel.split("/")))
+            storage.copy_sync(f.path, os.path.join(dst, *rel.split("/")))
         return dst
 
     def _copy_local_tree(self, dst: str) -> None:
-        import shutil
-
         shutil.copytree(local_path_of(self.path), dst, dirs_exist_ok=True)
 
     def _default_download_path(self) -> str:
@@ -176,8 +157,6 @@ class Dir(BlobBase, Generic[T]):
 
 def _run_sync(coro: object) -> bool:
     """Run a coroutine from sync code (not from inside a running event loop)."""
-    import concurrent.futures
-
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
 
@@ -185,8 +164,6 @@ def _run_sync(coro: object) -> bool:
 def _collect_sync(agen: AsyncIterator[File[T]]) -> list[File[T]]:
     async def collect() -> list[File[T]]:
         return [f async for f in agen]
-
-    import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, collect()).result()

@@ -11,33 +11,27 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any, Generic, TypeVar
 
+import flyte.storage as storage
 from flyte.io._blob import SINGLE, BlobBase, local_path_of
+from flyte.storage import data_access
 
 T = TypeVar("T")
 
-_CHUNK = 4 * 1024 * 1024
 
-
-def _copy_stream(src: str, dst: str) -> None:
-    """Stream ``src`` to ``dst`` through flyte.storage (either side may be remote)."""
-    import flyte.storage as storage
-
-    with storage.open_sync(src, "rb") as fi, storage.open_sync(dst, "wb") as fo:
-        shutil.copyfileobj(fi, fo, _CHUNK)
-
-
-def _upload_target(local: str, remote_destination: str | None) -> str | None:
-    """Where ``from_local`` puts a file: the given destination, the run's raw data, or nowhere."""
+async def _put_local(local: str, remote_destination: str | None) -> str | None:
+    """Upload for ``from_local``: to the given destination, else through the run's data access; None: stay local."""
     if remote_destination:
-        return remote_destination
-    from flyte._context import raw_data_path
+        return await storage.put(local, remote_destination, recursive=os.path.isdir(local))
+    da = data_access.current()
+    return await da.upload(local) if da is not None else None
 
-    raw = raw_data_path()
-    if raw is None:
-        return None
-    import flyte.storage as storage
 
-    return storage.join(raw, uuid.uuid4().hex, os.path.basename(local.rstrip(os.sep)))
+def _put_local_sync(local: str, remote_destination: str | None) -> str | None:
+    """Blocking :func:`_put_local` (streams each file)."""
+    if remote_destination:
+        return storage.copy_sync(local, remote_destination, recursive=os.path.isdir(local))
+    da = data_access.current()
+    return da.upload_sync(local) if da is not None else None
 
 
 class File(BlobBase, Generic[T]):
@@ -72,16 +66,11 @@ class File(BlobBase, Generic[T]):
     @classmethod
     async def from_local(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> File[T]:
         """A File for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path."""
-        import flyte.storage as storage
-
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isfile(local):
             raise FileNotFoundError(f"File.from_local: {local} is not a file")
-        target = _upload_target(local, remote_destination)
-        if target is None:
-            return cls(path=local)
-        await storage.put(local, target)
-        return cls(path=target, name=os.path.basename(local))
+        target = await _put_local(local, remote_destination)
+        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
 
     @classmethod
     def from_local_sync(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> File[T]:
@@ -89,11 +78,8 @@ class File(BlobBase, Generic[T]):
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isfile(local):
             raise FileNotFoundError(f"File.from_local_sync: {local} is not a file")
-        target = _upload_target(local, remote_destination)
-        if target is None:
-            return cls(path=local)
-        _copy_stream(local, target)
-        return cls(path=target, name=os.path.basename(local))
+        target = _put_local_sync(local, remote_destination)
+        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
 
     @classmethod
     def from_existing_remote(cls, remote_path: str, file_cache_key: str | None = None) -> File[T]:
@@ -104,24 +90,18 @@ class File(BlobBase, Generic[T]):
     def new_remote(cls, file_name: str | None = None) -> File[T]:
         """A File at a fresh path to write to with :meth:`open` / :meth:`open_sync`.
 
-        Inside a run the path is under the run's raw data path; outside a run it is in a new
-        folder under the system temporary directory.
+        Inside a run the path is a fresh one from the run's data access (under its raw data
+        path); outside a run it is in a new folder under the system temporary directory.
         """
-        from flyte._context import raw_data_path
-
         name = file_name or uuid.uuid4().hex
-        raw = raw_data_path()
-        if raw is None:
+        da = data_access.current()
+        if da is None:
             return cls(path=os.path.join(tempfile.mkdtemp(prefix="flyte-"), name))
-        import flyte.storage as storage
-
-        return cls(path=storage.join(raw, uuid.uuid4().hex, name))
+        return cls(path=da.new_path(name))
 
     # -- access ---------------------------------------------------------------------------
 
     async def exists(self) -> bool:
-        import flyte.storage as storage
-
         return await storage.exists(self.path)
 
     def exists_sync(self) -> bool:
@@ -135,8 +115,6 @@ class File(BlobBase, Generic[T]):
 
     def open_sync(self, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         """A file object (a context manager) reading or writing this file, streamed."""
-        import flyte.storage as storage
-
         return storage.open_sync(self.path, mode, **kwargs)
 
     @contextlib.asynccontextmanager
@@ -153,8 +131,6 @@ class File(BlobBase, Generic[T]):
 
         A local file with no ``local_path`` is returned as is.
         """
-        import flyte.storage as storage
-
         if local_path is None and not self.is_remote:
             return local_path_of(self.path)
         dst = os.fspath(local_path) if local_path is not None else self._default_download_path()
@@ -175,7 +151,7 @@ class File(BlobBase, Generic[T]):
         if os.path.isdir(dst):
             dst = os.path.join(dst, self.name or "file")
         os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-        _copy_stream(self.path, dst)
+        storage.copy_sync(self.path, dst)
         return dst
 
     def _default_download_path(self) -> str:

@@ -322,12 +322,14 @@ class Registry(Generic[T]):
         hit = self._collect(full=False).get(name) or self._collect().get(name)
         return hit[1] if hit else None
 
-    def snapshot(self) -> dict[str, tuple[str, T]]:
+    def snapshot(self, full: bool = True) -> dict[str, tuple[str, T]]:
         """Everything registered (installed plugins loaded), as ``key -> (plugin name, item)``.
 
-        The same object is returned until plugins change, so callers may cache against its identity.
+        ``full=False``: only what the plugins loaded so far register (at least the built-in one),
+        without importing installed plugins. The same object is returned until plugins change, so
+        callers may cache against its identity.
         """
-        return self._collect()
+        return self._collect(full)
 
     def names(self) -> list[str]:
         return sorted(self._collect())

@@ -27,7 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flyte.storage.signed_url import RetryPolicy, get_file, md5_of_file, put_file
+from flyte.storage.errors import StorageError
+from flyte.storage.registry import backend_for
+from flyte.storage.signed_url import RetryPolicy, default_client, get_file, md5_of_file, put_file
 
 if TYPE_CHECKING:
     import httpx
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         CreateUploadLocationResponse,
     )
 
+    from flyte.storage.backend import StorageBackend
     from flyte.storage.progress import Progress
 
 
@@ -158,8 +161,6 @@ class DataProxyClient:
             resp: CreateUploadLocationResponse = await self._call("create_upload_location", req)
         except AlreadyExists as e:
             if not e.native_url:
-                from flyte.storage.errors import StorageError
-
                 raise StorageError(
                     f"The control plane says {name} ({digest.hex()}) is already uploaded but did not say where; "
                     "upgrade the control plane or upload under another filename_root."
@@ -185,8 +186,6 @@ class DataProxyClient:
 
     async def upload_files(self, paths: list[str]) -> list[Uploaded]:
         """Upload many files, ``concurrency`` at a time, sharing one HTTP connection pool."""
-        from flyte.storage.signed_url import default_client
-
         own = self.http is None
         if own:
             self.http = default_client()
@@ -252,9 +251,6 @@ def provider_put_headers(native_url: str, signed_url: str, size: int, content_md
     Uses the installed backend for that protocol; without one, recognises Azure SAS URLs
     (which need ``x-ms-blob-type``) so uploads work without the provider's plugin.
     """
-    from flyte.storage import backend_for
-    from flyte.storage.backend import StorageBackend
-
     try:
         backend: StorageBackend | None = backend_for(native_url) if native_url else None
     except Exception:

@@ -39,9 +39,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flyte.storage import redact_url
 from flyte.storage.errors import IntegrityError, TransferError
 from flyte.storage.progress import NoProgress, Progress
+from flyte.storage.redaction import redact_url
 
 if TYPE_CHECKING:
     import httpx

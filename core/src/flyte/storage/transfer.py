@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flyte.storage.errors import UnsafeKeyError
 from flyte.storage.progress import FsspecCallback, Progress
+from flyte.storage.redaction import redact_url
 
 if TYPE_CHECKING:
     import fsspec
@@ -236,8 +238,6 @@ def safe_local_path(root: str, rel: str, url: str) -> str:
     outside ``root`` (a symbolic link already there) raises :class:`UnsafeKeyError`: object keys
     are arbitrary strings, and a folder download must never write outside its destination.
     """
-    from flyte.storage import redact_url
-    from flyte.storage.errors import UnsafeKeyError
 
     def refuse(why: str) -> UnsafeKeyError:
         where = redact_url(url)
@@ -266,9 +266,6 @@ def safe_local_path(root: str, rel: str, url: str) -> str:
 
 def local_targets(url: str, dst: str, objects: Sequence[tuple[str, str, int | None]]) -> list[str]:
     """The local path of each object of a folder download, all checked before anything is written."""
-    from flyte.storage import redact_url
-    from flyte.storage.errors import UnsafeKeyError
-
     out: list[str] = []
     seen: dict[str, str] = {}
     for _, rel, _ in objects:

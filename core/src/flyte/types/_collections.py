@@ -23,15 +23,11 @@ from typing import Any
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import EnumType, LiteralType, SimpleType, TypeAnnotation
 
-from flyte.types._transformer import Decoder, Encoder, TypePlan, TypeTransformer, fail, type_repr, value_repr
+from flyte.types._struct import check_msgpack_type, msgpack_decoder, msgpack_encoder, msgpack_to_literal
+from flyte.types._transformer import Decoder, Encoder, TypeTransformer, fail, type_repr, value_repr
+from flyte.types._transformer import nested_plan as _plan
 
 MSGPACK = "msgpack"
-
-
-def _plan(t: Any) -> TypePlan:
-    from flyte.types._engine import TypeEngine
-
-    return TypeEngine.plan(t)
 
 
 def _in_item(where: str, e: Exception) -> Exception:
@@ -129,8 +125,6 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     def get_literal_type(self, t: Any) -> LiteralType:
         vt = self._value_type(t)
         if vt is None:
-            from flyte.types._struct import check_msgpack_type
-
             check_msgpack_type(t)
             return _struct_type()
         return LiteralType(map_value_type=_plan(vt).literal_type)
@@ -138,8 +132,6 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     def sync_encoder(self, t: Any, lt: LiteralType) -> Encoder | None:
         vt = self._value_type(t)
         if vt is None:
-            from flyte.types._struct import msgpack_encoder
-
             return msgpack_encoder(t, dict)
         sub = _plan(vt).encode
         if sub is None:
@@ -165,8 +157,6 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     def sync_decoder(self, t: Any) -> Decoder | None:
         vt = self._value_type(t)
         if vt is None:
-            from flyte.types._struct import msgpack_decoder
-
             return msgpack_decoder(t)
         sub = _plan(vt).decode
         if sub is None:
@@ -182,8 +172,6 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     async def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType) -> Literal:
         vt = self._value_type(python_type)
         if vt is None:
-            from flyte.types._struct import msgpack_to_literal
-
             return await msgpack_to_literal(python_val, python_type)
         if not isinstance(python_val, dict):
             raise fail(f"Expected a dict, got {type(python_val).__name__} {value_repr(python_val)}")

@@ -8,16 +8,18 @@ Lookup order for a type ``t``:
    origin of a generic alias).
 3. Built-ins: scalars, ``list[T]``, ``dict``, unions, enums, ``typing.Literal`` (in the
    official SDK's pickle form; see ``_literal``), dataclasses, pydantic models (only if
-   pydantic is already imported, i.e. the type *is* a model), ``flyte.io.File`` and
-   ``flyte.io.Dir``.
+   pydantic is already imported, i.e. the type *is* a model).
 4. Registered transformers whose type is a base class of ``t``.
-5. Transformers from the ``flyte_type_transformers`` plugin hook (asked only now).
+5. Transformers from the ``flyte_type_transformers`` plugin hook (asked only now): first
+   the built-in plugin's, which include ``flyte.io.File`` and ``flyte.io.Dir`` (this package
+   does not import :mod:`flyte.io`, a higher layer), then installed plugins'.
 
 Anything else is an error; there is no silent pickle fallback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import sys
@@ -26,12 +28,20 @@ import types
 import typing
 from typing import Any
 
+import msgpack
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import LiteralType
 
+import flyte.storage as storage
 from flyte.errors import TypeTransformerError
-from flyte.types import _collections, _simple
+from flyte.plugins.manager import get_plugin_manager
+from flyte.types import _collections, _guess, _simple, _transformer
+from flyte.types._literal import LITERAL
+from flyte.types._msgpack_codec import codec_for
+from flyte.types._pickle import BYTES, PICKLE, PICKLED
+from flyte.types._struct import DATACLASS
 from flyte.types._transformer import TypePlan, TypeTransformer, fail, type_repr
+from flyte.types._tuples import NAMED_TUPLE, TUPLE, is_typed_tuple
 
 
 def _builtin(t: Any) -> TypeTransformer[Any] | None:
@@ -49,42 +59,23 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
     if origin is typing.Union or origin is types.UnionType:
         return _collections.UNION
     if origin is typing.Literal:
-        from flyte.types._literal import LITERAL
-
         return LITERAL
     if origin is tuple:
-        from flyte.types._tuples import TUPLE, is_typed_tuple
-
         return TUPLE if is_typed_tuple(t) else None
     if t is bytes:
-        from flyte.types._pickle import BYTES
-
         return BYTES
-    if isinstance(origin, type) and not isinstance(t, type):  # File[csv], Dir[T]: by their origin
-        from flyte.io._blob import transformer_for
-
-        return transformer_for(origin)
     if isinstance(t, type):
         if issubclass(t, enum.Enum):
             return _collections.ENUM
         if issubclass(t, tuple) and hasattr(t, "_fields"):
-            from flyte.types._tuples import NAMED_TUPLE
-
             return NAMED_TUPLE
-        from flyte.io._blob import transformer_for
-
-        blob = transformer_for(t)
-        if blob is not None:
-            return blob
         if dataclasses.is_dataclass(t):
-            from flyte.types._struct import DATACLASS
-
             return DATACLASS
-        if "pydantic" in sys.modules:
+        if "pydantic" in sys.modules:  # a model class exists only if pydantic is imported: never import it here
             from pydantic import BaseModel
 
             if issubclass(t, BaseModel):
-                from flyte.types._pydantic import PYDANTIC
+                from flyte.types._pydantic import PYDANTIC  # imports pydantic
 
                 return PYDANTIC
     return None
@@ -198,15 +189,30 @@ class TypeEngine:
         raise _unsupported(t)
 
     @staticmethod
-    def _plugin_snapshot() -> Any:
-        from flyte.plugins.manager import get_plugin_manager
+    def _plugin_snapshot(full: bool = False) -> Any:
+        """The plugin transformers; ``full=False``: those loaded so far (at least the built-in plugin's).
 
-        return get_plugin_manager().transformers.snapshot()
+        The same object is returned until plugins change, so a plan records it as its owner.
+        """
+        return get_plugin_manager().transformers.snapshot(full=full)
+
+    @classmethod
+    def _plugin_transformers(cls) -> typing.Iterator[tuple[TypeTransformer[Any], Any]]:
+        """(transformer, snapshot): the built-in plugin's first, then, once, those of installed plugins.
+
+        Installed plugins are imported only if no loaded plugin answers (like any other registry lookup).
+        """
+        snapshot = cls._plugin_snapshot()
+        for _, tr in snapshot.values():
+            yield tr, snapshot
+        if not get_plugin_manager().fully_loaded:
+            full = cls._plugin_snapshot(full=True)
+            for _, tr in full.values():
+                yield tr, full
 
     @classmethod
     def _from_plugins(cls, t: Any) -> tuple[TypeTransformer[Any], Any] | None:
-        snapshot = cls._plugin_snapshot()
-        for _, tr in snapshot.values():
+        for tr, snapshot in cls._plugin_transformers():
             try:
                 ok = tr.matches(t) if isinstance(tr, TypeTransformer) else tr.python_type is t
             except Exception:
@@ -240,8 +246,6 @@ class TypeEngine:
             t = type(None)
         inner = t
         if typing.get_origin(t) is typing.Annotated:
-            from flyte.types._pickle import PICKLE, PICKLED
-
             meta = t.__metadata__
             chosen = next((m for m in meta if isinstance(m, TypeTransformer)), None)
             if chosen is not None:
@@ -268,8 +272,6 @@ class TypeEngine:
     def _annotated_plan(cls, t: Any) -> TypePlan:
         """``Annotated[X, <other metadata>]``: X's plan; a pickled Literal keeps the full class name."""
         p = cls.plan(typing.get_args(t)[0])
-        from flyte.types._literal import LITERAL
-
         if p.transformer is LITERAL:  # the official SDK names the pickle after the whole annotation
             lt = LiteralType()
             lt.CopyFrom(p.literal_type)
@@ -279,10 +281,19 @@ class TypeEngine:
 
     @classmethod
     def guess_python_type(cls, literal_type: LiteralType) -> Any:
-        """A Python type that reads literals of ``literal_type`` (structs as plain dicts)."""
-        from flyte.types._guess import guess_python_type
+        """A Python type that reads literals of ``literal_type`` (structs as plain dicts, blobs as File/Dir)."""
+        return _guess.guess_python_type(literal_type, cls._guess_from_transformers)
 
-        return guess_python_type(literal_type)
+    @classmethod
+    def _guess_from_transformers(cls, literal_type: LiteralType) -> Any:
+        """The Python type a registered or plugin transformer (File, Dir...) claims for ``literal_type``."""
+        seen = [*cls._registry.values(), *(tr for tr, _ in cls._plugin_transformers())]
+        for tr in seen:
+            try:
+                return tr.guess_python_type(literal_type)
+            except Exception:
+                continue
+        return None
 
     # -- conversion ---------------------------------------------------------------------
 
@@ -324,10 +335,6 @@ async def decode_other_forms(p: TypePlan, lit: Literal, err: Exception) -> Any:
     if lit.WhichOneof("value") == "scalar" and lit.scalar.WhichOneof("value") == "binary":
         b = lit.scalar.binary
         if b.tag == "msgpack":
-            import msgpack
-
-            from flyte.types._msgpack_codec import codec_for
-
             try:
                 codec = codec_for(p.python_type)
             except TypeTransformerError:
@@ -338,10 +345,6 @@ async def decode_other_forms(p: TypePlan, lit: Literal, err: Exception) -> Any:
 
 async def unwrap_offloaded(lit: Literal) -> Literal:
     """Read a literal that was offloaded to storage (``offloaded_metadata.uri``)."""
-    import asyncio
-
-    import flyte.storage as storage
-
     uri = lit.offloaded_metadata.uri
 
     def read() -> bytes:
@@ -351,3 +354,7 @@ async def unwrap_offloaded(lit: Literal) -> Literal:
     out = Literal()
     out.ParseFromString(await asyncio.to_thread(read))
     return out
+
+
+# list[T], dict[str, T] and unions plan their item types through the engine
+_transformer.set_nested_planner(TypeEngine.plan)

@@ -9,10 +9,13 @@ enum's string), a pickled ``typing.Literal['a', 'b']`` that Literal (read withou
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from flyteidl2.core.types_pb2 import LiteralType, SimpleType
 
+from flyte.types._literal import LITERAL_ENUM, literal_from_class_name
+from flyte.types._pickle import PICKLE_FORMAT, Pickled
 from flyte.types._transformer import fail
 
 _SIMPLE: dict[int, Any] = {
@@ -27,40 +30,34 @@ _SIMPLE: dict[int, Any] = {
 }
 
 
-def guess_python_type(lt: LiteralType) -> Any:
+def guess_python_type(lt: LiteralType, guess_blob: Callable[[LiteralType], Any]) -> Any:
+    """``guess_blob`` names the type of a (non-pickle) blob: File or Dir, which this layer does not import."""
     kind = lt.WhichOneof("type")
     if kind == "simple":
         t = _SIMPLE.get(lt.simple)
         if t is not None:
             return t
     elif kind == "collection_type":
-        return list[guess_python_type(lt.collection_type)]  # type: ignore[misc]
+        return list[guess_python_type(lt.collection_type, guess_blob)]  # type: ignore[misc]
     elif kind == "map_value_type":
-        return dict[str, guess_python_type(lt.map_value_type)]  # type: ignore[misc]
+        return dict[str, guess_python_type(lt.map_value_type, guess_blob)]  # type: ignore[misc]
     elif kind == "enum_type":
-        from flyte.types._literal import LITERAL_ENUM
-
         # a string primitive holding one of the values, at any depth
         return typing.Annotated[typing.Literal[tuple(lt.enum_type.values)], LITERAL_ENUM]
     elif kind == "blob":
-        from flyte.io import Dir, File
-
-        if lt.blob.format == "PythonPickle":
-            from flyte.types._pickle import Pickled
-
+        if lt.blob.format == PICKLE_FORMAT:
             return Pickled[Any]  # type: ignore[misc]
-        return Dir if lt.blob.dimensionality == 1 else File
+        t = guess_blob(lt)
+        if t is not None:
+            return t
     elif kind == "union_type":
         variants = lt.union_type.variants
         if variants and all(v.structure.tag == "FlytePickle" for v in variants):
-            from flyte.types._literal import literal_from_class_name
-            from flyte.types._pickle import Pickled
-
             name = lt.metadata.fields["python_class_name"].string_value if lt.HasField("metadata") else ""
             literal = literal_from_class_name(name)
             if literal is not None:  # a pickled Literal: read with the restricted unpickler
                 return literal
 
             return Pickled[Any]  # type: ignore[misc]
-        return typing.Union[tuple(guess_python_type(v) for v in variants)]  # noqa: UP007
+        return typing.Union[tuple(guess_python_type(v, guess_blob) for v in variants)]  # noqa: UP007
     raise fail(f"No Python type is known for the literal type {kind or 'empty'}")

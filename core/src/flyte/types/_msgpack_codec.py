@@ -9,7 +9,6 @@ as ``{"path", "name", "format", "hash"}``; nested dataclasses as maps.
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import datetime as _dt
 import enum
@@ -19,14 +18,14 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from flyte.types._blob import UPLOADED, BlobRef, is_blob_type
+from flyte.types._literal import find_member, literal_members
 from flyte.types._transformer import fail, type_repr, value_repr
+
+__all__ = ["UPLOADED", "Codec", "codec_for", "collect_blobs", "dataclass_fields"]
 
 ToPlain = Callable[[Any], Any]
 FromPlain = Callable[[Any], Any]
-
-# id(File/Dir) -> uploaded URI, set while an async encode of a value holding local files runs
-UPLOADED: contextvars.ContextVar[dict[int, str] | None] = contextvars.ContextVar("flyte_uploaded", default=None)
-
 
 @dataclasses.dataclass
 class Codec:
@@ -60,8 +59,6 @@ def _int(x: Any) -> int:
 
 def _literal_codec(t: Any) -> Codec:
     """A Literal field: its plain value, checked against the allowed values both ways."""
-    from flyte.types._literal import find_member, literal_members
-
     members = literal_members(t)
 
     def to_plain(v: Any) -> Any:
@@ -152,8 +149,6 @@ def _build(t: Any) -> Codec:
     if _is_union(t):
         return _union_codec(t, [codec_for(a) for a in args])
     if isinstance(t, type):
-        from flyte.io._blob import is_blob_type
-
         if is_blob_type(t):
             return _blob_codec(t)
         if dataclasses.is_dataclass(t):
@@ -305,9 +300,7 @@ def _dataclass_codec(t: type) -> Codec:
 
 def collect_blobs(v: Any, out: list[Any]) -> None:
     """Every File/Dir instance reachable from ``v`` (dataclasses, lists, dicts, tuples)."""
-    from flyte.io._blob import BlobBase
-
-    if isinstance(v, BlobBase):
+    if isinstance(v, BlobRef):
         out.append(v)
     elif isinstance(v, (list, tuple)):
         for x in v:

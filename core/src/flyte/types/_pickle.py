@@ -23,13 +23,14 @@ import io
 import pickle
 import sys
 import typing
-import uuid
 from typing import Annotated, Any, TypeVar
 
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import BlobType, LiteralType, SimpleType
 
+import flyte.storage as storage
 from flyte.errors import TypeTransformerError
+from flyte.storage import data_access
 from flyte.types._transformer import TypeTransformer, fail, type_repr
 
 T = TypeVar("T")
@@ -71,22 +72,13 @@ def pickle_literal_type(class_name: str) -> LiteralType:
 
 
 async def pickle_to_literal(v: Any, data: bytes) -> Literal:
-    from flyte._context import raw_data_path
-
+    """A large value goes to the run's raw data through its data access; outside a run it stays inline."""
     lit = Literal()
-    raw = raw_data_path() if sys.getsizeof(v) > INLINE_LIMIT else None
-    if raw is None:
+    da = data_access.current() if sys.getsizeof(v) > INLINE_LIMIT else None
+    if da is None:
         lit.scalar.binary.value = data
     else:
-        import flyte.storage as storage
-
-        uri = storage.join(raw, uuid.uuid4().hex, hashlib.md5(data).hexdigest())
-
-        def write() -> None:
-            with storage.open_sync(uri, "wb") as f:
-                f.write(data)
-
-        await asyncio.to_thread(write)
+        uri = await da.write_bytes(data, hashlib.md5(data).hexdigest())
         blob = lit.scalar.blob
         blob.uri = uri
         blob.metadata.type.format = PICKLE_FORMAT
@@ -103,7 +95,6 @@ async def pickle_bytes(lv: Literal) -> bytes:
     if kind == "binary" and s.binary.value:
         return s.binary.value
     if kind == "blob" and s.blob.uri:
-        import flyte.storage as storage
 
         def read() -> bytes:
             with storage.open_sync(s.blob.uri, "rb") as f:

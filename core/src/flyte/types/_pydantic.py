@@ -21,7 +21,8 @@ from flyteidl2.core.types_pb2 import LiteralType
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
-from flyte.types._msgpack_codec import UPLOADED, collect_blobs
+from flyte.types._blob import UPLOADED, is_blob_type
+from flyte.types._msgpack_codec import collect_blobs
 from flyte.types._struct import _binary_literal, _unpack, struct_literal_type
 from flyte.types._transformer import Decoder, Encoder, TypeTransformer, fail, type_repr, value_repr
 
@@ -87,8 +88,6 @@ def _walk(data: dict[str, Any], model: type[BaseModel], to_names: bool) -> dict[
 
 
 def _mentions_blob(t: Any, seen: set[int] | None = None) -> bool:
-    from flyte.io._blob import is_blob_type
-
     seen = seen if seen is not None else set()
     if id(t) in seen:
         return False

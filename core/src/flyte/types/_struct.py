@@ -16,7 +16,9 @@ import msgpack
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import LiteralType, SimpleType, TypeAnnotation
 
-from flyte.types._msgpack_codec import UPLOADED, Codec, codec_for, collect_blobs
+from flyte.types._blob import UPLOADED
+from flyte.types._msgpack_codec import Codec, codec_for, collect_blobs
+from flyte.types._struct_schema import dataclass_schema
 from flyte.types._transformer import Decoder, Encoder, TypeTransformer, fail, type_repr, value_repr
 
 MSGPACK = "msgpack"
@@ -120,8 +122,6 @@ class DataclassTransformer(TypeTransformer[Any]):
         return isinstance(t, type) and dataclasses.is_dataclass(t)
 
     def get_literal_type(self, t: Any) -> LiteralType:
-        from flyte.types._struct_schema import dataclass_schema
-
         codec_for(t)  # unsupported field types fail here, at decoration time
         return struct_literal_type(dataclass_schema(t), self.name)
 

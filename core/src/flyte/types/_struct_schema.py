@@ -16,6 +16,7 @@ import types
 import typing
 from typing import Any
 
+from flyte.types._blob import blob_schema, is_blob_type
 from flyte.types._msgpack_codec import dataclass_fields
 from flyte.types._transformer import fail, type_repr
 
@@ -30,22 +31,6 @@ _SIMPLE: dict[Any, dict[str, Any]] = {
     _dt.date: {"type": "string", "format": "date"},
     _dt.timedelta: {"type": "number", "format": "time-delta"},
 }
-
-
-def _blob_schema(title: str, description: str) -> dict[str, Any]:
-    nullable_str = {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
-    return {
-        "title": title,
-        "type": "object",
-        "description": description,
-        "required": ["path"],
-        "properties": {
-            "path": {"title": "Path", "type": "string"},
-            "name": {**nullable_str, "title": "Name"},
-            "format": {"default": "", "title": "Format", "type": "string"},
-            "hash": {**nullable_str, "title": "Hash"},
-        },
-    }
 
 
 def json_default(v: Any) -> Any:
@@ -94,11 +79,9 @@ def schema_of(t: Any) -> dict[str, Any]:
     if isinstance(t, type):
         if issubclass(t, enum.Enum):
             return {"enum": [m.value for m in t]}
-        from flyte.io._blob import is_blob_type
-
         if is_blob_type(t):
             blob: Any = t
-            return _blob_schema(blob._schema_title, blob._schema_description)
+            return blob_schema(blob._schema_title, blob._schema_description)
         if dataclasses.is_dataclass(t):
             return dataclass_schema(t)
         if "pydantic" in sys.modules:

@@ -147,6 +147,27 @@ TypeTransformerFailedError = TypeTransformerError
 """The official SDK's name for a conversion error; the same class as flyte.errors.TypeTransformerError."""
 
 
+_nested_planner: Callable[[Any], TypePlan] | None = None
+
+
+def set_nested_planner(planner: Callable[[Any], TypePlan]) -> None:
+    """Set how compound transformers plan their item types (the engine's ``plan``; set when it is imported).
+
+    ``list[T]`` needs the plan of ``T``, and the engine needs the list transformer: the engine
+    passes itself down here instead of the transformers importing it back.
+    """
+    global _nested_planner
+    _nested_planner = planner
+
+
+def nested_plan(t: Any) -> TypePlan:
+    """The engine's plan for an item type ``t`` of a compound type (see :func:`set_nested_planner`)."""
+    planner = _nested_planner
+    if planner is None:
+        raise RuntimeError("the type engine is not loaded: import flyte.types.TypeEngine first")
+    return planner(t)
+
+
 def type_repr(t: Any) -> str:
     """A short, readable name for a type annotation (``list[int]``, ``Optional[str]``, ``Foo``)."""
     if isinstance(t, type) and not getattr(t, "__args__", None):
