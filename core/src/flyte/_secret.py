@@ -1,4 +1,11 @@
-"""Secrets a task needs, and how they are resolved when it runs locally."""
+"""Secrets a task needs, and how they are resolved when it runs locally.
+
+Locally a secret is checked when the task reads it, not before: a task whose environment declares
+a secret nobody provided still runs; reading the secret's variable (``os.environ["API_TOKEN"]``)
+raises :class:`SecretNotFoundError` (a ``KeyError``) naming the secret and how to provide it, and
+``os.getenv("API_TOKEN")`` / ``os.environ.get`` return the default, as the official SDK's local
+mode (which sets nothing) does.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +68,45 @@ def normalize_secrets(req: SecretRequest | None) -> tuple[Secret, ...]:
         else:
             raise TypeError(f"secrets must be str or flyte.Secret, got {type(s).__name__}")
     return tuple(out)
+
+
+class SecretNotFoundError(KeyError):
+    """A task read a secret that nothing provides locally. A ``KeyError``, as ``os.environ[...]`` raises."""
+
+    def __init__(self, secret: Secret, task: str | None = None) -> None:
+        super().__init__(secret.env_var)
+        self.secret = secret
+        self.task = task
+
+    def __str__(self) -> str:  # KeyError's str() is the repr of its key; this one is for people
+        s = self.secret
+        where = f" for task '{self.task}'" if self.task else ""
+        group = f" (group '{s.group}')" if s.group else ""
+        file_hint = "/".join(x for x in (s.group, s.key) if x)
+        return (
+            f"Secret '{s.key}'{group} was read{where} as {s.env_var} but is not set. Provide it locally as the "
+            f"environment variable {s.env_var} (e.g. `export {s.env_var}=...`), or as the file "
+            f"$FLYTE_SECRETS_DIR/{file_hint}."
+        )
+
+
+class MissingSecret:
+    """Stands, in a task's environment, for a declared secret nothing provides: reading it raises.
+
+    ``error()`` is what ``os.environ[name]`` raises inside the task.
+    """
+
+    __slots__ = ("secret", "task")
+
+    def __init__(self, secret: Secret, task: str | None = None) -> None:
+        self.secret = secret
+        self.task = task
+
+    def error(self) -> SecretNotFoundError:
+        return SecretNotFoundError(self.secret, self.task)
+
+    def __repr__(self) -> str:
+        return f"<missing secret {self.secret.key!r}>"
 
 
 def resolve_secret(secret: Secret) -> str | None:

@@ -343,10 +343,11 @@ def test_run_record_is_written(tmp_path: Path) -> None:
     rundir = Path(run.url.removeprefix("file://"))
     assert sorted(p.name for p in rundir.iterdir()) == ["actions.db", "run.json"]
     assert json.loads((rundir / "run.json").read_text())["name"] == "recorded"
-    # running under the same name again keeps the earlier record as recorded.1
-    flyte.with_runcontext(name="recorded").run(fan, n=1)
-    assert load_run("recorded")[0]["counts"] == {"succeeded": 2}
-    assert load_run("recorded.1")[0]["counts"] == {"succeeded": 4}
+    # running under the same name again leaves the earlier record alone: the new run is recorded-2
+    again = flyte.with_runcontext(name="recorded").run(fan, n=1)
+    assert again.name == "recorded-2"
+    assert load_run("recorded")[0]["counts"] == {"succeeded": 4}
+    assert load_run("recorded-2")[0]["counts"] == {"succeeded": 2}
 
 
 def test_failed_run_is_recorded() -> None:

@@ -1,24 +1,47 @@
-"""Run records of the local runtime: what ran, when, how it ended, with its literals.
+"""Run records of in-process runs: what ran, when, how it ended, with its literals.
 
 Layout of one run's directory (``<runs_dir>/<run_name>/``)::
 
-    run.json      name, task, phase, start/end, error, action counts (rewritten at start and end)
-    actions.db    one row per action: task, parent, phase, attempts, start/end, error,
-                  input and output literals (flyteidl2 LiteralMap bytes); written once at the end
+    run.json      name, task, phase, start/end, error, action counts, and the owning process
+                  (pid, its start time, host): rewritten at start and end
+    actions.db    one row per action: task, parent, phase, attempts, start/end, error, traceback,
+                  input and output literals (flyteidl2 LiteralMap bytes); written while the run goes,
+                  in batches (a writer thread commits every ``FLUSH_SECONDS``), readable meanwhile
     data/         the default raw data path: File/Dir outputs and offloaded values
+
+A run's directory is claimed with ``mkdir`` (atomic): two runs asking for the same name never share
+a record; the second gets ``<name>-2`` (``-3``...). A record still RUNNING whose process is gone
+(its pid no longer runs, or runs another program started later) reads as ABORTED ("process died").
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import logging
 import os
+import re
+import secrets
+import socket
 import sqlite3
+import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyte.errors import InvalidInputError
 from flyte.runtime import Phase
+
+logger = logging.getLogger("flyte.local")
+
+FLUSH_SECONDS = 0.5
+MAX_NAME_LENGTH = 100
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @dataclass(slots=True)
@@ -35,6 +58,158 @@ class ActionRecord:
     cache_hit: bool = False
     inputs: dict[str, bytes] | None = None  # name -> serialized flyteidl2 Literal
     outputs: dict[str, bytes] | None = None
+    traceback: str | None = None  # of the last failed attempt, for `flyte get run NAME --action aN`
+    saved: bool = False  # written to actions.db in its final state (set by the recorder)
+
+
+def format_failure(exc: BaseException) -> str:
+    """The traceback kept in a failed action's record: the body's frames, not the runtime's.
+
+    Leading frames of flyte itself (controller, body runner) are dropped; chained causes (a child
+    action's failure) are kept.
+    """
+    import traceback
+
+    flyte_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(flyte_dir):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+# -- names ---------------------------------------------------------------------------
+
+
+def new_run_name() -> str:
+    return "r" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
+
+
+def validate_run_name(name: str) -> str:
+    """``name`` if it can name a run's folder, else an InvalidInputError saying what is allowed."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError("A run name cannot be empty")
+    problem = None
+    if len(name) > MAX_NAME_LENGTH:
+        problem = f"it is {len(name)} characters long (at most {MAX_NAME_LENGTH})"
+    elif "/" in name or "\\" in name or os.sep in name:
+        problem = "it contains a path separator"
+    elif ".." in name:
+        problem = "it contains '..'"
+    elif not _NAME_RE.fullmatch(name):
+        problem = "it may use only letters, digits, '.', '_' and '-', and must start with a letter or digit"
+    if problem:
+        shown = name if len(name) <= 120 else name[:117] + "..."
+        raise InvalidInputError(
+            f"Run name {shown!r} is not allowed: {problem}. Example of a valid name: nightly-2026-11-29"
+        )
+    return name
+
+
+def claim_run_dir(base: Path, name: str | None) -> tuple[str, Path]:
+    """Create the run's folder under ``base`` and return ``(name, folder)``.
+
+    ``mkdir`` is the lock: whoever creates the folder owns the name. A name already taken gets the
+    first free ``<name>-<n>`` (n >= 2); the earlier record is left as it is.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    if name is None:
+        while True:
+            generated = new_run_name()
+            try:
+                (base / generated).mkdir()
+                return generated, base / generated
+            except FileExistsError:
+                continue
+    validate_run_name(name)
+    try:
+        (base / name).mkdir()
+        return name, base / name
+    except FileExistsError:
+        pass
+    suffix = re.compile(re.escape(name) + r"-(\d+)")
+    taken = [int(m.group(1)) for p in os.listdir(base) if (m := suffix.fullmatch(p))]
+    n = max(taken, default=1) + 1
+    while True:
+        candidate = f"{name}-{n}"
+        if len(candidate) > MAX_NAME_LENGTH:
+            raise InvalidInputError(f"Run name {name!r} is taken in {base} and too long to add a suffix to")
+        try:
+            (base / candidate).mkdir()
+            return candidate, base / candidate
+        except FileExistsError:
+            n += 1
+
+
+def runs_dir() -> Path:
+    """Where local runs are kept: ``$FLYTE_LOCAL_RUNS_DIR``, else ``<flyte home>/runs``."""
+    from flyte.config import flyte_home, get_config
+
+    explicit = get_config().get("local.runs_dir")  # FLYTE_LOCAL_RUNS_DIR overrides it
+    return Path(explicit).expanduser() if explicit else flyte_home() / "runs"
+
+
+def runs_dir_is_explicit() -> bool:
+    from flyte.config import get_config
+
+    return bool(get_config().get("local.runs_dir"))
+
+
+# -- the owning process ------------------------------------------------------------
+
+
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, from /proc), or None where that is unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])  # field 22, starttime
+    except (IndexError, ValueError):
+        return None
+
+
+_HOST = socket.gethostname()
+
+
+def owner_is_alive(record: dict[str, Any]) -> bool | None:
+    """Whether the process that wrote ``record`` still runs: True, False, or None (cannot tell)."""
+    pid = record.get("pid")
+    if not isinstance(pid, int) or record.get("host", _HOST) != _HOST:
+        return None
+    if pid == os.getpid():
+        return record.get("pid_start") in (None, process_start_time(pid))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    except OSError:
+        return None
+    started = record.get("pid_start")
+    if started is not None:
+        now = process_start_time(pid)
+        if now is not None and now != started:
+            return False  # the pid was reused by a later process
+    return True
+
+
+def _settle(record: dict[str, Any]) -> dict[str, Any]:
+    """A RUNNING record whose process died reads as ABORTED, with the reason in ``error``."""
+    if record.get("phase") == Phase.RUNNING.value and owner_is_alive(record) is False:
+        record["phase"] = Phase.ABORTED.value
+        record["error"] = record.get("error") or (
+            f"process died: pid {record.get('pid')} ended before the run did (killed, or the machine stopped)"
+        )
+        record["process_died"] = True
+    return record
+
+
+# -- the record itself -------------------------------------------------------------
 
 
 @dataclass
@@ -48,9 +223,10 @@ class RunRecord:
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     runtime: str = "local"
+    requested_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "name": self.name,
             "task": self.task,
             "runtime": self.runtime,
@@ -59,10 +235,16 @@ class RunRecord:
             "end": self.end,
             "error": self.error,
             "counts": self.counts,
+            "pid": os.getpid(),
+            "pid_start": process_start_time(os.getpid()),
+            "host": _HOST,
         }
+        if self.requested_name and self.requested_name != self.name:
+            doc["requested_name"] = self.requested_name
+        return doc
 
     def write(self) -> None:
-        tmp = self.directory / "run.json.tmp"
+        tmp = self.directory / f"run.json.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(self.to_json(), indent=1))
         os.replace(tmp, self.directory / "run.json")
 
@@ -70,9 +252,10 @@ class RunRecord:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
   name TEXT PRIMARY KEY, task TEXT, parent TEXT, grp TEXT, phase TEXT, attempts INTEGER,
-  start REAL, end REAL, error TEXT, cache_hit INTEGER, inputs BLOB, outputs BLOB
+  start REAL, end REAL, error TEXT, cache_hit INTEGER, inputs BLOB, outputs BLOB, traceback TEXT
 )
 """
+_INSERT = "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def _varint(n: int) -> bytes:
@@ -104,74 +287,384 @@ def _literal_map_bytes(lits: dict[str, bytes] | None) -> bytes | None:
     return bytes(out)
 
 
+def _row(a: ActionRecord) -> tuple[Any, ...]:
+    return (
+        a.name, a.task, a.parent, a.group, a.phase.value, a.attempts, a.start, a.end, a.error,
+        int(a.cache_hit), _literal_map_bytes(a.inputs), _literal_map_bytes(a.outputs), a.traceback,
+    )
+
+
+def _open_actions_db(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    # WAL: readers (`flyte get run` in another terminal) see every committed batch while we write;
+    # synchronous=NORMAL: a commit survives the process being killed, without an fsync per batch.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(_SCHEMA)
+    return db
+
+
 def write_actions(directory: Path, actions: list[ActionRecord]) -> None:
-    """Write every action of a run in one transaction (no per-action files or fsyncs)."""
-    db = sqlite3.connect(directory / "actions.db")
+    """Write ``actions`` in one transaction (used by tools and tests; runs use :class:`RunRecorder`)."""
+    db = _open_actions_db(directory / "actions.db")
     try:
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute(_SCHEMA)
-        db.executemany(
-            "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                (
-                    a.name, a.task, a.parent, a.group, a.phase.value, a.attempts, a.start, a.end, a.error,
-                    int(a.cache_hit), _literal_map_bytes(a.inputs), _literal_map_bytes(a.outputs),
-                )
-                for a in actions
-            ),
-        )
-        db.commit()
+        db.execute("BEGIN")
+        db.executemany(_INSERT, (_row(a) for a in actions))
+        db.execute("COMMIT")
     finally:
         db.close()
 
 
-def runs_dir() -> Path:
-    """Where local runs are kept: ``$FLYTE_LOCAL_RUNS_DIR``, else ``<flyte home>/runs``."""
-    from flyte.config import flyte_home, get_config
+def _complete(a: ActionRecord) -> bool:
+    """Whether ``a`` is final as far as the record goes (a success also needs its outputs)."""
+    return a.phase.terminal and (a.phase is not Phase.SUCCEEDED or a.outputs is not None)
 
-    explicit = get_config().get("local.runs_dir")  # FLYTE_LOCAL_RUNS_DIR overrides it
-    return Path(explicit).expanduser() if explicit else flyte_home() / "runs"
+
+def _counts(actions: list[ActionRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for a in actions:
+        key = "cached" if a.cache_hit else a.phase.value.lower()
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+_open_recorders: set[RunRecorder] = set()
+_atexit_registered = False
+
+
+class RunRecorder:
+    """Keeps one run's record on disk while it runs.
+
+    ``note(event, action)`` is the controller's ``on_event`` callback: it only appends to a queue
+    (thread-safe, no lock). A daemon thread commits what changed every ``FLUSH_SECONDS`` in one
+    transaction; ``finish(phase, error)`` writes the rest and the final ``run.json``. If the process
+    exits without ``finish`` (an exception escaping the loop, ``sys.exit`` in a body), an atexit hook
+    finishes the record as ABORTED; if it is killed, readers see the dead pid.
+
+    A recorder with ``directory=None`` is disabled: it keeps nothing (an unwritable home).
+    """
+
+    def __init__(self, record: RunRecord | None, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self.record = record
+        self.actions: list[ActionRecord] = []
+        self._queue: deque[ActionRecord] = deque()
+        self._carry: dict[str, ActionRecord] = {}
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._stop = threading.Event()
+        self._flush_seconds = flush_seconds
+        self._thread: threading.Thread | None = None
+        self.finished = False
+        self._write_error: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.record is not None
+
+    @property
+    def name(self) -> str | None:
+        return self.record.name if self.record else None
+
+    @property
+    def directory(self) -> Path | None:
+        return self.record.directory if self.record else None
+
+    def start(self, actions: list[ActionRecord]) -> None:
+        """Begin recording ``actions`` (the controller's list, appended to as actions start)."""
+        global _atexit_registered
+        self.actions = actions
+        if self.record is None:
+            return
+        _open_recorders.add(self)
+        if not _atexit_registered:
+            atexit.register(_finish_open_recorders)
+            _atexit_registered = True
+        self._thread = threading.Thread(target=self._loop, name=f"flyte-record-{self.record.name}", daemon=True)
+        self._thread.start()
+
+    def note(self, event: str, action: ActionRecord) -> None:
+        """An action changed state (running, succeeded, failed, cached): record it in the next batch."""
+        self._queue.append(action)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._flush_seconds):
+            try:
+                self.flush()
+            except Exception as e:  # a full disk must not stop the run: say it once, keep running
+                self._report_write_error(e)
+
+    def _report_write_error(self, e: BaseException) -> None:
+        if self._write_error is None and self.record is not None:
+            self._write_error = str(e)
+            logger.warning("Could not write the run record %s: %s", self.record.directory / "actions.db", e)
+
+    def flush(self, everything: bool = False) -> None:
+        """Commit what changed since the last flush (all unsaved actions with ``everything``)."""
+        if self.record is None:
+            return
+        with self._lock:
+            batch = self._carry
+            self._carry = {}
+            q = self._queue
+            while q:
+                a = q.popleft()
+                batch[a.name] = a
+            if everything:
+                for a in self.actions:
+                    if not a.saved:
+                        batch[a.name] = a
+            if not batch:
+                return
+            rows = []
+            finals = []
+            for a in batch.values():
+                if a.saved and not everything:
+                    continue
+                if not everything and a.phase is Phase.SUCCEEDED and a.outputs is None:
+                    self._carry[a.name] = a  # its outputs are set just after the event: next batch
+                    continue
+                rows.append(_row(a))
+                if _complete(a):
+                    finals.append(a)
+            if not rows:
+                return
+            if self._db is None:
+                self._db = _open_actions_db(self.record.directory / "actions.db")
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                db.executemany(_INSERT, rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            for a in finals:
+                a.saved = True
+
+    def finish(self, phase: Phase, error: str | None) -> None:
+        """Write every action not yet saved and the final run.json; stop the writer. Idempotent."""
+        if self.finished:
+            return
+        self.finished = True
+        _open_recorders.discard(self)
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        record = self.record
+        if record is None:
+            return
+        now = time.time()
+        if phase.terminal:
+            for a in self.actions:
+                if not a.phase.terminal:  # still running when the run ended: a sibling failed, or abort
+                    a.phase = Phase.ABORTED
+                    a.end = a.end or now
+        try:
+            self.flush(everything=True)
+        except Exception as e:
+            self._report_write_error(e)
+        finally:
+            self._close_db()
+        record.phase = phase
+        record.error = error
+        record.end = now
+        record.counts = _counts(self.actions)
+        try:
+            record.write()
+        except OSError as e:
+            self._report_write_error(e)
+
+    def discard(self) -> None:
+        """Stop and remove the record (a run that never started: bad input to its root task)."""
+        import shutil
+
+        self.finished = True
+        _open_recorders.discard(self)
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+        if self.record is not None:
+            shutil.rmtree(self.record.directory, ignore_errors=True)
+
+    def _close_db(self) -> None:
+        db, self._db = self._db, None
+        if db is None:
+            return
+        # Back to a single file (no -wal/-shm beside it) when nobody else reads it right now.
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("PRAGMA journal_mode=DELETE")
+        db.close()
+
+
+def _finish_open_recorders() -> None:
+    for rec in list(_open_recorders):
+        with contextlib.suppress(Exception):
+            rec.finish(Phase.ABORTED, "the process exited before the run ended")
+
+
+def abort_open_records(reason: str, blocking: bool = True) -> None:
+    """Finish every run record of this process still open as ABORTED (used when stopping on a signal)."""
+    for rec in list(_open_recorders):
+        if not blocking and rec._lock.locked():
+            continue  # being written right now; the pid check covers it if we exit first
+        with contextlib.suppress(Exception):
+            rec.finish(Phase.ABORTED, reason)
+
+
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message)
+
+
+def open_run_record(
+    task: str,
+    requested_name: str | None,
+    run_base_dir: str | os.PathLike[str] | None = None,
+    runtime: str = "local",
+) -> RunRecorder:
+    """Claim a run's folder and write its first run.json; a disabled recorder if home is unwritable.
+
+    An explicit ``run_base_dir`` (or ``FLYTE_LOCAL_RUNS_DIR``) that cannot be written is an error
+    naming it; the default location under the flyte home is skipped with one warning instead.
+    """
+    if requested_name is not None:
+        validate_run_name(requested_name)
+    explicit = run_base_dir is not None or runs_dir_is_explicit()
+    base = Path(run_base_dir).expanduser() if run_base_dir is not None else runs_dir()
+    try:
+        name, directory = claim_run_dir(base, requested_name)
+        record = RunRecord(name=name, task=task, directory=directory, runtime=runtime,
+                           requested_name=requested_name)
+        record.write()
+    except OSError as e:
+        reason = e.strerror or str(e)
+        if explicit:
+            raise InvalidInputError(
+                f"Cannot keep the run record in {base}: {reason} ({e.filename or base}). "
+                "Pass --run-base-dir (or set FLYTE_LOCAL_RUNS_DIR) to a writable folder."
+            ) from None
+        warn_once(
+            "home",
+            f"Run records are off: cannot write to {base} ({reason}). To keep them, set FLYTE_HOME "
+            "or pass --run-base-dir (run_base_dir=...) to a writable folder.",
+        )
+        return RunRecorder(None)
+    if requested_name is not None and name != requested_name:
+        logger.warning("A run named '%s' exists in %s; this run is '%s'.", requested_name, base, name)
+    return RunRecorder(record)
+
+
+def scratch_data_dir() -> str:
+    """A raw data folder for a run that keeps no record (its outputs still need a place)."""
+    return tempfile.mkdtemp(prefix="flyte-run-")
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def _read_json(f: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def list_runs(base: Path | None = None) -> list[dict[str, Any]]:
+    """Every run under ``base``, newest first; a run whose process died reads as ABORTED."""
     base = base or runs_dir()
     out: list[dict[str, Any]] = []
     if not base.is_dir():
         return out
     for d in base.iterdir():
-        f = d / "run.json"
-        if f.is_file():
-            try:
-                record = json.loads(f.read_text())
-            except (OSError, ValueError):
-                continue
-            record["name"] = d.name  # an earlier run kept as <name>.<n> is listed under that name
-            out.append(record)
+        record = _read_json(d / "run.json")
+        if record is None:
+            continue
+        record["name"] = d.name  # an earlier run kept as <name>.<n> is listed under that name
+        if record.get("phase") == Phase.RUNNING.value:
+            _settle(record)
+            if not record.get("counts"):
+                record["counts"] = _live_counts(d / "actions.db")
+        out.append(record)
     out.sort(key=lambda r: r.get("start", 0), reverse=True)
     return out
 
 
+def _connect_ro(db_path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        db.execute("SELECT 1 FROM actions LIMIT 1")
+        return db
+    except sqlite3.Error:
+        # A WAL left by a process that died needs a writable connection to be read back.
+        return sqlite3.connect(db_path)
+
+
+def _live_counts(db_path: Path) -> dict[str, int]:
+    if not db_path.is_file():
+        return {}
+    try:
+        db = _connect_ro(db_path)
+        try:
+            rows = db.execute("SELECT phase, cache_hit, count(*) FROM actions GROUP BY phase, cache_hit").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return {}
+    counts: dict[str, int] = {}
+    for phase, hit, n in rows:
+        key = "cached" if hit else str(phase).lower()
+        counts[key] = counts.get(key, 0) + n
+    return counts
+
+
 def load_run(name: str, base: Path | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The run's summary and its actions (with literal maps as bytes)."""
+    """The run's summary and its actions (with literal maps as bytes), as far as they are written.
+
+    Works while the run goes (what the writer has committed so far). Actions of a run whose process
+    died that were still RUNNING read as ABORTED.
+    """
     base = base or runs_dir()
+    if "/" in name or "\\" in name or name in ("", ".", ".."):
+        raise FileNotFoundError(f"No local run named '{name}' under {base}")
     d = base / name
     f = d / "run.json"
-    if not f.is_file():
+    run = _read_json(f) if f.is_file() else None
+    if run is None:
+        if f.is_file():
+            raise FileNotFoundError(f"The record of run '{name}' is unreadable: {f}")
         raise FileNotFoundError(f"No local run named '{name}' under {base}")
-    run = json.loads(f.read_text())
     run["name"] = name
+    _settle(run)
     actions: list[dict[str, Any]] = []
     db_path = d / "actions.db"
     if db_path.is_file():
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
-            db.row_factory = sqlite3.Row
-            for r in db.execute("SELECT * FROM actions ORDER BY rowid"):
-                a = dict(r)
-                a["group"] = a.pop("grp")
-                a["cache_hit"] = bool(a["cache_hit"])
-                actions.append(a)
-        finally:
-            db.close()
+            db = _connect_ro(db_path)
+            try:
+                db.row_factory = sqlite3.Row
+                for r in db.execute("SELECT * FROM actions ORDER BY length(name), name"):  # a2 before a10
+                    a = dict(r)
+                    a["group"] = a.pop("grp")
+                    a["cache_hit"] = bool(a["cache_hit"])
+                    a.setdefault("traceback", None)  # records written before tracebacks were kept
+                    actions.append(a)
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            raise FileNotFoundError(f"The actions of run '{name}' are unreadable: {db_path}: {e}") from None
+    if run.get("phase") != Phase.RUNNING.value:
+        for a in actions:
+            if a["phase"] in (Phase.RUNNING.value, Phase.QUEUED.value):
+                a["phase"] = Phase.ABORTED.value
+    if run.get("phase") == Phase.RUNNING.value and not run.get("counts"):
+        run["counts"] = _live_counts(db_path)
     return run, actions
