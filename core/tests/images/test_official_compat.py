@@ -157,7 +157,7 @@ def test_config_yml_and_official_builder_names(tmp_path: Path, monkeypatch: pyte
     class Podman(_Fake):
         name = "podman"
 
-    monkeypatch.setenv("FLYTE_CONFIG", "")
+    monkeypatch.delenv("FLYTE_CONFIG", raising=False)  # search as usual (an empty one means no file)
     monkeypatch.delenv("FLYTE_IMAGE_BUILDER", raising=False)
     monkeypatch.delenv("FLYTE_IMAGE_REGISTRY", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -14,7 +14,7 @@ class _MemoryHooks:
             name = "memory"
             protocols = ("memory",)
 
-            def filesystem(self):
+            def create_filesystem(self):
                 import fsspec
 
                 return fsspec.filesystem("memory", skip_instance_cache=False)

@@ -157,7 +157,7 @@ def test_storage_registry_is_keyed_by_protocol() -> None:
         name = "mem"
         protocols: ClassVar[tuple[str, ...]] = ("memory", "mem")
 
-        def filesystem(self) -> Any:
+        def create_filesystem(self) -> Any:
             import fsspec
 
             return fsspec.filesystem("memory")

@@ -80,7 +80,7 @@ class _CountingBackend(StorageBackend):
     file_concurrency = 8
     fs = _SlowAsyncFS()
 
-    def filesystem(self) -> Any:
+    def create_filesystem(self) -> Any:
         return self.fs
 
     def to_fs_path(self, url: str) -> str:
@@ -244,7 +244,7 @@ async def test_errors_do_not_chain_a_leaky_cause(tmp_path: Path) -> None:
                 name = "leaky"
                 protocols = ("leaky",)
 
-                def filesystem(self) -> Any:
+                def create_filesystem(self) -> Any:
                     class FS:
                         async_impl = False
 

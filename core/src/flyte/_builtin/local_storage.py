@@ -14,7 +14,7 @@ class LocalStorage(StorageBackend):
     name = "local"
     protocols = ("file", "local")
 
-    def filesystem(self) -> fsspec.AbstractFileSystem:
+    def create_filesystem(self) -> fsspec.AbstractFileSystem:
         from fsspec.implementations.local import LocalFileSystem
 
         return LocalFileSystem(auto_mkdir=True)

@@ -8,7 +8,8 @@ through a signed URL (the DataProxy pattern).
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
@@ -39,7 +40,10 @@ def section_options(options: Mapping[str, Any], section: str, keys: tuple[str, .
 
 
 class StorageBackend(abc.ABC):
-    """Subclass, set ``name`` and ``protocols``, implement :meth:`filesystem`.
+    """Subclass, set ``name`` and ``protocols``, implement :meth:`create_filesystem`.
+
+    The filesystem is made once per backend (per key, see :meth:`filesystem_key`) and reused:
+    :meth:`filesystem` and :meth:`filesystem_for` return the cached one, thread-safely.
 
     Example::
 
@@ -47,7 +51,7 @@ class StorageBackend(abc.ABC):
             name = "memory"
             protocols = ("memory",)
 
-            def filesystem(self):
+            def create_filesystem(self):
                 import fsspec
                 return fsspec.filesystem("memory")
     """
@@ -65,14 +69,44 @@ class StorageBackend(abc.ABC):
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         # options: the `storage` section of flyte.init / the config file, backend-specific keys.
         self.options: dict[str, Any] = dict(options or {})
+        self._filesystems: dict[str | None, fsspec.AbstractFileSystem] = {}
+        self._filesystems_lock = threading.Lock()
 
     @abc.abstractmethod
+    def create_filesystem(self) -> fsspec.AbstractFileSystem:
+        """Make the fsspec filesystem, with credentials from the usual places of this provider.
+
+        Called once; :meth:`filesystem` keeps the result."""
+
+    def create_filesystem_for(self, url: str) -> fsspec.AbstractFileSystem:
+        """Make the filesystem for ``url`` when :meth:`filesystem_key` gives it a key of its own
+        (default: :meth:`create_filesystem`). Called once per key."""
+        return self.create_filesystem()
+
+    def filesystem_key(self, url: str) -> str | None:
+        """Which filesystem serves ``url``: ``None`` (the default) means the backend's one; a backend
+        whose URLs select an account returns the account, and gets one filesystem per account."""
+        return None
+
     def filesystem(self) -> fsspec.AbstractFileSystem:
-        """An fsspec filesystem with credentials from the usual places of this provider."""
+        """The backend's filesystem (made on first use, then reused)."""
+        return self._cached(None, self.create_filesystem)
 
     def filesystem_for(self, url: str) -> fsspec.AbstractFileSystem:
-        """The filesystem serving ``url`` (override when the URL itself selects an account)."""
-        return self.filesystem()
+        """The filesystem serving ``url`` (made on first use per :meth:`filesystem_key`, then reused)."""
+        key = self.filesystem_key(url)
+        if key is None:
+            return self.filesystem()
+        return self._cached(key, lambda: self.create_filesystem_for(url))
+
+    def _cached(
+        self, key: str | None, make: Callable[[], fsspec.AbstractFileSystem]
+    ) -> fsspec.AbstractFileSystem:
+        with self._filesystems_lock:
+            fs = self._filesystems.get(key)
+            if fs is None:
+                fs = self._filesystems[key] = make()
+            return fs
 
     def to_fs_path(self, url: str) -> str:
         """The path the fsspec filesystem expects for ``url`` (default: unchanged)."""

@@ -33,8 +33,9 @@ async def main(text: str = "hello") -> str:
 
 
 def _flyte(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLYTE_AWS"))}
-    env.update(FLYTE_HOME=str(home), HOME=str(home), FLYTE_DISABLE_PLUGINS="gcs,azure,example", FLYTE_CONFIG="")
+    # the config file is found the usual way (./.flyte/config.yaml); no FLYTE_CONFIG, whose empty value means none
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLYTE_AWS")) and k != "FLYTE_CONFIG"}
+    env.update(FLYTE_HOME=str(home), HOME=str(home), FLYTE_DISABLE_PLUGINS="gcs,azure,example")
     return subprocess.run([sys.executable, "-m", "flyte.cli.main", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=120)
 

@@ -16,7 +16,7 @@ class MemoryStorage(StorageBackend):
     name = "memory"
     protocols = ("memory",)
 
-    def filesystem(self) -> Any:
+    def create_filesystem(self) -> Any:
         import fsspec
 
         return fsspec.filesystem("memory")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from flyte.storage.backend import StorageBackend, section_options
@@ -68,11 +67,6 @@ def account_of_connection_string(conn: str) -> str | None:
 class AzureBackend(StorageBackend):
     name = "azure"
     protocols = ("abfs", "abfss", "az")
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self._fs: dict[str | None, Any] = {}
-        self._lock = threading.Lock()
 
     def settings(self, url: str | None = None) -> dict[str, Any]:
         """The adlfs settings for ``url``: options, then the environment.
@@ -128,23 +122,22 @@ class AzureBackend(StorageBackend):
         kw["max_concurrency"] = self.part_concurrency
         return kw
 
-    def filesystem(self) -> fsspec.AbstractFileSystem:
-        return self._filesystem(None)
+    def filesystem_key(self, url: str) -> str | None:
+        # one filesystem per storage account a URL names (abfss://container@ACCOUNT.dfs...)
+        return account_from_url(url)
 
-    def filesystem_for(self, url: str) -> fsspec.AbstractFileSystem:
-        return self._filesystem(url)
+    def create_filesystem(self) -> fsspec.AbstractFileSystem:
+        return self._make_filesystem(None)
 
-    def _filesystem(self, url: str | None) -> fsspec.AbstractFileSystem:
-        acct = account_from_url(url) if url else None
-        with self._lock:
-            fs = self._fs.get(acct)
-            if fs is None:
-                from adlfs import AzureBlobFileSystem
+    def create_filesystem_for(self, url: str) -> fsspec.AbstractFileSystem:
+        return self._make_filesystem(url)
 
-                fs = AzureBlobFileSystem(**self._fs_kwargs(url))
-                self._tune(fs)
-                self._fs[acct] = fs
-            return fs  # type: ignore[no-any-return]
+    def _make_filesystem(self, url: str | None) -> fsspec.AbstractFileSystem:
+        from adlfs import AzureBlobFileSystem
+
+        fs = AzureBlobFileSystem(**self._fs_kwargs(url))
+        self._tune(fs)
+        return fs
 
     def _tune(self, fs: Any) -> None:
         # Blob clients share the service client's config: above 2 parts, upload in staged blocks of

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import os
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from flyte.storage.backend import StorageBackend, section_options
@@ -31,11 +30,6 @@ _KEYS = ("project", "credentials_file", "token", "endpoint", "anonymous")
 class GCSBackend(StorageBackend):
     name = "gcs"
     protocols = ("gs", "gcs")
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self._fs: Any = None
-        self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
         s = section_options(self.options, "gcs", _KEYS)
@@ -61,16 +55,13 @@ class GCSBackend(StorageBackend):
             kw["token"] = "anon"
         return kw
 
-    def filesystem(self) -> fsspec.AbstractFileSystem:
-        with self._lock:
-            if self._fs is None:
-                if self.settings().get("endpoint") and "gcsfs" not in sys.modules:
-                    # gcsfs's zonal/HNS probing stalls ~60 s per bucket call against emulators
-                    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-                from gcsfs import GCSFileSystem
+    def create_filesystem(self) -> fsspec.AbstractFileSystem:
+        if self.settings().get("endpoint") and "gcsfs" not in sys.modules:
+            # gcsfs's zonal/HNS probing stalls ~60 s per bucket call against emulators
+            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        from gcsfs import GCSFileSystem
 
-                self._fs = GCSFileSystem(**self._fs_kwargs())
-            return self._fs  # type: ignore[no-any-return]
+        return GCSFileSystem(**self._fs_kwargs())
 
     def put_file_kwargs(self, size: int) -> dict[str, Any]:
         return {"chunksize": self.part_size}  # resumable upload in part_size chunks

@@ -14,7 +14,6 @@ Credentials, first match wins:
 from __future__ import annotations
 
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from flyte.storage.backend import StorageBackend, section_options
@@ -43,11 +42,6 @@ _OPTION_ENV = {
 class S3Backend(StorageBackend):
     name = "s3"
     protocols = ("s3", "s3a")
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self._fs: Any = None
-        self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
         """Options merged with the FLYTE_AWS_* environment (options win)."""
@@ -80,13 +74,10 @@ class S3Backend(StorageBackend):
         kw["max_concurrency"] = self.part_concurrency
         return kw
 
-    def filesystem(self) -> fsspec.AbstractFileSystem:
-        with self._lock:
-            if self._fs is None:
-                from s3fs import S3FileSystem
+    def create_filesystem(self) -> fsspec.AbstractFileSystem:
+        from s3fs import S3FileSystem
 
-                self._fs = S3FileSystem(**self._fs_kwargs())
-            return self._fs  # type: ignore[no-any-return]
+        return S3FileSystem(**self._fs_kwargs())
 
     def put_file_kwargs(self, size: int) -> dict[str, Any]:
         return {"chunksize": self.part_size, "max_concurrency": self.part_concurrency}
