@@ -201,7 +201,7 @@ def moto_server(data_dir: Path, *, auth: bool = False) -> Iterator[Service]:
 
 def tools_dir() -> Path | None:
     """The folder holding ``node_modules`` of npm tools: ``$FLYTE_DEV_TOOLS``, else a ``.tools`` folder in the
-    current directory or above it (where the flyte repository's ``dev.py`` installs them)."""
+    current directory or above it (where the flyte repository's set-up installs them)."""
     env = os.environ.get("FLYTE_DEV_TOOLS")
     if env and Path(env).is_dir():
         return Path(env)
