@@ -1,0 +1,152 @@
+"""The core's layers (docs/architecture.md) hold: lower layers never import higher ones.
+
+The contract itself is the import-linter ``layers`` contract in the root pyproject.toml; this
+runs it in the test suite, checks that every module of ``flyte`` is assigned a layer, that the
+checker sees imports inside functions, and that nobody reaches a higher layer through the lazy
+attributes of the ``flyte`` package (``from flyte import run``), which import-linter cannot see.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import flyte
+import importlinter  # noqa: F401  (requirements-dev.txt: the layer check must run, not skip)
+
+ROOT = Path(__file__).resolve().parents[3]
+PYPROJECT = ROOT / "pyproject.toml"
+SRC = Path(flyte.__file__).resolve().parent
+
+
+def _layers() -> list[list[str]]:
+    """The layers, top first, each a list of module names."""
+    config = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in config["contracts"] if c["id"] == "layers"]
+    return [[m.strip() for m in layer.replace("|", ":").split(":")] for layer in contract["layers"]]
+
+
+def _layer_of(module: str, layers: list[list[str]]) -> int | None:
+    """Height of ``module``'s layer (0 = bottom), or None if no layer names it."""
+    for i, layer in enumerate(reversed(layers)):
+        if any(module == m or module.startswith(m + ".") for m in layer):
+            return i
+    return None
+
+
+def _lint(config: Path, cwd: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\n"
+        "from importlinter.cli import lint_imports\n"
+        f"sys.exit(lint_imports(config_filename={str(config)!r}, no_cache=True, no_logo=True))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(extra_path)} if extra_path is not None else None
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_layer_contract_is_kept() -> None:
+    r = _lint(PYPROJECT, ROOT)
+    assert r.returncode == 0, f"a lower layer imports a higher one (see docs/architecture.md):\n{r.stdout}{r.stderr}"
+
+
+def test_every_module_has_a_layer() -> None:
+    layers = _layers()
+    names = [m for layer in layers for m in layer]
+    assert len(names) == len(set(names)), "a module is named in two layers"
+    tops = sorted(
+        "flyte." + (p.stem if p.is_file() else p.name)
+        for p in SRC.iterdir()
+        if (p.suffix == ".py" and p.name != "__init__.py") or (p.is_dir() and (p / "__init__.py").exists())
+    )
+    missing = [m for m in tops if _layer_of(m, layers) is None]
+    assert not missing, f"add these modules to a layer in pyproject.toml [tool.importlinter]: {missing}"
+
+
+def test_imports_inside_functions_are_caught(tmp_path: Path) -> None:
+    """The checker must see an import hidden in a function body, not only module-level ones."""
+    pkg = tmp_path / "probe"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "high.py").write_text("X = 1\n")
+    (pkg / "low.py").write_text(
+        textwrap.dedent(
+            """
+            from typing import TYPE_CHECKING
+
+            if TYPE_CHECKING:
+                from probe.high import X  # annotations only: allowed
+
+            def f() -> int:
+                from probe import high
+
+                return high.X
+            """
+        )
+    )
+    config = tmp_path / "layers.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [tool.importlinter]
+            root_package = "probe"
+            exclude_type_checking_imports = true
+
+            [[tool.importlinter.contracts]]
+            id = "layers"
+            name = "probe layers"
+            type = "layers"
+            layers = ["probe.high", "probe.low"]
+            """
+        )
+    )
+    r = _lint(config, tmp_path, extra_path=tmp_path)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "probe.low -> probe.high" in r.stdout, r.stdout
+    (pkg / "low.py").write_text("from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from probe.high import X\n")
+    assert _lint(config, tmp_path, extra_path=tmp_path).returncode == 0
+
+
+def _type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _root_attributes(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, name) of every ``flyte.<name>`` reached through the root package, outside TYPE_CHECKING."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if _type_checking_block(child):
+                continue
+            if isinstance(child, ast.ImportFrom) and child.module == "flyte" and not child.level:
+                found.extend((child.lineno, a.name) for a in child.names)
+            elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name) and child.value.id == "flyte":
+                found.append((child.lineno, child.attr))
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_no_higher_layer_through_the_flyte_package() -> None:
+    """``from flyte import run`` in a low layer imports flyte._run lazily: import-linter sees only ``flyte``."""
+    layers = _layers()
+    lazy = {**flyte._LAZY, **{m: f"flyte.{m}" for m in flyte._LAZY_MODULES}}
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        if module == "flyte":
+            continue
+        here = _layer_of(module, layers)
+        for line, name in _root_attributes(ast.parse(path.read_text())):
+            target = lazy.get(name)
+            there = _layer_of(target, layers) if target else None
+            if here is not None and there is not None and there > here:
+                bad.append(f"{module}:{line} uses flyte.{name} ({target}, a higher layer)")
+    assert not bad, "\n".join(bad)
