@@ -64,18 +64,42 @@ class AdminClient(Protocol):
     """
 
     settings: AdminSettings
-    cluster: Any
-    dataproxy: Any
-    run: Any
-    task: Any
-    project: Any
-    secret: Any
-    actions: Any
-    queue: Any
-    state: Any
-    image: Any
-    auth: Any
-    identity: Any
+
+    @property
+    def cluster(self) -> Any: ...
+
+    @property
+    def dataproxy(self) -> Any: ...
+
+    @property
+    def run(self) -> Any: ...
+
+    @property
+    def task(self) -> Any: ...
+
+    @property
+    def project(self) -> Any: ...
+
+    @property
+    def secret(self) -> Any: ...
+
+    @property
+    def actions(self) -> Any: ...
+
+    @property
+    def queue(self) -> Any: ...
+
+    @property
+    def state(self) -> Any: ...
+
+    @property
+    def image(self) -> Any: ...
+
+    @property
+    def auth(self) -> Any: ...
+
+    @property
+    def identity(self) -> Any: ...
 
     def watch(
         self, method: Callable[..., Any], request: Any, *, max_reconnects: int | None = None
@@ -121,7 +145,7 @@ def get_transport(name: str | None = None) -> AdminTransport:
 
     name = name or get_config().get("admin.transport") or "grpc"
     cls = get_plugin_manager().admin.get(name)
-    return cls()  # type: ignore[no-any-return]
+    return cls()
 
 
 async def connect(settings: AdminSettings | None = None, *, transport: str | None = None) -> AdminClient:

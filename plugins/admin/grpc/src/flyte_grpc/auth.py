@@ -352,7 +352,7 @@ class DeviceFlowAuthenticator(Authenticator):
                                  code="UNAUTHENTICATED")
         uri = data.get("verification_uri_complete") or data.get("verification_uri")
         self._out(f"To log in to {self.settings.target}, open {uri} and enter the code {data.get('user_code')}")
-        interval = float(data.get("interval") or 5)
+        interval = float(data.get("interval", 5))
         deadline = time.monotonic() + float(data.get("expires_in") or 600)
         while time.monotonic() < deadline:
             await asyncio.sleep(interval)

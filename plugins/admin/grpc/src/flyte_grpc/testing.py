@@ -34,7 +34,7 @@ from flyteidl2.workflow import run_definition_pb2, run_service_pb2, run_service_
 class TokenServer:
     """OAuth2 token endpoint (``/token``) and device authorization (``/device``) on a thread."""
 
-    def __init__(self, client_id: str = "flyte-test", client_secret: str = "s3cr:et/+", expires_in: int = 3600):
+    def __init__(self, client_id: str = "flyte-test", client_secret: str = "s3cr/et+= x", expires_in: int = 3600):
         self.client_id = client_id
         self.client_secret = client_secret
         self.expires_in = expires_in
@@ -62,7 +62,7 @@ class TokenServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def issue(self) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class ControlPlane:
         d.action.id.run.CopyFrom(identifier_pb2.RunIdentifier(project=project, domain=domain, name=name))
         d.action.id.name = "a0"
         d.action.metadata.task.id.name = task
-        d.action.status.phase = _phase(phase)  # type: ignore[assignment]
+        d.action.status.phase = _phase(phase)
         d.action.status.attempts = 1
         d.action.status.start_time.FromSeconds(int(time.time()))
         self.runs[name] = d
@@ -143,7 +143,7 @@ class ControlPlane:
 
     async def set_phase(self, name: str, phase: str, attempts: int | None = None) -> None:
         d = self.runs[name]
-        d.action.status.phase = _phase(phase)  # type: ignore[assignment]
+        d.action.status.phase = _phase(phase)
         if attempts is not None:
             d.action.status.attempts = attempts
         async with self.changed:
@@ -279,6 +279,7 @@ class _Secret(secret_pb2_grpc.SecretServiceServicer):
         s = self.p.secrets.get(request.id.name)
         if s is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.id.name} not found")
+            raise AssertionError("unreachable")
         return payload_pb2.GetSecretResponse(secret=definition_pb2.Secret(id=s.id))
 
     async def ListSecrets(self, request: Any, context: Any) -> Any:

@@ -83,51 +83,51 @@ class GrpcClient:
 
     @property
     def cluster(self) -> ClusterServiceStub:
-        return self._stub("cluster")  # type: ignore[no-any-return]
+        return self._stub("cluster")
 
     @property
     def dataproxy(self) -> DataProxyServiceStub:
-        return self._stub("dataproxy")  # type: ignore[no-any-return]
+        return self._stub("dataproxy")
 
     @property
     def run(self) -> RunServiceStub:
-        return self._stub("run")  # type: ignore[no-any-return]
+        return self._stub("run")
 
     @property
     def task(self) -> TaskServiceStub:
-        return self._stub("task")  # type: ignore[no-any-return]
+        return self._stub("task")
 
     @property
     def project(self) -> ProjectServiceStub:
-        return self._stub("project")  # type: ignore[no-any-return]
+        return self._stub("project")
 
     @property
     def secret(self) -> SecretServiceStub:
-        return self._stub("secret")  # type: ignore[no-any-return]
+        return self._stub("secret")
 
     @property
     def actions(self) -> ActionsServiceStub:
-        return self._stub("actions")  # type: ignore[no-any-return]
+        return self._stub("actions")
 
     @property
     def queue(self) -> QueueServiceStub:
-        return self._stub("queue")  # type: ignore[no-any-return]
+        return self._stub("queue")
 
     @property
     def state(self) -> StateServiceStub:
-        return self._stub("state")  # type: ignore[no-any-return]
+        return self._stub("state")
 
     @property
     def image(self) -> ImageServiceStub:
-        return self._stub("image")  # type: ignore[no-any-return]
+        return self._stub("image")
 
     @property
     def auth(self) -> AuthMetadataServiceStub:
-        return self._stub("auth")  # type: ignore[no-any-return]
+        return self._stub("auth")
 
     @property
     def identity(self) -> IdentityServiceStub:
-        return self._stub("identity")  # type: ignore[no-any-return]
+        return self._stub("identity")
 
     async def _discover(self) -> ServerAuthConfig:
         from flyteidl2.auth import auth_service_pb2 as pb

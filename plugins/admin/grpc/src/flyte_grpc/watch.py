@@ -113,7 +113,7 @@ class Deduplicator:
 
     def reset_stream(self) -> None:
         """A new stream begins (after a reconnect): log positions count from zero again."""
-        self.stream_pos: dict[bytes, int] = {}
+        self.stream_pos = {}
 
 
 async def resumable(
