@@ -1,0 +1,228 @@
+"""``flyte devbox serve|start|stop|status``. Only click is imported here: the server loads on use."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+CONFIG_MARKER = "# written by `flyte devbox start`"
+
+
+def default_data_dir() -> Path:
+    home = os.environ.get("FLYTE_HOME") or str(Path.home() / ".flyte")
+    return Path(home).expanduser() / "devbox"
+
+
+def _common(f):  # type: ignore[no-untyped-def]
+    f = click.option(
+        "--worker-path",
+        "worker_paths",
+        multiple=True,
+        type=click.Path(file_okay=False),
+        help="Folder put first on the actions' PATH (where an SDK's worker entry point lives). Repeatable.",
+    )(f)
+    f = click.option(
+        "--storage", default=None, help="Keep data in this bucket (s3://, gs://, abfs://) instead of the data folder."
+    )(f)
+    f = click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Folder for the state database, data and logs (default ~/.flyte/devbox).",
+    )(f)
+    f = click.option(
+        "--concurrency",
+        default=8,
+        show_default=True,
+        type=click.IntRange(1, 1024),
+        help="How many actions run at once.",
+    )(f)
+    return f
+
+
+@click.group("devbox")
+def devbox() -> None:
+    """A Flyte 2 control plane on this machine (gRPC and Connect on one port)."""
+
+
+@devbox.command("serve")
+@click.option("--port", default=8090, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--auth", is_flag=True, help="Require bearer tokens; prints a client id and secret for client credentials."
+)
+@_common
+def serve(
+    port: int,
+    host: str,
+    auth: bool,
+    data_dir: Path | None,
+    storage: str | None,
+    worker_paths: tuple[str, ...],
+    concurrency: int,
+) -> None:
+    """Run the devbox in the foreground until Ctrl-C."""
+    from flyte_devbox.core import Settings
+    from flyte_devbox.server import run
+
+    if storage:
+        raise click.UsageError(
+            f"--storage {storage}: keeping data in a bucket is not supported by this devbox yet; "
+            "omit --storage to keep data in the --data folder"
+        )
+    data = (data_dir or default_data_dir()).expanduser().resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        data_dir=data,
+        host=host,
+        port=port,
+        storage=storage,
+        worker_paths=list(worker_paths),
+        concurrency=concurrency,
+        auth=auth,
+    )
+    try:
+        run(settings)
+    except OSError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _state(data: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((data / "devbox.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def _write_config(endpoint: str, data: Path, config: Path | None) -> str:
+    text = (
+        f"{CONFIG_MARKER}\nadmin:\n  endpoint: dns:///{endpoint}\n  insecure: true\n"
+        "task:\n  project: flytesnacks\n  domain: development\n"
+    )
+    target = config or (Path(os.environ.get("FLYTE_HOME") or Path.home() / ".flyte").expanduser() / "config.yaml")
+    if target.exists() and CONFIG_MARKER not in target.read_text(errors="replace"):
+        own = data / "config.yaml"
+        own.write_text(text)
+        return (
+            f"{target} exists and was not written by the devbox, so it was left alone.\n"
+            f"The devbox's config is in {own}: use it with `flyte -c {own} ...` or `export FLYTE_CONFIG={own}`."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return f"Wrote {target}: the flyte CLI now talks to the devbox."
+
+
+@devbox.command("start")
+@click.option("--port", default=8090, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the CLI config (default ~/.flyte/config.yaml; never replaces one you wrote).",
+)
+@_common
+def start(
+    port: int,
+    config_path: Path | None,
+    data_dir: Path | None,
+    storage: str | None,
+    worker_paths: tuple[str, ...],
+    concurrency: int,
+) -> None:
+    """Start the devbox in the background and point the CLI at it."""
+    data = (data_dir or default_data_dir()).expanduser().resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    st = _state(data)
+    if st and _alive(st["url"]):
+        click.echo(f"The devbox is already running on {st['url']} (pid {st['pid']}).")
+        return
+    if storage:
+        raise click.UsageError(f"--storage {storage}: keeping data in a bucket is not supported by this devbox yet")
+    cmd = [
+        sys.executable,
+        "-m",
+        "flyte_devbox",
+        "serve",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--concurrency",
+        str(concurrency),
+    ]
+    for p in worker_paths:
+        cmd += ["--worker-path", str(Path(p).resolve())]
+    log = (data / "devbox.log").open("ab")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        st = _state(data)
+        if st and st.get("pid") == proc.pid and _alive(st["url"]):
+            break
+        if proc.poll() is not None:
+            raise click.ClickException(f"the devbox exited with code {proc.returncode}; see {data / 'devbox.log'}")
+        time.sleep(0.05)
+    else:
+        proc.terminate()
+        raise click.ClickException(f"the devbox did not become ready in 15 s; see {data / 'devbox.log'}")
+    click.echo(f"flyte-devbox running on {st['url']} (pid {proc.pid}, data in {data})")
+    click.echo(_write_config(st["endpoint"], data, config_path))
+
+
+@devbox.command("stop")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def stop(data_dir: Path | None) -> None:
+    """Stop a devbox started with `flyte devbox start`."""
+    data = (data_dir or default_data_dir()).expanduser().resolve()
+    st = _state(data)
+    if not st:
+        click.echo(f"No devbox is running with data in {data}.")
+        return
+    pid = int(st["pid"])
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        (data / "devbox.json").unlink(missing_ok=True)
+        click.echo("The devbox was not running (stale state removed).")
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    click.echo(f"Stopped the devbox (pid {pid}).")
+
+
+@devbox.command("status")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def status(data_dir: Path | None) -> None:
+    """Is the devbox running, and where."""
+    data = (data_dir or default_data_dir()).expanduser().resolve()
+    st = _state(data)
+    if st and _alive(st["url"]):
+        click.echo(f"running on {st['url']} (pid {st['pid']}, data in {data})")
+    else:
+        click.echo(f"not running (data in {data})")
+        sys.exit(1)

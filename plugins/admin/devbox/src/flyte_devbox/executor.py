@@ -1,0 +1,408 @@
+"""Run each task action as a subprocess following the Flyte 2 container contract.
+
+The TaskSpec's container command and args run with the backend placeholders substituted and the
+backend env set, in a fresh working folder per attempt, in their own process group (an abort or a
+timeout kills the whole tree). The outcome is read as a Flyte backend reads it: ``error.pb`` first,
+then ``outputs.pb``; a non-zero exit without ``error.pb`` is a system error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flyteidl2.common import phase_pb2
+from flyteidl2.core import execution_pb2, security_pb2
+from flyteidl2.task import run_pb2, task_definition_pb2
+
+from flyte_devbox.store import ActionRow, AttemptRow, RunKey
+
+if TYPE_CHECKING:
+    from flyte_devbox.core import Devbox
+
+_K = execution_pb2.ExecutionError
+_ATTEMPT_ENV = "FLYTE_DEVBOX_ATTEMPT"
+
+
+def system_error(code: str, message: str) -> execution_pb2.ExecutionError:
+    return _K(code=code, message=message, kind=_K.SYSTEM, timestamp=_now_ts())
+
+
+def user_error(code: str, message: str) -> execution_pb2.ExecutionError:
+    return _K(code=code, message=message, kind=_K.USER, timestamp=_now_ts())
+
+
+def _now_ts():  # type: ignore[no-untyped-def]
+    from google.protobuf import timestamp_pb2
+
+    t = timestamp_pb2.Timestamp()
+    t.GetCurrentTime()
+    return t
+
+
+def substitute(values: Mapping[str, str], arg: str) -> str:
+    for k, v in values.items():
+        arg = arg.replace("{{" + k + "}}", v)
+    return arg
+
+
+class _Outcome:
+    def __init__(self, phase: int, error: execution_pb2.ExecutionError | None = None, retryable: bool = False) -> None:
+        self.phase = phase
+        self.error = error
+        self.retryable = retryable
+
+
+class Executor:
+    def __init__(self, box: Devbox) -> None:
+        self.box = box
+        self._slots = asyncio.Semaphore(max(1, box.settings.concurrency))
+        self._tasks: dict[tuple[RunKey, str], asyncio.Task[None]] = {}
+        self._procs: dict[tuple[RunKey, str], asyncio.subprocess.Process] = {}
+
+    # ---- public ---------------------------------------------------------------------------------
+
+    def submit(self, row: ActionRow) -> None:
+        key = (row.run, row.name)
+        if key in self._tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self._drive(row.run, row.name))
+        self._tasks[key] = task
+        task.add_done_callback(lambda _t, k=key: self._tasks.pop(k, None))  # type: ignore[misc]
+
+    def cancel(self, row: ActionRow) -> None:
+        key = (row.run, row.name)
+        proc = self._procs.pop(key, None)
+        if proc is not None:
+            _kill_tree(proc.pid, signal.SIGKILL)
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    def recover_interrupted(self, row: ActionRow) -> None:
+        """The devbox died while this action ran: kill leftovers, fail the attempt, retry per policy."""
+        if row.extra:
+            with contextlib.suppress(ValueError):
+                pid = int(row.extra.decode())
+                if _is_our_process(pid, _attempt_token(row, row.attempts)):
+                    _kill_tree(pid, signal.SIGKILL)
+        err = system_error("DevboxRestarted", "the devbox stopped while this attempt was running")
+        self._fail_attempt(row, row.attempts, err)
+        spec = task_definition_pb2.TaskSpec.FromString(row.spec or b"")
+        retries = spec.task_template.metadata.retries.retries
+        if row.attempts <= retries:
+            row.phase = phase_pb2.ACTION_PHASE_QUEUED
+            row.queued_at = time.time()
+            row.extra = None
+            self.box.save(row)
+            self.submit(row)
+        else:
+            self.box.finish(row, phase_pb2.ACTION_PHASE_FAILED, error=err)
+
+    async def close(self) -> None:
+        for key, proc in list(self._procs.items()):
+            _kill_tree(proc.pid, signal.SIGKILL)
+            self._procs.pop(key, None)
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+
+    # ---- driving one action ---------------------------------------------------------------------
+
+    async def _drive(self, run: RunKey, name: str) -> None:
+        box = self.box
+        row = box.store.get_action(run, name)
+        if row is None or row.terminal:
+            return
+        spec = task_definition_pb2.TaskSpec.FromString(row.spec or b"")
+        md = spec.task_template.metadata
+        retries = md.retries.retries
+        deadline_s = md.timeouts.deadline.ToTimedelta().total_seconds() if md.HasField("timeouts") else 0.0
+        queued_s = md.timeouts.queued_timeout.ToTimedelta().total_seconds() if md.HasField("timeouts") else 0.0
+        runtime_s = md.timeout.ToTimedelta().total_seconds() if md.HasField("timeout") else 0.0
+
+        wait_s = None
+        if queued_s > 0:
+            wait_s = max(0.0, row.queued_at + queued_s - time.time())
+        try:
+            await asyncio.wait_for(self._slots.acquire(), wait_s)
+        except TimeoutError:
+            box.finish(
+                row,
+                phase_pb2.ACTION_PHASE_TIMED_OUT,
+                error=system_error("QueuedTimeout", f"action {name} waited in the queue longer than {queued_s:g}s"),
+            )
+            return
+        try:
+            while True:
+                row = box.store.get_action(run, name)
+                if row is None or row.terminal:
+                    return
+                row.attempts += 1
+                attempt = row.attempts
+                limit = runtime_s or None
+                if deadline_s > 0:
+                    left = row.created_at + deadline_s - time.time()
+                    if left <= 0:
+                        box.finish(
+                            row,
+                            phase_pb2.ACTION_PHASE_TIMED_OUT,
+                            error=system_error(
+                                "DeadlineExceeded", f"action {name} passed its deadline of {deadline_s:g}s"
+                            ),
+                        )
+                        return
+                    limit = min(limit, left) if limit else left
+                outcome = await self._attempt(row, spec, attempt, limit, deadline_s)
+                row = box.store.get_action(run, name)
+                if row is None or row.terminal:
+                    return
+                if outcome.phase == phase_pb2.ACTION_PHASE_SUCCEEDED:
+                    box.finish(row, outcome.phase)
+                    return
+                if outcome.retryable and attempt <= retries:
+                    continue
+                box.finish(row, outcome.phase, error=outcome.error)
+                return
+        finally:
+            self._slots.release()
+
+    async def _attempt(
+        self, row: ActionRow, spec: task_definition_pb2.TaskSpec, attempt: int, limit: float | None, deadline_s: float
+    ) -> _Outcome:
+        box = self.box
+        s = box.settings
+        rk = row.run
+        prefix = Path(row.run_output_base) / row.name / str(attempt)
+        rel = Path(rk.org, rk.project, rk.domain, rk.name, row.name, str(attempt))
+        raw = s.files_dir / "raw" / rel
+        logs = s.logs_dir / rel
+        work = s.work_dir / rel
+        for d in (prefix, raw, logs, work):
+            d.mkdir(parents=True, exist_ok=True)
+        for stale in ("error.pb", "outputs.pb"):
+            (prefix / stale).unlink(missing_ok=True)
+        prev_ckpt = Path(row.run_output_base) / row.name / str(attempt - 1) / "_checkpoints"
+        now = time.time()
+        at = AttemptRow(attempt, phase_pb2.ACTION_PHASE_RUNNING, now, None, None, str(prefix), str(logs))
+        box.store.put_attempt(row, at)
+
+        run = box.store.get_run(rk)
+        run_spec = run_pb2.RunSpec.FromString(run.run_spec) if run is not None else run_pb2.RunSpec()
+        start = datetime.fromtimestamp(run.created_at if run else now, tz=UTC)
+        values = {
+            ".input": row.input_uri,
+            ".outputPrefix": str(prefix),
+            ".rawOutputDataPrefix": str(raw),
+            ".checkpointOutputPrefix": str(prefix / "_checkpoints"),
+            ".prevCheckpointPrefix": str(prev_ckpt) if prev_ckpt.exists() else "",
+            ".runStartTime": start.isoformat().replace("+00:00", "Z"),
+        }
+        container = spec.task_template.container
+        argv = [substitute(values, a) for a in (*container.command, *container.args)]
+        try:
+            env = self._env(row, spec, run_spec, attempt, work)
+        except LookupError as e:
+            return self._end_attempt(
+                row, at, _Outcome(phase_pb2.ACTION_PHASE_FAILED, user_error("SecretNotFound", str(e)))
+            )
+        if not argv:
+            err = user_error("NoCommand", f"task {spec.task_template.id.name} has no container command or args to run")
+            return self._end_attempt(row, at, _Outcome(phase_pb2.ACTION_PHASE_FAILED, err))
+        exe = shutil.which(argv[0], path=env.get("PATH"))
+        if exe is None:
+            err = system_error(
+                "CommandNotFound",
+                f"'{argv[0]}' was not found on the action's PATH; start the devbox with --worker-path DIR "
+                "pointing at the folder that holds the SDK's worker entry point",
+            )
+            return self._end_attempt(row, at, _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=False))
+
+        if attempt == 1 or row.phase != phase_pb2.ACTION_PHASE_RUNNING:
+            if attempt == 1:
+                row.start_time = now
+            row.phase = phase_pb2.ACTION_PHASE_RUNNING
+        key = (rk, row.name)
+        with (logs / "stdout").open("ab") as out, (logs / "stderr").open("ab") as errf:
+            proc = await asyncio.create_subprocess_exec(
+                exe,
+                *argv[1:],
+                cwd=work,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=errf,
+                start_new_session=True,
+            )
+        self._procs[key] = proc
+        row.extra = str(proc.pid).encode()
+        box.save(row)
+        timed_out = False
+        try:
+            await asyncio.wait_for(proc.wait(), limit)
+        except TimeoutError:
+            timed_out = True
+            await self._terminate(proc)
+        except asyncio.CancelledError:
+            _kill_tree(proc.pid, signal.SIGKILL)
+            raise
+        finally:
+            self._procs.pop(key, None)
+            _kill_tree(proc.pid, signal.SIGKILL)  # leftovers of the tree
+        if timed_out:
+            deadline_hit = deadline_s > 0 and time.time() >= row.created_at + deadline_s - 0.05
+            what = f"deadline of {deadline_s:g}s" if deadline_hit else f"max runtime of {limit:g}s"
+            err = user_error(
+                "Timeout", f"action {row.name} attempt {attempt} ran past its {what}; the process was killed"
+            )
+            return self._end_attempt(
+                row, at, _Outcome(phase_pb2.ACTION_PHASE_TIMED_OUT, err, retryable=not deadline_hit)
+            )
+        return self._end_attempt(row, at, self._read_outcome(prefix, proc.returncode or 0, logs, spec))
+
+    def _read_outcome(self, prefix: Path, code: int, logs: Path, spec: task_definition_pb2.TaskSpec) -> _Outcome:
+        err_file = prefix / "error.pb"
+        if err_file.exists():
+            try:
+                doc = execution_pb2.ErrorDocument.FromString(err_file.read_bytes())
+            except Exception as e:
+                err = system_error("BadErrorDocument", f"error.pb in {prefix} could not be read: {e}")
+                return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=True)
+            ce = doc.error
+            kind = _K.SYSTEM if ce.origin == _K.SYSTEM else _K.USER
+            err = _K(code=ce.code, message=ce.message, kind=kind, error_uri=str(err_file), timestamp=_now_ts())
+            recoverable = ce.kind == execution_pb2.ContainerError.RECOVERABLE
+            return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=recoverable)
+        if code != 0:
+            tail = _tail(logs / "stderr", 2000)
+            msg = f"the action's process exited with code {code} without writing error.pb"
+            if code < 0:
+                msg = f"the action's process was killed by signal {-code} without writing error.pb"
+            err = system_error("ProcessExited", msg + (f"; last stderr:\n{tail}" if tail else ""))
+            return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=True)
+        if not (prefix / "outputs.pb").exists() and spec.task_template.interface.outputs.variables:
+            err = system_error(
+                "NoOutputs", f"the action exited 0 but wrote neither outputs.pb nor error.pb in {prefix}"
+            )
+            return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=True)
+        return _Outcome(phase_pb2.ACTION_PHASE_SUCCEEDED)
+
+    def _end_attempt(self, row: ActionRow, at: AttemptRow, outcome: _Outcome) -> _Outcome:
+        at.end_time = time.time()
+        at.phase = outcome.phase
+        at.error = outcome.error.SerializeToString() if outcome.error is not None else None
+        self.box.store.put_attempt(row, at)
+        row.output_uri = at.output_prefix
+        row.extra = None
+        if outcome.error is not None:
+            row.error = at.error
+        self.box.save(row)
+        return outcome
+
+    def _fail_attempt(self, row: ActionRow, attempt: int, err: execution_pb2.ExecutionError) -> None:
+        for at in self.box.store.attempts(row):
+            if at.attempt == attempt and at.end_time is None:
+                at.end_time = time.time()
+                at.phase = phase_pb2.ACTION_PHASE_FAILED
+                at.error = err.SerializeToString()
+                self.box.store.put_attempt(row, at)
+        row.error = err.SerializeToString()
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        _kill_tree(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), self.box.settings.kill_grace_s)
+        except TimeoutError:
+            _kill_tree(proc.pid, signal.SIGKILL)
+            await proc.wait()
+
+    def _env(
+        self, row: ActionRow, spec: task_definition_pb2.TaskSpec, run_spec: run_pb2.RunSpec, attempt: int, work: Path
+    ) -> dict[str, str]:
+        s = self.box.settings
+        rk = row.run
+        env = dict(os.environ)
+        paths = [str(Path(p).resolve()) for p in s.worker_paths]
+        env["PATH"] = os.pathsep.join([*paths, env.get("PATH", os.defpath)])
+        env.update(
+            {
+                "ACTION_NAME": row.name,
+                "RUN_NAME": rk.name,
+                "_U_RUN_BASE": row.run_output_base,
+                "_U_ORG_NAME": rk.org,
+                "FLYTE_INTERNAL_EXECUTION_PROJECT": rk.project,
+                "FLYTE_INTERNAL_EXECUTION_DOMAIN": rk.domain,
+                "_U_EP_OVERRIDE": f"dns:///{self.box.endpoint}",
+                "_U_INSECURE": "true",
+                "_U_USE_ACTIONS": "1",
+                "FLYTE_ATTEMPT_NUMBER": str(attempt - 1),
+                # Data lives in a local folder: SDKs using fsspec must create parent folders on write,
+                # as object stores do implicitly.
+                "FSSPEC_FILE_AUTO_MKDIR": "true",
+                _ATTEMPT_ENV: _attempt_token(row, attempt),
+            }
+        )
+        for kv in run_spec.envs.values:
+            env[kv.key] = kv.value
+        for kv in spec.task_template.container.env:
+            env[kv.key] = kv.value
+        secrets_dir = work / ".secrets"
+        for sec in spec.task_template.security_context.secrets:
+            name = f"{sec.group}_{sec.key}" if sec.group else sec.key
+            value = self.box.store.find_secret(rk.org, rk.project, rk.domain, sec.key)
+            if value is None and sec.group:
+                value = self.box.store.find_secret(rk.org, rk.project, rk.domain, name)
+            if value is None:
+                raise LookupError(
+                    f"secret '{sec.key}' needed by task {spec.task_template.id.name} does not exist in "
+                    f"{rk.project}/{rk.domain}; create it with `flyte create secret {sec.key}`"
+                )
+            if sec.mount_requirement == security_pb2.Secret.MountType.FILE:
+                f = secrets_dir / (sec.group or "") / sec.key
+                f.parent.mkdir(parents=True, exist_ok=True)
+                f.write_bytes(value)
+                f.chmod(0o600)
+                env["FLYTE_SECRETS_DEFAULT_DIR"] = str(secrets_dir)
+            else:
+                var = sec.env_var or name.replace("-", "_").upper()
+                env[var] = value.decode(errors="replace")
+        return env
+
+
+def _attempt_token(row: ActionRow, attempt: int) -> str:
+    return f"{row.run}/{row.name}/{attempt}"
+
+
+def _is_our_process(pid: int, token: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{_ATTEMPT_ENV}={token}".encode() in environ.split(b"\0")
+
+
+def _kill_tree(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - n))
+            return f.read().decode(errors="replace").strip()
+    except OSError:
+        return ""

@@ -1,0 +1,469 @@
+"""RunService, ActionsService, QueueService and StateService: runs, actions and their watches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from connectrpc.code import Code
+from connectrpc.request import RequestContext
+from flyteidl2.actions import actions_service_connect as asc
+from flyteidl2.actions import actions_service_pb2 as asp
+from flyteidl2.common import phase_pb2
+from flyteidl2.task import common_pb2, run_pb2, task_definition_pb2
+from flyteidl2.workflow import queue_service_connect as qsc
+from flyteidl2.workflow import queue_service_pb2 as qsp
+from flyteidl2.workflow import run_definition_pb2 as rd
+from flyteidl2.workflow import run_service_connect as rsc
+from flyteidl2.workflow import run_service_pb2 as rs
+from flyteidl2.workflow import state_service_connect as ssc
+from flyteidl2.workflow import state_service_pb2 as ss
+
+from flyte_devbox import convert as cv
+from flyte_devbox.convert import fail, org_of, require
+from flyte_devbox.core import Devbox, new_run_name
+from flyte_devbox.store import ActionRow, RunKey
+
+ROOT = "a0"
+
+
+def read_pb(path: str, msg: Any, what: str) -> Any:
+    try:
+        msg.ParseFromString(Path(path).read_bytes())
+    except FileNotFoundError:
+        fail(Code.NOT_FOUND, f"{what} not found at {path}")
+    except Exception as e:
+        fail(Code.DATA_LOSS, f"{what} at {path} could not be read: {e}")
+    return msg
+
+
+class Runs:
+    """The operations behind RunService and the child-action services."""
+
+    def __init__(self, box: Devbox) -> None:
+        self.box = box
+
+    def get_row(self, key: RunKey, name: str) -> ActionRow:
+        row = self.box.store.get_action(key, name)
+        if row is None:
+            if self.box.store.get_run(key) is None:
+                fail(Code.NOT_FOUND, f"run {key} not found")
+            fail(Code.NOT_FOUND, f"action {name} not found in run {key}")
+        return row
+
+    def check_project(self, org: str, project: str, domain: str) -> None:
+        from flyteidl2.project import project_service_pb2 as pj
+
+        body = self.box.store.get_project(org, project)
+        if body is None:
+            fail(Code.NOT_FOUND, f"project '{project}' not found; create it with `flyte create project {project}`")
+        if domain not in {d.id for d in pj.Project.FromString(body).domains}:
+            fail(Code.NOT_FOUND, f"domain '{domain}' not found in project '{project}'")
+
+    def resolve_task(self, req: Any, org: str) -> tuple[task_definition_pb2.TaskSpec, bytes | None]:
+        which = req.WhichOneof("task")
+        if which == "task_spec":
+            spec = req.task_spec
+            task_id = None
+        elif which == "task_id":
+            t = req.task_id
+            for f in ("project", "domain", "name", "version"):
+                require(getattr(t, f), f"task_id.{f}")
+            hit = self.box.store.get_task(org_of(t.org), t.project, t.domain, t.name, t.version)
+            if hit is None:
+                fail(Code.NOT_FOUND, f"task {t.project}/{t.domain}/{t.name}:{t.version} not found; deploy it first")
+            spec = task_definition_pb2.TaskSpec.FromString(hit[0])
+            task_id = t.SerializeToString()
+        elif which == "trigger_name":
+            fail(Code.UNIMPLEMENTED, "runs from triggers are not supported by the devbox")
+        else:
+            fail(Code.INVALID_ARGUMENT, "missing field 'task': set task_spec or task_id")
+        if not spec.task_template.HasField("container"):
+            fail(Code.INVALID_ARGUMENT, "task_spec.task_template.container is missing: the devbox runs container tasks")
+        return spec, task_id
+
+    def resolve_run_key(self, req: Any) -> RunKey:
+        which = req.WhichOneof("id")
+        if which == "run_id":
+            key = cv.run_key(req.run_id)
+        elif which == "project_id":
+            p = req.project_id
+            require(p.name, "project_id.name")
+            require(p.domain, "project_id.domain")
+            key = RunKey(org_of(p.organization), p.name, p.domain, new_run_name())
+        else:
+            fail(Code.INVALID_ARGUMENT, "missing field 'id': set run_id or project_id")
+        self.check_project(key.org, key.project, key.domain)
+        return key
+
+    def create_run(self, req: rs.CreateRunRequest) -> rd.Run:
+        key = self.resolve_run_key(req)
+        spec, task_id = self.resolve_task(req, key.org)
+        base = self.box.run_base(key)
+        which = req.WhichOneof("input_wrapper")
+        if which == "offloaded_input_data":
+            uri = req.offloaded_input_data.uri
+            require(uri, "offloaded_input_data.uri")
+            if not Path(uri).is_file():
+                fail(Code.NOT_FOUND, f"offloaded inputs not found at {uri}; upload them with UploadInputs first")
+            input_uri = uri
+            payload = None
+        else:
+            input_uri = str(base / "inputs.pb")
+            payload = (req.inputs if which == "inputs" else common_pb2.Inputs()).SerializeToString()
+        now = time.time()
+        root = ActionRow(
+            run=key,
+            name=ROOT,
+            parent="",
+            group="",
+            kind="task",
+            spec=spec.SerializeToString(),
+            task_id=task_id,
+            input_uri=input_uri,
+            run_output_base=str(base),
+            phase=phase_pb2.ACTION_PHASE_QUEUED,
+            attempts=0,
+            start_time=now,
+            end_time=None,
+            error=None,
+            abort_reason=None,
+            output_uri="",
+            created_at=now,
+            queued_at=now,
+            version=0,
+        )
+        run_spec = req.run_spec
+        if req.HasField("run_start_time"):
+            run_spec = run_pb2.RunSpec()
+            run_spec.CopyFrom(req.run_spec)
+            run_spec.run_start_time.CopyFrom(req.run_start_time)
+        if payload is not None:
+            base.mkdir(parents=True, exist_ok=True)
+            Path(input_uri).write_bytes(payload)
+        if not self.box.store.create_run(key, run_spec.SerializeToString(), str(base), root):
+            fail(Code.ALREADY_EXISTS, f"run {key} already exists; pick another name or omit run_id")
+        self.box.bus.publish(root)
+        self.box.executor.submit(root)
+        return rd.Run(action=cv.action(root))
+
+    def details(self, key: RunKey) -> rd.RunDetails:
+        run = self.box.store.get_run(key)
+        if run is None:
+            fail(Code.NOT_FOUND, f"run {key} not found")
+        root = self.get_row(key, ROOT)
+        d = rd.RunDetails(action=cv.action_details(root, self.box.store.attempts(root)))
+        d.run_spec.ParseFromString(run.run_spec)
+        return d
+
+    def child_row(self, a: Any, parent: str, run_spec: Any) -> ActionRow:
+        """An ActionRow from ActionsService.Action / QueueService.EnqueueActionRequest fields."""
+        key, name = cv.action_key(a.action_id)
+        require(parent, "parent_action_name", "child actions need their parent's name")
+        self.get_row(key, parent)
+        now = time.time()
+        which = a.WhichOneof("spec")
+        row = ActionRow(
+            run=key,
+            name=name,
+            parent=parent,
+            group=a.group,
+            kind="task",
+            spec=None,
+            task_id=None,
+            input_uri=a.input_uri,
+            run_output_base=a.run_output_base or str(self.box.run_base(key)),
+            phase=phase_pb2.ACTION_PHASE_QUEUED,
+            attempts=0,
+            start_time=now,
+            end_time=None,
+            error=None,
+            abort_reason=None,
+            output_uri="",
+            created_at=now,
+            queued_at=now,
+            version=0,
+        )
+        if which == "task":
+            if not a.task.spec.task_template.HasField("container"):
+                fail(Code.INVALID_ARGUMENT, "task.spec.task_template.container is missing: the devbox runs containers")
+            require(a.input_uri, "input_uri")
+            row.spec = a.task.spec.SerializeToString()
+            if a.task.HasField("id"):
+                row.task_id = a.task.id.SerializeToString()
+        elif which == "trace":
+            tr = a.trace
+            row.kind = "trace"
+            row.spec = tr.spec.SerializeToString()
+            row.phase = tr.phase or phase_pb2.ACTION_PHASE_SUCCEEDED
+            row.start_time = tr.start_time.ToNanoseconds() / 1e9 if tr.HasField("start_time") else now
+            row.end_time = tr.end_time.ToNanoseconds() / 1e9 if tr.HasField("end_time") else now
+            row.output_uri = tr.outputs.output_uri
+            row.attempts = 1
+        elif which == "condition":
+            fail(Code.UNIMPLEMENTED, "condition actions are not supported by the devbox")
+        else:
+            fail(Code.INVALID_ARGUMENT, "missing field 'spec': set task or trace")
+        return row
+
+    def abort_run(self, key: RunKey, reason: str) -> None:
+        root = self.get_row(key, ROOT)
+        self.box.abort(root, reason or "aborted by user")
+
+    # ---- watches --------------------------------------------------------------------------------
+
+    async def watch_children(self, key: RunKey, parent: str, wrap: Callable[..., Any]) -> AsyncIterator[Any]:
+        """Snapshot of the parent's children, a sentinel, then each change (deduplicated by version)."""
+        self.get_row(key, parent)
+        q = self.box.bus.subscribe(key)
+        try:
+            sent: dict[str, int] = {}
+            for row in self.box.store.children(key, parent):
+                sent[row.name] = row.version
+                yield wrap(action_update=cv.action_update(row))
+            yield wrap(control_message=ss.ControlMessage(sentinel=True))
+            while True:
+                nxt = await q.get()
+                if nxt is None:
+                    return
+                row = nxt
+                if row.parent != parent or sent.get(row.name, -1) >= row.version:
+                    continue
+                sent[row.name] = row.version
+                yield wrap(action_update=cv.action_update(row))
+        finally:
+            self.box.bus.unsubscribe(key, q)
+
+    async def watch_action(self, key: RunKey, name: str, make: Callable[[ActionRow], Any]) -> AsyncIterator[Any]:
+        row = self.get_row(key, name)
+        q = self.box.bus.subscribe(key)
+        try:
+            yield make(row)
+            last = row.version
+            while not row.terminal:
+                nxt = await q.get()
+                if nxt is None:
+                    return
+                if nxt.name != name or nxt.version <= last:
+                    continue
+                row, last = nxt, nxt.version
+                yield make(row)
+        finally:
+            self.box.bus.unsubscribe(key, q)
+
+
+def _enriched(row: ActionRow) -> rd.EnrichedAction:
+    return rd.EnrichedAction(action=cv.action(row), meets_filter=True)
+
+
+class RunService(rsc.RunService):
+    def __init__(self, runs: Runs) -> None:
+        self.runs = runs
+        self.box = runs.box
+
+    async def create_run(self, request: rs.CreateRunRequest, ctx: RequestContext) -> rs.CreateRunResponse:
+        return rs.CreateRunResponse(run=self.runs.create_run(request))
+
+    async def abort_run(self, request: rs.AbortRunRequest, ctx: RequestContext) -> rs.AbortRunResponse:
+        self.runs.abort_run(cv.run_key(request.run_id), request.reason)
+        return rs.AbortRunResponse()
+
+    async def get_run_details(self, request: rs.GetRunDetailsRequest, ctx: RequestContext) -> rs.GetRunDetailsResponse:
+        return rs.GetRunDetailsResponse(details=self.runs.details(cv.run_key(request.run_id)))
+
+    async def watch_run_details(
+        self, request: rs.WatchRunDetailsRequest, ctx: RequestContext
+    ) -> AsyncIterator[rs.WatchRunDetailsResponse]:
+        key = cv.run_key(request.run_id)
+        self.runs.details(key)
+        async for details in self.runs.watch_action(key, ROOT, lambda _row: self.runs.details(key)):
+            yield rs.WatchRunDetailsResponse(details=details)
+
+    async def get_action_details(
+        self, request: rs.GetActionDetailsRequest, ctx: RequestContext
+    ) -> rs.GetActionDetailsResponse:
+        row = self.runs.get_row(*cv.action_key(request.action_id))
+        return rs.GetActionDetailsResponse(details=cv.action_details(row, self.box.store.attempts(row)))
+
+    async def watch_action_details(
+        self, request: rs.WatchActionDetailsRequest, ctx: RequestContext
+    ) -> AsyncIterator[rs.WatchActionDetailsResponse]:
+        key, name = cv.action_key(request.action_id)
+        async for d in self.runs.watch_action(key, name, lambda r: cv.action_details(r, self.box.store.attempts(r))):
+            yield rs.WatchActionDetailsResponse(details=d)
+
+    async def get_action_data(self, request: rs.GetActionDataRequest, ctx: RequestContext) -> rs.GetActionDataResponse:
+        row = self.runs.get_row(*cv.action_key(request.action_id))
+        inputs, outputs = action_data(row)
+        return rs.GetActionDataResponse(inputs=inputs, outputs=outputs)
+
+    async def get_action_data_u_r_is(
+        self, request: rs.GetActionDataURIsRequest, ctx: RequestContext
+    ) -> rs.GetActionDataURIsResponse:
+        row = self.runs.get_row(*cv.action_key(request.action_id))
+        out = f"{row.output_uri}/outputs.pb" if row.output_uri else ""
+        return rs.GetActionDataURIsResponse(inputs_uri=row.input_uri, outputs_uri=out)
+
+    async def list_runs(self, request: rs.ListRunsRequest, ctx: RequestContext) -> rs.ListRunsResponse:
+        which = request.WhichOneof("scope_by")
+        project = domain = None
+        org = org_of(request.org)
+        if which == "project_id":
+            org = org_of(request.project_id.organization)
+            project, domain = request.project_id.name or None, request.project_id.domain or None
+        elif which in ("task_name", "task_id", "trigger_name"):
+            fail(Code.UNIMPLEMENTED, f"listing runs by {which} is not supported by the devbox")
+        limit, offset = page(request.request)
+        keys = self.box.store.list_runs(org, project, domain, limit + 1, offset)
+        runs = []
+        for key in keys[:limit]:
+            root = self.box.store.get_action(key, ROOT)
+            if root is not None:
+                runs.append(rd.Run(action=cv.action(root)))
+        return rs.ListRunsResponse(runs=runs, token=str(offset + limit) if len(keys) > limit else "")
+
+    async def list_actions(self, request: rs.ListActionsRequest, ctx: RequestContext) -> rs.ListActionsResponse:
+        key = cv.run_key(request.run_id)
+        if self.box.store.get_run(key) is None:
+            fail(Code.NOT_FOUND, f"run {key} not found")
+        limit, offset = page(request.request)
+        rows = self.box.store.run_actions(key)
+        chunk = rows[offset : offset + limit]
+        token = str(offset + limit) if len(rows) > offset + limit else ""
+        return rs.ListActionsResponse(actions=[cv.action(r) for r in chunk], token=token)
+
+    async def watch_actions(
+        self, request: rs.WatchActionsRequest, ctx: RequestContext
+    ) -> AsyncIterator[rs.WatchActionsResponse]:
+        key = cv.run_key(request.run_id)
+        if self.box.store.get_run(key) is None:
+            fail(Code.NOT_FOUND, f"run {key} not found")
+        q = self.box.bus.subscribe(key)
+        try:
+            rows = self.box.store.run_actions(key)
+            sent = {r.name: r.version for r in rows}
+            yield rs.WatchActionsResponse(enriched_actions=[_enriched(r) for r in rows])
+            root_done = any(r.name == ROOT and r.terminal for r in rows)
+            while not root_done:
+                row = await q.get()
+                if row is None:
+                    return
+                if sent.get(row.name, -1) >= row.version:
+                    continue
+                batch = [row]
+                while not q.empty():  # coalesce bursts into one message
+                    nxt = q.get_nowait()
+                    if nxt is None:
+                        return
+                    if sent.get(nxt.name, -1) < nxt.version:
+                        batch.append(nxt)
+                for r in batch:
+                    sent[r.name] = r.version
+                    root_done = root_done or (r.name == ROOT and r.terminal)
+                yield rs.WatchActionsResponse(enriched_actions=[_enriched(r) for r in batch])
+        finally:
+            self.box.bus.unsubscribe(key, q)
+
+    async def abort_action(self, request: rs.AbortActionRequest, ctx: RequestContext) -> rs.AbortActionResponse:
+        row = self.runs.get_row(*cv.action_key(request.action_id))
+        self.box.abort(row, request.reason or "aborted by user")
+        return rs.AbortActionResponse()
+
+
+def page(req: Any) -> tuple[int, int]:
+    limit = req.limit or 100
+    if limit > 1000:
+        limit = 1000
+    try:
+        offset = int(req.token) if req.token else 0
+    except ValueError:
+        fail(Code.INVALID_ARGUMENT, f"request.token '{req.token}' is not a token this devbox issued")
+    return limit, max(0, offset)
+
+
+def action_data(row: ActionRow) -> tuple[common_pb2.Inputs, common_pb2.Outputs]:
+    inputs = common_pb2.Inputs()
+    if row.input_uri and Path(row.input_uri).is_file():
+        read_pb(row.input_uri, inputs, "inputs")
+    outputs = common_pb2.Outputs()
+    if row.phase == phase_pb2.ACTION_PHASE_SUCCEEDED and row.output_uri:
+        out = Path(row.output_uri) / "outputs.pb"
+        if out.is_file():
+            read_pb(str(out), outputs, "outputs")
+    return inputs, outputs
+
+
+class ActionsService(asc.ActionsService):
+    def __init__(self, runs: Runs) -> None:
+        self.runs = runs
+
+    async def enqueue(self, request: asp.EnqueueRequest, ctx: RequestContext) -> asp.EnqueueResponse:
+        a = request.action
+        row = self.runs.child_row(a, a.parent_action_name, request.run_spec)
+        self.runs.box.enqueue(row)
+        return asp.EnqueueResponse()
+
+    async def watch_for_updates(
+        self, request: asp.WatchForUpdatesRequest, ctx: RequestContext
+    ) -> AsyncIterator[asp.WatchForUpdatesResponse]:
+        require(request.HasField("parent_action_id"), "parent_action_id")
+        key, name = cv.action_key(request.parent_action_id, "parent_action_id")
+        async for msg in self.runs.watch_children(key, name, asp.WatchForUpdatesResponse):
+            yield msg
+
+    async def update(self, request: asp.UpdateRequest, ctx: RequestContext) -> asp.UpdateResponse:
+        self.runs.get_row(*cv.action_key(request.action_id))
+        return asp.UpdateResponse()
+
+    async def abort(self, request: asp.AbortRequest, ctx: RequestContext) -> asp.AbortResponse:
+        row = self.runs.get_row(*cv.action_key(request.action_id))
+        self.runs.box.abort(row, request.reason or "aborted")
+        return asp.AbortResponse()
+
+
+class QueueService(qsc.QueueService):
+    def __init__(self, runs: Runs) -> None:
+        self.runs = runs
+
+    async def enqueue_action(self, request: qsp.EnqueueActionRequest, ctx: RequestContext) -> qsp.EnqueueActionResponse:
+        row = self.runs.child_row(request, request.parent_action_name, request.run_spec)
+        self.runs.box.enqueue(row)
+        return qsp.EnqueueActionResponse()
+
+    async def abort_queued_run(
+        self, request: qsp.AbortQueuedRunRequest, ctx: RequestContext
+    ) -> qsp.AbortQueuedRunResponse:
+        self.runs.abort_run(cv.run_key(request.run_id), request.reason)
+        return qsp.AbortQueuedRunResponse()
+
+    async def abort_queued_action(
+        self, request: qsp.AbortQueuedActionRequest, ctx: RequestContext
+    ) -> qsp.AbortQueuedActionResponse:
+        row = self.runs.get_row(*cv.action_key(request.action_id))
+        self.runs.box.abort(row, request.reason or "aborted")
+        return qsp.AbortQueuedActionResponse()
+
+
+class StateService(ssc.StateService):
+    def __init__(self, runs: Runs) -> None:
+        self.runs = runs
+
+    async def put(self, request: ss.PutRequest, ctx: RequestContext) -> ss.PutResponse:
+        key, name = cv.action_key(request.action_id)
+        self.runs.box.store.kv_set(f"state:{key}/{name}", request.state)
+        return ss.PutResponse(action_id=request.action_id)
+
+    async def get(self, request: ss.GetRequest, ctx: RequestContext) -> ss.GetResponse:
+        key, name = cv.action_key(request.action_id)
+        state = self.runs.box.store.kv_get(f"state:{key}/{name}")
+        if state is None:
+            fail(Code.NOT_FOUND, f"no state stored for action {name} of run {key}")
+        return ss.GetResponse(action_id=request.action_id, state=state)
+
+    async def watch(self, request: ss.WatchRequest, ctx: RequestContext) -> AsyncIterator[ss.WatchResponse]:
+        require(request.HasField("parent_action_id"), "parent_action_id")
+        key, name = cv.action_key(request.parent_action_id, "parent_action_id")
+        async for msg in self.runs.watch_children(key, name, ss.WatchResponse):
+            yield msg
