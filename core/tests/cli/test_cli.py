@@ -90,7 +90,7 @@ def test_run_with_typed_arguments(wf: Path) -> None:
 def test_task_help_shows_types_and_defaults(wf: Path) -> None:
     p = flyte("run", str(wf), "main", "--help", check=True)
     assert "--n" in p.stdout and "int" in p.stdout
-    assert "--cfg" in p.stdout and '{"name": "d", "k": 2}' in p.stdout
+    assert "--cfg" in p.stdout and '{"name":"d","k":2}' in p.stdout
     assert "RED" in p.stdout and "[RED|BLUE]" in p.stdout
 
 
@@ -100,7 +100,7 @@ def test_task_help_shows_types_and_defaults(wf: Path) -> None:
         (["nope.py", "main"], "File 'nope.py' does not exist"),
         (["{wf}", "nosuch"], "No task 'nosuch' in"),
         (["{wf}", "main"], "Missing option '--n'"),
-        (["{wf}", "main", "--n", "three"], "'three' is not a valid integer"),
+        (["{wf}", "main", "--n", "three"], "Invalid value for '--n': expected an integer, got 'three'"),
         (["{wf}", "main", "--n", "1", "--cfg", "{bad json"], "is not valid JSON"),
         (["{wf}", "main", "--n", "1", "--color", "green"], "'green' is not one of"),
         (["--env", "NOEQUALS", "{wf}", "main", "--n", "1"], "is not KEY=VALUE"),

@@ -172,7 +172,7 @@ def get_runs(limit: int, output: str, run_base_dir: str | None) -> None:
         rows.append([r["name"], r.get("task", ""), _phase_cell(phase), _when(r.get("start")),
                      _duration(r.get("start"), r.get("end"), phase == "RUNNING"),
                      str(sum(counts.values())) if counts else "-"])
-    for line in render(RUN_COLUMNS, rows, terminal_width()):
+    for line in render(RUN_COLUMNS, rows, terminal_width(), stack_first=True):
         click.echo(line)
 
 
@@ -204,7 +204,7 @@ def _actions_table(actions: list[dict[str, Any]], width: int | None) -> list[str
                   _duration(a.get("start"), a.get("end"), phase == "RUNNING"),
                   (_one_line(a.get("error")), {"fg": "red"})]
         rows.append(cells)
-    return render(columns, rows, width)
+    return render(columns, rows, width, stack_first=True)
 
 
 def _summary_lines(run: dict[str, Any], inputs: Any, outputs: Any) -> list[str]:

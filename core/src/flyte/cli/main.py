@@ -18,6 +18,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "get": ("flyte.cli.get", "get", "Show local runs and their actions."),
     "plugins": ("flyte.cli.plugins", "plugins", "List installed plugins and what they register."),
     "build": ("flyte.cli.build", "build", "Build the images of every environment in a file."),
+    "completion": ("flyte.cli.completion", "completion", "Print or install TAB completion for bash, zsh or fish."),
 }
 
 

@@ -75,6 +75,11 @@ def _needs_json(lt: Any) -> bool:
     return _simple_name(lt) == "STRUCT"
 
 
+def _unprefixed(message: str) -> str:
+    """Click already names the option ("Invalid value for '--n': ..."); keep only where inside it."""
+    return message.removeprefix("value: ").removeprefix("value")
+
+
 class InputParam(click.ParamType):
     """One task input: a command-line string -> ``Literal`` of the input's type -> Python value."""
 
@@ -88,11 +93,10 @@ class InputParam(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
-        where = f"--{param.name}" if param is not None and param.name else "value"
         try:
-            return decode(self._literal(value, where), self.plan, where)
+            return decode(self._literal(value, "value"), self.plan, "value")
         except CliValueError as e:
-            self.fail(str(e), param, ctx)
+            self.fail(_unprefixed(str(e)), param, ctx)
 
     def _literal(self, value: str, where: str) -> Any:
         lt = self.plan.literal_type
@@ -191,11 +195,10 @@ class EnumParam(click.Choice):
             values = [v for v, n in self.aliases.items() if v != n and v not in self.choices]
             extra = f" (or their values: {', '.join(values)})" if values else ""
             self.fail(f"{s!r} is not one of {shown}{extra}", param, ctx)
-        where = f"--{param.name}" if param is not None and param.name else "value"
         try:
-            return decode(to_literal(name, self.plan.literal_type, where), self.plan, where)
+            return decode(to_literal(name, self.plan.literal_type, "value"), self.plan, "value")
         except CliValueError as e:
-            self.fail(str(e), param, ctx)
+            self.fail(_unprefixed(str(e)), param, ctx)
 
 
 class LiteralChoiceParam(click.Choice):
@@ -209,15 +212,14 @@ class LiteralChoiceParam(click.Choice):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         text = super().convert(value, param, ctx)
         member = self.members.get(str(text), text)
-        where = f"--{param.name}" if param is not None and param.name else "value"
         try:
             if self.plan.encode is not None:
-                return decode(self.plan.encode(member), self.plan, where)
+                return decode(self.plan.encode(member), self.plan, "value")
             from flyte._syncify import run_sync
 
-            return decode(run_sync(self.plan.to_literal, member), self.plan, where)
+            return decode(run_sync(self.plan.to_literal, member), self.plan, "value")
         except (CliValueError, TypeError, ValueError) as e:
-            self.fail(str(e), param, ctx)
+            self.fail(_unprefixed(str(e)), param, ctx)
 
 
 _TEXT_LABELS = {
@@ -297,10 +299,11 @@ def _shown_default(default: Any, ptype: click.ParamType) -> str:
     if isinstance(default, dt.date):
         return default.isoformat()
     if isinstance(ptype, InputParam) and ptype.reading != TEXT and default is not None:
+        # compact: one word for the help's wrapping, and ready to paste
         if ptype.default is not None:
-            return json.dumps(ptype.default, default=str)
+            return json.dumps(ptype.default, default=str, separators=(",", ":"))
         try:
-            return json.dumps(default, default=str)
+            return json.dumps(default, default=str, separators=(",", ":"))
         except (TypeError, ValueError):
             return repr(default)
     return str(default)

@@ -54,23 +54,57 @@ class FileGroup(click.Group):
 
     def _load(self, ctx: click.Context) -> Any:
         if self._module is None:
+            if ctx.resilient_parsing:
+                return _load_quietly(self.file)
             verbose = (ctx.find_object(dict) or {}).get("verbose", 0)
             self._module = load_file(self.file, verbose)
         return self._module
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(find_tasks(self._load(ctx)))
+        module = self._load(ctx)
+        return sorted(find_tasks(module)) if module is not None else []
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = self._load(ctx)
+        if module is None:
+            return None
+        if ctx.resilient_parsing:  # completing: an unknown task completes nothing, silently
+            task = find_tasks(module).get(cmd_name)
+            return TaskCommand(self.file, cmd_name, task) if task is not None else None
         task = find_task(module, self.file, cmd_name)
         return TaskCommand(self.file, cmd_name, task)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args:
+        if not args and not ctx.resilient_parsing:
             tasks = ", ".join(self.list_commands(ctx)) or "none"
             raise click.UsageError(f"Name a task to run: flyte run {self.file} TASK. Tasks there: {tasks}")
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        module = self._load(ctx)
+        if module is None:
+            return []
+        tasks = find_tasks(module)
+        return [CompletionItem(attr, help=_first_line(t.func.__doc__) or t.name)
+                for attr, t in sorted(tasks.items()) if attr.startswith(incomplete)]
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().split("\n", 1)[0]
+
+
+def _load_quietly(file: str) -> Any:
+    """The module for shell completion: nothing it prints reaches the shell, and a failure completes nothing."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return load_file(file)
+    except (Exception, SystemExit):
+        return None
 
 
 class RunGroup(click.Group):
@@ -79,6 +113,13 @@ class RunGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return []
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        if incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        return [CompletionItem(incomplete, type="file")]  # FILE: the shell completes paths
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage("flyte run", "[OPTIONS] FILE TASK [--INPUT VALUE ...]")

@@ -64,10 +64,32 @@ def widths(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int
     return out
 
 
-def render(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int | None = None) -> list[str]:
-    """The table's lines (header first), fitted to ``width`` as far as wrapping allows."""
+def _fits(columns: Sequence[Column], ws: Sequence[int], width: int | None) -> bool:
+    return width is None or sum(ws) + len(GAP) * (len(columns) - 1) <= width
+
+
+def render(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int | None = None,
+           stack_first: bool = False) -> list[str]:
+    """The table's lines (header first), fitted to ``width`` as far as wrapping allows.
+
+    ``stack_first``: when even wrapping cannot fit the table, the first column (a name) gets a
+    line of its own and the other columns follow on the next line, indented.
+    """
     ws = widths(columns, rows, width)
-    lines = [_line([(c.header, {"bold": True}) for c in columns], columns, ws)]
+    if stack_first and width is not None and len(columns) > 1 and not _fits(columns, ws, width):
+        rest = columns[1:]
+        rest_ws = widths(rest, [r[1:] for r in rows], width - len(GAP))
+        lines = [_line([(columns[0].header, {"bold": True})], columns[:1], [0])]
+        lines += [GAP + x for x in _rows(rest, [[(c.header, {"bold": True}) for c in rest]], rest_ws)]
+        for row in rows:
+            lines.append(_line([(_text(row[0]), _style(row[0]))], columns[:1], [0]))
+            lines += [GAP + x for x in _rows(rest, [row[1:]], rest_ws)]
+        return lines
+    return _rows(columns, [[(c.header, {"bold": True}) for c in columns]], ws) + _rows(columns, rows, ws)
+
+
+def _rows(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], ws: Sequence[int]) -> list[str]:
+    lines = []
     for row in rows:
         parts: list[list[str]] = []
         for i, cell in enumerate(row):
@@ -82,7 +104,7 @@ def render(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int
     return lines
 
 
-_BREAK_AFTER = " ._-/:,;)]"
+_BREAK_AFTER = "._-/:,;)]"
 
 
 def wrap(text: str, width: int) -> list[str]:
@@ -90,8 +112,10 @@ def wrap(text: str, width: int) -> list[str]:
     lines = []
     text = text.strip()
     while len(text) > width:
-        cut = max((text.rfind(c, 0, width) for c in _BREAK_AFTER), default=-1) + 1
-        if cut < width // 3:
+        cut = text.rfind(" ", 0, width + 1) + 1  # a space first, then punctuation, else mid-word
+        if cut <= width // 3:
+            cut = max(text.rfind(c, 0, width) for c in _BREAK_AFTER) + 1
+        if cut <= width // 3:
             cut = width
         lines.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
@@ -102,7 +126,7 @@ def _line(cells: Sequence[tuple[str, dict[str, Any]]], columns: Sequence[Column]
     out = []
     last = len(cells) - 1
     for i, (text, style) in enumerate(cells):
-        pad = ws[i] - len(text)
+        pad = max(0, ws[i] - len(text))
         shown = click.style(text, **style) if style and text else text
         if columns[i].right:
             shown = " " * pad + shown
