@@ -2,14 +2,18 @@
 """Developer entry point: set up the workspace, run an example, the tests or the benchmarks.
 
     python3 dev.py example     # .venv with flyte-core, then run examples/hello.py on the local runtime
-    python3 dev.py test        # .venv with everything + real components, then the whole test suite
+    python3 dev.py test        # .venv with everything + real components, then ruff, mypy and the whole test suite
     python3 dev.py setup       # only the set-up part of `test`
+    python3 dev.py lint        # only ruff (every distribution, tests, benchmarks) and mypy (every src/)
     python3 dev.py bench       # benchmarks (see benchmarks/README.md)
 
 Only Python 3.11+ and pip are needed to start. Every workspace distribution
 (core/, plugins/<kind>/<name>/, examples/plugins/<name>/, testing/<name>/) is installed editable
 with its `test` extra; system packages a distribution's tests need are listed in
 its pyproject under [tool.flyte-dev] (apt = [...], npm = [...]) and installed here.
+The official SDK (flyte==2.12.1), which compatibility tests compare with, goes into its own
+.official-venv (git-ignored; benchmarks/run.py uses the same one); the tests find it through
+FLYTE_OFFICIAL_PYTHON, which `test` sets.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 TOOLS = ROOT / ".tools"  # npm packages for test services (azurite); git-ignored
+OFFICIAL_VENV = ROOT / ".official-venv"  # the official SDK, a test peer; git-ignored
+OFFICIAL_PY = OFFICIAL_VENV / "bin" / "python"
+OFFICIAL_SPEC = "flyte==2.12.1"
 
 
 def say(msg: str) -> None:
@@ -69,13 +76,13 @@ def stamp_for(files: list[Path], extra: str) -> str:
     return h.hexdigest()
 
 
-def pip_install(args: list[str], stamp_name: str, files: list[Path]) -> None:
-    stamp_file = VENV / f".{stamp_name}.stamp"
+def pip_install(args: list[str], stamp_name: str, files: list[Path], venv: Path = VENV) -> None:
+    stamp_file = venv / f".{stamp_name}.stamp"
     stamp = stamp_for(files, " ".join(args))
     if stamp_file.exists() and stamp_file.read_text() == stamp:
         say(f"{stamp_name}: up to date")
         return
-    run([str(PY), "-m", "pip", "install", "-q", *args])
+    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *args])
     stamp_file.write_text(stamp)
 
 
@@ -93,6 +100,14 @@ def setup_all() -> None:
     files = [ROOT / "requirements-dev.txt"] + [d / "pyproject.toml" for d in dists]
     pip_install(args, "workspace", files)
     setup_system_packages(dists)
+    setup_official()
+
+
+def setup_official() -> None:
+    """The official SDK in a virtualenv of its own: tests run the same code on it and compare."""
+    if not OFFICIAL_PY.exists():
+        run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)])
+    pip_install([OFFICIAL_SPEC], "official", [], venv=OFFICIAL_VENV)
 
 
 def setup_system_packages(dists: list[Path]) -> None:
@@ -145,17 +160,41 @@ def cmd_example(argv: list[str]) -> int:
     return subprocess.call([flyte, "run", *args], cwd=ROOT)
 
 
+def lint_paths() -> list[str]:
+    """Everything ruff checks: every distribution, the cross-distribution tests, benchmarks, this file."""
+    paths = [str(d.relative_to(ROOT)) for d in distributions()]
+    paths += [p for p in ("tests", "benchmarks", "examples") if (ROOT / p).is_dir()]
+    return [*paths, "dev.py"]
+
+
+def typed_packages() -> list[str]:
+    """Every distribution's import packages (src/<package>/), for mypy."""
+    found = []
+    for d in distributions():
+        src = d / "src"
+        if src.is_dir():
+            found += sorted(str(p.relative_to(ROOT)) for p in src.iterdir() if (p / "__init__.py").exists())
+    return found
+
+
+def cmd_lint(argv: list[str]) -> int:
+    code = 0
+    for lint in ([str(PY), "-m", "ruff", "check", *lint_paths()], [str(PY), "-m", "mypy", *typed_packages()]):
+        say(" ".join(lint))
+        code = subprocess.call(lint, cwd=ROOT) or code
+    return code
+
+
 def cmd_test(argv: list[str]) -> int:
     setup_all()
-    env = dict(os.environ, FLYTE_DEV_TOOLS=str(TOOLS))
+    lint_code = cmd_lint([])
+    env = dict(os.environ, FLYTE_DEV_TOOLS=str(TOOLS), FLYTE_OFFICIAL_PYTHON=str(OFFICIAL_PY))
     cmd = [str(PY), "-m", "pytest", *test_paths(), *argv]
     say(" ".join(cmd))
     code = subprocess.call(cmd, cwd=ROOT, env=env)
-    if code == 0:
-        for lint in ([str(PY), "-m", "ruff", "check", "core"], [str(PY), "-m", "mypy", "core/src/flyte"]):
-            say(" ".join(lint))
-            code = code or subprocess.call(lint, cwd=ROOT)
-    return code
+    if lint_code:
+        say("ruff or mypy found problems (see above)")
+    return code or lint_code
 
 
 def cmd_setup(argv: list[str]) -> int:
@@ -168,7 +207,7 @@ def cmd_bench(argv: list[str]) -> int:
     return subprocess.call([str(PY), str(ROOT / "benchmarks" / "run.py"), *argv], cwd=ROOT)
 
 
-COMMANDS = {"example": cmd_example, "test": cmd_test, "setup": cmd_setup, "bench": cmd_bench}
+COMMANDS = {"example": cmd_example, "test": cmd_test, "setup": cmd_setup, "bench": cmd_bench, "lint": cmd_lint}
 
 
 def main() -> int:

@@ -9,7 +9,7 @@
 
 Each measurement runs in a fresh process. Reported: median wall time, ms per task,
 peak RSS, and the ratio ours/official where the official SDK could be installed
-(into benchmarks/.official-venv, once; needs PyPI). With ``--baseline REV`` the same
+(into .official-venv, once, by ``python3 dev.py setup``; needs PyPI). With ``--baseline REV`` the same
 workloads also run on flyte-core as it was at commit REV (checked out into a temporary
 git worktree and put first on PYTHONPATH), interleaved with this tree's runs, and the
 ratio this/baseline is printed. Results are also written to benchmarks/results/latest.json.
@@ -31,19 +31,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OURS = ROOT / ".venv" / "bin" / "python"
-OFFICIAL_VENV = HERE / ".official-venv"
+# The same virtualenv as the tests' (made by `python3 dev.py setup`, which `dev.py bench` runs first).
+OFFICIAL_VENV = ROOT / ".official-venv"
 OFFICIAL = OFFICIAL_VENV / "bin" / "python"
 OFFICIAL_SPEC = "flyte==2.12.1"
 
 
 def ensure_official() -> Path | None:
-    if OFFICIAL.exists():
-        return OFFICIAL
-    print(f"installing {OFFICIAL_SPEC} into {OFFICIAL_VENV} for comparison ...", flush=True)
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)
-        subprocess.run([str(OFFICIAL), "-m", "pip", "install", "-q", OFFICIAL_SPEC], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        sys.path.insert(0, str(ROOT))
+        import dev  # the set-up's own step (done once, stamped): the same venv as the tests'
+
+        dev.setup_official()
         return OFFICIAL
     except (subprocess.SubprocessError, OSError) as e:
         print(f"official SDK not available ({e}); reporting ours only")

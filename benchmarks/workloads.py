@@ -9,6 +9,7 @@ tasks after a one-task warm-up run, so per-task cost excludes imports and one-ti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import resource
 import sys
@@ -53,10 +54,8 @@ def main() -> None:
     workload, n = sys.argv[1], int(sys.argv[2])
     task = WORKLOADS[workload]
     if hasattr(flyte, "init"):
-        try:
+        with contextlib.suppress(Exception):
             flyte.init()
-        except Exception:
-            pass
     runner = flyte.with_runcontext(mode="local")
     # Warm-up run of one task: imports and one-time set-up are start-up cost (measured separately), not per task.
     runner.run(task, n=1)

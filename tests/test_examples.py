@@ -1,7 +1,7 @@
 """Every example runs as a script and through `flyte run`; with the official SDK too when it is available.
 
-Set FLYTE_OFFICIAL_PYTHON to a Python that has `flyte==2.12.1` installed to also check that the
-examples (written to the shared authoring API) give the same output under the official SDK.
+With FLYTE_OFFICIAL_PYTHON (a Python that has `flyte==2.12.1`; `python3 dev.py test` installs one and
+sets it) the examples (written to the shared authoring API) must give the same output under the official SDK.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def test_dir_input_from_a_local_folder(tmp_path: Path) -> None:
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.txt", "sub"]  # the input folder is untouched
 
 
-@pytest.mark.skipif(not os.environ.get("FLYTE_OFFICIAL_PYTHON"), reason="FLYTE_OFFICIAL_PYTHON not set")
+@pytest.mark.skipif(not os.environ.get("FLYTE_OFFICIAL_PYTHON"),
+                    reason="FLYTE_OFFICIAL_PYTHON not set (python3 dev.py test sets it)")
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_unmodified_on_the_official_sdk(name: str, tmp_path: Path) -> None:
     env = dict(os.environ, HOME=str(tmp_path))

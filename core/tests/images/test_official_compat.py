@@ -1,6 +1,7 @@
 """Image definitions written for the official SDK (2.12.1) run unchanged on flyte-core.
 
-The same script is run by this SDK and, when it is installed at /tmp/official, by the official one.
+The same script is run by this SDK and by the official one (the Python in FLYTE_OFFICIAL_PYTHON, which
+`python3 dev.py test` installs and sets).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flyte._image import Image, ImageSpecError
 from flyte.images.builder import ImageBuilder
 from flyte.images.dockerfile import render_dockerfile
 
-OFFICIAL_PYTHON = Path("/tmp/official/bin/python")
+OFFICIAL_PYTHON = os.environ.get("FLYTE_OFFICIAL_PYTHON", "")
 
 SCRIPT = textwrap.dedent("""
     from pathlib import Path
@@ -96,7 +97,7 @@ def test_official_style_script_runs_here(tmp_path: Path) -> None:
     assert plain.startswith("plain:")
 
 
-@pytest.mark.skipif(not OFFICIAL_PYTHON.exists(), reason="the official SDK is not installed at /tmp/official")
+@pytest.mark.skipif(not OFFICIAL_PYTHON, reason="FLYTE_OFFICIAL_PYTHON not set (python3 dev.py test sets it)")
 def test_official_sdk_accepts_the_same_script(tmp_path: Path) -> None:
     script = _project(tmp_path / "work")
     r = _run(OFFICIAL_PYTHON, script)

@@ -2,7 +2,7 @@
 
 Run with the official SDK's interpreter (not ours)::
 
-    /tmp/official/bin/python core/tests/types/make_golden.py
+    $FLYTE_OFFICIAL_PYTHON core/tests/types/make_golden.py
 
 It writes ``golden/official_2_12_1.json``: for every case in golden_cases.py the official
 LiteralType and Literal (deterministic protobuf bytes, base64) and whether the official SDK

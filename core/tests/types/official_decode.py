@@ -1,6 +1,6 @@
 """Decode literals written by *our* engine with the official SDK (run with its interpreter).
 
-Usage: /tmp/official/bin/python official_decode.py IN.json OUT.json, where IN maps case id
+Usage: $FLYTE_OFFICIAL_PYTHON official_decode.py IN.json OUT.json, where IN maps case id
 to a base64 Literal (and "__calls__" to {function: {argument: base64 Literal}} for the calls
 in golden_cases.interface_calls, read as the official task's NativeInterface types them).
 OUT maps case id (or "function.argument") to "ok" or the error/mismatch description.
