@@ -28,6 +28,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from flyte import __version__
+from flyte.images.hashing import image_tag
+
 # The layer classes live in flyte.images.layers; they are re-exported here as part of this module's API.
 from flyte.images.layers import (
     SKIP_FILE_CHECKS_ENV,
@@ -187,8 +190,6 @@ class Image:
         img = img.with_workdir("/root").with_env_vars({"PYTHONPATH": "/root", "PYTHONUNBUFFERED": "1"})
         if install_flyte:
             if flyte_version is None:
-                from flyte import __version__
-
                 flyte_version = __version__
             spec = flyte_version if any(c in flyte_version for c in "<>=~!@") else f"=={flyte_version.lstrip('v')}"
             img = img.with_pip_packages(f"flyte-core{spec}")
@@ -416,8 +417,6 @@ class Image:
     @property
     def tag(self) -> str:
         """The content hash of this image (recomputed on every access: files may have changed)."""
-        from flyte.images.hashing import image_tag
-
         return image_tag(self)
 
     @property

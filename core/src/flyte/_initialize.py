@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyte.config import load_config, set_config
+from flyte.storage import configure as configure_storage
+
 
 @dataclass
 class InitConfig:
@@ -49,9 +52,7 @@ def init(
     """
     global _init
     if storage is not None:
-        from flyte.storage import configure
-
-        configure(storage if isinstance(storage, dict) else dict(vars(storage)))
+        configure_storage(storage if isinstance(storage, dict) else dict(vars(storage)))
     _init = InitConfig(
         org=org,
         project=project,
@@ -69,8 +70,6 @@ def init(
 def init_from_config(path_or_config: str | os.PathLike[str] | None = None, root_dir: str | Path | None = None,
                      **kwargs: Any) -> None:
     """Configure the SDK from a YAML config file (``.flyte/config.yaml`` by default)."""
-    from flyte.config import load_config, set_config
-
     cfg = load_config(path_or_config)
     set_config(cfg)
     storage = cfg.section("storage") or None

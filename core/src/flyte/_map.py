@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from flyte import _context
+from flyte._group import group
+from flyte._syncify import run_sync
 
 
 def _split(func: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
@@ -41,8 +43,6 @@ class _Mapper:
                 pass
             else:
                 raise RuntimeError("flyte.map() blocks; in async code use `async for r in flyte.map.aio(...)`")
-        from flyte._syncify import run_sync
-
         async def collect() -> list[Any]:
             return [r async for r in self.aio(func, *args, group_name=group_name, concurrency=concurrency,
                                               return_exceptions=return_exceptions)]
@@ -76,8 +76,6 @@ class _Mapper:
         if not hasattr(task, "aio"):
             raise TypeError(f"flyte.map takes a task declared with @env.task, got {task!r}")
         name = getattr(task, "short_name", getattr(task, "__name__", "map"))
-        from flyte._group import group
-
         items = zip(*args, strict=False)
 
         async def one(values: tuple[Any, ...]) -> Any:

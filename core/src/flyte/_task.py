@@ -19,6 +19,7 @@ from flyte._retry import RetryStrategy, normalize_retries
 from flyte._secret import Secret, SecretRequest, normalize_secrets
 from flyte._timeout import TimeoutType, timeout_seconds
 from flyte.errors import TaskDefinitionError
+from flyte.types.interface import NativeInterface
 
 if TYPE_CHECKING:
     from flyte._resources import Resources
@@ -89,8 +90,6 @@ class TaskTemplate(Generic[P, R]):
             timeout_n = timeout_seconds(timeout)
         except (TypeError, ValueError) as e:
             raise TaskDefinitionError(f"Task '{name}': invalid {option}: {e}") from None
-        from flyte.types.interface import NativeInterface
-
         iface = NativeInterface.from_function(func, name)
         t = cls(
             func=func,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -11,11 +12,12 @@ from flyte._cache import CacheRequest
 from flyte._resources import Resources
 from flyte._retry import RetryStrategy
 from flyte._secret import SecretRequest, normalize_secrets
+from flyte._task import TaskTemplate
 from flyte._timeout import TimeoutType
+from flyte.errors import TaskDefinitionError
 
 if TYPE_CHECKING:
     from flyte._image import Image
-    from flyte._task import TaskTemplate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,10 +35,6 @@ def _check_options(
     where: str, given: dict[str, Any], accepted: frozenset[str], known: frozenset[str] = _TASK_OPTIONS_ALL
 ) -> None:
     """Unknown keyword options are errors (a typo must not silently become a default)."""
-    import difflib
-
-    from flyte.errors import TaskDefinitionError
-
     for key in given:
         if key not in accepted:
             hint = difflib.get_close_matches(key, sorted(known), n=1)
@@ -152,8 +150,6 @@ class TaskEnvironment:
             @env.task(retries=3, timeout=60, cache="auto")
             async def fetch(url: str) -> str: ...
         """
-        from flyte._task import TaskTemplate
-
         _check_options(f"@{self.name}.task", kwargs, _TASK_OPTIONS_ACCEPTED)
 
         def decorator(func: F) -> TaskTemplate[..., Any]:

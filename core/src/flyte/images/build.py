@@ -6,7 +6,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from flyte.images.config import load_image_config
 from flyte.images.errors import BuilderUnavailableError, ImageBuildError
+from flyte.images.registry import manifest_exists
+from flyte.images.select import get_builder
 
 if TYPE_CHECKING:
     from flyte._image import Image
@@ -31,8 +34,6 @@ def resolve_registry(image: Image, registry: str | None = None) -> Image:
     if image.registry or not image.needs_build:
         return image
     if registry is None:
-        from flyte.images.config import load_image_config
-
         registry = load_image_config().registry
     return image.clone(registry=registry) if registry else image
 
@@ -105,8 +106,6 @@ def build_images(
         from flyte.images import build_images
         [r.uri for r in build_images([env.image], builder="docker")]
     """
-    from flyte.images.select import get_builder
-
     pending: dict[Image, Image] = {}
     for img in images:
         pending.setdefault(img, img)  # equal specs are built once
@@ -151,8 +150,6 @@ class _Checked:
 
     def exists(self, uri: str) -> bool:
         if self.inner is None:
-            from flyte.images.registry import manifest_exists
-
             return manifest_exists(uri)
         return self.inner.exists(uri)
 

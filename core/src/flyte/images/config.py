@@ -16,10 +16,12 @@ environment variable (and by CLI flags, which callers pass in). Keys::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyte.config import get_config
 from flyte.errors import ConfigError
 
 
@@ -35,10 +37,6 @@ class ImageConfig:
 
 def load_image_config() -> ImageConfig:
     """The ``image`` section of the flyte config, with ``FLYTE_IMAGE_*`` overrides applied."""
-    import os
-
-    from flyte.config import get_config
-
     cfg = get_config()
     source = cfg.source
     values: dict[str, Any] = {}

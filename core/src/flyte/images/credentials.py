@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from flyte.images.config import load_image_config
 from flyte.images.errors import RegistryAuthError
 
 DOCKER_HUB = "docker.io"
@@ -123,8 +124,6 @@ def from_docker_config(host: str) -> Credentials | None:
 
 def credentials_for(host: str) -> Credentials | None:
     """Credentials for a registry host, or ``None`` (anonymous)."""
-    from flyte.images.config import load_image_config
-
     cfg = load_image_config()
     for key, entry in cfg.registry_credentials.items():
         if _host_of(key) == host and isinstance(entry, dict) and entry.get("username"):

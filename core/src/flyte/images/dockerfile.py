@@ -24,11 +24,26 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flyte.images.errors import ImageBuildError
 from flyte.images.hashing import ignore_rules_for
 from flyte.images.ignore import IgnoreRules, list_files
+from flyte.images.layers import (
+    AptPackages,
+    Commands,
+    CopyConfig,
+    DockerIgnore,
+    Env,
+    Layer,
+    PipPackages,
+    Requirements,
+    UVProject,
+    WorkDir,
+    _is_local_package,
+    _local_name,
+)
 
 if TYPE_CHECKING:
-    from flyte._image import Image, Layer
+    from flyte._image import Image
 
 PIP = "python3 -m pip install --no-cache-dir"
 UV_BOOTSTRAP = "python3 -m pip install --no-cache-dir uv"
@@ -57,25 +72,11 @@ def env_value(value: str) -> str:
 
 
 def _layer_lines(index: int, layer: Layer) -> list[str]:
-    from flyte._image import (
-        AptPackages,
-        Commands,
-        CopyConfig,
-        DockerIgnore,
-        Env,
-        PipPackages,
-        Requirements,
-        UVProject,
-        WorkDir,
-    )
-
     ctx = f"layers/{index}"
     if isinstance(layer, PipPackages):
         local = layer.local_packages()
         if not local:
             return [f"RUN {PIP} {_q([*layer.pip_args(), *layer.packages])}"]
-        from flyte.images.layers import _is_local_package, _local_name
-
         target = f"{STAGE_DIR}/{index}"
         pkgs = [f"{target}/{_local_name(Path(p.strip()).expanduser())}" if _is_local_package(p.strip()) else p
                 for p in layer.packages]
@@ -151,8 +152,6 @@ def check_buildable(image: Image) -> None:
     it needs BuildKit's ``RUN --mount=type=secret`` plus a session that hands the secret over, which
     neither the Docker Engine API the ``docker`` builder drives nor the ``podman`` builder provides.
     """
-    from flyte.images.errors import ImageBuildError
-
     for i, layer in enumerate(image.layers):
         if layer.secrets:
             keys = ", ".join(sorted({s if isinstance(s, str) else s.key for s in layer.secrets}))
@@ -173,9 +172,6 @@ def stage_context(image: Image, dest: Path) -> Path:
     ``.dockerignore``) and the Dockerfile is the user's own file in it: nothing is added that a
     ``COPY .`` could pick up.
     """
-    from flyte._image import PipPackages
-    from flyte.images.layers import _local_name
-
     check_buildable(image)
     dest.mkdir(parents=True, exist_ok=True)
     if image.dockerfile is not None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flyte._image import ImageSpecError
 from flyte.errors import FlyteError
+from flyte.images.layers import ImageSpecError
 
 
 class ImageBuildError(FlyteError):

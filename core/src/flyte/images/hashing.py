@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte.images.ignore import IgnoreRules, list_files
+from flyte.images.layers import DockerIgnore, Layer
 
 if TYPE_CHECKING:
-    from flyte._image import Image, Layer
+    from flyte._image import Image
 
 SPEC_VERSION = 3
 """Bumped whenever the Dockerfile generated for the same spec changes, so that old tags are not reused."""
@@ -69,8 +70,6 @@ def single_file_digest(path: Path) -> str:
 
 def ignore_rules_for(image: Image, folder: Path) -> IgnoreRules:
     """The rules that filter ``folder`` when ``image`` copies it."""
-    from flyte._image import DockerIgnore
-
     chosen: Path | None = None
     for layer in image.layers:
         if isinstance(layer, DockerIgnore):

@@ -7,7 +7,9 @@ of ``docker``, ``podman``; ``local-podman`` means ``podman``."""
 from __future__ import annotations
 
 from flyte.images.builder import ImageBuilder
+from flyte.images.config import load_image_config
 from flyte.images.errors import BuilderUnavailableError
+from flyte.plugins.manager import get_plugin_manager
 
 DEFAULT_ORDER = ("docker", "podman")
 ALIASES: dict[str, str | None] = {"local": None, "local-docker": "docker", "local-podman": "podman"}
@@ -17,8 +19,6 @@ ALIASES: dict[str, str | None] = {"local": None, "local-docker": "docker", "loca
 def builder_name(explicit: str | None = None) -> str | None:
     if explicit:
         return explicit
-    from flyte.images.config import load_image_config
-
     return load_image_config().builder
 
 
@@ -28,8 +28,6 @@ def get_builder(name: str | None = None, *, check: bool = True, **options: objec
     Raises :class:`~flyte.errors.UnknownPluginError` for a name nobody registered (naming what
     to install) and :class:`BuilderUnavailableError` when it cannot run here, saying why.
     """
-    from flyte.plugins.manager import get_plugin_manager
-
     registry = get_plugin_manager().builders
     chosen = builder_name(name)
     if chosen is not None and chosen.strip().lower() in ALIASES and registry.find(chosen) is None:
