@@ -231,3 +231,15 @@ def test_types_from_plugins_are_read_from_plain_strings() -> None:
         assert read(uuid.UUID, str(u)) == u
     finally:
         get_plugin_manager().unregister("example")
+
+
+def test_pickled_inputs_name_a_python_object(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from flyte.types import Pickled
+
+    (tmp_path / "mydata.py").write_text("TABLE = {1, 2, 3}\n")
+    monkeypatch.chdir(tmp_path)
+    assert read(Pickled[set[int]], "mydata:TABLE") == {1, 2, 3}
+    with pytest.raises(click.BadParameter, match="name a Python object as MODULE:NAME"):
+        read(Pickled[set[int]], "{1, 2}")
+    with pytest.raises(click.BadParameter, match="module 'mydata' has no 'NOPE'"):
+        read(Pickled[set[int]], "mydata:NOPE")

@@ -151,7 +151,11 @@ RUN_COLUMNS = (
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--run-base-dir", default=None, help="Where local run records are kept.")
 def get_runs(limit: int, output: str, run_base_dir: str | None) -> None:
-    """List local runs, newest first."""
+    """List runs, newest first: the control plane's when an endpoint is configured, else local ones."""
+    from flyte.cli.remote_get import remote_runs, use_remote
+
+    if use_remote(run_base_dir):
+        return remote_runs(limit, output)
     from flyte._builtin.local.records import list_runs
 
     every = list_runs(_base(run_base_dir))
@@ -220,10 +224,20 @@ def _summary_lines(run: dict[str, Any], inputs: Any, outputs: Any) -> list[str]:
     if run.get("error"):
         lines.append(f"{click.style('error:', fg='red')} {run['error']}")
     if inputs is not None:
-        lines.append(f"inputs:  {inputs!r}")
+        lines.append(f"inputs:  {_clipped(inputs)}")
     if outputs is not None:
-        lines.append(f"outputs: {outputs!r}")
+        lines.append(f"outputs: {_clipped(outputs)}")
     return lines
+
+
+MAX_VALUE_CHARS = 2000
+
+
+def _clipped(value: Any) -> str:
+    text = repr(value)
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return f"{text[:MAX_VALUE_CHARS]}... ({len(text):,} characters; all of it: -o json)"
 
 
 def _root_io(actions: list[dict[str, Any]]) -> tuple[Any, Any]:
@@ -268,9 +282,9 @@ def action_view(run: dict[str, Any], a: dict[str, Any]) -> list[str]:
     ]
     inputs, outputs = _decode_map(a.get("inputs")), _decode_map(a.get("outputs"))
     if inputs is not None:
-        lines.append(f"inputs:  {inputs!r}")
+        lines.append(f"inputs:  {_clipped(inputs)}")
     if outputs is not None:
-        lines.append(f"outputs: {outputs!r}")
+        lines.append(f"outputs: {_clipped(outputs)}")
     if a.get("error"):
         lines.append(f"{click.style('error:', fg='red')} {a['error']}")
     tb = a.get("traceback")
@@ -301,7 +315,11 @@ def _action_json(a: dict[str, Any]) -> dict[str, Any]:
 @click.option("--run-base-dir", default=None, help="Where local run records are kept.")
 def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, watch: bool, output: str,
             run_base_dir: str | None) -> None:
-    """Show one local run: its actions (failed ones first) and outputs; works while the run goes."""
+    """Show one run: its actions (failed ones first) and outputs; works while the run goes."""
+    from flyte.cli.remote_get import remote_run, use_remote
+
+    if use_remote(run_base_dir):
+        return remote_run(name, output)
     phases = tuple(p.lower() for p in phases)
     if watch and output == "table" and action is None:
         _watch(name, run_base_dir, phases, limit)
@@ -378,5 +396,13 @@ def _watch(name: str, run_base_dir: str | None, phases: tuple[str, ...], limit: 
             text, done = frame()
             live.update(text, refresh=True)
 
+
+def _add_remote_commands() -> None:
+    from flyte.cli.remote_get import register
+
+    register(get)
+
+
+_add_remote_commands()
 
 __all__ = ["get", "literal_to_display", "order_actions"]

@@ -222,6 +222,41 @@ class LiteralChoiceParam(click.Choice):
             self.fail(_unprefixed(str(e)), param, ctx)
 
 
+class PickleParam(click.ParamType):
+    """A pickled input (``Pickled[T]``, ``Any``): ``MODULE:NAME`` names a Python object to pass, as in the
+    official CLI; the object is imported (the current folder is on the path) and pickled by the type engine."""
+
+    name = "module:object"
+
+    def __init__(self, plan: Any) -> None:
+        self.plan = plan
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        module_name, _, attr = value.partition(":")
+        if not module_name or not attr:
+            self.fail(f"{value!r}: this input is pickled; name a Python object as MODULE:NAME (e.g. mydata:TABLE)",
+                      param, ctx)
+        import importlib
+        import sys
+
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            obj = getattr(importlib.import_module(module_name), attr)
+        except ImportError as e:
+            self.fail(f"cannot import module {module_name!r}: {e}", param, ctx)
+        except AttributeError:
+            self.fail(f"module {module_name!r} has no {attr!r}", param, ctx)
+        from flyte._syncify import run_sync
+
+        try:
+            return decode(run_sync(self.plan.to_literal, obj), self.plan, "value")
+        except (CliValueError, TypeError, ValueError) as e:
+            self.fail(_unprefixed(str(e)), param, ctx)
+
+
 _TEXT_LABELS = {
     "INTEGER": "int", "FLOAT": "float", "STRING": "str", "BOOLEAN": "bool",
     "DATETIME": "datetime", "DURATION": "duration",
@@ -238,7 +273,7 @@ def click_type_for(plan: Any, python_type: Any, default: Any = None) -> click.Pa
         base = typing.get_origin(python_type)
         if base is typing.Literal:
             return LiteralChoiceParam(plan, typing.get_args(python_type))
-        return InputParam(plan, python_type, TEXT, type_label(python_type))  # refused with a clear error
+        return PickleParam(plan)
     if kind == "blob":
         from flyteidl2.core.types_pb2 import BlobType
 
