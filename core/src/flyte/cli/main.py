@@ -15,7 +15,11 @@ import click
 BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (module, attribute, one-line help shown by --help without importing the module)
     "run": ("flyte.cli.run", "run", "Run a task from a Python file (locally by default)."),
-    "get": ("flyte.cli.get", "get", "Show local runs and their actions."),
+    "get": ("flyte.cli.get", "get", "Show runs (local, or on the control plane), projects, tasks, logs, secrets."),
+    "create": ("flyte.cli.remote_commands", "create", "Write a config file; create a project or secret."),
+    "delete": ("flyte.cli.remote_commands", "delete", "Delete a secret on the control plane."),
+    "abort": ("flyte.cli.remote_commands", "abort", "Abort a run on the control plane."),
+    "whoami": ("flyte.cli.remote_commands", "whoami", "Show who the control plane thinks you are."),
     "plugins": ("flyte.cli.plugins", "plugins", "List installed plugins and what they register."),
     "build": ("flyte.cli.build", "build", "Build the images of every environment in a file."),
     "completion": ("flyte.cli.completion", "completion", "Print or install TAB completion for bash, zsh or fish."),
@@ -94,12 +98,23 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="flyte (flyte-core)")
 @click.option("-v", "--verbose", count=True, help="Show tracebacks and flyte's logs (-vv for debug logs).")
 @click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: ./.flyte/config.yaml, then ~/.flyte/config.yaml).")
+              help="Config file (default: ./config.yaml, ./.flyte/config.yaml, ... ~/.flyte/config.yaml).")
+@click.option("--endpoint", default=None, help="Control plane host:port (overrides admin.endpoint).")
+@click.option("--insecure", is_flag=True, default=None, help="Plaintext connection to the control plane (no TLS).")
+@click.option("--org", default=None, help="Organization (overrides task.org).")
+@click.option("--project", default=None, help="Project (overrides task.project).")
+@click.option("--domain", default=None, help="Domain (overrides task.domain).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
+def cli(ctx: click.Context, verbose: int, config_file: str | None, endpoint: str | None, insecure: bool | None,
+        org: str | None, project: str | None, domain: str | None) -> None:
     """flyte: run Flyte 2 tasks locally, in a sandbox, or on a cluster."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    from flyte.config import set_overrides
+
+    # Global control-plane flags beat FLYTE_* variables and the config file, in this process only.
+    set_overrides({"admin.endpoint": endpoint, "admin.insecure": insecure or None, "task.org": org,
+                   "task.project": project, "task.domain": domain})
     if verbose:
         import logging
 

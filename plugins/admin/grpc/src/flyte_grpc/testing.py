@@ -229,6 +229,14 @@ class _Run(run_service_pb2_grpc.RunServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"run {request.run_id.name} not found")
         return run_service_pb2.GetRunDetailsResponse(details=d)
 
+    async def GetActionDetails(self, request: Any, context: Any) -> Any:
+        await _guard(self.p, "GetActionDetails", context)
+        d = self._find(request.action_id.run)
+        if d is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"run {request.action_id.run.name} not found")
+            raise AssertionError("unreachable")
+        return run_service_pb2.GetActionDetailsResponse(details=d.action)
+
     async def AbortRun(self, request: Any, context: Any) -> Any:
         await _guard(self.p, "AbortRun", context)
         if self._find(request.run_id) is None:
@@ -395,3 +403,32 @@ class LoopbackServer:
 
 def names(items: Iterable[Any]) -> list[str]:
     return [getattr(i, "name", str(i)) for i in items]
+
+
+class ThreadedServer:
+    """A :class:`LoopbackServer` on its own event loop in a thread: for driving it from sync code (CLI tests)."""
+
+    def __init__(self, plane: ControlPlane | None = None, **kwargs: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server = self.run(self._make(plane, kwargs))
+
+    async def _make(self, plane: ControlPlane | None, kwargs: dict[str, Any]) -> LoopbackServer:
+        return await LoopbackServer(plane or ControlPlane(), **kwargs).start()
+
+    @property
+    def plane(self) -> ControlPlane:
+        return self.server.plane
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def close(self) -> None:
+        self.run(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -1,0 +1,144 @@
+"""Shared plumbing of the control-plane commands: connecting, scoping, errors, rendering.
+
+These commands reach the control plane only through :mod:`flyte.admin` (the transport is a plugin,
+``flyte-grpc`` by default), so nothing here imports grpcio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+TERMINAL_PHASES = ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "RECOVERED")
+
+
+def settings() -> Any:
+    """Admin settings from flags, env and config; a usage error when no endpoint is configured."""
+    from flyte.admin import AdminSettings
+    from flyte.errors import ConfigError
+
+    try:
+        return AdminSettings.from_config()
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+
+
+def scope(project: str | None = None, domain: str | None = None, *, required: bool = True) -> tuple[str, str, str]:
+    """(org, project, domain) from the command's options, then the global flags and ``task.*`` config."""
+    s = settings()
+    p, d = project or s.project, domain or s.domain
+    if required and not (p and d):
+        missing = " and ".join(n for n, v in (("--project", p), ("--domain", d)) if not v)
+        raise click.UsageError(
+            f"No {missing} given: pass them (flyte --project P --domain D ...), or set task.project and "
+            "task.domain in the config file (flyte create config --project P --domain D)."
+        )
+    return s.org or "", p or "", d or ""
+
+
+def describe_error(e: BaseException, target: str) -> str:
+    """One line for a failed call: the status, the server's message and what to try."""
+    code = getattr(e, "code", None)
+    name = ""
+    if callable(code):  # a grpc error: code() -> StatusCode
+        try:
+            name = code().name
+        except Exception:
+            name = ""
+    elif isinstance(code, str):
+        name = code
+    details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
+    hint = {
+        "UNAVAILABLE": f"is the control plane at {target} up? Check --endpoint/admin.endpoint and --insecure "
+                       "(TLS is the default).",
+        "UNAUTHENTICATED": "the credentials were refused; check admin.authType and the client id/secret, or "
+                           "FLYTE_API_KEY.",
+        "PERMISSION_DENIED": "your identity may not do this; `flyte whoami` shows who you are.",
+        "DEADLINE_EXCEEDED": "the control plane did not answer in time (admin.timeout).",
+        "UNIMPLEMENTED": f"the control plane at {target} does not offer this call.",
+    }.get(name, "")
+    text = f"{name}: {details}" if name else str(details)
+    return text + (f" ({hint})" if hint else "")
+
+
+def call(fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Connect, run ``fn(client)``, close; failures become one-line click errors."""
+    from flyte.admin import AdminError, connect
+
+    s = settings()
+
+    async def main() -> T:
+        client = await connect(s)
+        try:
+            return await fn(client)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(main())
+    except (click.ClickException, KeyboardInterrupt):
+        raise
+    except AdminError as e:
+        raise click.ClickException(describe_error(e, s.target)) from None
+    except Exception as e:
+        if callable(getattr(e, "code", None)) and callable(getattr(e, "details", None)):
+            raise click.ClickException(describe_error(e, s.target)) from None
+        raise
+
+
+def phase_name(phase: int) -> str:
+    from flyteidl2.common import phase_pb2
+
+    try:
+        return phase_pb2.ActionPhase.Name(phase).removeprefix("ACTION_PHASE_")
+    except ValueError:
+        return str(phase)
+
+
+def when(ts: Any) -> str:
+    if ts is None or not (ts.seconds or ts.nanos):
+        return "-"
+    return dt.datetime.fromtimestamp(ts.seconds, dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def took(start: Any, end: Any) -> str:
+    if not (start.seconds and end.seconds):
+        return "-"
+    return f"{(end.seconds - start.seconds) + (end.nanos - start.nanos) / 1e9:.2f}s"
+
+
+def to_json(messages: Any) -> str:
+    from google.protobuf.json_format import MessageToDict
+
+    if isinstance(messages, list):
+        return json.dumps([MessageToDict(m) for m in messages], indent=2)
+    return json.dumps(MessageToDict(messages), indent=2)
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
+    Console().print(t)
+
+
+def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table",
+                        show_default=True, help="Table for people, JSON for scripts.")(f)
+
+
+def scope_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("-d", "--domain", default=None, help="Domain (default: --domain / task.domain).")(f)
+    return click.option("-p", "--project", default=None, help="Project (default: --project / task.project).")(f)

@@ -1,0 +1,211 @@
+"""``flyte get projects|tasks|logs|secret`` and the control-plane side of ``flyte get runs|run``.
+
+``get runs`` and ``get run`` (cli/get.py) call :func:`remote_runs` / :func:`remote_run` when an endpoint
+is configured and no ``--run-base-dir`` is given; otherwise they show local runs as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from flyte.cli.remote import (
+    TERMINAL_PHASES,
+    call,
+    output_option,
+    phase_name,
+    scope,
+    scope_options,
+    table,
+    to_json,
+    took,
+    when,
+)
+
+
+def use_remote(run_base_dir: str | None = None) -> bool:
+    """True when ``get runs``/``get run`` should ask the control plane instead of local records."""
+    from flyte.admin import is_remote_configured
+
+    return run_base_dir is None and is_remote_configured()
+
+
+def _run_id(name: str) -> Any:
+    from flyteidl2.common import identifier_pb2 as ci
+
+    org, project, domain = scope()
+    return ci.RunIdentifier(org=org, project=project, domain=domain, name=name)
+
+
+def remote_runs(limit: int, output: str) -> None:
+    """List the runs of the configured project/domain on the control plane, newest first."""
+    from flyteidl2.common import identifier_pb2 as ci
+    from flyteidl2.common import list_pb2
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    org, project, domain = scope()
+    req = rs.ListRunsRequest(
+        request=list_pb2.ListRequest(limit=limit), org=org,
+        project_id=ci.ProjectIdentifier(organization=org, name=project, domain=domain),
+    )
+
+    async def fetch(client: Any) -> Any:
+        return await client.run.ListRuns(req)
+
+    resp = call(fetch)
+    runs = list(resp.runs)
+    if output == "json":
+        click.echo(to_json(runs))
+        return
+    rows = [[r.action.id.run.name, r.action.metadata.task.id.name or "-", phase_name(r.action.status.phase),
+             when(r.action.status.start_time), took(r.action.status.start_time, r.action.status.end_time)]
+            for r in runs]
+    table(f"Runs in {project}/{domain} ({len(rows)})", ["name", "task", "phase", "started", "duration"], rows)
+
+
+def remote_run(name: str, output: str) -> None:
+    """Show one run on the control plane."""
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    req = rs.GetRunDetailsRequest(run_id=_run_id(name))
+
+    async def fetch(client: Any) -> Any:
+        return await client.run.GetRunDetails(req)
+
+    details = call(fetch).details
+    if output == "json":
+        click.echo(to_json(details))
+        return
+    a = details.action
+    click.echo(f"{a.id.run.name}  task {a.metadata.task.id.name or '-'}  {phase_name(a.status.phase)}  "
+               f"attempts {a.status.attempts}  started {when(a.status.start_time)}  "
+               f"took {took(a.status.start_time, a.status.end_time)}")
+    if a.HasField("error_info") and a.error_info.message:
+        click.echo(f"error: {a.error_info.message}")
+    if a.HasField("abort_info") and a.abort_info.reason:
+        click.echo(f"aborted: {a.abort_info.reason}")
+
+
+@click.command("projects")
+@output_option
+def get_projects(output: str) -> None:
+    """List the projects on the control plane."""
+    from flyteidl2.project import project_service_pb2 as pb
+
+    from flyte.cli.remote import settings
+
+    org = settings().org or ""
+
+    async def fetch(client: Any) -> Any:
+        return await client.project.ListProjects(pb.ListProjectsRequest(limit=500, org=org))
+
+    projects = list(call(fetch).projects.projects)
+    if output == "json":
+        click.echo(to_json(projects))
+        return
+    table(f"Projects ({len(projects)})", ["id", "name", "domains", "description"],
+          [[p.id, p.name, ", ".join(d.id for d in p.domains), p.description] for p in projects])
+
+
+@click.command("tasks")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@scope_options
+@output_option
+def get_tasks(limit: int, project: str | None, domain: str | None, output: str) -> None:
+    """List the tasks deployed in a project and domain."""
+    from flyteidl2.common import identifier_pb2 as ci
+    from flyteidl2.common import list_pb2
+    from flyteidl2.task import task_service_pb2 as ts
+
+    org, p, d = scope(project, domain)
+    req = ts.ListTasksRequest(request=list_pb2.ListRequest(limit=limit), org=org,
+                              project_id=ci.ProjectIdentifier(organization=org, name=p, domain=d))
+
+    async def fetch(client: Any) -> Any:
+        return await client.task.ListTasks(req)
+
+    tasks = list(call(fetch).tasks)
+    if output == "json":
+        click.echo(to_json(tasks))
+        return
+    table(f"Tasks in {p}/{d} ({len(tasks)})", ["name", "version", "deployed"],
+          [[t.task_id.name, t.task_id.version, when(t.metadata.deployed_at)] for t in tasks])
+
+
+@click.command("logs")
+@click.argument("name")
+@click.option("--action", default="a0", show_default=True, help="Action in the run (a0 is the run's root).")
+@click.option("--attempt", type=click.IntRange(min=0), default=0, help="Attempt number (default: the latest).")
+@click.option("--follow", "-f", is_flag=True, help="Keep streaming until the action ends (resumes after drops).")
+@scope_options
+def get_logs(name: str, action: str, attempt: int, follow: bool, project: str | None, domain: str | None) -> None:
+    """Print the logs of a run's action (its root by default) from the control plane."""
+    from flyteidl2.common import identifier_pb2 as ci
+    from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    org, p, d = scope(project, domain)
+    run_id = ci.RunIdentifier(org=org, project=p, domain=d, name=name)
+    action_id = ci.ActionIdentifier(run=run_id, name=action)
+
+    async def stream(client: Any) -> None:
+        n = attempt
+        if not n:
+            details = await client.run.GetActionDetails(rs.GetActionDetailsRequest(action_id=action_id))
+            n = details.details.status.attempts or 1
+            if phase_name(details.details.status.phase) in TERMINAL_PHASES:
+                nonlocal follow
+                follow = True  # a finished action's stream ends by itself: read it all
+        req = dp.TailLogsRequest(action_id=action_id, attempt=n)
+        it = client.watch(client.dataproxy.TailLogs, req).__aiter__()
+        while True:
+            try:
+                # Without --follow, stop once the server has nothing more to say for a moment.
+                resp = await (it.__anext__() if follow else asyncio.wait_for(it.__anext__(), 2.0))
+            except (StopAsyncIteration, TimeoutError):
+                return
+            for logs in resp.logs:
+                for line in logs.lines:
+                    click.echo(line.message)
+
+    call(stream)
+
+
+@click.command("secret")
+@click.argument("name", required=False)
+@click.option("--project", "-p", default=None, help="Only secrets scoped to this project.")
+@click.option("--domain", "-d", default=None, help="Only secrets scoped to this domain.")
+@output_option
+def get_secret(name: str | None, project: str | None, domain: str | None, output: str) -> None:
+    """List secrets, or show one (its metadata: values are never shown)."""
+    from flyteidl2.secret import definition_pb2 as sd
+    from flyteidl2.secret import payload_pb2 as sp
+
+    from flyte.cli.remote import settings
+
+    org = settings().org or ""
+
+    async def fetch(client: Any) -> list[Any]:
+        if name:
+            sid = sd.SecretIdentifier(name=name, organization=org, project=project or "", domain=domain or "")
+            return [(await client.secret.GetSecret(sp.GetSecretRequest(id=sid))).secret]
+        resp = await client.secret.ListSecrets(sp.ListSecretsRequest(organization=org, project=project or "",
+                                                                     domain=domain or "", limit=500))
+        return list(resp.secrets)
+
+    secrets = call(fetch)
+    if output == "json":
+        click.echo(to_json(secrets))
+        return
+    table(f"Secrets ({len(secrets)})", ["name", "project", "domain", "created"],
+          [[s.id.name, s.id.project or "-", s.id.domain or "-", when(s.secret_metadata.created_time)]
+           for s in secrets])
+
+
+def register(group: click.Group) -> None:
+    """Add the control-plane subcommands to ``flyte get``."""
+    for cmd in (get_projects, get_tasks, get_logs, get_secret):
+        if cmd.name not in group.commands:
+            group.add_command(cmd)
