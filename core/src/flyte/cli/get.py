@@ -354,9 +354,23 @@ def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, 
 WATCH_INTERVAL = 0.5
 
 
+def _load_again(name: str, run_base_dir: str | None, last: Any) -> Any:
+    """The record once more while watching; a read that fails mid-write keeps the last one (a few times)."""
+    for attempt in range(10):
+        try:
+            return _load(name, run_base_dir)
+        except click.ClickException:
+            if last is None or attempt == 9:
+                raise
+            time.sleep(WATCH_INTERVAL / 5)
+    return last  # pragma: no cover - the loop returns or raises
+
+
 def _wait_until_done(name: str, run_base_dir: str | None) -> None:
-    while _load(name, run_base_dir)[0].get("phase") not in TERMINAL:
+    record = _load(name, run_base_dir)
+    while record[0].get("phase") not in TERMINAL:
         time.sleep(WATCH_INTERVAL)
+        record = _load_again(name, run_base_dir, record)
 
 
 def _watch(name: str, run_base_dir: str | None, phases: tuple[str, ...], limit: int) -> None:
@@ -377,8 +391,12 @@ def _watch(name: str, run_base_dir: str | None, phases: tuple[str, ...], limit: 
     from rich.live import Live
     from rich.text import Text
 
+    last: Any = None
+
     def frame() -> tuple[Text, bool]:
-        run, actions = _load(name, run_base_dir)
+        nonlocal last
+        last = _load_again(name, run_base_dir, last)
+        run, actions = last
         size = shutil.get_terminal_size()
         # as many actions as the terminal has room for (failed and running ones come first)
         room = max(3, size.lines - 10)
