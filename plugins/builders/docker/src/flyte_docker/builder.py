@@ -7,25 +7,19 @@ engine is found from the ``base_url`` option, else ``DOCKER_HOST``, else the def
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flyte.images.builder import ImageBuilder
-from flyte.images.buildlog import BuildLog, host_platform, network_option, push_error
-from flyte.images.dockerfile import stage_context
-from flyte.images.errors import ImageBuildError
+from flyte.images.builder import BuildRequest, EngineBuilder
+from flyte.images.buildlog import BuildLog, push_error
 
 if TYPE_CHECKING:
     import docker
-    from flyte._image import Image
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
-class DockerBuilder(ImageBuilder):
+class DockerBuilder(EngineBuilder):
     """Build with a Docker Engine API (dockerd, or podman's compatible service).
 
     Options: ``base_url`` (``unix:///...`` or ``tcp://...``), ``timeout`` (seconds for each API
@@ -37,7 +31,6 @@ class DockerBuilder(ImageBuilder):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.base_url: str | None = options.get("base_url") or os.environ.get("DOCKER_HOST") or None
-        self.timeout = float(options.get("timeout", 1800))
         self._client: docker.APIClient | None = None
 
     def _url(self) -> str:
@@ -84,36 +77,17 @@ class DockerBuilder(ImageBuilder):
             return False
         return True
 
-    def build(self, image: Image, *, push: bool = True, on_output: Callable[[str], None] | None = None) -> str:
-        import docker.errors
-
-        uri = image.uri
-        log = BuildLog(on_output)
-        if len(image.platform) > 1:
-            raise ImageBuildError(f"{uri}: the docker builder builds one platform at a time, got {image.platform}",
-                                  uri=uri)
+    def build_context(self, request: BuildRequest, log: BuildLog) -> None:
         kwargs: dict[str, Any] = {}
-        if image.platform[0] != host_platform():
-            kwargs["platform"] = image.platform[0]
-        net = network_option(self.options)
-        if net:
-            kwargs["network_mode"] = net
-        ctx = Path(tempfile.mkdtemp(prefix="flyte-build-"))
-        try:
-            dockerfile = stage_context(image, ctx)
-            try:
-                stream = self.api().build(
-                    path=str(ctx), dockerfile=dockerfile.name, tag=uri, rm=True, forcerm=True, decode=True,
-                    pull=False, **kwargs,
-                )
-                self._consume_build(stream, log, uri)
-            except docker.errors.DockerException as e:
-                raise log.failure(uri, f"{type(e).__name__}: {e}") from e
-        finally:
-            shutil.rmtree(ctx, ignore_errors=True)
-        if push:
-            self.push(uri, log)
-        return uri
+        if request.platform:
+            kwargs["platform"] = request.platform
+        if request.network:
+            kwargs["network_mode"] = request.network
+        stream = self.api().build(
+            path=str(request.context), dockerfile=request.dockerfile, tag=request.uri, rm=True, forcerm=True,
+            decode=True, pull=False, **kwargs,
+        )
+        self._consume_build(stream, log, request.uri)
 
     @staticmethod
     def _consume_build(stream: Iterable[dict[str, Any]], log: BuildLog, uri: str) -> None:

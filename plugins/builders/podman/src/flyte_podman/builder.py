@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import urllib.parse
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flyte.images.builder import ImageBuilder
-from flyte.images.buildlog import BuildLog, host_platform, network_option, push_error
+from flyte.images.builder import BuildRequest, EngineBuilder
+from flyte.images.buildlog import BuildLog, push_error
 from flyte.images.credentials import split_reference
-from flyte.images.dockerfile import stage_context
 from flyte.images.errors import ImageBuildError
 from flyte.images.registry import is_insecure
 
 if TYPE_CHECKING:
     import podman
-    from flyte._image import Image
 
 
 def default_socket() -> str:
@@ -45,7 +39,7 @@ def _message(body: str) -> str:
     return str(data)
 
 
-class PodmanBuilder(ImageBuilder):
+class PodmanBuilder(EngineBuilder):
     """Build with the Podman API service.
 
     Options: ``base_url`` (``unix:///...``), ``timeout`` (seconds of silence, default 1800), ``network`` (for
@@ -57,7 +51,6 @@ class PodmanBuilder(ImageBuilder):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.base_url: str = options.get("base_url") or os.environ.get("CONTAINER_HOST") or f"unix://{default_socket()}"
-        self.timeout = float(options.get("timeout", 1800))
         self._client: podman.PodmanClient | None = None
 
     def client(self) -> podman.PodmanClient:
@@ -96,50 +89,34 @@ class PodmanBuilder(ImageBuilder):
         raise ImageBuildError(f"asking the Podman service whether {uri} exists failed: HTTP {resp.status_code}: "
                               f"{_message(resp.text)}", uri=uri)
 
-    def build(self, image: Image, *, push: bool = True, on_output: Callable[[str], None] | None = None) -> str:
+    def build_context(self, request: BuildRequest, log: BuildLog) -> None:
         from podman.api import create_tar
 
-        uri = image.uri
-        log = BuildLog(on_output)
-        params: dict[str, Any] = {"t": uri, "rm": True, "forcerm": True, "layers": True, "pull": False}
-        if len(image.platform) > 1:
-            raise ImageBuildError(f"{uri}: the podman builder builds one platform at a time, got {image.platform}",
-                                  uri=uri)
-        if image.platform[0] != host_platform():
-            params["platform"] = image.platform[0]
-        net = network_option(self.options)
-        if net:
-            params["networkmode"] = net
-        ctx = Path(tempfile.mkdtemp(prefix="flyte-build-"))
+        uri = request.uri
+        params: dict[str, Any] = {"t": uri, "rm": True, "forcerm": True, "layers": True, "pull": False,
+                                  "dockerfile": request.dockerfile}
+        if request.platform:
+            params["platform"] = request.platform
+        if request.network:
+            params["networkmode"] = request.network
+        body = create_tar(anchor=str(request.context))
         try:
-            params["dockerfile"] = stage_context(image, ctx).name
-            body = create_tar(anchor=str(ctx))
-            try:
-                resp = self.client().api.post(
-                    "/build", params=params, data=body, headers={"Content-type": "application/x-tar"},
-                    stream=True, timeout=self.timeout,
-                )
-                if resp.status_code >= 400:
-                    raise log.failure(uri, f"HTTP {resp.status_code}: {_message(resp.text)}")
-                for raw in resp.iter_lines():
-                    if not raw:
-                        continue
-                    chunk = json.loads(raw)
-                    if "stream" in chunk:
-                        log.add(chunk["stream"])
-                    if chunk.get("error"):
-                        raise log.failure(uri, str(chunk["error"]))
-            finally:
-                body.close()
-        except ImageBuildError:
-            raise
-        except Exception as e:
-            raise log.failure(uri, f"{type(e).__name__}: {e}") from e
+            resp = self.client().api.post(
+                "/build", params=params, data=body, headers={"Content-type": "application/x-tar"},
+                stream=True, timeout=request.timeout,
+            )
+            if resp.status_code >= 400:
+                raise log.failure(uri, f"HTTP {resp.status_code}: {_message(resp.text)}")
+            for raw in resp.iter_lines():
+                if not raw:
+                    continue
+                chunk = json.loads(raw)
+                if "stream" in chunk:
+                    log.add(chunk["stream"])
+                if chunk.get("error"):
+                    raise log.failure(uri, str(chunk["error"]))
         finally:
-            shutil.rmtree(ctx, ignore_errors=True)
-        if push:
-            self.push(uri, log)
-        return uri
+            body.close()
 
     def push(self, uri: str, log: BuildLog) -> None:
         from podman.api import encode_auth_header
