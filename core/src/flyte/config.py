@@ -1,8 +1,9 @@
 """Configuration: YAML files, ``FLYTE_<SECTION>_<KEY>`` environment variables, then explicit arguments.
 
-Files, first found wins: ``$FLYTE_CONFIG`` (``flyte -c``; set but empty means no file at all), then the official SDK's order
-(``./config.yaml``, ``./.flyte/config.yaml``, ``<git root>/.flyte/config.yaml``, ``$UCTL_CONFIG``,
-``$FLYTECTL_CONFIG``, ``~/.union/config.yaml``, ``~/.flyte/config.yaml``; ``config.yml`` too).
+Files, first found wins: ``$FLYTE_CONFIG`` (``flyte -c``; set but empty means no file at all), then
+the official SDK's order (``./config.yaml``, ``./.flyte/config.yaml``, ``<git root>/.flyte/config.yaml``,
+``$UCTL_CONFIG``, ``$FLYTECTL_CONFIG``, ``~/.union/config.yaml``, ``~/.flyte/config.yaml``; ``config.yml``
+too).
 CLI flags (:func:`set_overrides`) beat ``FLYTE_*`` variables, which beat the file.
 Keys follow the official SDK (``admin.endpoint``, ``admin.insecure``, ``image.builder``,
 ``image.registry``, ``task.project``, ``task.domain``, ``storage.*``; the admin keys are listed in

@@ -62,7 +62,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         for s in (self._wake_r, self._wake_w):
             s.close()
 
-    def __enter__(self) -> LoopbackHTTPServer:  # type: ignore[override]
+    def __enter__(self) -> LoopbackHTTPServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
