@@ -225,3 +225,52 @@ def test_watch_on_a_terminal_redraws_until_the_end(tmp_path: Path) -> None:
     text = "\n".join(on_terminal("get", "run", "live", "--watch", base=base))
     assert "watching; refreshed" in text  # the live view was drawn while the run went
     assert "SUCCEEDED" in text
+
+
+SLOW = '''
+import asyncio
+import flyte
+env = flyte.TaskEnvironment(name="slow")
+
+@env.task
+async def step(i: int) -> int:
+    await asyncio.sleep(0.15 * i)
+    if i == 3:
+        raise ValueError("step 3 broke")
+    return i
+
+@env.task
+async def main(n: int) -> int:
+    r = await asyncio.gather(*(step(i) for i in range(n)), return_exceptions=True)
+    return sum(x for x in r if isinstance(x, int))
+'''
+
+
+@pytest.mark.slow
+def test_a_real_run_is_readable_while_it_goes_and_watch_follows_it(tmp_path: Path) -> None:
+    wf = tmp_path / "slow.py"
+    wf.write_text(SLOW)
+    base = tmp_path / "runs"
+    e = dict(os.environ, FLYTE_LOCAL_RUNS_DIR=str(base))
+    run = subprocess.Popen([*FLYTE, "run", "--name", "livex", str(wf), "main", "--n", "12"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    try:
+        deadline = time.time() + 30
+        doc: dict[str, object] = {}
+        while time.time() < deadline:
+            p = flyte("get", "run", "livex", "-o", "json", base=base)
+            if p.returncode == 0:
+                doc = json.loads(p.stdout)
+                if doc["phase"] == "RUNNING" and len(doc["actions"]) > 1:  # type: ignore[arg-type]
+                    break
+            time.sleep(0.1)
+        assert doc.get("phase") == "RUNNING", doc
+        watched = flyte("get", "run", "livex", "--watch", base=base)
+        assert watched.returncode == 0, watched.stderr
+        assert "SUCCEEDED" in watched.stdout.splitlines()[0]
+        rows = [x.split()[0] for x in watched.stdout.splitlines() if re.match(r"a\d+\s", x)]
+        assert rows[0] == "a4" and len(rows) == 13  # the failed action first
+        one = flyte("get", "run", "livex", "--action", "a4", base=base).stdout
+        assert "ValueError: step 3 broke" in one and "line 10, in step" in one
+    finally:
+        run.communicate(timeout=30)
