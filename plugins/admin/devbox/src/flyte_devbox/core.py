@@ -110,9 +110,10 @@ class Devbox:
             row.error = error.SerializeToString()
         if reason is not None:
             row.abort_reason = reason
-        self.save(row)
-        # A finished parent takes its unfinished children with it.
-        self.abort_children(row.run, row.name, f"parent action {row.name} finished")
+        with self.store.batch():
+            self.save(row)
+            # A finished parent takes its unfinished children with it.
+            self.abort_children(row.run, row.name, f"parent action {row.name} finished")
 
     def abort_children(self, run: RunKey, parent: str, reason: str) -> None:
         for child in self.store.children(run, parent):

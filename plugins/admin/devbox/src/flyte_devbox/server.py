@@ -135,14 +135,19 @@ class Router:
                 {
                     "type": "http.response.start",
                     "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/grpc"),
-                        (b"grpc-status", b"12"),
-                        (b"grpc-message", f"unknown service or method {path}".encode()),
-                    ],
+                    "headers": [(b"content-type", b"application/grpc")],
+                    "trailers": True,
                 }
             )
             await send({"type": "http.response.body", "body": b""})
+            message = f"unknown service or method {path}".encode()
+            await send(
+                {
+                    "type": "http.response.trailers",
+                    "headers": [(b"grpc-status", b"12"), (b"grpc-message", message)],
+                    "more_trailers": False,
+                }
+            )
             return
         await _text(send, 404, f"404 Not Found: {path} is not a service, data URL or endpoint of this devbox\n")
 
@@ -198,6 +203,7 @@ async def serve(
     config.accesslog = None
     config.errorlog = logging.getLogger("flyte_devbox.http")
     config.keep_alive_timeout = 3600
+    config.keep_alive_max_requests = 2**62  # hypercorn closes a connection after 1,000 requests by default
     config.graceful_timeout = 1.0
     config.h2_max_concurrent_streams = 4096
     config.backlog = 1024

@@ -403,4 +403,3 @@ class IdentityService(idc.IdentityService):
     async def user_info(self, request: idp.UserInfoRequest, ctx: RequestContext) -> idp.UserInfoResponse:
         subject = ctx.request_headers().get("x-devbox-subject", "") or "devbox-user"
         return idp.UserInfoResponse(subject=subject, name=subject, preferred_username=subject)
-

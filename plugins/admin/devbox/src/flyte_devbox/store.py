@@ -7,6 +7,7 @@ thread for sub-millisecond statements.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -153,6 +154,20 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many writes into one transaction (an abort cascade over thousands of children)."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     # ---- kv -------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 class DevboxProcess:
@@ -112,3 +113,52 @@ class DevboxProcess:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+PROJECT_NAME = "flytesnacks"
+DOMAIN_NAME = "development"
+
+
+def project_id() -> Any:
+    from flyteidl2.common import identifier_pb2 as ids
+
+    return ids.ProjectIdentifier(name=PROJECT_NAME, domain=DOMAIN_NAME)
+
+
+def py_spec(code: str, *, retries: int = 0, timeout_s: float = 0, name: str = "t", outputs: bool = False) -> Any:
+    """A TaskSpec whose container runs ``python -c code`` with the output prefix as argv[1]."""
+    from flyteidl2.task import task_definition_pb2 as td
+
+    s = td.TaskSpec()
+    s.task_template.id.name = name
+    s.task_template.type = "python"
+    s.task_template.container.args.extend([sys.executable, "-c", code, "{{.outputPrefix}}", "{{.input}}"])
+    if retries:
+        s.task_template.metadata.retries.retries = retries
+    if timeout_s:
+        s.task_template.metadata.timeout.FromSeconds(int(timeout_s))
+    if outputs:
+        s.task_template.interface.outputs.variables["o0"].description = "out"
+    return s
+
+
+def wait_phase(stub: Any, run_id: Any, phases: set[int], timeout: float = 30) -> Any:
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    deadline = time.monotonic() + timeout
+    while True:
+        d = stub.GetRunDetails(rs.GetRunDetailsRequest(run_id=run_id)).details
+        if d.action.status.phase in phases:
+            return d
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id.name} still in phase {d.action.status.phase}")
+        time.sleep(0.05)
+
+
+def official_python() -> str | None:
+    """The official SDK's interpreter (dev.py's .official-venv, or FLYTE_OFFICIAL_PYTHON)."""
+    env = os.environ.get("FLYTE_OFFICIAL_PYTHON")
+    for cand in (env, str(Path(__file__).resolve().parents[4] / ".official-venv" / "bin" / "python")):
+        if cand and Path(cand).exists():
+            return cand
+    return None
