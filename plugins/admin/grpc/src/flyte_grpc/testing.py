@@ -432,3 +432,26 @@ class ThreadedServer:
         self.run(self.server.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+
+async def _serve_forever(port: int, auth: bool) -> None:
+    tokens = TokenServer() if auth else None
+    srv = await LoopbackServer(ControlPlane(tokens=tokens), port=port).start()
+    srv.plane.add_run("bench", "RUNNING")
+    info = {"port": srv.port}
+    if tokens is not None:
+        info.update(client_id=tokens.client_id, client_secret=tokens.client_secret)
+    print(json.dumps(info), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, __import__("sys").stdin.read)  # until stdin closes
+    await srv.stop()
+    if tokens is not None:
+        tokens.close()
+
+
+if __name__ == "__main__":
+    # python -m flyte_grpc.testing [--auth] [PORT]: serve a loopback control plane (with run "bench") until
+    # stdin closes; prints {"port": ..., "client_id": ..., "client_secret": ...} on its first line.
+    import sys
+
+    rest = [a for a in sys.argv[1:] if a != "--auth"]
+    asyncio.run(_serve_forever(int(rest[0]) if rest else 0, "--auth" in sys.argv[1:]))
