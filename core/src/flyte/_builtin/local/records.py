@@ -6,7 +6,7 @@ Layout of one run's directory (``<runs_dir>/<run_name>/``)::
                   (pid, its start time, host): rewritten at start and end
     actions.db    one row per action: task, parent, phase, attempts, start/end, error, traceback,
                   input and output literals (flyteidl2 LiteralMap bytes); written while the run goes,
-                  in batches (a writer thread commits every ``FLUSH_SECONDS``), readable meanwhile
+                  in batches (committed every ``FLUSH_SECONDS``), readable meanwhile
     data/         the default raw data path: File/Dir outputs and offloaded values
 
 A run's directory is claimed with ``mkdir`` (atomic): two runs asking for the same name never share
@@ -16,6 +16,7 @@ a record; the second gets ``<name>-2`` (``-3``...). A record still RUNNING whose
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import json
@@ -288,6 +289,11 @@ def _literal_map_bytes(lits: dict[str, bytes] | None) -> bytes | None:
 
 
 def _row(a: ActionRecord) -> tuple[Any, ...]:
+    if not a.phase.terminal:
+        # Written again when it ends: its literals are written then, once (a fan-out's running
+        # actions cost a few bytes each in an intermediate batch).
+        return (a.name, a.task, a.parent, a.group, a.phase.value, a.attempts, a.start, a.end, a.error,
+                int(a.cache_hit), None, None, None)
     return (
         a.name, a.task, a.parent, a.group, a.phase.value, a.attempts, a.start, a.end, a.error,
         int(a.cache_hit), _literal_map_bytes(a.inputs), _literal_map_bytes(a.outputs), a.traceback,
@@ -295,11 +301,12 @@ def _row(a: ActionRecord) -> tuple[Any, ...]:
 
 
 def _open_actions_db(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    # WAL: readers (`flyte get run` in another terminal) see every committed batch while we write;
-    # synchronous=NORMAL: a commit survives the process being killed, without an fsync per batch.
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+    # A rollback journal: a batch is all or nothing even if the process is killed mid-commit, and rows are
+    # written once (WAL would write them again at the checkpoint). synchronous=OFF: no fsync; a commit
+    # survives the process dying (only a power cut can lose it). Readers wait out a commit (busy timeout).
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.execute("PRAGMA synchronous=OFF")
     db.execute(_SCHEMA)
     return db
 
@@ -336,8 +343,8 @@ class RunRecorder:
     """Keeps one run's record on disk while it runs.
 
     ``note(event, action)`` is the controller's ``on_event`` callback: it only appends to a queue
-    (thread-safe, no lock). A daemon thread commits what changed every ``FLUSH_SECONDS`` in one
-    transaction; ``finish(phase, error)`` writes the rest and the final ``run.json``. If the process
+    (thread-safe, no lock). What changed is committed every ``FLUSH_SECONDS`` in one transaction
+    (a timer on the run's loop); ``finish(phase, error)`` writes the rest and the final ``run.json``. If the process
     exits without ``finish`` (an exception escaping the loop, ``sys.exit`` in a body), an atexit hook
     finishes the record as ABORTED; if it is killed, readers see the dead pid.
 
@@ -354,6 +361,8 @@ class RunRecorder:
         self._stop = threading.Event()
         self._flush_seconds = flush_seconds
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.finished = False
         self._write_error: str | None = None
 
@@ -370,7 +379,12 @@ class RunRecorder:
         return self.record.directory if self.record else None
 
     def start(self, actions: list[ActionRecord]) -> None:
-        """Begin recording ``actions`` (the controller's list, appended to as actions start)."""
+        """Begin recording ``actions`` (the controller's list, appended to as actions start).
+
+        On the run's event loop (the usual case) batches are committed by a timer on that loop: no
+        second thread competes for the GIL with the run. A loop held by a body finishes nothing
+        meanwhile, so nothing waits to be written. Without a running loop, a daemon thread commits.
+        """
         global _atexit_registered
         self.actions = actions
         if self.record is None:
@@ -379,18 +393,33 @@ class RunRecorder:
         if not _atexit_registered:
             atexit.register(_finish_open_recorders)
             _atexit_registered = True
-        self._thread = threading.Thread(target=self._loop, name=f"flyte-record-{self.record.name}", daemon=True)
-        self._thread.start()
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._thread = threading.Thread(target=self._flush_forever, name=f"flyte-record-{self.record.name}",
+                                            daemon=True)
+            self._thread.start()
+        else:
+            self._timer = self._loop.call_later(self._flush_seconds, self._tick)
 
     def note(self, event: str, action: ActionRecord) -> None:
         """An action changed state (running, succeeded, failed, cached): record it in the next batch."""
         self._queue.append(action)
 
-    def _loop(self) -> None:
+    def _tick(self) -> None:
+        if self.finished or self._loop is None:
+            return
+        try:
+            self.flush()
+        except Exception as e:  # a full disk must not stop the run: say it once, keep running
+            self._report_write_error(e)
+        self._timer = self._loop.call_later(self._flush_seconds, self._tick)
+
+    def _flush_forever(self) -> None:
         while not self._stop.wait(self._flush_seconds):
             try:
                 self.flush()
-            except Exception as e:  # a full disk must not stop the run: say it once, keep running
+            except Exception as e:
                 self._report_write_error(e)
 
     def _report_write_error(self, e: BaseException) -> None:
@@ -447,9 +476,7 @@ class RunRecorder:
             return
         self.finished = True
         _open_recorders.discard(self)
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._stop_writer()
         record = self.record
         if record is None:
             return
@@ -480,9 +507,7 @@ class RunRecorder:
 
         self.finished = True
         _open_recorders.discard(self)
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._stop_writer()
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -490,14 +515,19 @@ class RunRecorder:
         if self.record is not None:
             shutil.rmtree(self.record.directory, ignore_errors=True)
 
+    def _stop_writer(self) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed or on another thread
+                self._timer.cancel()
+            self._timer = None
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
     def _close_db(self) -> None:
         db, self._db = self._db, None
-        if db is None:
-            return
-        # Back to a single file (no -wal/-shm beside it) when nobody else reads it right now.
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("PRAGMA journal_mode=DELETE")
-        db.close()
+        if db is not None:
+            db.close()
 
 
 def _finish_open_recorders() -> None:
@@ -600,12 +630,12 @@ def list_runs(base: Path | None = None) -> list[dict[str, Any]]:
 
 def _connect_ro(db_path: Path) -> sqlite3.Connection:
     try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10.0)
         db.execute("SELECT 1 FROM actions LIMIT 1")
         return db
     except sqlite3.Error:
-        # A WAL left by a process that died needs a writable connection to be read back.
-        return sqlite3.connect(db_path)
+        # A journal left by a process killed mid-commit needs a writable connection to be rolled back.
+        return sqlite3.connect(db_path, timeout=10.0)
 
 
 def _live_counts(db_path: Path) -> dict[str, int]:
