@@ -16,10 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_ISO_DURATION = re.compile(
-    r"^(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$",
-    re.IGNORECASE,
+# patterns as strings: ``re`` compiles (and caches) them on first use, not when `flyte run` starts
+_ISO_DURATION = (
+    r"(?i)^(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
 _UNITS = {
     "ms": 0.001, "msec": 0.001, "msecs": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
@@ -29,8 +29,8 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "week": 604800, "weeks": 604800,
 }
-_UNIT_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d*):(\d+(?:\.\d+)?)$|^(\d+):(\d+(?:\.\d+)?)$")
+_UNIT_PART = r"(\d+(?:\.\d+)?)\s*([a-z]+)"
+_CLOCK = r"^(?:(\d+):)?(\d*):(\d+(?:\.\d+)?)$|^(\d+):(\d+(?:\.\d+)?)$"
 DURATION_HINT = "e.g. 30, 30s, 5m, 1h30m, PT5M, P1DT2H, 1:24"
 DATETIME_HINT = "e.g. 2026-01-31, 2026-01-31T12:00:00, now, today, now - P1D"
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
@@ -38,7 +38,7 @@ _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
 
 def _one_duration(s: str) -> dt.timedelta | None:
-    m = _ISO_DURATION.match(s)
+    m = re.match(_ISO_DURATION, s)
     if m:
         parts = {k: float(v) for k, v in m.groupdict().items() if k != "sign" and v}
         td = dt.timedelta(**parts)
@@ -47,7 +47,7 @@ def _one_duration(s: str) -> dt.timedelta | None:
         return dt.timedelta(seconds=float(s))
     except ValueError:
         pass
-    m = _CLOCK.match(s)
+    m = re.match(_CLOCK, s)
     if m:
         if m.group(4) is not None:  # m:ss, as the official CLI reads 1:24
             return dt.timedelta(minutes=int(m.group(4)), seconds=float(m.group(5)))
@@ -56,7 +56,7 @@ def _one_duration(s: str) -> dt.timedelta | None:
     pos = 0
     total = 0.0
     compact = s.lower()
-    for um in _UNIT_PART.finditer(compact):
+    for um in re.finditer(_UNIT_PART, compact):
         if compact[pos : um.start()].strip(" ,") or um.group(2) not in _UNITS:
             return None
         total += float(um.group(1)) * _UNITS[um.group(2)]
@@ -101,7 +101,7 @@ def format_duration(td: dt.timedelta) -> str:
     return out if out != "P" else "PT0S"
 
 
-_SHIFT = re.compile(r"^(.+?)\s+([-+])\s+(.+)$")
+_SHIFT = r"^(.+?)\s+([-+])\s+(.+)$"
 
 
 def parse_datetime(value: object, where: str = "value") -> dt.datetime:
@@ -114,7 +114,7 @@ def parse_datetime(value: object, where: str = "value") -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time.min)
     s = str(value).strip()
-    m = _SHIFT.match(s)
+    m = re.match(_SHIFT, s)
     if m:
         base = _base_datetime(m.group(1).strip(), value, where)
         try:
