@@ -158,7 +158,7 @@ def wait_phase(stub: Any, run_id: Any, phases: set[int], timeout: float = 30) ->
 def official_python() -> str | None:
     """The official SDK's interpreter (dev.py's .official-venv, or FLYTE_OFFICIAL_PYTHON)."""
     env = os.environ.get("FLYTE_OFFICIAL_PYTHON")
-    for cand in (env, str(Path(__file__).resolve().parents[4] / ".official-venv" / "bin" / "python")):
+    for cand in (env, str(Path(__file__).resolve().parents[5] / ".official-venv" / "bin" / "python")):
         if cand and Path(cand).exists():
             return cand
     return None
