@@ -138,7 +138,7 @@ def py_spec(code: str, *, retries: int = 0, timeout_s: float = 0, name: str = "t
     if timeout_s:
         s.task_template.metadata.timeout.FromSeconds(int(timeout_s))
     if outputs:
-        s.task_template.interface.outputs.variables["o0"].description = "out"
+        s.task_template.interface.outputs.variables.add(key="o0")
     return s
 
 
