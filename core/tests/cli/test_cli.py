@@ -70,7 +70,7 @@ def flyte(*args: str, home: str | None = None, check: bool = False) -> subproces
 
 def test_help_and_version() -> None:
     p = flyte("--help", check=True)
-    for cmd in ("run", "get", "plugins", "build"):
+    for cmd in ("run", "get", "plugins", "build", "completion"):
         assert cmd in p.stdout
     assert "0.1.0" in flyte("--version", check=True).stdout
 
