@@ -1,4 +1,8 @@
-"""The controller interface: what a task call inside a run is handed to."""
+"""The controller interface: what a task call inside a run is handed to.
+
+Public as :class:`flyte.runtime.Controller`; it sits here, below the execution layer, because
+authoring code (a task's ``__call__``, ``flyte.map``) talks to it through ``flyte.ctx().controller``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,12 @@ if TYPE_CHECKING:
 
 
 class Controller(abc.ABC):
-    """Executes task calls made inside a run (``await child(x)``)."""
+    """How task calls made inside a run (``await child(x)``) are submitted.
+
+    :class:`flyte.runtime.InProcessController` runs them in this process; the remote worker's
+    controller hands them to the control plane. Either way the body that made the call does not
+    know: it awaits the child's outputs.
+    """
 
     @abc.abstractmethod
     async def submit(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from flyte import _initialize, config
 from flyte._syncify import syncify, syncmethod
-from flyte.runtime import Phase, RunHandle, RunOptions
-
-if TYPE_CHECKING:
-    from flyte._task import TaskTemplate
+from flyte._task import TaskTemplate
+from flyte.errors import RunAbortedError, UnknownPluginError
+from flyte.plugins.manager import get_plugin_manager
+from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
 
 
 class Run:
-    """A run: its name, phase and outputs.
+    """A run: ``name``, ``phase``, ``url``, ``error``; ``wait()``, ``outputs()``, ``abort()``.
+
+    Every method also has an async form (``await run.outputs.aio()``). ``outputs()`` is addressable
+    by position and by name (:class:`flyte.runtime.ActionOutputs`). ``wait()`` and ``outputs()``
+    raise the run's error if it failed.
 
     Example::
 
         run = flyte.run(main, n=3)
-        print(run.name, run.outputs()[0])
+        print(run.name, run.outputs()[0], run.outputs().o0)
     """
 
     def __init__(self, handle: RunHandle, runtime: str) -> None:
@@ -37,63 +42,118 @@ class Run:
         return self._handle.url
 
     @property
+    def error(self) -> BaseException | None:
+        """Why the run failed; ``None`` while it runs or when it succeeded."""
+        return self._handle.error
+
+    @property
     def handle(self) -> RunHandle:
         return self._handle
 
     @syncmethod
     async def wait(self, quiet: bool = True) -> None:
+        """Wait until the run ends; raises its error if it failed (or was aborted)."""
         await self._handle.wait_async()
+        self._raise_if_failed()
 
     @syncmethod
-    async def outputs(self) -> tuple[Any, ...]:
-        """The outputs as a tuple (``outputs()[0]`` is the first); raises the run's error if it failed."""
-        return await self._handle.outputs_async()
+    async def outputs(self) -> ActionOutputs:
+        """The outputs (``outputs()[0]``, ``outputs().o0``); waits, and raises the run's error if it failed."""
+        out = await self._handle.outputs_async()
+        if not isinstance(out, ActionOutputs):  # a plugin written against the older tuple contract
+            out = ActionOutputs(tuple(out))
+        return out
 
     @syncmethod
     async def abort(self, reason: str = "aborted by user") -> None:
         await self._handle.abort_async(reason)
+
+    def _raise_if_failed(self) -> None:
+        error = self._handle.error
+        if error is not None:
+            raise error
+        if self._handle.phase in (Phase.ABORTED, Phase.FAILED, Phase.TIMED_OUT):
+            raise RunAbortedError(f"Run {self.name} ended {self._handle.phase.value}")
 
     def __repr__(self) -> str:
         return f"<Run {self.name} {self.phase.value} runtime={self.runtime}>"
 
 
 def default_mode() -> str:
-    from flyte._initialize import get_init_config
-
-    cfg = get_init_config()
+    """The runtime runs use when none is named: ``flyte.init``/the config's choice, else ``local``."""
+    cfg = _initialize.get_init_config()
     if cfg is not None and cfg.mode:
         return cfg.mode
     return "local"
 
 
+def resolve_runtime(mode: str | None) -> tuple[str, type[Runtime]]:
+    """The runtime named ``mode`` (default: :func:`default_mode`) and its class.
+
+    A config naming an endpoint picks ``remote``; without a ``remote`` runtime installed that is
+    one line saying what is configured and how to run locally instead.
+    """
+    explicit = mode is not None
+    mode = mode or default_mode()
+    if mode == "hybrid":
+        mode = "remote"
+    runtimes = get_plugin_manager().runtimes
+    if mode == "remote" and runtimes.find("remote") is None:
+        raise UnknownPluginError(_no_remote_message(explicit))
+    return mode, runtimes.get(mode)
+
+
+def _no_remote_message(explicit: bool) -> str:
+    cfg = _initialize.get_init_config()
+    endpoint = cfg.endpoint if cfg is not None else None
+    if explicit or not endpoint:
+        what = "The 'remote' runtime was asked for"
+    else:
+        source = config.get_config().source
+        where = f" in {source}" if source is not None else " (flyte.init(endpoint=...))"
+        what = f"admin.endpoint is {endpoint}{where}"
+    return (f"{what}, but no 'remote' runtime is installed, so runs cannot go there yet; run locally with "
+            "`flyte run --local ...` (or --runtime local), or flyte.with_runcontext(mode=\"local\") in code.")
+
+
 class Runner:
-    """What ``flyte.with_runcontext(...)`` returns: ``.run(task, ...)`` with those settings."""
+    """What ``flyte.with_runcontext(...)`` returns: ``.run(task, ...)`` with those settings.
+
+    ``run`` applies the failure policy (a failed in-process run raises its error); ``submit``
+    returns the :class:`Run` whatever its outcome (the CLI uses it to report a failure by name).
+    """
 
     def __init__(self, mode: str | None = None, **options: Any) -> None:
         self.mode = mode
         self.options = options
         self.run = syncify(self._run)
 
-    async def _run(self, task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
-        from flyte._task import TaskTemplate
-        from flyte.plugins.manager import get_plugin_manager
-
-        if not isinstance(task, TaskTemplate):
-            raise TypeError(f"flyte.run() takes a task declared with @env.task, got {task!r}")
-        mode = self.mode or default_mode()
-        if mode == "hybrid":
-            mode = "remote"
-        runtime_cls = get_plugin_manager().runtimes.get(mode)
+    def _runtime(self) -> tuple[str, Runtime, RunOptions]:
+        mode, runtime_cls = resolve_runtime(self.mode)
         _check_run_options(self.options, runtime_cls)
-        runtime = runtime_cls()
         known = {f for f in RunOptions.__dataclass_fields__ if f != "extra"}
         opts = RunOptions(**{k: v for k, v in self.options.items() if k in known and v is not None})
         opts.extra = {k: v for k, v in self.options.items() if k not in known}
+        return mode, runtime_cls(), opts
+
+    async def submit(self, task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
+        """Start ``task(*args, **kwargs)`` and return its :class:`Run` without raising for a failed run.
+
+        Errors found before anything runs (bad inputs, an unknown runtime) are raised.
+        """
+        if not isinstance(task, TaskTemplate):
+            raise TypeError(f"flyte.run() takes a task declared with @env.task, got {task!r}")
+        mode, runtime, opts = self._runtime()
         handle = await runtime.submit(task, args, kwargs, opts)
-        error = getattr(handle, "error", None)
-        if mode == "local" and isinstance(error, BaseException):
-            raise error
         return Run(handle, mode)
+
+    async def _run(self, task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
+        run = await self.submit(task, *args, **kwargs)
+        # The same policy for every runtime: a run that has already ended in failure raises now (in-process
+        # runtimes); a run still going elsewhere raises from wait()/outputs().
+        if run.phase.terminal:
+            run._raise_if_failed()
+        return run
 
 
 # Options of the official SDK's with_runcontext that change nothing locally; accepted so its code runs.
@@ -110,7 +170,8 @@ _RUNCONTEXT_NAMED = frozenset({
 
 def _check_run_options(options: dict[str, Any], runtime_cls: Any) -> None:
     """A misspelt option is an error, not a silent default. Runtimes may accept extra options."""
-    accepted = _RUNCONTEXT_ACCEPTED | _RUNCONTEXT_NAMED | frozenset(getattr(runtime_cls, "run_options", ()))
+    accepted = (_RUNCONTEXT_ACCEPTED | _RUNCONTEXT_NAMED | (frozenset(RunOptions.__dataclass_fields__) - {"extra"})
+                | frozenset(getattr(runtime_cls, "run_options", ())))
     unknown = sorted(set(options) - accepted)
     if unknown:
         import difflib

@@ -59,7 +59,15 @@ class RuntimeUserError(FlyteError, RuntimeError):
 
 
 class TaskTimedoutError(RuntimeUserError, TimeoutError):
-    """A task ran past its timeout."""
+    """A task ran past its timeout.
+
+    Runtimes build it with :meth:`after` so every runtime words it the same way.
+    """
+
+    @classmethod
+    def after(cls, seconds: float, *, task: str, action: str | None = None) -> TaskTimedoutError:
+        """The error for an attempt of ``task`` that ran longer than ``seconds``."""
+        return cls("TaskTimedOut", f"timed out after {seconds:g}s (timeout={seconds:g})", task=task, action=action)
 
 
 TaskTimeoutError = TaskTimedoutError  # the official SDK's name
@@ -80,7 +88,16 @@ class NonRecoverableError(RuntimeUserError):
 
 
 class RunAbortedError(FlyteError):
-    """The run was aborted before it finished."""
+    """The run (or an action of it) was aborted before it finished."""
+
+
+class EnvironmentIsolationWarning(RuntimeWarning):
+    """Two environments set the same variable differently while their tasks ran at the same time.
+
+    Python code in each task still sees its own value (``os.environ``, ``os.getenv``, subprocesses);
+    C code reading the process environment, ``os.system`` and ``os.exec*`` cannot be isolated in one
+    process. See docs/architecture.md (per-task environment).
+    """
 
 
 class InvalidInputError(FlyteError, ValueError):

@@ -276,7 +276,7 @@ async def uses_secret() -> int:
 
 
 def test_secrets_resolve_from_env_or_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="needs secret 'api-token'.*API_TOKEN"):
+    with pytest.raises(Exception, match="Secret 'api-token' was read.*API_TOKEN"):
         flyte.run(uses_secret)
     (tmp_path / "api-token").write_text("abcd\n")
     monkeypatch.setenv("FLYTE_SECRETS_DIR", str(tmp_path))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from typing import Any
@@ -170,18 +169,18 @@ def _init_from_config() -> None:
 
 
 def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
+    """Run ``task`` the way ``flyte.with_runcontext(...).run`` does (the same Runner), in one event loop."""
     # Plain click output here: rich costs ~20 ms of start-up and is only loaded for the live display.
-    from flyte._run import default_mode
+    from flyte._builtin.local.stopping import run_stoppable
+    from flyte._run import Runner, resolve_runtime
     from flyte.cli.progress import RunProgress
-    from flyte.plugins.manager import get_plugin_manager
-    from flyte.runtime import Phase, RunOptions
 
     _init_from_config()
-    mode = opts.get("runtime") or default_mode()
-    runtime = get_plugin_manager().runtimes.get(mode)()
+    mode, _ = resolve_runtime(opts.get("runtime"))  # an endpoint without a remote runtime: one line, now
     show_progress = bool(opts.get("progress", True)) and sys.stderr.isatty()
     progress = RunProgress(f"{task.name} [{mode}]", enabled=show_progress)
-    options = RunOptions(
+    runner = Runner(
+        mode,
         name=opts.get("name"),
         raw_data_path=opts.get("raw_data_path"),
         run_base_dir=opts.get("run_base_dir"),
@@ -192,38 +191,36 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     )
     started = time.perf_counter()
 
-    async def go() -> Any:
-        handle = await runtime.submit(task, (), kwargs, options)
-        await handle.wait_async()
-        return handle
+    async def go() -> tuple[Any, Any, BaseException | None]:
+        run = await runner.submit(task, **kwargs)
+        try:
+            return run, await run.outputs.aio(), None  # waits for a run going elsewhere; raises its error
+        except Exception as e:
+            return run, None, e
 
     try:
-        handle = asyncio.run(go())
+        run, outputs, error = run_stoppable(go())
     finally:
         progress.stop()
     elapsed = time.perf_counter() - started
     verbose = opts.get("verbose", 0)
-    if handle.phase != Phase.SUCCEEDED:
-        error = getattr(handle, "error", None)
-        if verbose and isinstance(error, BaseException):
+    if error is not None:
+        if verbose:
             import traceback
 
             traceback.print_exception(error)
-        message = str(error) if error is not None else handle.phase.value
-        click.echo(f"{click.style(f'Run {handle.name} failed', fg='red', bold=True)} after {elapsed:.2f}s: {message}",
+        click.echo(f"{click.style(f'Run {run.name} failed', fg='red', bold=True)} after {elapsed:.2f}s: {error}",
                    err=True)
-        if handle.url:
-            click.echo(f"Record: {handle.url}", err=True)
+        if run.url:
+            click.echo(f"Record: {run.url}", err=True)
         return 1
-    outputs = asyncio.run(handle.outputs_async())
-    names = getattr(outputs, "named_outputs", None) or {f"o{i}": v for i, v in enumerate(outputs)}
-    click.echo(f"{click.style(f'Run {handle.name} succeeded', fg='green')} in {elapsed:.2f}s ({progress.summary()})")
-    for k, v in names.items():
+    click.echo(f"{click.style(f'Run {run.name} succeeded', fg='green')} in {elapsed:.2f}s ({progress.summary()})")
+    for k, v in outputs.named_outputs.items():
         text = repr(v)
         if len(text) > MAX_OUTPUT_CHARS:
-            more = f"({len(text):,} characters; all of it: flyte get run {handle.name} -o json)"
+            more = f"({len(text):,} characters; all of it: flyte get run {run.name} -o json)"
             text = f"{text[:MAX_OUTPUT_CHARS]}... {more}"
         click.echo(f"  {k} = {text}")
-    if handle.url:
-        click.echo(click.style(f"Record: {handle.url}", dim=True))
+    if run.url:
+        click.echo(click.style(f"Record: {run.url}", dim=True))
     return 0

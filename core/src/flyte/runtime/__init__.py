@@ -1,7 +1,19 @@
-"""The runtime interface: something that takes a task and its inputs and runs it.
+"""The execution seam: what a runtime plugin builds on.
 
-``local`` is built in; ``sandbox`` and ``remote`` come from plugins. A runtime
-returns a :class:`RunHandle`, which is what ``flyte.run`` hands back to users.
+``local`` is built in; ``sandbox`` and ``remote`` come from plugins. A runtime's
+:meth:`Runtime.submit` returns a :class:`RunHandle`; ``flyte.run`` wraps it in a
+:class:`flyte.Run`.
+
+Submodules (imported on first use, so ``import flyte.runtime`` stays light):
+
+- :mod:`flyte.runtime.controller`: :class:`Controller` (how a task call inside a run is
+  submitted) and :class:`InProcessController` (runs child calls in this process: literals,
+  cache, retries, timeouts, bounded concurrency), plus :func:`execute_body`.
+- :mod:`flyte.runtime.body`: :class:`BodyRunner` (how one task body runs) and
+  :class:`InProcessBodyRunner`.
+- :mod:`flyte.runtime.inprocess`: :class:`InProcessRuntime`, a whole run in this process
+  with its record; subclass it and override ``open_runner`` to run bodies elsewhere.
+- :mod:`flyte.runtime.records`: :class:`ActionRecord`.
 """
 
 from __future__ import annotations
@@ -50,8 +62,49 @@ class RunOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class ActionOutputs(tuple[Any, ...]):
+    """A run's outputs, by position (``outputs[0]``) and by name (``outputs.o0``, ``named_outputs``).
+
+    Like the official SDK: a task without outputs gives ``(None,)``, one output ``(value,)``.
+
+    Example::
+
+        out = flyte.run(two_outputs, x=1).outputs()
+        total, label = out
+        assert out.o1 == label and out.named_outputs == {"o0": total, "o1": label}
+    """
+
+    named_outputs: dict[str, Any]
+
+    def __new__(cls, values: tuple[Any, ...], names: list[str] | tuple[str, ...] | None = None) -> ActionOutputs:
+        self = super().__new__(cls, values)
+        names = list(names) if names else [f"o{i}" for i in range(len(values))]
+        self.named_outputs = dict(zip(names, values, strict=False))
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["named_outputs"][name]
+        except KeyError:
+            raise AttributeError(f"no output named {name!r}; outputs: {', '.join(self.named_outputs)}") from None
+
+    @classmethod
+    def of(cls, value: Any, names: list[str]) -> ActionOutputs:
+        """The outputs of a task whose output names are ``names`` and that returned ``value``."""
+        if not names:
+            return cls((None,), ["o0"])
+        if len(names) == 1:
+            return cls((value,), names)
+        return cls(tuple(value), names)
+
+
 class RunHandle(abc.ABC):
-    """A run started by a runtime. ``outputs()`` returns a tuple of the task's outputs."""
+    """A run started by a runtime: ``name``, ``phase``, ``url``, ``error``, wait, outputs, abort.
+
+    Failure policy (the same for every runtime): a runtime that runs the task in this process
+    returns a handle in a terminal phase, and ``flyte.run`` raises its ``error``; a runtime that
+    runs elsewhere returns at once, and ``wait_async``/``outputs_async`` raise the run's error.
+    """
 
     name: str
 
@@ -63,13 +116,18 @@ class RunHandle(abc.ABC):
     def url(self) -> str:
         return ""
 
-    @abc.abstractmethod
-    async def wait_async(self) -> None:
-        """Wait until the run reaches a terminal phase."""
+    @property
+    def error(self) -> BaseException | None:
+        """Why the run failed (``None`` while running or when it succeeded)."""
+        return None
 
     @abc.abstractmethod
-    async def outputs_async(self) -> tuple[Any, ...]:
-        """The outputs as a tuple; raises the run's error if it failed."""
+    async def wait_async(self) -> None:
+        """Wait until the run reaches a terminal phase; raises the run's error if it failed."""
+
+    @abc.abstractmethod
+    async def outputs_async(self) -> ActionOutputs:
+        """The outputs (see :class:`ActionOutputs`); waits for the run and raises its error if it failed."""
 
     async def abort_async(self, reason: str = "aborted by user") -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot abort runs")
@@ -106,4 +164,47 @@ class Runtime(abc.ABC):
         """Start running ``task(*args, **kwargs)`` and return a handle on the run."""
 
 
-__all__ = ["Phase", "RunHandle", "RunOptions", "Runtime"]
+_LAZY = {
+    "Controller": "flyte.runtime.controller",
+    "InProcessController": "flyte.runtime.controller",
+    "execute_body": "flyte.runtime.controller",
+    "BodyRunner": "flyte.runtime.body",
+    "InProcessBodyRunner": "flyte.runtime.body",
+    "InProcessRuntime": "flyte.runtime.inprocess",
+    "InProcessRunHandle": "flyte.runtime.inprocess",
+    "ActionRecord": "flyte.runtime.records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flyte.runtime' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from flyte.runtime.body import BodyRunner, InProcessBodyRunner
+    from flyte.runtime.controller import Controller, InProcessController, execute_body
+    from flyte.runtime.inprocess import InProcessRunHandle, InProcessRuntime
+    from flyte.runtime.records import ActionRecord
+
+__all__ = [
+    "ActionOutputs",
+    "ActionRecord",
+    "BodyRunner",
+    "Controller",
+    "InProcessBodyRunner",
+    "InProcessController",
+    "InProcessRunHandle",
+    "InProcessRuntime",
+    "Phase",
+    "RunHandle",
+    "RunOptions",
+    "Runtime",
+    "execute_body",
+]

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,11 +222,35 @@ def test_limits_apply_per_override(sandbox_run):
         sandbox_run(big.override(sandbox=tight), n=20 * 2**20)
 
 
-def test_mode_is_sandbox():
-    from flyte_sandbox.runtime import SandboxController
+def test_built_on_the_public_seam_only():
+    """The runtime is an InProcessRuntime whose body runner runs bodies in Monty; no private flyte module."""
+    import re
 
-    assert SandboxController.mode == "sandbox"
-    assert os.environ["FLYTE_HOME"]
+    import flyte_sandbox
+    from flyte.runtime import BodyRunner, InProcessRuntime
+    from flyte_sandbox.runtime import SandboxBodyRunner, SandboxRuntime
+
+    assert issubclass(SandboxRuntime, InProcessRuntime) and issubclass(SandboxBodyRunner, BodyRunner)
+    assert SandboxBodyRunner.mode == "sandbox"
+    private = re.compile(r"^\s*(from|import)\s+flyte\._", re.MULTILINE)
+    for f in Path(flyte_sandbox.__file__).parent.glob("*.py"):
+        assert not private.search(f.read_text()), f"{f.name} imports a private flyte module"
+
+
+@env.task
+async def fails_in_sandbox(x: int) -> int:
+    raise ValueError(f"no {x}")
+
+
+def test_failed_run_raises_from_flyte_run_like_local():
+    """The failure policy is the runtime's kind, not its name: an in-process run that failed raises."""
+    for mode in ("local", "sandbox"):
+        with pytest.raises(RuntimeUserError, match="no 3"):
+            flyte.with_runcontext(mode=mode).run(fails_in_sandbox, x=3)
+    run = asyncio.run(flyte.with_runcontext(mode="sandbox").submit(fails_in_sandbox, x=4))
+    assert run.phase == "FAILED" and "no 4" in str(run.error)
+    with pytest.raises(RuntimeUserError, match="no 4"):
+        run.outputs()
 
 
 @env.task

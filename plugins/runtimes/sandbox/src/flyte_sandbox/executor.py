@@ -43,8 +43,8 @@ from flyte_sandbox.values import class_type, from_sandbox, needs_wrapping, to_sa
 from flyte_sandbox.workers import Lease, WorkerPool
 
 if TYPE_CHECKING:
-    from flyte._builtin.local.records import ActionRecord
-    from flyte._task import TaskTemplate
+    from flyte import TaskTemplate
+    from flyte.runtime.records import ActionRecord
 
 BATCH_SIZE = 64
 FIRST_BATCH_SIZE = 16
@@ -193,6 +193,7 @@ class SandboxExecutor:
     # -- one call ----------------------------------------------------------------------------
 
     async def invoke(self, task: TaskTemplate[Any, Any], kwargs: dict[str, Any], rec: ActionRecord) -> Any:
+        """Run one body (what :class:`flyte_sandbox.runtime.SandboxBodyRunner` calls for each attempt)."""
         c = self.compiled(task)
         sb = sandbox_of(task)
         prog = c.program
@@ -210,12 +211,7 @@ class SandboxExecutor:
                 return await self.run_alone(c, task, sb, kwargs, rec)
             finally:
                 batcher.inflight -= 1
-        if task.timeout:
-            try:
-                async with asyncio.timeout(task.timeout):
-                    return await self.run_alone(c, task, sb, kwargs, rec)
-            except TimeoutError:
-                raise self.controller._timeout_error(task, rec) from None
+        # The task's own timeout= is applied by the controller around this call (flyte.runtime).
         return await self.run_alone(c, task, sb, kwargs, rec)
 
     async def run_alone(self, c: _Compiled, task: TaskTemplate[Any, Any], sb: Sandbox, kwargs: dict[str, Any],

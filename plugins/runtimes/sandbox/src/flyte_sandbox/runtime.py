@@ -1,44 +1,47 @@
-"""The ``sandbox`` runtime: the local runtime, with task bodies run in pydantic-monty workers.
+"""The ``sandbox`` runtime: an in-process run whose task bodies run in pydantic-monty workers.
 
-Orchestration (literals, cache, retries, timeouts, concurrency, run records) is the
-local runtime's own: :class:`SandboxController` only replaces how a body runs.
+Built on flyte's public execution seam (:mod:`flyte.runtime`): orchestration (literals, cache,
+retries, timeouts, concurrency, run records) is :class:`flyte.runtime.InProcessRuntime`'s own;
+:class:`SandboxBodyRunner` only replaces how a body runs.
 """
 
 from __future__ import annotations
 
-import contextvars
 import os
 from typing import TYPE_CHECKING, Any
 
-from flyte._builtin.local.controller import LocalController
-from flyte._builtin.local.runtime import LocalRunHandle, LocalRuntime
+from flyte.runtime import RunOptions
+from flyte.runtime.body import BodyRunner
+from flyte.runtime.controller import Controller
+from flyte.runtime.inprocess import InProcessRuntime
 
 if TYPE_CHECKING:
-    from flyte._builtin.local.records import ActionRecord
-    from flyte._task import TaskTemplate
-    from flyte.runtime import RunOptions
+    from flyte import TaskTemplate
+    from flyte.runtime.records import ActionRecord
 
     from flyte_sandbox.executor import SandboxExecutor
 
-_EXECUTOR: contextvars.ContextVar[SandboxExecutor | None] = contextvars.ContextVar("flyte_sandbox_executor",
-                                                                                  default=None)
 
-
-class SandboxController(LocalController):
-    """A LocalController whose task bodies run in the sandbox."""
+class SandboxBodyRunner(BodyRunner):
+    """Runs each task body in a pydantic-monty worker; the body's task calls come back to the controller."""
 
     mode = "sandbox"
 
-    def __init__(self, *, executor: SandboxExecutor, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, executor: SandboxExecutor) -> None:
         self.executor = executor
-        executor.controller = self
 
-    async def invoke_body(self, task: TaskTemplate[Any, Any], kwargs: dict[str, Any], rec: ActionRecord) -> Any:
-        return await self.executor.invoke(task, kwargs, rec)
+    def attach(self, controller: Controller, max_concurrency: int) -> None:
+        super().attach(controller, max_concurrency)
+        self.executor.controller = controller
+
+    async def run(self, task: TaskTemplate[Any, Any], kwargs: dict[str, Any], record: ActionRecord) -> Any:
+        return await self.executor.invoke(task, kwargs, record)
+
+    async def close(self) -> None:
+        await self.executor.close()
 
 
-class SandboxRuntime(LocalRuntime):
+class SandboxRuntime(InProcessRuntime):
     """Runs a task tree in this process with every task body isolated in a pydantic-monty worker.
 
     The body gets no file system, network, environment or processes unless its
@@ -57,20 +60,8 @@ class SandboxRuntime(LocalRuntime):
     run_options = frozenset({"sandbox_workers", "sandbox_batch"})
     description = "runs task bodies isolated in pydantic-monty workers with limits (flyte-sandbox)"
 
-    def make_controller(self, **kwargs: Any) -> Any:
-        executor = _EXECUTOR.get()
-        if executor is None:
-            raise RuntimeError("SandboxRuntime.make_controller() is only called from SandboxRuntime.submit()")
-        return SandboxController(executor=executor, **kwargs)
-
-    async def submit(
-        self,
-        task: TaskTemplate[Any, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        options: RunOptions,
-    ) -> LocalRunHandle:
-        from flyte_sandbox.executor import SandboxExecutor
+    async def open_runner(self, task: TaskTemplate[Any, Any], options: RunOptions) -> BodyRunner:
+        from flyte_sandbox.executor import SandboxExecutor  # imports pydantic_monty: only when a run starts
 
         executor = SandboxExecutor(max_running=_workers_setting(options.extra.get("sandbox_workers")),
                                    batch=_batch_setting(options.extra.get("sandbox_batch")))
@@ -78,13 +69,10 @@ class SandboxRuntime(LocalRuntime):
         await executor.start()
         try:
             await executor.check(programs)
-            token = _EXECUTOR.set(executor)
-            try:
-                return await super().submit(task, args, kwargs, options)
-            finally:
-                _EXECUTOR.reset(token)
-        finally:
+        except BaseException:
             await executor.close()
+            raise
+        return SandboxBodyRunner(executor)
 
 
 def _workers_setting(value: Any) -> int | None:

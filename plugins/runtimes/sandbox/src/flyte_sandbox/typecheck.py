@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 from typing import Any
 
 from flyte.errors import SandboxError
+from flyte.io import Dir, File
 
 # -- types ----------------------------------------------------------------------------------
 
@@ -80,13 +82,18 @@ def _record_field_types(t: type) -> list[Any]:
 
 
 def _is_blob(t: type) -> bool:
-    return any(c.__module__.startswith("flyte.io") and c.__name__ == "BlobBase" for c in t.__mro__)
+    return issubclass(t, (File, Dir))
+
+
+def _is_pydantic_model(t: type) -> bool:
+    pydantic = sys.modules.get("pydantic")  # a model class exists only if pydantic was imported
+    return pydantic is not None and issubclass(t, pydantic.BaseModel) and t is not pydantic.BaseModel
 
 
 def is_record_class(t: type) -> bool:
     if dataclasses.is_dataclass(t):
         return True
-    return any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic") for c in t.__mro__[1:]) or _is_blob(t)
+    return _is_pydantic_model(t) or _is_blob(t)
 
 
 def _type_name(t: Any) -> str:

@@ -13,6 +13,9 @@ import dataclasses
 import typing
 from typing import Any
 
+import pydantic_monty
+from flyte.io import Dir, File
+
 _SCALARS = (int, float, str, bool, bytes, type(None))
 _class_types: dict[type, Any] = {}
 
@@ -33,7 +36,7 @@ def _eager_fields(cls: type) -> tuple[str, ...] | str:
     model_fields = getattr(cls, "model_fields", None)
     if isinstance(model_fields, dict):
         return tuple(model_fields)
-    if any(c.__name__ == "BlobBase" for c in cls.__mro__):
+    if issubclass(cls, (File, Dir)):
         return ("path", "name", "format", "hash")
     return "all"
 
@@ -42,8 +45,6 @@ def class_type(cls: type) -> Any:
     """The pydantic-monty ``ClassType`` for a record class (one per class, so ids stay stable)."""
     ct = _class_types.get(cls)
     if ct is None:
-        import pydantic_monty
-
         fields = _eager_fields(cls)
         ct = pydantic_monty.ClassType(cls, init=True, instance_eager_attrs=fields)
         _class_types[cls] = ct
@@ -61,11 +62,7 @@ def to_sandbox(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: to_sandbox(v) for k, v in value.items()}
     cls = type(value)
-    if dataclasses.is_dataclass(value) or hasattr(cls, "model_fields") or any(
-        c.__name__ == "BlobBase" for c in cls.__mro__
-    ):
-        import pydantic_monty
-
+    if dataclasses.is_dataclass(value) or hasattr(cls, "model_fields") or isinstance(value, (File, Dir)):
         ct = class_type(cls)
         return pydantic_monty.ClassInstance(value, eager_attrs=ct.instance_eager_attrs, class_type=ct)
     return value
@@ -75,8 +72,7 @@ def from_sandbox(value: Any, t: Any) -> Any:
     """Rebuild records the body defined itself (they come back as proxies) as the annotated type."""
     if isinstance(value, _SCALARS) or t is typing.Any:
         return value
-    proxy = type(value).__name__ == "MontyClassProxy"
-    if proxy:
+    if isinstance(value, pydantic_monty.MontyClassProxy):
         target = _record_type(t)
         if target is not None:
             attrs = {k: from_sandbox(v, _field_type(target, k)) for k, v in value.attributes.items()}
