@@ -47,6 +47,8 @@ def install_script(shell: str) -> str:
     target.write_text(text)
     rc = Path(RC_FILES[shell]).expanduser()
     line = f"[ -f {target} ] && . {target}  # flyte TAB completion"
+    if shell == "zsh":  # click's zsh script registers itself with compdef, which compinit defines
+        line = f"(( $+functions[compdef] )) || {{ autoload -Uz compinit && compinit }}; {line}"
     existing = rc.read_text() if rc.is_file() else ""
     if str(target) in existing:
         return f"Updated {target}; {rc} already loads it."
