@@ -13,11 +13,7 @@ env = flyte.TaskEnvironment(name="resilience")
 _attempts: dict[str, int] = {}
 
 
-@env.task(
-    retries=flyte.RetryStrategy(
-        count=3, backoff=flyte.Backoff(base=timedelta(milliseconds=10), factor=2, cap=timedelta(seconds=1))
-    )
-)
+@env.task(retries=flyte.RetryStrategy(count=3, backoff=flyte.Backoff(base=timedelta(milliseconds=10), factor=2, cap=timedelta(seconds=1))))  # noqa: E501
 async def flaky(key: str) -> int:
     # Fails twice, then succeeds: the retries absorb it.
     _attempts[key] = _attempts.get(key, 0) + 1
