@@ -111,6 +111,30 @@ class RuntimeConformance:
             self.run(runtime_name, calls_failing, x=7)
         assert "conformance.fails" in str(e.value) and "bad value 7" in str(e.value)
 
+    def test_handle_api(self, runtime_name: str) -> None:
+        """A run has a name and a phase; outputs are addressable by position and by name (o0, o1...)."""
+        run = flyte.with_runcontext(mode=runtime_name).run(two_outputs, x=2)
+        run.wait()
+        assert run.name and run.phase == "SUCCEEDED" and run.error is None
+        out = run.outputs()
+        assert out[0] == 4 and out.o0 == 4 and out.o1 == "x=2"
+        assert out.named_outputs == {"o0": 4, "o1": "x=2"}
+
+    def test_failure_policy(self, runtime_name: str) -> None:
+        """A failed run raises its error: from flyte.run when the run has already ended (in process),
+        else from wait()/outputs()."""
+        try:
+            run = flyte.with_runcontext(mode=runtime_name).run(fails, x=5)
+        except Exception as e:
+            assert "bad value 5" in str(e)
+            return
+        assert not run.phase.terminal, "a run that already failed must raise from flyte.run"
+        with pytest.raises(Exception, match="bad value 5"):
+            run.wait()
+        assert run.phase == "FAILED" and "bad value 5" in str(run.error)
+        with pytest.raises(Exception, match="bad value 5"):
+            run.outputs()
+
     def test_bad_input_is_an_error_naming_the_argument(self, runtime_name: str) -> None:
         with pytest.raises(Exception, match="'x'"):
             self.run(runtime_name, add, x="seven")
