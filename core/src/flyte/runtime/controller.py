@@ -33,6 +33,7 @@ from flyte.runtime import Phase
 from flyte.runtime.body import BodyRunner
 from flyte.runtime.cache_keys import cache_inputs_digest
 from flyte.runtime.records import ActionRecord
+from flyte.storage.data_access import DataAccess
 from flyte.types.interface import inputs_to_literals, literals_to_inputs, literals_to_outputs, outputs_to_literals
 
 if TYPE_CHECKING:
@@ -119,12 +120,15 @@ class InProcessController(Controller):
         custom_context: dict[str, str] | None = None,
         env_vars: dict[str, str] | None = None,
         on_event: Callable[[str, ActionRecord], None] | None = None,
+        data_access: DataAccess | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.runner = runner
         self.mode = runner.mode
         self.run_name = run_name
         self.raw_data_path = raw_data_path
+        # how File/Dir and large values reach the run's data; every action's context carries it
+        self.data_access = data_access if data_access is not None else DataAccess(raw_data_path)
         self.run_base_dir = run_base_dir
         limit = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self._sem = asyncio.Semaphore(limit)
@@ -313,6 +317,7 @@ class InProcessController(Controller):
             custom_context=parent.custom_context if parent is not None else self.custom_context,
             controller=self,
             data={"slot": slot},
+            data_access=self.data_access,
         )
         # The task's environment layer; a task without env inside one that has env gets the run's layer.
         entry: tuple[dict[str, str | None], str, dict[str, str]] | None = None
@@ -330,7 +335,9 @@ class InProcessController(Controller):
             self.on_event("running", rec)
         # Set (and reset after) whenever any layer is involved, so what a body writes to os.environ
         # stays in its own action.
-        env_token = _run_env.set_layer(layer) if layer is not None or _run_env.current_layer() is not None else None
+        env_token = None
+        if self._env_installed and (layer is not None or _run_env.current_layer() is not None):
+            env_token = _run_env.set_layer(layer)
         if entry is not None:
             self._conflicts.enter(entry[1], entry[2])
             for k, v in entry[2].items():
