@@ -173,7 +173,6 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise OSError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port") from e
     sock.listen(1024)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -198,7 +197,20 @@ async def serve(
         auth = Auth(box.store, settings.data_dir)
     router = Router(box, auth)
 
-    config = Config()
+    listening = asyncio.Event()
+
+    class _Config(Config):
+        def create_sockets(self) -> Any:
+            # hypercorn marks its listening sockets inheritable (for worker processes); uvloop's
+            # subprocesses keep inheritable fds, so an action outliving a crashed devbox would hold
+            # the port and block the restart.
+            made = super().create_sockets()
+            for s in (*made.secure_sockets, *made.insecure_sockets, *made.quic_sockets):
+                s.set_inheritable(False)
+            listening.set()
+            return made
+
+    config = _Config()
     config.bind = [f"fd://{sock.fileno()}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("flyte_devbox.http")
@@ -224,6 +236,12 @@ async def serve(
     state.write_text(json.dumps({"endpoint": box.endpoint, "url": box.url, "pid": os.getpid()}))
     server = asyncio.ensure_future(hyper_serve(router, config, shutdown_trigger=trigger))  # type: ignore[arg-type]
     try:
+        waiter = asyncio.ensure_future(listening.wait())
+        await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if server.done():
+            waiter.cancel()
+            await server  # raises what stopped it
+            return
         if on_ready is not None:
             res = on_ready(box, auth)
             if asyncio.iscoroutine(res):
