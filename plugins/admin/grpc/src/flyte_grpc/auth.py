@@ -382,6 +382,13 @@ class PkceAuthenticator(Authenticator):
         self._open = open_browser
 
     async def _obtain(self) -> Token:
+        if self._open is None and not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise AdminAuthError(
+                f"The control plane at {self.settings.target} requires credentials and there is no terminal for a "
+                "browser login: set FLYTE_API_KEY, or admin.authType ClientSecret (admin.clientId + "
+                "admin.clientSecretLocation), ExternalCommand (admin.command) or DeviceFlow.",
+                code="UNAUTHENTICATED",
+            )
         server = await self.server_config()
         if not server.authorization_endpoint:
             raise AdminAuthError(f"{self.settings.target} advertises no authorization endpoint for a PKCE login.",

@@ -438,7 +438,7 @@ async def _serve_forever(port: int, auth: bool) -> None:
     tokens = TokenServer() if auth else None
     srv = await LoopbackServer(ControlPlane(tokens=tokens), port=port).start()
     srv.plane.add_run("bench", "RUNNING")
-    info = {"port": srv.port}
+    info: dict[str, Any] = {"port": srv.port}
     if tokens is not None:
         info.update(client_id=tokens.client_id, client_secret=tokens.client_secret)
     print(json.dumps(info), flush=True)

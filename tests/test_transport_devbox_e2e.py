@@ -1,0 +1,151 @@
+"""End to end: the `flyte` CLI and flyte-grpc's client against a real flyte-devbox process on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("flyte_devbox")
+pytest.importorskip("flyte_grpc")
+
+import grpc  # noqa: E402
+from flyte.admin import AdminSettings  # noqa: E402
+from flyte_devbox.testing import DevboxProcess, project_id, py_spec, wait_phase  # noqa: E402
+from flyte_grpc.transport import GrpcClient  # noqa: E402
+from flyteidl2.common import phase_pb2  # noqa: E402
+from flyteidl2.workflow import run_service_pb2 as rs  # noqa: E402
+from flyteidl2.workflow import run_service_pb2_grpc as rsg  # noqa: E402
+
+pytestmark = pytest.mark.slow
+PHASE = phase_pb2.ActionPhase.Value
+FLYTE = str(Path(sys.executable).parent / "flyte")
+
+
+@pytest.fixture(scope="module")
+def devbox(tmp_path_factory: pytest.TempPathFactory):
+    box = DevboxProcess(tmp_path_factory.mktemp("devbox")).start()
+    yield box
+    box.stop()
+
+
+def flyte(box: DevboxProcess, *args: str, home: Path, extra_env: dict[str, str] | None = None,
+          input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_")}
+    env.update(HOME=str(home), FLYTE_HOME=str(home / ".flyte"), FLYTE_CONFIG="",
+               FLYTE_ADMIN_ENDPOINT=box.endpoint, FLYTE_ADMIN_INSECURE="true",
+               FLYTE_TASK_PROJECT="flytesnacks", FLYTE_TASK_DOMAIN="development", **(extra_env or {}))
+    return subprocess.run([FLYTE, *args], capture_output=True, text=True, env=env, cwd=home, timeout=120,
+                          input=input)
+
+
+def create_run(box: DevboxProcess, code: str, **kw) -> object:
+    with grpc.insecure_channel(box.endpoint) as ch:
+        created = rsg.RunServiceStub(ch).CreateRun(rs.CreateRunRequest(project_id=project_id(),
+                                                                        task_spec=py_spec(code, **kw)))
+    return created.run.action.id.run
+
+
+def test_cli_against_the_devbox(devbox, tmp_path):
+    r = flyte(devbox, "get", "projects", "-o", "json", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "flytesnacks" in [p["id"] for p in json.loads(r.stdout)]
+
+    run_id = create_run(devbox, "import sys; print('hello from the devbox', flush=True)")
+    with grpc.insecure_channel(devbox.endpoint) as ch:
+        wait_phase(rsg.RunServiceStub(ch), run_id, {PHASE("ACTION_PHASE_SUCCEEDED"), PHASE("ACTION_PHASE_FAILED")})
+    r = flyte(devbox, "get", "runs", home=tmp_path)
+    assert r.returncode == 0 and run_id.name in r.stdout, r.stdout + r.stderr
+    r = flyte(devbox, "get", "run", run_id.name, home=tmp_path)
+    assert r.returncode == 0 and "SUCCEEDED" in r.stdout, r.stdout + r.stderr
+    r = flyte(devbox, "get", "logs", run_id.name, home=tmp_path)
+    assert r.returncode == 0 and "hello from the devbox" in r.stdout, r.stdout + r.stderr
+
+
+def test_follow_logs_and_abort(devbox, tmp_path):
+    run_id = create_run(devbox, "import time\nfor i in range(3):\n    print('tick', i, flush=True); time.sleep(0.3)")
+    r = flyte(devbox, "get", "logs", run_id.name, "--follow", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [ln for ln in r.stdout.splitlines() if ln.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
+
+    sleeper = create_run(devbox, "import time; time.sleep(60)")
+    r = flyte(devbox, "abort", "run", sleeper.name, home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with grpc.insecure_channel(devbox.endpoint) as ch:
+        wait_phase(rsg.RunServiceStub(ch), sleeper, {PHASE("ACTION_PHASE_ABORTED")})
+
+
+def test_projects_and_secrets(devbox, tmp_path):
+    r = flyte(devbox, "create", "project", "--id", "e2e-proj", "--description", "from the CLI", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = flyte(devbox, "get", "projects", home=tmp_path)
+    assert "e2e-proj" in r.stdout
+    r = flyte(devbox, "create", "secret", "e2e-secret", home=tmp_path, input="value-123\n")
+    assert r.returncode == 0 and "value-123" not in r.stdout + r.stderr, r.stderr
+    r = flyte(devbox, "get", "secret", home=tmp_path)
+    assert r.returncode == 0 and "e2e-secret" in r.stdout and "value-123" not in r.stdout, r.stderr
+    r = flyte(devbox, "delete", "secret", "e2e-secret", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = flyte(devbox, "get", "secret", "e2e-secret", home=tmp_path)
+    assert r.returncode != 0 and "NOT_FOUND" in r.stderr
+
+
+def test_client_credentials_and_whoami_under_auth(tmp_path):
+    with DevboxProcess(tmp_path / "box", auth=True) as box:
+        r = flyte(box, "get", "projects", home=tmp_path)
+        assert r.returncode != 0 and "requires credentials" in r.stderr and "FLYTE_API_KEY" in r.stderr, r.stderr
+        (tmp_path / "secret").write_text(box.client_secret or "")
+        creds = {"FLYTE_ADMIN_AUTHTYPE": "ClientSecret", "FLYTE_ADMIN_CLIENTID": box.client_id or "",
+                 "FLYTE_ADMIN_CLIENTSECRETLOCATION": str(tmp_path / "secret")}
+        r = flyte(box, "whoami", home=tmp_path, extra_env=creds)
+        assert r.returncode == 0, r.stderr
+        assert box.endpoint in r.stdout
+        assert (box.client_secret or "x") not in r.stdout + r.stderr
+        cached = list((tmp_path / ".flyte" / "tokens").iterdir())
+        assert len(cached) == 1 and (cached[0].stat().st_mode & 0o777) == 0o600
+
+
+def test_watch_survives_a_devbox_restart(tmp_path):
+    """The devbox is killed mid-watch and restarted on the same port and data: the watch resumes and no
+    update is repeated; the run's final state arrives."""
+    data = tmp_path / "box"
+    box = DevboxProcess(data).start()
+    port = box.port
+    run_id = create_run(box, "import time; time.sleep(1.5)", retries=2)
+    seen: list[tuple[int, int]] = []
+    reconnects: list[int] = []
+
+    async def watch() -> None:
+        settings = AdminSettings(endpoint=f"127.0.0.1:{port}", insecure=True, token_cache=None)
+        async with GrpcClient(settings, backoff_base=0.05, backoff_cap=0.3) as c:
+            req = rs.WatchRunDetailsRequest(run_id=run_id)
+            async for u in c.watch(c.run.WatchRunDetails, req, on_reconnect=reconnects.append):
+                s = u.details.action.status
+                seen.append((s.phase, s.attempts))
+                if s.phase in (PHASE("ACTION_PHASE_SUCCEEDED"), PHASE("ACTION_PHASE_FAILED")):
+                    return
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch())
+        for _ in range(200):
+            if any(p == PHASE("ACTION_PHASE_RUNNING") for p, _ in seen):
+                break
+            await asyncio.sleep(0.02)
+        box.kill()
+        await asyncio.sleep(0.3)
+        restarted = DevboxProcess(data, port=port)
+        await asyncio.get_running_loop().run_in_executor(None, restarted.start)
+        try:
+            await asyncio.wait_for(task, 60)
+        finally:
+            restarted.stop()
+
+    asyncio.run(scenario())
+    assert reconnects, "the watch never saw the devbox go away"
+    assert seen[-1][0] in (PHASE("ACTION_PHASE_SUCCEEDED"), PHASE("ACTION_PHASE_FAILED"))
+    assert len(seen) == len(set(seen)), f"repeated updates: {seen}"
