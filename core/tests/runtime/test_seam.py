@@ -74,6 +74,10 @@ def test_handle_is_typed_and_failure_raises_from_run() -> None:
     run = flyte.run(one, x=1)
     assert run.phase is Phase.SUCCEEDED and run.error is None and run.name and run.url.startswith("file://")
     run.wait()  # nothing to wait for; does not raise
+    run.abort()  # the run has ended: nothing to abort
+    handle = run.handle  # what a runtime returns has the same typed API, for plugin authors and tools
+    handle.wait()
+    assert handle.outputs().o0 == 2 and handle.name == run.name and handle.error is None
     with pytest.raises(RuntimeUserError, match="boom 2") as e:
         flyte.run(boom, x=2)
     assert e.value.task == "seam.boom"
@@ -94,20 +98,15 @@ class _Elsewhere(flyte.runtime.RunHandle):
     def __init__(self) -> None:
         self.name = "elsewhere-1"
         self._phase = Phase.RUNNING
-        self._error: BaseException | None = None
 
     @property
     def phase(self) -> Phase:
         return self._phase
 
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
     async def wait_async(self) -> None:
         self._phase = Phase.FAILED
-        self._error = RuntimeUserError("ValueError", "failed over there", task="seam.one")
-        raise self._error
+        self.error = RuntimeUserError("ValueError", "failed over there", task="seam.one")
+        raise self.error
 
     async def outputs_async(self) -> ActionOutputs:
         await self.wait_async()

@@ -23,6 +23,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flyte._syncify import run_sync
+
 if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
@@ -107,6 +109,8 @@ class RunHandle(abc.ABC):
     """
 
     name: str
+    #: Why the run failed (``None`` while running or when it succeeded).
+    error: BaseException | None = None
 
     @property
     @abc.abstractmethod
@@ -115,11 +119,6 @@ class RunHandle(abc.ABC):
     @property
     def url(self) -> str:
         return ""
-
-    @property
-    def error(self) -> BaseException | None:
-        """Why the run failed (``None`` while running or when it succeeded)."""
-        return None
 
     @abc.abstractmethod
     async def wait_async(self) -> None:
@@ -131,6 +130,19 @@ class RunHandle(abc.ABC):
 
     async def abort_async(self, reason: str = "aborted by user") -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot abort runs")
+
+    # Sync forms of the above (``handle.wait()``; ``await handle.wait_async()`` in async code).
+
+    def wait(self) -> None:
+        """Wait until the run ends; raises its error if it failed."""
+        run_sync(self.wait_async)
+
+    def outputs(self) -> ActionOutputs:
+        """The outputs by position and by name; raises the run's error if it failed."""
+        return run_sync(self.outputs_async)
+
+    def abort(self, reason: str = "aborted by user") -> None:
+        run_sync(self.abort_async, reason)
 
     def logs(self) -> str:
         return ""

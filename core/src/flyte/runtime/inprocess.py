@@ -41,7 +41,7 @@ class InProcessRunHandle(RunHandle):
         self.recorded = recorded  # False when records are off (unwritable home): no record to point at
         self._phase = phase
         self._outputs = outputs
-        self._error = error
+        self.error = error
 
     @property
     def phase(self) -> Phase:
@@ -51,19 +51,18 @@ class InProcessRunHandle(RunHandle):
     def url(self) -> str:
         return self.directory.as_uri() if self.recorded else ""
 
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
     async def wait_async(self) -> None:
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
 
     async def outputs_async(self) -> ActionOutputs:
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
         assert self._outputs is not None
         return self._outputs
+
+    async def abort_async(self, reason: str = "aborted by user") -> None:
+        """Nothing to do: the run ended before its handle was returned."""
 
 
 class InProcessRuntime(Runtime):
