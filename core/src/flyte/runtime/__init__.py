@@ -23,8 +23,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flyte._syncify import run_sync
-
 if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
@@ -131,17 +129,24 @@ class RunHandle(abc.ABC):
     async def abort_async(self, reason: str = "aborted by user") -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot abort runs")
 
-    # Sync forms of the above (``handle.wait()``; ``await handle.wait_async()`` in async code).
+    # Sync forms of the above (``handle.wait()``; ``await handle.wait_async()`` in async code). _syncify is
+    # imported when called: it imports asyncio, and `flyte plugins` imports this module to list runtimes.
 
     def wait(self) -> None:
         """Wait until the run ends; raises its error if it failed."""
+        from flyte._syncify import run_sync
+
         run_sync(self.wait_async)
 
     def outputs(self) -> ActionOutputs:
         """The outputs by position and by name; raises the run's error if it failed."""
+        from flyte._syncify import run_sync
+
         return run_sync(self.outputs_async)
 
     def abort(self, reason: str = "aborted by user") -> None:
+        from flyte._syncify import run_sync
+
         run_sync(self.abort_async, reason)
 
     def logs(self) -> str:
