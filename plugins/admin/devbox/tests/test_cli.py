@@ -1,0 +1,82 @@
+"""`flyte devbox start|status|stop|serve` through the real flyte CLI (plugin loaded by its entry point)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FLYTE = shutil.which("flyte", path=str(Path(sys.executable).parent)) or "flyte"
+
+
+def cli(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_")}
+    env.update(HOME=str(home), FLYTE_HOME=str(home / ".flyte"))
+    return subprocess.run([FLYTE, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=home)
+
+
+def test_help_lists_the_commands(tmp_path):
+    out = cli("devbox", "--help", home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for name in ("serve", "start", "stop", "status"):
+        assert name in out.stdout
+
+
+@pytest.mark.slow
+def test_start_writes_config_status_and_stop(tmp_path):
+    data = tmp_path / "box"
+    out = cli("devbox", "start", "--port", "0", "--data", str(data), home=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "running on http://127.0.0.1:" in out.stdout
+    config = tmp_path / ".flyte" / "config.yaml"
+    text = config.read_text()
+    assert "endpoint: dns:///127.0.0.1:" in text and "insecure: true" in text
+    try:
+        st = cli("devbox", "status", "--data", str(data), home=tmp_path)
+        assert st.returncode == 0 and "running on" in st.stdout
+        again = cli("devbox", "start", "--port", "0", "--data", str(data), home=tmp_path)
+        assert "already running" in again.stdout
+    finally:
+        stop = cli("devbox", "stop", "--data", str(data), home=tmp_path)
+    assert stop.returncode == 0 and "Stopped" in stop.stdout
+    st = cli("devbox", "status", "--data", str(data), home=tmp_path)
+    assert st.returncode == 1 and "not running" in st.stdout
+
+
+@pytest.mark.slow
+def test_start_never_replaces_a_users_config(tmp_path):
+    config = tmp_path / ".flyte" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    mine = "admin:\n  endpoint: dns:///my.cluster:443\n"
+    config.write_text(mine)
+    data = tmp_path / "box"
+    out = cli("devbox", "start", "--port", "0", "--data", str(data), home=tmp_path)
+    try:
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert config.read_text() == mine
+        assert "left alone" in out.stdout and str(data / "config.yaml") in out.stdout
+        assert "dns:///127.0.0.1:" in (data / "config.yaml").read_text()
+    finally:
+        cli("devbox", "stop", "--data", str(data), home=tmp_path)
+
+
+def test_serve_refuses_storage_it_cannot_use_and_a_taken_port(tmp_path):
+    out = cli(
+        "devbox", "serve", "--port", "0", "--data", str(tmp_path / "b"), "--storage", "s3://bucket/x", home=tmp_path
+    )
+    assert out.returncode != 0 and "--storage" in out.stderr
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        port = s.getsockname()[1]
+        out = cli("devbox", "serve", "--port", str(port), "--data", str(tmp_path / "b"), home=tmp_path)
+        assert out.returncode != 0 and "pick another --port" in out.stderr
+    finally:
+        s.close()
