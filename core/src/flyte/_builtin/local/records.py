@@ -29,7 +29,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +59,7 @@ class ActionRecord:
     inputs: dict[str, bytes] | None = None  # name -> serialized flyteidl2 Literal
     outputs: dict[str, bytes] | None = None
     traceback: str | None = None  # of the last failed attempt, for `flyte get run NAME --action aN`
-    saved: bool = False  # written to actions.db in its final state (set by the recorder)
+    saved: int = 0  # what actions.db holds of it: 0 nothing, 1 a running row, 2 its final row (the recorder's)
 
 
 def format_failure(exc: BaseException) -> str:
@@ -322,6 +321,9 @@ def write_actions(directory: Path, actions: list[ActionRecord]) -> None:
         db.close()
 
 
+_UNWRITTEN, _PARTIAL, _FINAL = 0, 1, 2
+
+
 def _complete(a: ActionRecord) -> bool:
     """Whether ``a`` is final as far as the record goes (a success also needs its outputs)."""
     return a.phase.terminal and (a.phase is not Phase.SUCCEEDED or a.outputs is not None)
@@ -336,15 +338,22 @@ def _counts(actions: list[ActionRecord]) -> dict[str, int]:
 
 
 _open_recorders: set[RunRecorder] = set()
+_finishing: dict[RunRecorder, float] = {}  # recorders writing their last batch now -> since when
+
+
+def finishing_now(within: float = 2.0) -> bool:
+    """Whether a record of this process is being finished right now (started less than ``within`` s ago)."""
+    now = time.monotonic()
+    return any(now - t < within for t in list(_finishing.values()))
 _atexit_registered = False
 
 
 class RunRecorder:
     """Keeps one run's record on disk while it runs.
 
-    ``note(event, action)`` is the controller's ``on_event`` callback: it only appends to a queue
-    (thread-safe, no lock). What changed is committed every ``FLUSH_SECONDS`` in one transaction
-    (a timer on the run's loop); ``finish(phase, error)`` writes the rest and the final ``run.json``. If the process
+    What changed is committed every ``FLUSH_SECONDS`` in one transaction (a timer on the run's
+    loop scans the actions from the first one not yet final: nothing is added to the controller's
+    hot path); ``finish(phase, error)`` writes the rest and the final ``run.json``. If the process
     exits without ``finish`` (an exception escaping the loop, ``sys.exit`` in a body), an atexit hook
     finishes the record as ABORTED; if it is killed, readers see the dead pid.
 
@@ -354,8 +363,7 @@ class RunRecorder:
     def __init__(self, record: RunRecord | None, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.record = record
         self.actions: list[ActionRecord] = []
-        self._queue: deque[ActionRecord] = deque()
-        self._carry: dict[str, ActionRecord] = {}
+        self._first_open = 0  # actions before this index are written in their final state
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._stop = threading.Event()
@@ -403,8 +411,7 @@ class RunRecorder:
             self._timer = self._loop.call_later(self._flush_seconds, self._tick)
 
     def note(self, event: str, action: ActionRecord) -> None:
-        """An action changed state (running, succeeded, failed, cached): record it in the next batch."""
-        self._queue.append(action)
+        """Kept for callers that pass it as ``on_event``: changes are found by scanning, nothing to do."""
 
     def _tick(self) -> None:
         if self.finished or self._loop is None:
@@ -428,33 +435,35 @@ class RunRecorder:
             logger.warning("Could not write the run record %s: %s", self.record.directory / "actions.db", e)
 
     def flush(self, everything: bool = False) -> None:
-        """Commit what changed since the last flush (all unsaved actions with ``everything``)."""
+        """Commit what changed since the last flush (every action not yet final with ``everything``).
+
+        Scans the actions from the first one not yet written in its final state: finished ones are
+        written with their literals (once), running ones once without them. The controller needs no
+        callback for this: its hot path is unchanged.
+        """
         if self.record is None:
             return
         with self._lock:
-            batch = self._carry
-            self._carry = {}
-            q = self._queue
-            while q:
-                a = q.popleft()
-                batch[a.name] = a
-            if everything:
-                for a in self.actions:
-                    if not a.saved:
-                        batch[a.name] = a
-            if not batch:
-                return
+            actions = self.actions
+            end = len(actions)
+            first_open: int | None = None
             rows = []
             finals = []
-            for a in batch.values():
-                if a.saved and not everything:
+            for i in range(self._first_open, end):
+                a = actions[i]
+                state = a.saved
+                if state == _FINAL:
                     continue
-                if not everything and a.phase is Phase.SUCCEEDED and a.outputs is None:
-                    self._carry[a.name] = a  # its outputs are set just after the event: next batch
-                    continue
-                rows.append(_row(a))
-                if _complete(a):
+                if everything or _complete(a):
+                    rows.append(_row(a))
                     finals.append(a)
+                    continue
+                if first_open is None:
+                    first_open = i
+                if state == _UNWRITTEN and a.phase is not Phase.QUEUED:
+                    rows.append(_row(a))  # running: shown to readers now, literals come with the final row
+                    a.saved = _PARTIAL
+            self._first_open = end if first_open is None else first_open
             if not rows:
                 return
             if self._db is None:
@@ -468,7 +477,7 @@ class RunRecorder:
                 db.execute("ROLLBACK")
                 raise
             for a in finals:
-                a.saved = True
+                a.saved = _FINAL
 
     def finish(self, phase: Phase, error: str | None) -> None:
         """Write every action not yet saved and the final run.json; stop the writer. Idempotent."""
@@ -480,6 +489,13 @@ class RunRecorder:
         record = self.record
         if record is None:
             return
+        _finishing[self] = time.monotonic()
+        try:
+            self._finish(record, phase, error)
+        finally:
+            _finishing.pop(self, None)
+
+    def _finish(self, record: RunRecord, phase: Phase, error: str | None) -> None:
         now = time.time()
         if phase.terminal:
             for a in self.actions:

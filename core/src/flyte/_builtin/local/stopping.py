@@ -124,8 +124,10 @@ def _describe(signum: int) -> str:
 
 
 def _quiet_exit(signum: int, frame: Any) -> None:
-    from flyte._builtin.local.records import abort_open_records
+    from flyte._builtin.local.records import abort_open_records, finishing_now
 
+    if finishing_now():
+        return  # the record is being written (milliseconds); the process exits right after
     abort_open_records(_stop_reason or _describe(signum), blocking=False)
     try:
         sys.stderr.write("Stopped.\n")
