@@ -106,8 +106,13 @@ def test_builder_and_transport_from_plugin(example_only: object, tmp_path: Path,
     lines: list[str] = []
     uri = builder.build(flyte.Image.from_debian_base(python_version=(3, 11)), on_output=lines.append)
     assert builder.exists(uri) and lines
-    client = pm.admin.get("example")().connect("dns:///example:443")  # type: ignore[attr-defined]
-    assert client.ping() == "pong from dns:///example:443"
+    import asyncio
+
+    from flyte.admin import AdminSettings
+
+    transport = pm.admin.get("example")()  # type: ignore[attr-defined]
+    client = asyncio.run(transport.connect(AdminSettings(endpoint="dns:///example:443")))
+    assert client.ping() == "pong from example:443"
 
 
 def test_type_transformer_from_plugin_in_a_local_run(example_only: object) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
+from flyte.admin import AdminSettings
 from flyte.plugins import AdminTransport, ImageBuilder, Runtime, StorageBackend
 from flyte.runtime import Phase, RunHandle, RunOptions
 
@@ -86,9 +87,12 @@ class InlineRuntime(Runtime):
 class ExampleTransport(AdminTransport):
     name = "example"
 
-    def connect(self, endpoint: str, *, insecure: bool = False, options: Mapping[str, Any] | None = None) -> Any:
+    async def connect(self, settings: AdminSettings) -> Any:
         class Client:
             def ping(self) -> str:
-                return f"pong from {endpoint}"
+                return f"pong from {settings.target}"
+
+            async def close(self) -> None:
+                pass
 
         return Client()
