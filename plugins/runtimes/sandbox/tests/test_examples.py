@@ -40,11 +40,19 @@ SAME = [
     ("typed_io.py", "main", ()),
     ("typed_io.py", "main", ("--cfg", '{"name": "exp", "lr": 0.1, "epochs": 3}')),
 ]
+def line_in(example: str, text: str) -> int:
+    """The first line of ``examples/<example>`` that contains ``text`` (the examples change; the refusals don't)."""
+    lines = (ROOT / "examples" / example).read_text().splitlines()
+    return next(i for i, ln in enumerate(lines, 1) if text in ln)
+
+
 REFUSED = [
     # flaky() keeps its attempt count in a module-level dict: in the sandbox each call gets a copy.
-    ("retries_cache.py", "main", (), "Task 'resilience.flaky' cannot run in the sandbox (retries_cache.py:19): "
+    ("retries_cache.py", "main", (), "Task 'resilience.flaky' cannot run in the sandbox "
+                                     f"(retries_cache.py:{line_in('retries_cache.py', '_attempts[key] = ')}): "
                                      "changes the module-level '_attempts'"),
-    ("files_dirs.py", "main", (), "Task 'files.count_lines' cannot run in the sandbox (files_dirs.py:40): "
+    ("files_dirs.py", "main", (), "Task 'files.count_lines' cannot run in the sandbox "
+                                  f"(files_dirs.py:{line_in('files_dirs.py', 'async def count_lines') + 1}): "
                                   "'async with' is not supported in the sandbox"),
     ("files_dirs.py", "count_dir", ("--d", "examples"), "cannot run in the sandbox (files_dirs.py:"),
 ]

@@ -25,12 +25,14 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import flyte
 from flyte.errors import SandboxError
 
 from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError, limit_error
 from flyte_sandbox.program import (
     BATCH,
     GATHER_HOST,
+    GROUP_HOST,
     KWARGS,
     MAP_AIO_HOST,
     MAP_HOST,
@@ -349,7 +351,7 @@ class _Feed:
     object (a record class, a task handle: ``_Compiled.dispatch``).
     """
 
-    __slots__ = ("c", "ex", "lease", "limit_s", "pending", "prog", "sb", "slept")
+    __slots__ = ("c", "ex", "groups", "lease", "limit_s", "pending", "prog", "sb", "slept")
 
     def __init__(self, ex: SandboxExecutor, lease: Lease, c: _Compiled, task: TaskTemplate[Any, Any],
                  sb: Sandbox) -> None:
@@ -361,6 +363,7 @@ class _Feed:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.slept = 0.0
         self.limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
+        self.groups: list[Any] = []  # flyte.group(...) blocks the body is inside, innermost last
 
     async def run(self, inputs: dict[str, Any]) -> Any:
         lease = self.lease
@@ -380,6 +383,8 @@ class _Feed:
             _DRIVING.reset(driving)
             for f in self.pending.values():
                 f.cancel()
+            while self.groups:  # the body stopped inside a group (a limit, a crash): leave it
+                self.groups.pop().__exit__(None, None, None)
 
     # -- snapshots ---------------------------------------------------------------------------------
 
@@ -460,6 +465,20 @@ class _Feed:
     async def gather(self, snap: Any, name: str) -> Any:
         return await self.answer(snap, self.ex._gather(snap.args, snap.kwargs))
 
+    async def group(self, snap: Any, name: str) -> Any:
+        """``with flyte.group(g):`` in the body: the host enters (or leaves) ``flyte.group(g)`` in this feed's
+        context, so the actions the body starts inside the block are grouped as in local."""
+        def enter_or_leave() -> None:
+            group_name, entering = snap.args
+            if entering:
+                cm = flyte.group(group_name)
+                cm.__enter__()
+                self.groups.append(cm)
+            elif self.groups:
+                self.groups.pop().__exit__(None, None, None)
+
+        return await snap.resume(_settle(enter_or_leave))
+
     async def answer(self, snap: Any, coro: Coroutine[Any, Any, Any], wait: bool = False) -> Any:
         """Resume with ``coro``'s outcome: a future in an async body (unless ``wait``), else its result, the
         worker marked as waiting meanwhile (so it may be parked)."""
@@ -481,6 +500,7 @@ _HOST_FUNCTIONS: dict[str, _ObjectHandler] = {
     MAP_HOST: _Feed.map,
     MAP_AIO_HOST: _Feed.map,
     GATHER_HOST: _Feed.gather,
+    GROUP_HOST: _Feed.group,
 }
 _SNAPSHOT_HANDLERS: dict[type, _Handler | None] = {}
 

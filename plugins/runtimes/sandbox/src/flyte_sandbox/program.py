@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import io as _io
 import symtable
 import textwrap
 import types
@@ -26,6 +27,7 @@ import flyte
 from flyte.errors import SandboxError
 
 from flyte_sandbox.rewrite import Edit, apply_edits, drop_async_keyword, rename_def, wrap_await
+from flyte_sandbox.shims import IO_ATTRS, IO_MODULE, IO_SHIM
 from flyte_sandbox.typecheck import check_types, is_record_class
 
 # Modules the Monty interpreter provides (checked against pydantic-monty 1.4).
@@ -49,6 +51,9 @@ MISSING_BUILTINS = frozenset({
 })
 # What of ``os`` a body may touch: environment (granted names only) and paths (granted mount only).
 ALLOWED_OS_ATTRS = frozenset({"getenv", "environ", "path", "getcwd", "listdir", "sep", "linesep", "fspath", "stat"})
+_AVAILABLE = ", ".join(sorted((ALLOWED_MODULES - {"__future__"}) | {"io"}))  # for messages; io: see shims.py
+_IO_AVAILABLE = ("(of io, only io.StringIO and io.BytesIO are: in-memory files; read real files through "
+                 "Sandbox(mount=...))")
 _CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
 _IMPURE_MODULES = frozenset({"os", "pathlib", "time", "asyncio"})  # file, env, clock or sleep: not batched
 BODY = "__flyte_body__"
@@ -89,14 +94,26 @@ _ENVIRON_ITEM = (f"def {ENVIRON_ITEM}(key):\n"
                  "    return value\n")
 MAP_HOST = "__flyte_map__"
 MAP_AIO_HOST = "__flyte_map_aio__"
+GROUP_HOST = "__flyte_group__"  # (name, entering): the host enters or leaves flyte.group(name) for the body
+FLYTE_ATTRS = frozenset({"map", "group"})  # what of `flyte` a body may use
 _FLYTE_FACADE = f"""class __FlyteMap__:
     def __call__(self, func, *iterables, **kwargs):
         return {MAP_HOST}(func, *[list(i) for i in iterables], **kwargs)
     def aio(self, func, *iterables, **kwargs):
         return {MAP_AIO_HOST}(func, *[list(i) for i in iterables], **kwargs)
+class __FlyteGroup__:
+    def __init__(self, name):
+        self.name = name
+    def __enter__(self):
+        {GROUP_HOST}(self.name, True)
+    def __exit__(self, exc_type, exc, tb):
+        {GROUP_HOST}(self.name, False)
+        return False
 class __FlyteModule__:
     def __init__(self):
         self.map = __FlyteMap__()
+    def group(self, name):
+        return __FlyteGroup__(name)
 """
 
 
@@ -128,7 +145,7 @@ class Program:
     host_values: dict[str, Any]       # name -> value bound as a global each feed (wrapped by the executor)
     tasks: dict[str, Any]             # name -> TaskTemplate the body calls
     classes: dict[str, type]          # name -> record class the body may construct
-    flyte_names: dict[str, str]       # name -> "module" (the flyte module) or "map" (flyte.map)
+    flyte_names: dict[str, str]       # name -> "module" (the flyte module), "map" (flyte.map) or "group"
     sleeps: bool                      # the body may sleep: its session cannot be reused (sleep budget is per session)
     pure: bool                        # no host calls, no output, no sleeping: calls may share one feed
     param_names: tuple[str, ...]
@@ -191,7 +208,8 @@ class _Builder:
         self.classes: dict[str, type] = {}
         self.gathers = False  # the body fans out with asyncio.gather(*(task(...) for ...))
         self.environ_item = False  # the body reads os.environ[k]
-        self.flyte_names: dict[str, str] = {}  # name -> "module" (flyte) or "map" (flyte.map)
+        self.flyte_names: dict[str, str] = {}  # name -> "module" (flyte), "map" (flyte.map) or "group"
+        self.uses_io = False  # the body uses io.StringIO / io.BytesIO (see shims.py)
         self.sleeps = False
         self.impure = False
         self.bound: dict[str, str] = {}  # global name -> what it was bound to (to catch clashes between helpers)
@@ -303,14 +321,18 @@ class _Builder:
         if isinstance(value, flyte.TaskTemplate):
             self.tasks[name] = value
             self.impure = True
-        elif _is_flyte_module(value) or _is_flyte_map(value):
-            self.flyte_names[name] = "module" if _is_flyte_module(value) else "map"
+        elif _is_flyte_module(value) or _is_flyte_map(value) or value is flyte.group:
+            self.flyte_names[name] = ("module" if _is_flyte_module(value) else
+                                      "map" if _is_flyte_map(value) else "group")
             self.impure = True
+        elif value is _io or value is _io.StringIO or value is _io.BytesIO:
+            self.uses_io = True
+            self.prelude.append(f"{name} = {IO_MODULE}" if value is _io else f"{name} = {IO_MODULE}.{value.__name__}")
         elif isinstance(value, types.ModuleType):
             root = value.__name__.split(".")[0]
             if root not in ALLOWED_MODULES:
                 raise self.fail(line, filename, f"uses module '{value.__name__}', which the sandbox does not provide "
-                                f"(available: {', '.join(sorted(ALLOWED_MODULES - {'__future__'}))})")
+                                f"(available: {_AVAILABLE})")
             if root in _IMPURE_MODULES:
                 self.impure = True
             self.prelude.append(f"import {value.__name__}" if value.__name__ == name
@@ -325,6 +347,10 @@ class _Builder:
                 self.sleeps = True
             real = getattr(value, "__name__", name)
             self.prelude.append(f"from {std} import {real}" + ("" if real == name else f" as {name}"))
+        elif _from_flyte(value):
+            raise self.fail(line, filename, f"uses '{name}' ({_describe(value)}), which is not available inside a "
+                            "sandboxed body (of flyte, only flyte.map and flyte.group are); pass what the body "
+                            "needs as task inputs")
         elif isinstance(value, types.FunctionType):
             if id(value) in self.seen_helpers:
                 return
@@ -359,6 +385,7 @@ class _BodyCheck(ast.NodeVisitor):
         self.first = first  # file line of the function's first line
         self.edits: list[Edit] = []
         self.local_names = _local_names(fn)
+        self.annotations = _annotation_nodes(fn)  # never evaluated in the sandbox: not checked
         self.local_modules = {  # `import os` inside the body
             (a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
             for n in ast.walk(fn) if isinstance(n, ast.Import) for a in n.names
@@ -386,6 +413,10 @@ class _BodyCheck(ast.NodeVisitor):
 
     def fail(self, node: ast.AST, message: str) -> SandboxError:
         return self.b.fail(self.first + getattr(node, "lineno", 1) - 1, self.filename, message)
+
+    def replace(self, n: ast.stmt, text: str) -> None:
+        assert n.end_lineno is not None and n.end_col_offset is not None
+        self.edits.append((n.lineno, n.col_offset, n.end_lineno, n.end_col_offset, text))
 
     def module_name(self, name: str) -> str | None:
         v = self.g.get(name)
@@ -477,11 +508,33 @@ class _BodyCheck(ast.NodeVisitor):
     # -- imports ----------------------------------------------------------------------------------
 
     def visit_Import(self, n: ast.Import) -> None:
+        if not any(a.name.split(".")[0] == "io" for a in n.names):
+            for a in n.names:
+                self.imported(n, a.name)
+            return
+        # `import io` -> `io = __flyte_io__` (the sandbox's own in-memory files, see shims.py)
+        parts = []
         for a in n.names:
+            if a.name == "io":
+                parts.append(f"{a.asname or 'io'} = {IO_MODULE}")
+                continue
+            if a.name.split(".")[0] == "io":
+                raise self.fail(n, f"imports '{a.name}', which the sandbox does not provide {_IO_AVAILABLE}")
             self.imported(n, a.name)
+            parts.append(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
+        self.replace(n, "; ".join(parts))
+        self.b.uses_io = True
 
     def visit_ImportFrom(self, n: ast.ImportFrom) -> None:
         module = n.module or ""
+        if module.split(".")[0] == "io" and not n.level:
+            # `from io import StringIO as S` -> `S = __flyte_io__.StringIO`
+            for a in n.names:
+                if module != "io" or a.name not in IO_ATTRS:
+                    raise self.fail(n, f"{module}.{a.name} is not available in the sandbox {_IO_AVAILABLE}")
+            self.replace(n, "; ".join(f"{a.asname or a.name} = {IO_MODULE}.{a.name}" for a in n.names))
+            self.b.uses_io = True
+            return
         if module.split(".")[0] == "os" and not n.level:
             for a in n.names:
                 attr = a.name if module == "os" else module.split(".")[1]
@@ -501,7 +554,7 @@ class _BodyCheck(ast.NodeVisitor):
             raise self.fail(n, "import flyte at module level; inside the body only flyte.map is available")
         if root not in ALLOWED_MODULES:
             raise self.fail(n, f"imports '{name}', which the sandbox does not provide "
-                            f"(available: {', '.join(sorted(ALLOWED_MODULES - {'__future__'}))})")
+                            f"(available: {_AVAILABLE})")
         if root in ("time", "asyncio"):
             self.b.sleeps = True
         if root in _IMPURE_MODULES:
@@ -584,10 +637,17 @@ class _BodyCheck(ast.NodeVisitor):
         self.b.impure = True
 
     def visit_Attribute(self, n: ast.Attribute) -> None:
-        if not isinstance(n.value, ast.Name):
+        if not isinstance(n.value, ast.Name) or id(n) in self.annotations:
             return
-        if self.module_name(n.value.id) == "os" and n.attr not in ALLOWED_OS_ATTRS:
+        module = self.module_name(n.value.id)
+        if module == "os" and n.attr not in ALLOWED_OS_ATTRS:
             raise self.fail(n, f"os.{n.attr} is not available in the sandbox (no processes, no file system changes)")
+        if module == "io" and n.attr not in IO_ATTRS:
+            raise self.fail(n, f"io.{n.attr} is not available in the sandbox {_IO_AVAILABLE}")
+        if n.attr not in FLYTE_ATTRS and n.value.id not in self.local_names \
+                and _is_flyte_module(self.g.get(n.value.id)):
+            raise self.fail(n, f"flyte.{n.attr} is not available inside a sandboxed body (of flyte, only flyte.map "
+                            "and flyte.group are); pass what the body needs as task inputs")
         if n.attr == "sleep":
             self.b.sleeps = True
 
@@ -606,6 +666,9 @@ def build_program(task: Any) -> Program:
     parts: list[str] = []
     segments: list[Segment] = []
     line = 1
+    if b.uses_io:
+        parts.append(IO_SHIM)
+        line += IO_SHIM.count("\n")
     for stmt in dict.fromkeys(b.prelude):
         parts.append(stmt + "\n")
         line += 1
@@ -617,7 +680,8 @@ def build_program(task: Any) -> Program:
         line += _ENVIRON_ITEM.count("\n")
     if b.flyte_names:
         facade = _FLYTE_FACADE + "".join(
-            f"{name} = __FlyteModule__()\n" if kind == "module" else f"{name} = __FlyteMap__()\n"
+            f"{name} = __FlyteModule__()\n" if kind == "module" else
+            f"{name} = __FlyteMap__()\n" if kind == "map" else f"{name} = __FlyteModule__().group\n"
             for name, kind in b.flyte_names.items()
         )
         parts.append(facade)
@@ -686,8 +750,8 @@ def _local_names(fn: ast.AST) -> set[str]:
     return out
 
 
-def _used_names(fn: ast.AST) -> dict[str, int]:
-    """Names the function reads, with the first line each is used on (annotations left out)."""
+def _annotation_nodes(fn: ast.AST) -> set[int]:
+    """ids of the nodes inside the function's annotations (the sandbox never evaluates them)."""
     skip: set[int] = set()
     for n in ast.walk(fn):
         annos: list[ast.AST | None] = []
@@ -700,6 +764,12 @@ def _used_names(fn: ast.AST) -> dict[str, int]:
         for anno in annos:
             if anno is not None:
                 skip.update(id(x) for x in ast.walk(anno))
+    return skip
+
+
+def _used_names(fn: ast.AST) -> dict[str, int]:
+    """Names the function reads, with the first line each is used on (annotations left out)."""
+    skip = _annotation_nodes(fn)
     out: dict[str, int] = {}
     for n in ast.walk(fn):
         if isinstance(n, ast.Name) and id(n) not in skip and (n.id not in out or n.lineno < out[n.id]):
@@ -713,6 +783,14 @@ def _is_flyte_module(v: Any) -> bool:
 
 def _is_flyte_map(v: Any) -> bool:
     return isinstance(v, type(flyte.map))
+
+
+def _from_flyte(v: Any) -> bool:
+    """A function, class, object or module of flyte's own (other than those the sandbox provides)."""
+    mod = v.__name__ if isinstance(v, types.ModuleType) else getattr(v, "__module__", None)
+    if not isinstance(mod, str):
+        mod = getattr(type(v), "__module__", "")
+    return isinstance(mod, str) and mod.split(".")[0] == "flyte"
 
 
 def _std_origin(v: Any) -> str | None:

@@ -41,12 +41,31 @@ def _eager_fields(cls: type) -> tuple[str, ...] | str:
     return "all"
 
 
+_record_type_class: Any = None
+
+
+def _record_class_type() -> Any:
+    """A ``ClassType`` whose instances' fields cross wrapped too: a record nested in a record (directly or in a
+    list, dict or Optional field) reaches the body as a record, not as a value pydantic-monty cannot convert.
+    (``ClassInstance.convert_value`` defers to its class type's, for host-sent and body-built instances alike.)"""
+    global _record_type_class
+    if _record_type_class is None:
+        import pydantic_monty
+
+        class RecordType(pydantic_monty.ClassType):
+            def convert_value(self, /, name: str, value: Any) -> Any:
+                return to_sandbox(value)
+
+        _record_type_class = RecordType
+    return _record_type_class
+
+
 def class_type(cls: type) -> Any:
     """The pydantic-monty ``ClassType`` for a record class (one per class, so ids stay stable)."""
     ct = _class_types.get(cls)
     if ct is None:
         fields = _eager_fields(cls)
-        ct = pydantic_monty.ClassType(cls, init=True, instance_eager_attrs=fields)
+        ct = _record_class_type()(cls, init=True, instance_eager_attrs=fields)
         _class_types[cls] = ct
     return ct
 
@@ -61,6 +80,8 @@ def to_sandbox(value: Any) -> Any:
         return tuple(to_sandbox(v) for v in value)
     if isinstance(value, dict):
         return {k: to_sandbox(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return type(value)(to_sandbox(v) for v in value)
     cls = type(value)
     if dataclasses.is_dataclass(value) or hasattr(cls, "model_fields") or isinstance(value, (File, Dir)):
         ct = class_type(cls)
