@@ -67,16 +67,24 @@ def remote_runs(limit: int, output: str) -> None:
 
 def remote_run(name: str, output: str) -> None:
     """Show one run on the control plane."""
+    from flyteidl2.common import list_pb2
     from flyteidl2.workflow import run_service_pb2 as rs
 
-    req = rs.GetRunDetailsRequest(run_id=_run_id(name))
+    run_id = _run_id(name)
 
-    async def fetch(client: Any) -> Any:
-        return await client.run.GetRunDetails(req)
+    async def fetch(client: Any) -> tuple[Any, list[Any]]:
+        details = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=run_id))
+        actions = await client.run.ListActions(rs.ListActionsRequest(run_id=run_id,
+                                                                     request=list_pb2.ListRequest(limit=200)))
+        return details.details, list(actions.actions)
 
-    details = call(fetch).details
+    details, actions = call(fetch)
     if output == "json":
-        click.echo(to_json(details))
+        import json
+
+        from google.protobuf.json_format import MessageToDict
+
+        click.echo(json.dumps(dict(MessageToDict(details), actions=[MessageToDict(x) for x in actions]), indent=2))
         return
     a = details.action
     click.echo(f"{a.id.run.name}  task {a.metadata.task.id.name or '-'}  {phase_name(a.status.phase)}  "
@@ -86,6 +94,10 @@ def remote_run(name: str, output: str) -> None:
         click.echo(f"error: {a.error_info.message}")
     if a.HasField("abort_info") and a.abort_info.reason:
         click.echo(f"aborted: {a.abort_info.reason}")
+    if actions:
+        table(f"Actions ({len(actions)})", ["action", "task", "parent", "phase", "tries", "took"],
+              [[x.id.name, x.metadata.task.id.name or "-", x.metadata.parent or "-", phase_name(x.status.phase),
+                str(x.status.attempts), took(x.status.start_time, x.status.end_time)] for x in actions])
 
 
 @click.command("projects")

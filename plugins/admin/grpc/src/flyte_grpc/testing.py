@@ -229,6 +229,19 @@ class _Run(run_service_pb2_grpc.RunServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"run {request.run_id.name} not found")
         return run_service_pb2.GetRunDetailsResponse(details=d)
 
+    async def ListActions(self, request: Any, context: Any) -> Any:
+        await _guard(self.p, "ListActions", context)
+        d = self._find(request.run_id)
+        if d is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"run {request.run_id.name} not found")
+            raise AssertionError("unreachable")
+        resp = run_service_pb2.ListActionsResponse()
+        a = resp.actions.add()
+        a.id.CopyFrom(d.action.id)
+        a.metadata.CopyFrom(d.action.metadata)
+        a.status.CopyFrom(d.action.status)
+        return resp
+
     async def GetActionDetails(self, request: Any, context: Any) -> Any:
         await _guard(self.p, "GetActionDetails", context)
         d = self._find(request.action_id.run)
