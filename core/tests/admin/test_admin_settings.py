@@ -52,6 +52,9 @@ def test_api_key_round_trip_in_the_official_encoding():
                                                                   "s3cr/et+=", "acme")
     assert "s3cr" not in repr(k)
     assert decode_api_key(encode_api_key("h:1", "a", "b", "None")).org == ""
+    # a bare host (what issued keys hold): split from the left like the official SDK (the org may hold ':')
+    k = decode_api_key(encode_api_key("acme.example.com", "app", "secret", "org:x"))
+    assert (k.endpoint, k.client_id, k.client_secret, k.org) == ("acme.example.com", "app", "secret", "org:x")
 
 
 @pytest.mark.parametrize("bad", ["not base64!!", base64.b64encode(b"only:two").decode()])

@@ -56,8 +56,12 @@ def decode_api_key(key: str) -> ApiKey:
         text = base64.b64decode(key.strip().encode(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ConfigError("FLYTE_API_KEY is not valid base64; copy the whole key as it was issued.") from None
-    # The secret and org never contain ':', the endpoint may (dns:///host:port): split from the right.
-    parts = text.rsplit(":", 3)
+    # Issued keys hold a bare host, and the official SDK splits from the left (the org may then hold ':').
+    # An endpoint with a scheme or a port has colons of its own: then split from the right.
+    if re.match(r"^(dns|https?|grpcs?):", text) or re.match(r"^[^:]+:\d+:", text):
+        parts = text.rsplit(":", 3)
+    else:
+        parts = text.split(":", 3)
     if len(parts) != 4 or not parts[1] or not parts[2]:
         raise ConfigError("FLYTE_API_KEY does not hold endpoint:client_id:client_secret:org; it may be truncated.")
     endpoint, client_id, secret, org = parts
