@@ -122,16 +122,22 @@ def to_json(messages: Any) -> str:
     return json.dumps(MessageToDict(messages), indent=2)
 
 
-def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def table(what: str, columns: list[str], rows: list[list[Any]], wrap: tuple[str, ...] = ()) -> None:
+    """A listing in the CLI's plain-text table style (names never cut; piped output one value per cell)."""
+    from flyte.cli.table import Column, render, terminal_width
 
-    t = Table(title=title, title_justify="left")
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*r)
-    Console().print(t)
+    if not rows:
+        click.echo(f"No {what}.", err=True)  # on stderr: what is piped stays a clean (empty) listing
+        return
+    cols = [Column(c, wrap=c in wrap, right=c in ("tries", "took", "duration")) for c in columns]
+    for line in render(cols, rows, terminal_width(), stack_first=True):
+        click.echo(line)
+
+
+def phase_cell(phase: int) -> tuple[str, dict[str, Any]]:
+    name = phase_name(phase)
+    color = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "TIMED_OUT": "red", "ABORTED": "yellow"}
+    return name, {"fg": color.get(name, "white")}
 
 
 def output_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,6 +15,7 @@ from flyte.cli.remote import (
     TERMINAL_PHASES,
     call,
     output_option,
+    phase_cell,
     phase_name,
     scope,
     scope_options,
@@ -59,10 +60,11 @@ def remote_runs(limit: int, output: str) -> None:
     if output == "json":
         click.echo(to_json(runs))
         return
-    rows = [[r.action.id.run.name, r.action.metadata.task.id.name or "-", phase_name(r.action.status.phase),
+    rows = [[r.action.id.run.name, r.action.metadata.task.id.name or "-", phase_cell(r.action.status.phase),
              when(r.action.status.start_time), took(r.action.status.start_time, r.action.status.end_time)]
             for r in runs]
-    table(f"Runs in {project}/{domain} ({len(rows)})", ["name", "task", "phase", "started", "duration"], rows)
+    table(f"runs in {project}/{domain}", ["name", "task", "phase", "started", "duration"], rows,
+          wrap=("task", "started"))
 
 
 def remote_run(name: str, output: str) -> None:
@@ -95,9 +97,11 @@ def remote_run(name: str, output: str) -> None:
     if a.HasField("abort_info") and a.abort_info.reason:
         click.echo(f"aborted: {a.abort_info.reason}")
     if actions:
-        table(f"Actions ({len(actions)})", ["action", "task", "parent", "phase", "tries", "took"],
-              [[x.id.name, x.metadata.task.id.name or "-", x.metadata.parent or "-", phase_name(x.status.phase),
-                str(x.status.attempts), took(x.status.start_time, x.status.end_time)] for x in actions])
+        click.echo("")
+        table("actions", ["action", "task", "parent", "phase", "tries", "took"],
+              [[x.id.name, x.metadata.task.id.name or "-", x.metadata.parent or "-", phase_cell(x.status.phase),
+                str(x.status.attempts), took(x.status.start_time, x.status.end_time)] for x in actions],
+              wrap=("task",))
 
 
 @click.command("projects")
@@ -117,8 +121,9 @@ def get_projects(output: str) -> None:
     if output == "json":
         click.echo(to_json(projects))
         return
-    table(f"Projects ({len(projects)})", ["id", "name", "domains", "description"],
-          [[p.id, p.name, ", ".join(d.id for d in p.domains), p.description] for p in projects])
+    table("projects", ["id", "name", "domains", "description"],
+          [[p.id, p.name, ", ".join(d.id for d in p.domains), p.description] for p in projects],
+          wrap=("domains", "description"))
 
 
 @click.command("tasks")
@@ -142,7 +147,7 @@ def get_tasks(limit: int, project: str | None, domain: str | None, output: str) 
     if output == "json":
         click.echo(to_json(tasks))
         return
-    table(f"Tasks in {p}/{d} ({len(tasks)})", ["name", "version", "deployed"],
+    table(f"tasks in {p}/{d}", ["name", "version", "deployed"],
           [[t.task_id.name, t.task_id.version, when(t.metadata.deployed_at)] for t in tasks])
 
 
@@ -211,7 +216,7 @@ def get_secret(name: str | None, project: str | None, domain: str | None, output
     if output == "json":
         click.echo(to_json(secrets))
         return
-    table(f"Secrets ({len(secrets)})", ["name", "project", "domain", "created"],
+    table("secrets", ["name", "project", "domain", "created"],
           [[s.id.name, s.id.project or "-", s.id.domain or "-", when(s.secret_metadata.created_time)]
            for s in secrets])
 

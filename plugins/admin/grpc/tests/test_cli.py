@@ -53,7 +53,7 @@ def test_get_runs_and_run_from_the_control_plane(plane_server):
     assert "r-remote" in r.output and "SUCCEEDED" in r.output and "wf.main" in r.output
     r = remote(plane_server, "get", "run", "r-remote")
     assert r.exit_code == 0 and "r-remote" in r.output and "SUCCEEDED" in r.output
-    assert "Actions (1)" in r.output and "a0" in r.output
+    assert "action" in r.output and "\na0 " in r.output
     doc = json.loads(remote(plane_server, "get", "run", "r-remote", "-o", "json").output)
     assert doc["action"]["id"]["run"]["name"] == "r-remote" and doc["actions"][0]["id"]["name"] == "a0"
     r = remote(plane_server, "get", "run", "nope")
