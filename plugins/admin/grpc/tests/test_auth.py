@@ -189,3 +189,15 @@ def test_tokens_never_in_reprs(tmp_path):
     assert "sekrit" not in repr(t)
     s = AdminSettings(endpoint="x:1", client_secret="sekrit-client")
     assert "sekrit" not in repr(s)
+
+
+async def test_concurrent_calls_share_one_refresh(auth_server, tokens, tmp_path):
+    import asyncio
+
+    s = settings_for(auth_server, tokens, tmp_path)
+    async with GrpcClient(s) as c:
+        await c.project.ListProjects(LIST)
+        tokens.valid.clear()
+        await asyncio.gather(*(c.project.ListProjects(LIST) for _ in range(20)))
+    assert len(tokens.requests) == 2  # the first token, then one refresh for all twenty refused calls
+    assert auth_server.plane.metadata[-1]["authorization"] == "Bearer tok-2"
