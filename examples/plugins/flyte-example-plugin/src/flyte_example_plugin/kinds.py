@@ -10,7 +10,7 @@ from typing import Any
 
 from flyte.admin import AdminSettings
 from flyte.plugins import AdminTransport, ImageBuilder, Runtime, StorageBackend
-from flyte.runtime import Phase, RunHandle, RunOptions
+from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions
 
 
 class MemoryStorage(StorageBackend):
@@ -62,10 +62,10 @@ class _DoneHandle(RunHandle):
     async def wait_async(self) -> None:
         return None
 
-    async def outputs_async(self) -> tuple[Any, ...]:
+    async def outputs_async(self) -> ActionOutputs:
         if self.error:
             raise self.error
-        return self._value if isinstance(self._value, tuple) else (self._value,)
+        return ActionOutputs(self._value if isinstance(self._value, tuple) else (self._value,))
 
 
 class InlineRuntime(Runtime):
