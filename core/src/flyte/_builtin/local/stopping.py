@@ -6,7 +6,7 @@ interpreter exits (its atexit hook), keeping the process alive until the body en
 :class:`DaemonThreadPool` runs them on daemon threads instead.
 
 :func:`run_stoppable` runs a run's coroutine for the CLI: the first Ctrl-C or SIGTERM cancels
-it (the run records itself as ABORTED); if the loop does not react within a second (a CPU-bound
+it (the run records itself as ABORTED); if the loop does not react within half a second (a CPU-bound
 async body holds it), the body is interrupted; a second signal exits at once, quietly.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_ESCALATE_AFTER = 1.0  # seconds the loop gets to react to a cancellation before the body is interrupted
+_ESCALATE_AFTER = 0.5  # seconds the loop gets to react to a cancellation before the body is interrupted
 
 
 class DaemonThreadPool(ThreadPoolExecutor):
