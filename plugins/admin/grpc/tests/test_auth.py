@@ -201,3 +201,13 @@ async def test_concurrent_calls_share_one_refresh(auth_server, tokens, tmp_path)
         await asyncio.gather(*(c.project.ListProjects(LIST) for _ in range(20)))
     assert len(tokens.requests) == 2  # the first token, then one refresh for all twenty refused calls
     assert auth_server.plane.metadata[-1]["authorization"] == "Bearer tok-2"
+
+
+async def test_unwritable_token_cache_does_not_fail_the_call(auth_server, tokens, tmp_path, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    s = settings_for(auth_server, tokens, tmp_path, token_cache=blocker / "tokens")
+    async with GrpcClient(s) as c:
+        await c.project.ListProjects(LIST)
+    assert "Could not cache the token" in caplog.text
+    assert "tok-1" not in caplog.text

@@ -182,7 +182,12 @@ class Authenticator:
             self._token = new
             self.refreshes += 1
             if self.cacheable:
-                self.cache.save(self.cache_key, new, self.settings.target)
+                try:
+                    self.cache.save(self.cache_key, new, self.settings.target)
+                except OSError as e:
+                    # The call can go on; the next process will just log in again.
+                    log.warning("Could not cache the token in %s (%s); the next command will log in again.",
+                                self.cache.directory, e.strerror or e)
 
     async def _obtain(self) -> Token:
         raise NotImplementedError
