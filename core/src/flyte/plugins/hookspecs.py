@@ -85,7 +85,8 @@ def flyte_runtimes() -> Sequence[type[Runtime]]:
 def flyte_admin_transports() -> Sequence[type[AdminTransport]]:
     """Return admin transport classes that connect to a Flyte control plane.
 
-    Called the first time a transport is looked up by name.
+    Called the first time a transport is looked up by name (``admin.transport``, default ``grpc``).
+    ``await Transport().connect(settings)`` returns a :class:`flyte.admin.AdminClient`.
     """
     raise NotImplementedError
 
