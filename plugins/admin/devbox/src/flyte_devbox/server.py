@@ -186,6 +186,11 @@ async def serve(
     from hypercorn.asyncio import serve as hyper_serve
     from hypercorn.config import Config
 
+    from flyte_devbox import coalesce
+
+    if os.environ.get("FLYTE_DEVBOX_COALESCE", "1") != "0":
+        coalesce.install()
+
     sock = bind(settings.host, settings.port)
     settings.port = sock.getsockname()[1]
     box = Devbox(settings)
