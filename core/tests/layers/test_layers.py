@@ -28,7 +28,7 @@ def _layers() -> list[list[str]]:
     """The layers, top first, each a list of module names."""
     config = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]
     (contract,) = [c for c in config["contracts"] if c["id"] == "layers"]
-    return [[m.strip() for m in layer.replace("|", ":").split(":")] for layer in contract["layers"]]
+    return [[m.strip().strip("()") for m in layer.replace("|", ":").split(":")] for layer in contract["layers"]]
 
 
 def _layer_of(module: str, layers: list[list[str]]) -> int | None:
