@@ -100,3 +100,17 @@ def test_an_unavailable_service_skips_unless_required(monkeypatch: pytest.Monkey
     monkeypatch.setenv(plugin.REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match="no tool"):
         plugin._unavailable("no tool")
+
+
+def test_dropping_proxy_cuts_the_first_connection_and_stops_at_once() -> None:
+    with LoopbackHTTPServer(_Hello) as server:
+        proxy = services.DroppingProxy(server.port, drop_after=10, drop_connections=1)
+        req = urllib.request.Request(f"http://127.0.0.1:{proxy.port}/", data=b"x" * 1000, method="GET")
+        with pytest.raises(OSError):
+            urllib.request.urlopen(req, timeout=5).read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{proxy.port}/", timeout=5) as r:
+            assert r.read() == b"hello"
+        assert proxy.dropped == 1 and proxy.connections == 2
+        t = time.perf_counter()
+        proxy.close()
+        assert time.perf_counter() - t < 0.5 and not proxy._thread.is_alive()

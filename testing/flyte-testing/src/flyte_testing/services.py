@@ -395,7 +395,10 @@ class DroppingProxy:
     def close(self) -> None:
         self._closed = True
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the serving thread (Linux)
+        with contextlib.suppress(OSError):
             self._sock.close()
+        self._thread.join(timeout=5)
 
     def __enter__(self) -> DroppingProxy:
         return self
