@@ -143,3 +143,29 @@ def test_dedup_repeated_fields_keeps_only_new_items():
     out = d.filter(resp)
     assert [r.action.id.run.name for r in out.runs] == ["y"]
     assert d.filter(resp) is None
+
+
+async def test_watch_refreshes_a_revoked_token_on_resume(auth_server, tokens, tmp_path):
+    plane = auth_server.plane
+    plane.add_run("r4", "RUNNING")
+    s = AdminSettings(endpoint=auth_server.endpoint, insecure=True, token_cache=tmp_path / "t",
+                      auth_type="ClientSecret", client_id=tokens.client_id, client_secret=tokens.client_secret)
+    got: list[str] = []
+    async with GrpcClient(s, backoff_base=0.05, backoff_cap=0.2) as c:
+        req = rs.WatchRunDetailsRequest(run_id=ci.RunIdentifier(name="r4"))
+
+        async def consume():
+            async for u in c.watch(c.run.WatchRunDetails, req):
+                got.append(PHASE(u.details.action.status.phase))
+
+        task = asyncio.create_task(consume())
+        await _until(lambda: len(got) == 1)
+        await auth_server.stop()
+        tokens.valid.clear()  # the restarted server no longer accepts the token the stream opened with
+        await auth_server.start()
+        await _until(lambda: plane.calls.get("WatchRunDetails", 0) >= 3)  # refused once, then accepted
+        await asyncio.sleep(0.1)
+        await plane.set_phase("r4", "SUCCEEDED")
+        await asyncio.wait_for(task, 10)
+    assert got == ["ACTION_PHASE_RUNNING", "ACTION_PHASE_SUCCEEDED"]
+    assert [r["grant_type"] for r in tokens.requests] == ["client_credentials"] * 2

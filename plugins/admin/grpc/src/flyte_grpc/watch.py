@@ -129,12 +129,14 @@ async def resumable(
     dedup = Deduplicator()
     failures = 0
     reconnects = 0
+    reauthed = False  # a token refresh since the last message: a second refusal is final
     while True:
         dedup.reset_stream()
         call = open_stream()
         try:
             async for msg in call:
                 failures = 0
+                reauthed = False
                 out = dedup.filter(msg)
                 if out is not None:
                     yield out
@@ -149,8 +151,9 @@ async def resumable(
                 ) from None
             if code == grpc.StatusCode.UNAUTHENTICATED:
                 assert auth is not None
-                if failures:
+                if reauthed:
                     raise  # a fresh token was refused too
+                reauthed = True
                 await auth.refresh(auth.current())
             else:
                 await asyncio.sleep(backoff(failures, backoff_base, backoff_cap))
