@@ -24,7 +24,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flyte._builtin.local.stopping import DaemonThreadPool
+from flyte._builtin.local.stopping import DaemonThreadPool, stop_reason
 
 if TYPE_CHECKING:
     from flyte._task import TaskTemplate
@@ -49,6 +49,10 @@ class BodyRunner(abc.ABC):
     mode: ClassVar[str] = "local"  # what flyte.ctx().mode reports inside the body
     controller: Controller | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    #: True when :meth:`run` of an async task is exactly ``await task.func(**kwargs)``: the controller then
+    #: awaits the body itself (the hot path of fan-outs). Set by :class:`InProcessBodyRunner` unless a
+    #: subclass overrides ``run``.
+    awaits_async_bodies: bool = False
 
     def attach(self, controller: Controller, max_concurrency: int) -> None:
         """Called by the controller that will use this runner (on its event loop)."""
@@ -88,6 +92,7 @@ class InProcessBodyRunner(BodyRunner):
     def attach(self, controller: Controller, max_concurrency: int) -> None:
         super().attach(controller, max_concurrency)
         self._sync_gate = asyncio.Semaphore(min(MAX_RUNNING_SYNC_BODIES, max_concurrency))
+        self.awaits_async_bodies = type(self).run is InProcessBodyRunner.run
 
     async def run(self, task: TaskTemplate[Any, Any], kwargs: dict[str, Any], record: ActionRecord) -> Any:
         if task.is_async:
@@ -125,7 +130,7 @@ class InProcessBodyRunner(BodyRunner):
                 return await asyncio.wrap_future(done, loop=self.loop)
             except asyncio.CancelledError:
                 # The thread cannot be stopped; it finishes in the background and its result is dropped.
-                if done.running() and not self._said_abandoned:
+                if done.running() and not self._said_abandoned and stop_reason() is None:  # not when stopping
                     self._said_abandoned = True
                     logging.getLogger("flyte.local").warning(
                         "%s is still running on its thread after its action stopped (timeout or abort). A thread "
