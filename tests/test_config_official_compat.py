@@ -52,3 +52,14 @@ def test_we_read_the_official_config(tmp_path):
     assert (s.target, s.insecure, s.org, s.project, s.domain) == ("flyte.example.com:8443", True, "acme", "p1",
                                                                   "development")
     assert load_config(out).get("image.builder") == "local"
+
+
+def test_api_keys_decode_the_same_in_both_sdks(tmp_path):
+    from flyte.admin import decode_api_key, encode_api_key
+
+    key = encode_api_key("acme.cloud.example.com", "my-app", "s3cr/et+=", "acme")
+    code = ("import json; from flyte.remote._client.auth._auth_utils import decode_api_key; "
+            f"print(json.dumps(decode_api_key({key!r})))")
+    r = subprocess.run([str(OFFICIAL / "python"), "-c", code], capture_output=True, text=True, env=_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == list(decode_api_key(key))
