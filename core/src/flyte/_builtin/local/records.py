@@ -368,10 +368,10 @@ class RunRecorder:
             except Exception as e:
                 self._report_write_error(e)
 
-    def _report_write_error(self, e: BaseException) -> None:
+    def _report_write_error(self, e: BaseException, file: str = "actions.db") -> None:
         if self._write_error is None and self.record is not None:
             self._write_error = str(e)
-            logger.warning("Could not write the run record %s: %s", self.record.directory / "actions.db", e)
+            logger.warning("Could not write the run record %s: %s (the run goes on)", self.record.directory / file, e)
 
     def flush(self, everything: bool = False) -> None:
         """Commit what changed since the last flush (every action not yet final with ``everything``).
@@ -454,7 +454,7 @@ class RunRecorder:
         try:
             record.write()
         except OSError as e:
-            self._report_write_error(e)
+            self._report_write_error(e, "run.json")
 
     def discard(self) -> None:
         """Stop and remove the record (a run that never started: bad input to its root task)."""
