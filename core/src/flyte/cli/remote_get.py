@@ -57,6 +57,9 @@ def remote_runs(limit: int, output: str) -> None:
 
     resp = call(fetch)
     runs = list(resp.runs)
+    if resp.token:
+        # on stderr: what is piped stays a clean listing
+        click.echo(f"Showing the newest {len(runs)} runs; more exist (--limit {limit * 2} shows more).", err=True)
     if output == "json":
         click.echo(to_json(runs))
         return
