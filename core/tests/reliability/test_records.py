@@ -325,3 +325,23 @@ def test_the_recorder_batches_and_finishes_every_action(tmp_path: Path) -> None:
     assert summary["phase"] == "ABORTED" and summary["error"] == "stopped"
     assert {r["phase"] for r in rows} == {"SUCCEEDED", "ABORTED"}
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["actions.db", "run.json"]  # no journal left behind
+
+
+def test_a_batch_writes_at_most_max_running_rows_of_running_actions(tmp_path: Path) -> None:
+    from flyte._builtin.local.records import MAX_RUNNING_ROWS
+
+    (tmp_path / "big").mkdir()
+    record = RunRecord(name="big", task="t", directory=tmp_path / "big")
+    rec = RunRecorder(record)
+    actions = [ActionRecord(f"a{i}", "t", None, phase=Phase.RUNNING) for i in range(MAX_RUNNING_ROWS + 500)]
+    done = ActionRecord("a99999", "t", None, phase=Phase.SUCCEEDED, inputs={}, outputs={})
+    actions.append(done)
+    rec.actions = actions
+    rec.flush()
+    rows = load_run("big", tmp_path)[1]
+    assert sum(r["phase"] == "RUNNING" for r in rows) == MAX_RUNNING_ROWS
+    assert any(r["name"] == "a99999" and r["phase"] == "SUCCEEDED" for r in rows)  # finished ones always go
+    rec.flush()
+    assert sum(r["phase"] == "RUNNING" for r in load_run("big", tmp_path)[1]) == MAX_RUNNING_ROWS + 500
+    rec.finish(Phase.ABORTED, "stopped")
+    assert {r["phase"] for r in load_run("big", tmp_path)[1]} == {"ABORTED", "SUCCEEDED"}

@@ -47,6 +47,9 @@ from flyte.runtime import Phase
 logger = logging.getLogger("flyte.local")
 
 FLUSH_SECONDS = 0.5
+# Running actions written per batch, at most (a 100,000-task fan-out starts them all at once; each is
+# written when it ends in any case). Readers see the rest as not yet started.
+MAX_RUNNING_ROWS = 1000
 MAX_NAME_LENGTH = 100
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -388,6 +391,7 @@ class RunRecorder:
             first_open: int | None = None
             rows = []
             finals = []
+            running_rows = 0
             for i in range(self._first_open, end):
                 a = actions[i]
                 state = a.saved
@@ -399,9 +403,10 @@ class RunRecorder:
                     continue
                 if first_open is None:
                     first_open = i
-                if state == _UNWRITTEN and a.phase is not Phase.QUEUED:
+                if state == _UNWRITTEN and a.phase is not Phase.QUEUED and running_rows < MAX_RUNNING_ROWS:
                     rows.append(_row(a))  # running: shown to readers now, literals come with the final row
                     a.saved = _PARTIAL
+                    running_rows += 1
             self._first_open = end if first_open is None else first_open
             if not rows:
                 return
