@@ -70,14 +70,24 @@ def remote_runs(limit: int, output: str) -> None:
           wrap=("task", "started"))
 
 
-def remote_run(name: str, output: str) -> None:
-    """Show one run on the control plane."""
+def remote_run(name: str, output: str, *, watch: bool = False) -> None:
+    """Show one run on the control plane; ``watch``: first follow its phase until it ends."""
     from flyteidl2.common import list_pb2
     from flyteidl2.workflow import run_service_pb2 as rs
 
     run_id = _run_id(name)
 
     async def fetch(client: Any) -> tuple[Any, list[Any]]:
+        if watch:
+            # WatchRunDetails resumes after a dropped connection; every phase change is one line (stderr
+            # with -o json, so the document on stdout stays clean).
+            req = rs.WatchRunDetailsRequest(run_id=run_id)
+            async for update in client.watch(client.run.WatchRunDetails, req):
+                st = update.details.action.status
+                click.echo(f"{when(st.start_time)}  {phase_name(st.phase)}"
+                           f"  attempt {st.attempts}", err=output == "json")
+                if phase_name(st.phase) in TERMINAL_PHASES:
+                    break
         details = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=run_id))
         actions = await client.run.ListActions(rs.ListActionsRequest(run_id=run_id,
                                                                      request=list_pb2.ListRequest(limit=200)))

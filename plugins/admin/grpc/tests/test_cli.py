@@ -181,3 +181,22 @@ def test_real_flyte_process(plane_server, tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)[0]["action"]["id"]["run"]["name"] == "r-proc"
     assert out.stderr == ""
+
+
+def test_get_run_watch_follows_the_phase(plane_server):
+    import threading
+    import time
+
+    plane_server.plane.add_run("r-watch", "QUEUED")
+
+    def later():
+        time.sleep(0.4)
+        plane_server.run(plane_server.plane.set_phase("r-watch", "RUNNING"))
+        time.sleep(0.2)
+        plane_server.run(plane_server.plane.set_phase("r-watch", "SUCCEEDED"))
+
+    threading.Thread(target=later).start()
+    r = remote(plane_server, "get", "run", "r-watch", "--watch")
+    assert r.exit_code == 0, r.output
+    phases = [ln.split()[-3] for ln in r.output.splitlines() if "attempt" in ln and "task" not in ln]
+    assert phases == ["QUEUED", "RUNNING", "SUCCEEDED"]
