@@ -319,7 +319,7 @@ def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, 
     from flyte.cli.remote_get import remote_run, use_remote
 
     if use_remote(run_base_dir):
-        return remote_run(name, output)
+        return remote_run(name, output, watch=watch)
     phases = tuple(p.lower() for p in phases)
     if watch and output == "table" and action is None:
         _watch(name, run_base_dir, phases, limit)
