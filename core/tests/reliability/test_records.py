@@ -332,6 +332,7 @@ def test_a_batch_writes_at_most_max_running_rows_of_running_actions(tmp_path: Pa
 
     (tmp_path / "big").mkdir()
     record = RunRecord(name="big", task="t", directory=tmp_path / "big")
+    record.write()
     rec = RunRecorder(record)
     actions = [ActionRecord(f"a{i}", "t", None, phase=Phase.RUNNING) for i in range(MAX_RUNNING_ROWS + 500)]
     done = ActionRecord("a99999", "t", None, phase=Phase.SUCCEEDED, inputs={}, outputs={})
