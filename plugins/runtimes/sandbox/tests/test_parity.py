@@ -47,6 +47,9 @@ class Point:
     x: int
     y: int = 0
 
+    def norm(self) -> int:
+        return abs(self.x) + abs(self.y)
+
 
 @dataclass
 class Shape:
@@ -304,7 +307,72 @@ def raises_flyte_error() -> int:
     raise flyte.errors.NonRecoverableError("Bad", "no")  # L:flyte-errors
 
 
+@env.task
+def calls_a_method(p: Point) -> int:
+    return p.norm() + 1  # L:method
+
+
+@env.task
+def sets_a_field(s: Shape) -> Shape:
+    s.origin.x = 3  # L:set-field
+    return s
+
+
+@env.task
+def appends_to_a_field(s: Shape) -> Shape:
+    s.corners.append(Point(0))  # L:append-field
+    return s
+
+
+@env.task
+def builds_then_sets(n: int) -> Point:
+    p = Point(n)
+    p.y = 1  # L:build-set
+    return p
+
+
+@env.task
+def pydantic_method(o: Order) -> dict[str, int]:
+    return o.model_dump()  # L:model-dump
+
+
+@env.task
+def dataclasses_replace(p: Point) -> Point:
+    import dataclasses
+
+    return dataclasses.replace(p, x=1)  # L:replace
+
+
+@env.task
+def abc_import(x: int) -> bool:
+    import collections.abc  # L:abc
+
+    return isinstance(x, collections.abc.Hashable)
+
+
+@env.task
+def method_of_a_child_output(n: int) -> int:
+    return build(n).origin.norm()
+
+
+def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
+    """Not knowable before the run (the record comes from a child): a clear AttributeError, never an internal one."""
+    with pytest.raises(flyte.errors.RuntimeUserError, match=r"AttributeError: 'norm\(\)' cannot be called in the "
+                                                            r"sandbox: records .* cross as data"):
+        sandbox_run(method_of_a_child_output, n=1)
+
+
 @pytest.mark.parametrize("task, marker, words", [
+    (calls_a_method, "L:method", "calls Point.norm(): records (Point is one) cross into the sandbox as data"),
+    (sets_a_field, "L:set-field", "changes Point.x: records the body receives, or builds from a module-level class, "
+                                  "are the host's and read-only"),
+    (appends_to_a_field, "L:append-field", "changes Shape.corners: records the body receives"),
+    (builds_then_sets, "L:build-set", "changes Point.y: records"),
+    (pydantic_method, "L:model-dump", "calls Order.model_dump()"),
+    (dataclasses_replace, "L:replace", "uses dataclasses.replace, which the sandbox's Python (pydantic-monty) does "
+                                       "not provide; build the new record with its class"),
+    (abc_import, "L:abc", "imports 'collections.abc', which the sandbox's Python (pydantic-monty) does not provide"),
+
     (text_wrapper, "L:textiowrapper", "io.TextIOWrapper is not available in the sandbox (of io, only io.StringIO"),
     (io_open, "L:io-open", "io.open is not available in the sandbox"),
     (reads_ctx, "L:ctx", "flyte.ctx is not available inside a sandboxed body"),

@@ -168,7 +168,8 @@ class SandboxExecutor:
         await self.pool.start()
 
     async def check(self, programs: list[_Compiled]) -> None:
-        """Let Monty parse each program once (unsupported syntax is found here, before anything runs)."""
+        """Let Monty parse each program once (unsupported syntax is found here, before anything runs), after
+        checking that the stdlib modules and names it uses exist in pydantic-monty (see Program.probe_code)."""
         import pydantic_monty as pm
 
         for c in programs:
@@ -178,6 +179,8 @@ class SandboxExecutor:
             lease = await self.pool.acquire(("check",), {"max_feed_duration_secs": 5.0, "max_memory": 64 * 2**20})
             ok = False
             try:
+                if prog.probes:
+                    _refuse_missing(prog, await lease.session.feed_run(prog.probe_code))
                 await lease.session.feed_run(prog.definitions)
                 ok = prog.checked = True
             except pm.MontyError as e:
@@ -398,6 +401,11 @@ class _Feed:
             handler, target = _HOST_FUNCTIONS.get(name), name
         else:
             handler, target = self.c.dispatch.get(snap.object_id, (None, None))
+        if handler is None and snap.object_id is not None:  # a method of a record that crossed in
+            return await snap.resume({"exception": AttributeError(
+                f"'{name}()' cannot be called in the sandbox: records (dataclasses, pydantic models, File/Dir) "
+                "cross as data and their methods stay on the host; compute it in the body or in a helper "
+                "function")})
         if handler is None:
             return await snap.resume({"exception": NameError(f"name '{name}' is not defined in the sandbox")})
         return await handler(self, snap, target)
@@ -611,6 +619,22 @@ class _Batcher:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+_INSTEAD: dict[tuple[str, str | None], str] = {
+    ("dataclasses", "replace"): "; build the new record with its class, e.g. Point(x=1, y=p.y)",
+    ("dataclasses", "asdict"): "; build the dict from the fields, e.g. {'x': p.x, 'y': p.y}",
+    ("dataclasses", "astuple"): "; build the tuple from the fields",
+}
+
+
+def _refuse_missing(prog: Program, found: list[bool]) -> None:
+    """A SandboxError for the first stdlib module or name the program uses that pydantic-monty lacks."""
+    for (module, attr, where), ok in zip(prog.probes, found, strict=True):
+        if not ok:
+            what = f"imports '{module}'" if attr is None else f"uses {module}.{attr}"
+            raise SandboxError(f"Task '{prog.task_name}' cannot run in the sandbox ({where}): {what}, which the "
+                               f"sandbox's Python (pydantic-monty) does not provide{_INSTEAD.get((module, attr), '')}")
 
 
 def _settle(fn: Any) -> Any:

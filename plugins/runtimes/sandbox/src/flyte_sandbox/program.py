@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import inspect
 import io as _io
 import symtable
 import textwrap
 import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +153,7 @@ class Program:
     param_names: tuple[str, ...]
     lookups: list[tuple[dict[str, Any], str, Any]] = field(default_factory=list, repr=False)
     cacheable: bool = True
+    probes: list[tuple[str, str | None, str]] = field(default_factory=list, repr=False)  # see probe_code
     checked: bool = False             # Monty has parsed it once (see SandboxExecutor.check)
     _batch_code: str | None = field(default=None, repr=False)
 
@@ -179,6 +182,18 @@ class Program:
                 )
             self._batch_code = self.definitions + tail
         return self._batch_code
+
+    @property
+    def probe_code(self) -> str:
+        """A feed whose value says, for each stdlib module (and attribute of one) the program uses, whether
+        pydantic-monty has it: the sandbox's stdlib is partial (no ``dataclasses.replace``, no
+        ``collections.abc``), and a missing one is refused before the run, naming the line that uses it."""
+        lines = ["__flyte_probe__ = []\n"]
+        for module, attr, _ in self.probes:
+            found = "True" if attr is None else f"hasattr(__flyte_m__, {attr!r})"
+            lines.append(f"try:\n    import {module} as __flyte_m__\n    __flyte_probe__.append({found})\n"
+                         "except Exception:\n    __flyte_probe__.append(False)\n")
+        return "".join(lines) + "__flyte_probe__\n"
 
     def still_current(self) -> bool:
         """Whether every module-level name the program was built from still means the same object."""
@@ -211,6 +226,7 @@ class _Builder:
         self.flyte_names: dict[str, str] = {}  # name -> "module" (flyte), "map" (flyte.map) or "group"
         self.uses_io = False  # the body uses io.StringIO / io.BytesIO (see shims.py)
         self.sleeps = False
+        self.probes: dict[tuple[str, str | None], str] = {}  # (module, attribute or None) -> first "file:line"
         self.impure = False
         self.bound: dict[str, str] = {}  # global name -> what it was bound to (to catch clashes between helpers)
         self.lookups: list[tuple[dict[str, Any], str, Any]] = []  # (module globals, name, value found)
@@ -256,7 +272,7 @@ class _Builder:
     def check_and_rewrite(self, src: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, func: types.FunctionType,
                           filename: str, first: int, is_task: bool = False) -> str:
         """``src`` with the sandbox's rewrites applied; raises SandboxError at the first construct it cannot run."""
-        return _BodyCheck(self, src, fn, func.__globals__, filename, first).run(is_task)
+        return _BodyCheck(self, src, fn, func, filename, first).run(is_task)
 
     def resolve_globals(self, src: str, func: types.FunctionType, filename: str, first: int, fn: ast.AST) -> None:
         table = symtable.symtable(src, filename, "exec")
@@ -304,6 +320,13 @@ class _Builder:
                                     "out as task inputs and outputs instead")
             self.bind(name, value, filename, first + rel_line - 1)
 
+    def probe(self, module: str, attr: str | None, filename: str, line: int) -> None:
+        """The program uses ``module`` (``module.attr``): checked against pydantic-monty before the run."""
+        root = module.split(".")[0]
+        # os: its names are checked against ALLOWED_OS_ATTRS (and os.environ is a host call, not an attribute)
+        if root in ALLOWED_MODULES and module != "__future__" and not (root == "os" and attr is not None):
+            self.probes.setdefault((module, attr), f"{filename}:{line}")
+
     def bind(self, name: str, value: Any, filename: str, line: int) -> None:
         prev = self.bound.get(name)
         ident = f"{type(value).__qualname__}:{id(value)}"
@@ -335,6 +358,7 @@ class _Builder:
                                 f"(available: {_AVAILABLE})")
             if root in _IMPURE_MODULES:
                 self.impure = True
+            self.probe(value.__name__, None, filename, line)
             self.prelude.append(f"import {value.__name__}" if value.__name__ == name
                                 else f"import {value.__name__} as {name}")
         elif isinstance(value, type) and is_record_class(value):
@@ -346,6 +370,7 @@ class _Builder:
             if getattr(value, "__name__", "") == "sleep":
                 self.sleeps = True
             real = getattr(value, "__name__", name)
+            self.probe(std, real, filename, line)
             self.prelude.append(f"from {std} import {real}" + ("" if real == name else f" as {name}"))
         elif _from_flyte(value):
             raise self.fail(line, filename, f"uses '{name}' ({_describe(value)}), which is not available inside a "
@@ -376,11 +401,12 @@ class _BodyCheck(ast.NodeVisitor):
     """
 
     def __init__(self, builder: _Builder, src: str, fn: ast.FunctionDef | ast.AsyncFunctionDef,
-                 module_globals: dict[str, Any], filename: str, first: int) -> None:
+                 func: types.FunctionType, filename: str, first: int) -> None:
         self.b = builder
         self.src = src
         self.fn = fn
-        self.g = module_globals
+        self.g = func.__globals__
+        self.records = _record_params(func, fn)  # parameter -> record class it is annotated with
         self.filename = filename
         self.first = first  # file line of the function's first line
         self.edits: list[Edit] = []
@@ -413,6 +439,26 @@ class _BodyCheck(ast.NodeVisitor):
 
     def fail(self, node: ast.AST, message: str) -> SandboxError:
         return self.b.fail(self.first + getattr(node, "lineno", 1) - 1, self.filename, message)
+
+    def record_of(self, expr: ast.expr) -> type | None:
+        """The record class of ``p`` or ``p.field.field`` when ``p`` is a parameter annotated with a record."""
+        if isinstance(expr, ast.Name):
+            return self.records.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            outer = self.record_of(expr.value)
+            if outer is not None:
+                return _record_class(_record_fields(outer).get(expr.attr))
+        return None
+
+    def refuse_record_change(self, n: ast.AST, target: ast.Attribute) -> None:
+        cls = self.record_of(target.value)
+        name = cls.__name__ if cls is not None else "record"
+        raise self.fail(n, f"changes {name}.{target.attr}: records the body receives, or builds from a module-level "
+                        "class, are the host's and read-only in the sandbox, so the change would be lost; build a new "
+                        f"one instead, e.g. {name}({target.attr}=..., ...)")
+
+    def probe(self, n: ast.AST, module: str, attr: str | None) -> None:
+        self.b.probe(module, attr, self.filename, self.first + getattr(n, "lineno", 1) - 1)
 
     def replace(self, n: ast.stmt, text: str) -> None:
         assert n.end_lineno is not None and n.end_col_offset is not None
@@ -455,6 +501,20 @@ class _BodyCheck(ast.NodeVisitor):
         self.gather_fan_out(n)
         self.getattr_on_os(n)
         self.environ_get(n)
+        self.record_method(n)
+
+    def record_method(self, n: ast.Call) -> None:
+        """``p.norm()`` on a record that came in: its methods stay on the host (they are not sandboxed code)."""
+        f = n.func
+        if not isinstance(f, ast.Attribute):
+            return
+        cls = self.record_of(f.value)
+        if cls is not None and f.attr not in _record_fields(cls):
+            raise self.fail(n, f"calls {cls.__name__}.{f.attr}(): records ({cls.__name__} is one) cross into "
+                            "the sandbox as data and their methods stay on the host; compute it in the body or in "
+                            "a plain helper function that takes the record")
+        if f.attr in _MUTATORS and isinstance(f.value, ast.Attribute) and self.record_of(f.value.value) is not None:
+            self.refuse_record_change(n, f.value)
 
     def gather_fan_out(self, n: ast.Call) -> None:
         """`asyncio.gather(*(t(a) for x in xs))` -> `__flyte_gather__(t, [__flyte_args__(a) for x in xs])`:
@@ -547,6 +607,8 @@ class _BodyCheck(ast.NodeVisitor):
         if n.level:
             raise self.fail(n, "relative imports are not available in the sandbox")
         self.imported(n, module)
+        for a in n.names:
+            self.probe(n, module, a.name)
 
     def imported(self, n: ast.Import | ast.ImportFrom, name: str) -> None:
         root = name.split(".")[0]
@@ -555,6 +617,7 @@ class _BodyCheck(ast.NodeVisitor):
         if root not in ALLOWED_MODULES:
             raise self.fail(n, f"imports '{name}', which the sandbox does not provide "
                             f"(available: {_AVAILABLE})")
+        self.probe(n, name, None)
         if root in ("time", "asyncio"):
             self.b.sleeps = True
         if root in _IMPURE_MODULES:
@@ -626,6 +689,9 @@ class _BodyCheck(ast.NodeVisitor):
 
     def visit_Subscript(self, n: ast.Subscript) -> None:
         """`os.environ[k]` -> `__flyte_environ_item__(k)`: PermissionError if not granted, KeyError if unset."""
+        if isinstance(n.ctx, ast.Store | ast.Del) and isinstance(n.value, ast.Attribute) \
+                and self.record_of(n.value.value) is not None:
+            self.refuse_record_change(n, n.value)
         if not (isinstance(n.ctx, ast.Load) and self.is_os_environ(n.value)):
             return
         v, sl = n.value, n.slice
@@ -637,6 +703,8 @@ class _BodyCheck(ast.NodeVisitor):
         self.b.impure = True
 
     def visit_Attribute(self, n: ast.Attribute) -> None:
+        if isinstance(n.ctx, ast.Store | ast.Del) and self.record_of(n.value) is not None:
+            self.refuse_record_change(n, n)
         if not isinstance(n.value, ast.Name) or id(n) in self.annotations:
             return
         module = self.module_name(n.value.id)
@@ -648,6 +716,9 @@ class _BodyCheck(ast.NodeVisitor):
                 and _is_flyte_module(self.g.get(n.value.id)):
             raise self.fail(n, f"flyte.{n.attr} is not available inside a sandboxed body (of flyte, only flyte.map "
                             "and flyte.group are); pass what the body needs as task inputs")
+        if module is not None and isinstance(n.ctx, ast.Load) \
+                and (n.value.id not in self.local_names or n.value.id in self.local_modules):
+            self.probe(n, module, n.attr)
         if n.attr == "sleep":
             self.b.sleeps = True
 
@@ -711,6 +782,7 @@ def build_program(task: Any) -> Program:
         param_names=tuple(task.interface.inputs),
         lookups=b.lookups,
         cacheable=b.cacheable,
+        probes=[(module, attr, where) for (module, attr), where in b.probes.items()],
     )
 
 
@@ -747,6 +819,63 @@ def _local_names(fn: ast.AST) -> set[str]:
             out.add(n.name)
         elif isinstance(n, ast.Import | ast.ImportFrom):
             out.update((a.asname or a.name.split(".")[0]) for a in n.names)
+    return out
+
+
+def _record_class(t: Any) -> type | None:
+    """The record class an annotation names (``P``, ``P | None``, ``Annotated[P, ...]``), else None."""
+    if isinstance(t, type):
+        return t if is_record_class(t) else None
+    origin = typing.get_origin(t)
+    if origin is typing.Annotated:
+        return _record_class(typing.get_args(t)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        return _record_class(args[0]) if len(args) == 1 else None
+    return None
+
+
+def _record_fields(cls: type) -> dict[str, Any]:
+    """name -> annotation of what a record carries into the sandbox (see values.py)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        hints = {}
+    if dataclasses.is_dataclass(cls):
+        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+    model_fields = getattr(cls, "model_fields", None)
+    if isinstance(model_fields, dict):
+        return {k: getattr(f, "annotation", Any) for k, f in model_fields.items()}
+    return dict.fromkeys(("path", "name", "format", "hash"), Any)  # flyte.io.File / Dir
+
+
+def _record_params(func: types.FunctionType, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, type]:
+    """Parameters annotated with a record class and never rebound (nor shadowed) in the function."""
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:
+        return {}
+    a = fn.args
+    own = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+    rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)}
+    rebound |= {n.arg for n in ast.walk(fn) if isinstance(n, ast.arg) and all(n is not x for x in own)}
+    out: dict[str, type] = {}
+    for arg in own:
+        cls = _record_class(hints.get(arg.arg))
+        if cls is not None and arg.arg not in rebound:
+            out[arg.arg] = cls
+    # `q = Point(...)`, assigned once, with Point a module-level record class: built by the host, read-only too.
+    stores: dict[str, int] = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and stores.get(n.targets[0].id) == 1 and isinstance(n.value, ast.Call) \
+                and isinstance(n.value.func, ast.Name) and n.value.func.id not in rebound:
+            value = func.__globals__.get(n.value.func.id)
+            if isinstance(value, type) and is_record_class(value):
+                out[n.targets[0].id] = value
     return out
 
 
