@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
 
@@ -38,7 +38,7 @@ T = TypeVar("T")
 REQUIRE_ENV = "FLYTE_TESTING_REQUIRE_SERVICES"
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get(REQUIRE_ENV, "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} ({REQUIRE_ENV} is set, so a missing service is an error, not a skip)", pytrace=False)
     pytest.skip(reason)
@@ -51,8 +51,8 @@ def _started(start: Callable[[], T]) -> T:
     try:
         return start()
     except (ServiceUnavailable, EngineUnavailable) as e:
-        _unavailable(str(e))
-        raise  # not reached: _unavailable raises
+        reason = str(e)
+    _unavailable(reason)  # outside the except: the skip or failure does not chain the launcher's error
 
 
 @pytest.fixture(scope="session")
