@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from flyte import _context
 from flyte.errors import EnvironmentIsolationWarning
 
 # The layer of the task running in this context: name -> value (None: deleted in this task).
@@ -65,6 +66,10 @@ class EnvOverlay(MutableMapping[str, str]):
                 if v is None:
                     raise KeyError(key)
                 raise v.error()  # a declared secret nothing provides (flyte._secret.MissingSecret)
+        elif _process_values and _context._current.get() is None:
+            v = _process_values.get(key)
+            if v is not None:
+                return v
         return self.base[key]
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -73,12 +78,18 @@ class EnvOverlay(MutableMapping[str, str]):
             v = layer.get(key, _MISSING)
             if v is not _MISSING:
                 return v if v.__class__ is str else default  # None (deleted) or a missing secret
+        elif _process_values and _context._current.get() is None:
+            v = _process_values.get(key)
+            if v is not None:
+                return v
         return self.base.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         layer = _layer.get()
         if layer is not None and key in layer:
             return layer[key].__class__ is str
+        if layer is None and key in _process_values and _context._current.get() is None:
+            return True
         return key in self.base
 
     def __setitem__(self, key: str, value: str) -> None:
@@ -107,7 +118,10 @@ class EnvOverlay(MutableMapping[str, str]):
     def _view(self) -> dict[str, str]:
         out = dict(self.base)
         layer = _layer.get()
-        if layer is not None:
+        if layer is None:
+            if _context._current.get() is None:  # outside any task: what runs set, as C code sees it
+                out.update(_process_values)
+        else:
             for k, v in layer.items():
                 if v.__class__ is not str:  # deleted, or a missing secret
                     out.pop(k, None)
@@ -144,6 +158,9 @@ _installs = 0
 _overlay: EnvOverlay | None = None
 _popen_init: Any = None
 _c_touched: dict[str, str | None] = {}  # key -> process value before a run set it
+# What runs set in the process environment (the task that started last wins): what code outside any task's
+# context sees (threads a body starts itself, library threads), as C code does.
+_process_values: dict[str, str] = {}
 
 
 def _popen_init_with_env(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
@@ -189,6 +206,7 @@ def uninstall() -> None:
             elif old is None:
                 os.unsetenv(k)
         _c_touched.clear()
+        _process_values.clear()
         _overlay = None
         if _popen_init is not None:
             subprocess.Popen.__init__ = _popen_init  # type: ignore[method-assign]
@@ -200,6 +218,7 @@ def set_process_value(key: str, value: str) -> None:
     if key not in _c_touched:
         base = _overlay.base if _overlay is not None else os.environ
         _c_touched[key] = base.get(key)
+    _process_values[key] = value
     os.putenv(key, value)
 
 

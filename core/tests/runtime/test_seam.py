@@ -362,6 +362,37 @@ def test_concurrent_tasks_each_see_their_own_environment() -> None:
     assert dict(os.environ) == before and type(os.environ).__name__ == "_Environ"  # restored after the run
 
 
+@env_a.task
+def thread_reader(delay: float) -> str:
+    import threading
+    import time
+
+    time.sleep(delay)
+    seen: list[str | None] = []
+    t = threading.Thread(target=lambda: seen.append(os.environ.get("SEAM_ONLY_A")))  # no copied context
+    t.start()
+    t.join()
+    return f"{seen[0]}"
+
+
+@plain.task
+async def plain_reader(delay: float) -> str:
+    await asyncio.sleep(delay)
+    return f"{os.environ.get('SEAM_ONLY_A')}"
+
+
+@plain.task
+async def threads_and_plain() -> list[str]:
+    return list(await asyncio.gather(thread_reader.aio(0.05), plain_reader(0.2)))
+
+
+def test_threads_a_body_starts_see_the_process_view_and_plain_tasks_see_none_of_it() -> None:
+    """A thread started without the task's context reads what C code reads (the last value set), as before;
+    a task without variables never sees another task's."""
+    assert flyte.run(threads_and_plain).outputs()[0] == ["1", "None"]
+    assert "SEAM_ONLY_A" not in os.environ
+
+
 def test_tasks_without_env_install_nothing() -> None:
     environ = os.environ
     seen: list[str] = []
