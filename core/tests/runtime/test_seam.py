@@ -465,6 +465,31 @@ def test_cli_uses_the_same_runner_and_local_flag_wins_over_an_endpoint(tmp_path:
     assert failed.returncode == 1 and "failed" in failed.stderr and "bad 4" in failed.stderr
 
 
+def test_cli_execute_goes_through_runner_submit_in_one_loop(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from flyte import _run
+    from flyte.cli.run import execute
+
+    calls: list[str] = []
+    submit = _run.Runner.submit
+
+    async def counting(self: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(task.name)
+        return await submit(self, task, *args, **kwargs)
+
+    def no_second_loop(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the CLI runs a run in one event loop, not through asyncio.run")
+
+    monkeypatch.setattr(_run.Runner, "submit", counting)
+    monkeypatch.setattr(asyncio, "run", no_second_loop)
+    assert execute(two, {"x": 2}, {"runtime": "local", "progress": False}) == 0
+    out = capsys.readouterr().out
+    assert "o0 = 4" in out and "o1 = 'x=2'" in out
+    assert execute(boom, {"x": 1}, {"runtime": "local", "progress": False}) == 1
+    assert "boom 1" in capsys.readouterr().err
+    assert calls == ["seam.two", "seam.boom"]
+
+
 # -- the docs example ---------------------------------------------------------------------------------
 
 
