@@ -18,6 +18,7 @@ from pathlib import Path
 import flyte
 import pydantic
 import pytest
+from flyte import ctx as current_ctx
 from flyte import group
 from flyte.errors import SandboxError
 
@@ -303,6 +304,11 @@ def reads_ctx() -> str:
 
 
 @env.task
+def reads_ctx_by_name() -> str:
+    return current_ctx().action.name  # L:ctx-by-name
+
+
+@env.task
 def raises_flyte_error() -> int:
     raise flyte.errors.NonRecoverableError("Bad", "no")  # L:flyte-errors
 
@@ -376,6 +382,9 @@ def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
     (text_wrapper, "L:textiowrapper", "io.TextIOWrapper is not available in the sandbox (of io, only io.StringIO"),
     (io_open, "L:io-open", "io.open is not available in the sandbox"),
     (reads_ctx, "L:ctx", "flyte.ctx is not available inside a sandboxed body"),
+    (reads_ctx_by_name, "L:ctx-by-name", "uses 'current_ctx' (function from flyte._context), which is not "
+                                         "available inside a sandboxed body (of flyte, only flyte.map and "
+                                         "flyte.group are)"),
     (raises_flyte_error, "L:flyte-errors", "flyte.errors is not available inside a sandboxed body"),
 ])
 def test_unsupported_is_refused_before_the_run(sandbox_run, task, marker, words):
