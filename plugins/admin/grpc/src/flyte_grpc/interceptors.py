@@ -82,7 +82,7 @@ class _Base:
             hdr = await self.auth.header()
             if hdr is not None:
                 md[hdr[0]] = hdr[1]
-                sent = self.auth.current()
+                sent = hdr[1].removeprefix("Bearer ")  # exactly the token this call carries
         self.attempts[method] = self.attempts.get(method, 0) + 1
         return grpc.aio.ClientCallDetails(details.method, timeout, md, details.credentials,
                                           details.wait_for_ready), sent
