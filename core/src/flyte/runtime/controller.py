@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flyte import _context, _run_env
+from flyte._builtin.local import cache_store
 from flyte._builtin.local.records import format_failure
 from flyte._context import ActionID, RawDataPath, TaskContext
 from flyte._controller import Controller
@@ -37,7 +38,6 @@ from flyte.storage.data_access import DataAccess
 from flyte.types.interface import inputs_to_literals, literals_to_inputs, literals_to_outputs, outputs_to_literals
 
 if TYPE_CHECKING:
-    from flyte._builtin.local.cache_store import CacheStore
     from flyte._task import TaskTemplate
 
 logger = logging.getLogger("flyte.local")
@@ -140,7 +140,7 @@ class InProcessController(Controller):
         self.disable_run_cache = disable_run_cache
         self.custom_context = dict(custom_context or {})
         self.on_event = on_event
-        self._cache: CacheStore | None = None
+        self._cache: cache_store.CacheStore | None = None
         # Per-task environment (see flyte._run_env): the run's layer, and one per task with env/secrets.
         self._env_installed = False
         self._run_layer: dict[str, str | None] | None = None
@@ -232,12 +232,10 @@ class InProcessController(Controller):
     ) -> dict[str, Any]:
         cache_key = None
         if task.cache.enabled and not self.disable_run_cache:
-            from flyte._builtin.local.cache_store import cache_key as make_key
-
             assert rec.inputs is not None
             # Local File/Dir inputs are keyed by their content, not by their path (reads files: a thread).
             digest = await asyncio.to_thread(cache_inputs_digest, in_lits, rec.inputs, task.cache.ignored_inputs)
-            cache_key = make_key(task.name, task.cache_version, digest)
+            cache_key = cache_store.cache_key(task.name, task.cache_version, digest)
             if not self.overwrite_cache:
                 hit = await asyncio.to_thread(self._cache_store().get, cache_key)
                 if hit is not None:
@@ -357,11 +355,9 @@ class InProcessController(Controller):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _cache_store(self) -> CacheStore:
+    def _cache_store(self) -> cache_store.CacheStore:
         if self._cache is None:
-            from flyte._builtin.local.cache_store import CacheStore
-
-            self._cache = CacheStore()
+            self._cache = cache_store.CacheStore()
         return self._cache
 
     def _install_env(self) -> None:

@@ -27,6 +27,7 @@ from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
 from flyte.runtime.body import BodyRunner, InProcessBodyRunner
 from flyte.runtime.controller import InProcessController
 from flyte.runtime.records import ActionRecord
+from flyte.storage import check_writable_async, is_remote
 
 if TYPE_CHECKING:
     from flyte._task import TaskTemplate
@@ -88,12 +89,9 @@ class InProcessRuntime(Runtime):
         kwargs: dict[str, Any],
         options: RunOptions,
     ) -> InProcessRunHandle:
-        if options.raw_data_path:
-            from flyte.storage import check_writable_async, is_remote
-
-            if is_remote(options.raw_data_path):
-                # A missing plugin, bucket or credential shows up now, not after tasks have run.
-                await check_writable_async(options.raw_data_path)
+        if options.raw_data_path and is_remote(options.raw_data_path):
+            # A missing plugin, bucket or credential shows up now, not after tasks have run.
+            await check_writable_async(options.raw_data_path)
         runner = await self.open_runner(task, options)
         try:
             return await self._run(runner, task, args, kwargs, options)
