@@ -392,6 +392,7 @@ class RunRecorder:
             rows = []
             finals = []
             running_rows = 0
+            settled = time.time() - self._flush_seconds / 2
             for i in range(self._first_open, end):
                 a = actions[i]
                 state = a.saved
@@ -403,8 +404,11 @@ class RunRecorder:
                     continue
                 if first_open is None:
                     first_open = i
-                if state == _UNWRITTEN and a.phase is not Phase.QUEUED and running_rows < MAX_RUNNING_ROWS:
-                    rows.append(_row(a))  # running: shown to readers now, literals come with the final row
+                if (state == _UNWRITTEN and a.phase is Phase.RUNNING and a.start <= settled
+                        and running_rows < MAX_RUNNING_ROWS):
+                    # Running for a while: shown to readers now, its literals come with its final row.
+                    # (Actions that start and end between two batches are written once, finished.)
+                    rows.append(_row(a))
                     a.saved = _PARTIAL
                     running_rows += 1
             self._first_open = end if first_open is None else first_open
