@@ -9,6 +9,7 @@ attributes of the ``flyte`` package (``from flyte import run``), which import-li
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import subprocess
 import sys
@@ -115,38 +116,61 @@ def _type_checking_block(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
-def _root_attributes(tree: ast.AST) -> list[tuple[int, str]]:
-    """(line, name) of every ``flyte.<name>`` reached through the root package, outside TYPE_CHECKING."""
-    found: list[tuple[int, str]] = []
+def _lazy_tables() -> dict[str, dict[str, str]]:
+    """package -> {attribute: module it is imported from on first use}, for every package with a ``_LAZY`` table."""
+    tables: dict[str, dict[str, str]] = {}
+    for init in sorted(SRC.rglob("__init__.py")):
+        rel = init.parent.relative_to(SRC.parent)
+        package = ".".join(rel.parts)
+        if "_LAZY" not in init.read_text():
+            continue
+        mod = importlib.import_module(package)
+        table = dict(getattr(mod, "_LAZY", {}))
+        table.update({m: f"{package}.{m}" for m in getattr(mod, "_LAZY_MODULES", ())})
+        if table:
+            tables[package] = table
+    return tables
+
+
+def _lazy_uses(tree: ast.AST, tables: dict[str, dict[str, str]]) -> list[tuple[int, str, str]]:
+    """(line, package.name, target module) of each lazy attribute reached outside TYPE_CHECKING:
+    ``from <package> import name`` for any package with a table, ``flyte.<name>`` for the root."""
+    found: list[tuple[int, str, str]] = []
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
             if _type_checking_block(child):
                 continue
-            if isinstance(child, ast.ImportFrom) and child.module == "flyte" and not child.level:
-                found.extend((child.lineno, a.name) for a in child.names)
+            if isinstance(child, ast.ImportFrom) and not child.level and child.module in tables:
+                table = tables[child.module]
+                found.extend(
+                    (child.lineno, f"{child.module}.{a.name}", table[a.name]) for a in child.names if a.name in table
+                )
             elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name) and child.value.id == "flyte":
-                found.append((child.lineno, child.attr))
+                target = tables["flyte"].get(child.attr)
+                if target:
+                    found.append((child.lineno, f"flyte.{child.attr}", target))
             visit(child)
 
     visit(tree)
     return found
 
 
-def test_no_higher_layer_through_the_flyte_package() -> None:
-    """``from flyte import run`` in a low layer imports flyte._run lazily: import-linter sees only ``flyte``."""
+def test_no_higher_layer_through_lazy_attributes() -> None:
+    """``from flyte import run`` or ``from flyte.plugins import Runtime`` in a low layer imports a higher module
+    on first use (the packages' ``__getattr__``): import-linter sees only the package."""
     layers = _layers()
-    lazy = {**flyte._LAZY, **{m: f"flyte.{m}" for m in flyte._LAZY_MODULES}}
+    tables = _lazy_tables()
+    assert {"flyte", "flyte.plugins", "flyte.types"} <= set(tables)
     bad = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC.parent).with_suffix("")
         module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        if module == "flyte":
-            continue
         here = _layer_of(module, layers)
-        for line, name in _root_attributes(ast.parse(path.read_text())):
-            target = lazy.get(name)
-            there = _layer_of(target, layers) if target else None
-            if here is not None and there is not None and there > here:
-                bad.append(f"{module}:{line} uses flyte.{name} ({target}, a higher layer)")
+        if module == "flyte" or here is None:
+            continue
+        for line, name, target in _lazy_uses(ast.parse(path.read_text()), tables):
+            there = _layer_of(target, layers)
+            if there is not None and there > here:
+                bad.append(f"{module}:{line} uses {name} ({target}, a higher layer)")
     assert not bad, "\n".join(bad)
