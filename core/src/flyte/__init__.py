@@ -51,13 +51,18 @@ _LAZY: dict[str, str] = {
     "run": "flyte._run",
     "with_runcontext": "flyte._run",
     "Run": "flyte._run",
+    "AsyncFunctionTaskTemplate": "flyte._task",
+    "logger": "flyte._user_log",
+    "system_logger": "flyte._user_log",
 }
-_LAZY_MODULES = {"io", "types", "errors", "storage", "plugins", "config", "testing", "runtime"}
+_LAZY_MODULES = {"io", "types", "errors", "storage", "plugins", "config", "testing", "runtime", "report", "durable",
+                 "syncify"}
 
 if TYPE_CHECKING:
+    import logging
     from typing import Any
 
-    from flyte import config, errors, io, plugins, runtime, storage, types
+    from flyte import config, durable, errors, io, plugins, report, runtime, storage, syncify, types
     from flyte._cache import Cache, CacheRequest
     from flyte._context import ctx
     from flyte._custom_context import custom_context, get_custom_context
@@ -70,10 +75,13 @@ if TYPE_CHECKING:
     from flyte._reusable import ReusePolicy
     from flyte._run import Run, run, with_runcontext
     from flyte._secret import Secret, SecretRequest
-    from flyte._task import TaskTemplate
+    from flyte._task import AsyncFunctionTaskTemplate, TaskTemplate
     from flyte._task_environment import TaskEnvironment
     from flyte._timeout import Timeout, TimeoutType
     from flyte._trace import trace
+
+    logger: logging.Logger
+    system_logger: logging.Logger
 
 
 def __getattr__(name: str) -> Any:
@@ -84,10 +92,30 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), name)
     elif name in _LAZY_MODULES:
         value = importlib.import_module(f"flyte.{name}")
-    else:
+    elif name.startswith("__"):
         raise AttributeError(f"module 'flyte' has no attribute {name!r}")
+    else:
+        from flyte._compat import missing
+
+        raise missing("flyte", name)  # an official SDK name we lack: one line pointing at docs/compatibility.md
     globals()[name] = value
     return value
+
+
+class _OfficialModules:
+    """Consulted last by ``import``: an official SDK module flyte-core lacks is one clear error."""
+
+    @staticmethod
+    def find_spec(fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.startswith("flyte.") and fullname.count(".") == 1:
+            from flyte._compat import UNSUPPORTED_MODULES, missing
+
+            if fullname in UNSUPPORTED_MODULES:
+                raise missing("flyte", fullname[6:])
+
+
+_sys = __import__("sys")
+_sys.meta_path.append(_OfficialModules)
 
 
 def __dir__() -> list[str]:
@@ -101,6 +129,7 @@ def version() -> str:
 __all__ = [
     "GPU",
     "TPU",
+    "AsyncFunctionTaskTemplate",
     "Backoff",
     "Cache",
     "CacheRequest",
@@ -122,17 +151,22 @@ __all__ = [
     "current_domain",
     "current_project",
     "custom_context",
+    "durable",
     "errors",
     "get_custom_context",
     "group",
     "init",
     "init_from_config",
     "io",
+    "logger",
     "map",
     "plugins",
+    "report",
     "run",
     "runtime",
     "storage",
+    "syncify",
+    "system_logger",
     "trace",
     "types",
     "version",

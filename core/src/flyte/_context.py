@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextvars
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from flyte._compat import missing
 from flyte.storage import data_access as _data_access
 from flyte.storage.data_access import DataAccess
 
 if TYPE_CHECKING:
     from flyte._controller import Controller
+    from flyte.report import Report
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,65 @@ class TaskContext:
     def disable_run_cache(self) -> bool:
         controller = self.controller
         return bool(getattr(controller, "disable_run_cache", False))
+
+    # -- what else the official SDK's TaskContext offers ----------------------------------
+
+    @property
+    def run_start_time(self) -> datetime:
+        """When the run started (UTC)."""
+        started = getattr(self.controller, "run_start_time", None)
+        if started is None:
+            started = self.data.setdefault("run_start_time", datetime.now(UTC))
+        return started
+
+    @property
+    def task_action(self) -> ActionID:
+        """The action of the task running now (the same as ``action``: traces are not actions here)."""
+        return self.action
+
+    @property
+    def input_path(self) -> str | None:
+        """Where the inputs were read from: ``None`` in process (they are passed in memory)."""
+        return None
+
+    @property
+    def report(self) -> Report:
+        """This action's report (:mod:`flyte.report`)."""
+        from flyte.report._report import current_report
+
+        if _current.get() is self:
+            return current_report()
+        token = _current.set(self)
+        try:
+            return current_report()
+        finally:
+            _current.reset(token)
+
+    # The official SDK's fields that have one value in process.
+    interactive_mode: ClassVar[bool] = False
+    in_driver_literal_conversion: ClassVar[bool] = False
+    code_bundle: ClassVar[None] = None
+    compiled_image_cache: ClassVar[None] = None
+
+    def is_in_cluster(self) -> bool:
+        return self.mode == "remote"
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data.get(key)
+
+    @property
+    def checkpoint(self) -> Any:
+        raise missing("flyte.ctx()", "checkpoint")
+
+    @property
+    def checkpoint_paths(self) -> Any:
+        raise missing("flyte.ctx()", "checkpoint_paths")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"flyte.ctx() has no attribute {name!r}; what it offers is listed under "
+                             "'flyte.ctx()' in docs/compatibility.md")
 
     def replace(self, **changes: Any) -> TaskContext:
         if "raw_data_path" in changes and "data_access" not in changes:

@@ -17,7 +17,11 @@ def lazy_getattr(package: str, table: dict[str, str], namespace: dict[str, Any])
     def __getattr__(name: str) -> Any:
         module = table.get(name)
         if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            if name.startswith("__"):
+                raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            from flyte._compat import missing
+
+            raise missing(package, name)  # an official SDK name we lack says so, pointing at the docs
         import importlib
 
         value = getattr(importlib.import_module(module), name)

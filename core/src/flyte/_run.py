@@ -143,6 +143,9 @@ class Runner:
         """
         if not isinstance(task, TaskTemplate):
             raise TypeError(f"flyte.run() takes a task declared with @env.task, got {task!r}")
+        from flyte._compat import check_program
+
+        check_program(task)  # official SDK API we lack fails now, before any task runs
         mode, runtime, opts = self._runtime()
         handle = await runtime.submit(task, args, kwargs, opts)
         return Run(handle, mode)

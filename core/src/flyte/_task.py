@@ -57,6 +57,7 @@ class TaskTemplate(Generic[P, R]):
     queue: str | None = None
     sandbox: Any = None
     docs: Any = None
+    report: bool = False
     _cache_version: str | None = dataclasses.field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------
@@ -74,6 +75,7 @@ class TaskTemplate(Generic[P, R]):
         queue: str | None = None,
         sandbox: Any = None,
         docs: Any = None,
+        report: bool = False,
     ) -> TaskTemplate[P, R]:
         fname = getattr(func, "__name__", None)
         if fname is None or fname == "<lambda>":
@@ -107,6 +109,7 @@ class TaskTemplate(Generic[P, R]):
             queue=queue,
             sandbox=sandbox,
             docs=docs,
+            report=bool(report),
         )
         functools.update_wrapper(t, func, assigned=("__module__", "__name__", "__qualname__", "__doc__"), updated=())
         return t
@@ -210,4 +213,7 @@ class TaskTemplate(Generic[P, R]):
         return f"<Task {self.name}>"
 
 
-__all__ = ["SyncTaskCallInAsyncContextError", "TaskTemplate"]
+# The official SDK's name for the class of ``@env.task`` functions (sync ones too, here).
+AsyncFunctionTaskTemplate = TaskTemplate
+
+__all__ = ["AsyncFunctionTaskTemplate", "SyncTaskCallInAsyncContextError", "TaskTemplate"]

@@ -163,6 +163,7 @@ class TaskEnvironment:
                 queue=queue,
                 sandbox=sandbox if sandbox is not None else self.sandbox,
                 docs=docs,
+                report=report,
             )
             self._tasks[t.name] = t  # redefined (notebook, reload): the last one wins, as in Python
             return t

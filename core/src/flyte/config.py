@@ -190,3 +190,11 @@ def set_overrides(values: dict[str, Any]) -> None:
     """
     _overrides.clear()
     _overrides.update({k: v for k, v in values.items() if v is not None})
+
+
+def __getattr__(name: str) -> object:
+    if name.startswith("__"):
+        raise AttributeError(name)  # import machinery probes (__path__...), before flyte._compat exists
+    from flyte._compat import missing
+
+    raise missing(__name__, name)  # official SDK names we lack: a clear NotSupportedError

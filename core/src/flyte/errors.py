@@ -106,3 +106,28 @@ class InvalidInputError(FlyteError, ValueError):
 
 class SandboxError(FlyteError):
     """The sandbox could not run a task, or the task hit a sandbox limit."""
+
+
+# -- compatibility -----------------------------------------------------------------
+
+
+class NotSupportedError(FlyteError, NotImplementedError):
+    """A part of the official Flyte 2 SDK's API that flyte-core does not provide.
+
+    Not an ``AttributeError`` on purpose: ``from flyte import X`` then shows this message instead
+    of Python's generic "cannot import name".
+    """
+
+    @classmethod
+    def api(cls, name: str, why: str = "") -> NotSupportedError:
+        reason = f" ({why})" if why else ""
+        return cls(f"{name} is part of the official Flyte SDK but is not supported by flyte-core{reason}; "
+                   "see docs/compatibility.md for what is supported and the alternatives")
+
+
+def __getattr__(name: str) -> object:
+    if name.startswith("__"):
+        raise AttributeError(name)  # import machinery probes (__path__...), before flyte._compat exists
+    from flyte._compat import missing
+
+    raise missing(__name__, name)  # the official SDK's error classes we lack: a clear NotSupportedError

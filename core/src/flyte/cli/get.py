@@ -303,6 +303,25 @@ def _action_json(a: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def report_paths(name: str, run_base_dir: str | None) -> dict[str, Path]:
+    """Action name -> its HTML report (flyte.report), for the actions that kept one."""
+    from flyte._builtin.local.records import runs_dir
+
+    folder = (_base(run_base_dir) or runs_dir()) / name / "reports"
+    if not folder.is_dir():
+        return {}
+    found = {p.stem: p for p in folder.glob("*.html")}
+    return dict(sorted(found.items(), key=lambda kv: (len(kv[0]), kv[0])))  # a2 before a10
+
+
+def _report_lines(reports: dict[str, Path]) -> list[str]:
+    if not reports:
+        return []
+    lines = ["", click.style(f"Reports ({len(reports)}; open in a browser)", bold=True)]
+    lines += [f"  {action}  {path.resolve().as_uri()}" for action, path in reports.items()]
+    return lines
+
+
 @get.command("run")
 @click.argument("name", shell_complete=complete_run_names)
 @click.option("--action", "action", default=None, metavar="ACTION",
@@ -333,21 +352,27 @@ def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, 
             names = [a["name"] for a in actions]
             hint = f"it has {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}" if names else "it has none yet"
             raise click.ClickException(f"Run '{name}' has no action '{action}'; {hint}")
+        report = report_paths(name, run_base_dir).get(action)
         if output == "json":
-            click.echo(json.dumps(_action_json(found), indent=2, default=str))
+            doc = _action_json(found)
+            doc["report"] = str(report) if report else None
+            click.echo(json.dumps(doc, indent=2, default=str))
         else:
             for line in action_view(run, found):
                 click.echo(line)
+            if report:
+                click.echo(f"report: {report.resolve().as_uri()}")
         return
     if output == "json":
         inputs, outputs = _root_io(actions)
         chosen = order_actions(actions, phases) if phases else actions
         doc = dict(run, inputs=inputs, outputs=outputs, actions=[
             {k: v for k, v in a.items() if k not in ("inputs", "outputs")} for a in chosen
-        ])
+        ], reports={k: str(v) for k, v in report_paths(name, run_base_dir).items()})
         click.echo(json.dumps(doc, indent=2, default=str))
         return
-    for line in run_view(run, actions, phases, limit, terminal_width()):
+    reports = _report_lines(report_paths(name, run_base_dir))
+    for line in run_view(run, actions, phases, limit, terminal_width()) + reports:
         click.echo(line)
 
 

@@ -13,7 +13,10 @@ Example::
         head = fh.read(100)
 """
 
+from flyte._lazy import lazy_getattr
 from flyte.io._dir import Dir
 from flyte.io._file import File
+
+__getattr__ = lazy_getattr(__name__, {}, globals())  # official names we lack: a clear NotSupportedError
 
 __all__ = ["Dir", "File"]

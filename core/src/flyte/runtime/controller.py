@@ -21,6 +21,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flyte import _context, _run_env
@@ -70,7 +71,23 @@ async def execute_body(
             value = await runner.run(task, kwargs, record)
     finally:
         _context._current.reset(token)
+        if task.report:
+            _save_report(task, context)
     return await outputs_to_literals(task.interface, value)
+
+
+def _save_report(task: TaskTemplate[Any, Any], context: TaskContext) -> None:
+    """A ``report=True`` task's report is written when its body ends, also when it failed."""
+    from flyte.report._report import current_report, save
+
+    token = _context._current.set(context)
+    try:
+        current_report()  # a report=True task gets its (possibly empty) page
+        save(context)
+    except OSError as e:
+        logger.warning("Could not write the report of %s (%s): %s", context.action.name, task.name, e)
+    finally:
+        _context._current.reset(token)
 
 
 async def _with_timeout(task: TaskTemplate[Any, Any], runner: BodyRunner, kwargs: dict[str, Any],
@@ -132,6 +149,7 @@ class InProcessController(Controller):
         # how File/Dir and large values reach the run's data; every action's context carries it
         self.data_access = data_access if data_access is not None else DataAccess(raw_data_path)
         self.run_base_dir = run_base_dir
+        self.run_start_time = datetime.now(UTC)  # flyte.ctx().run_start_time
         limit = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self._sem = asyncio.Semaphore(limit)
         self._counter = itertools.count(1)

@@ -260,3 +260,11 @@ __all__ = [
     "scrub",
     "strip_file_header",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name.startswith("__"):
+        raise AttributeError(name)  # import machinery probes (__path__...), before flyte._compat exists
+    from flyte._compat import missing
+
+    raise missing(__name__, name)  # official SDK names we lack: a clear NotSupportedError
