@@ -124,7 +124,9 @@ def _enqueue(ch, parent, names: list[str], *, trace: bool) -> None:
             a.trace.phase = phase_pb2.ACTION_PHASE_SUCCEEDED
         else:
             a.task.spec.CopyFrom(spec)
-        stub.Enqueue(asp.EnqueueRequest(action=a))
+        # wait_for_ready: grpcio shares subchannels per process, and the watcher's one may still be
+        # backing off from the outage.
+        stub.Enqueue(asp.EnqueueRequest(action=a), wait_for_ready=True, timeout=30)
 
 
 @pytest.mark.slow
@@ -156,7 +158,7 @@ def test_watch_resumes_across_a_kill_and_restart_without_loss_or_repeats(tmp_pat
                 aid = rs.AbortActionRequest().action_id
                 aid.run.CopyFrom(parent.run)
                 aid.name = f"q{i}"
-                stub.AbortAction(rs.AbortActionRequest(action_id=aid, reason="test"))
+                stub.AbortAction(rs.AbortActionRequest(action_id=aid, reason="test"), wait_for_ready=True, timeout=30)
         deadline = time.monotonic() + 30
         while len(watcher.delivered) < 30:
             assert time.monotonic() < deadline, (len(watcher.delivered), watcher.reconnects)

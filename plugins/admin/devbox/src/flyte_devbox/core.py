@@ -66,6 +66,11 @@ class Devbox:
         self.bus = Bus()
         self.signer = Signer(self.store.secret_key("url_key"), settings.files_dir, self.url)
         self.executor = Executor(self)
+        # Runs without inputs share one empty inputs.pb (no file written per run).
+        self.empty_inputs = settings.files_dir / "inputs" / "empty" / "inputs.pb"
+        if not self.empty_inputs.exists():
+            self.empty_inputs.parent.mkdir(parents=True, exist_ok=True)
+            self.empty_inputs.write_bytes(b"")
 
     @property
     def url(self) -> str:

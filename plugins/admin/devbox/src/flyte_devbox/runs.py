@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,6 +28,11 @@ from flyte_devbox.core import Devbox, new_run_name
 from flyte_devbox.store import ActionRow, RunKey
 
 ROOT = "a0"
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def read_pb(path: str, msg: Any, what: str) -> Any:
@@ -98,7 +104,7 @@ class Runs:
         self.check_project(key.org, key.project, key.domain)
         return key
 
-    def create_run(self, req: rs.CreateRunRequest) -> rd.Run:
+    async def create_run(self, req: rs.CreateRunRequest) -> rd.Run:
         key = self.resolve_run_key(req)
         spec, task_id = self.resolve_task(req, key.org)
         base = self.box.run_base(key)
@@ -110,9 +116,12 @@ class Runs:
                 fail(Code.NOT_FOUND, f"offloaded inputs not found at {uri}; upload them with UploadInputs first")
             input_uri = uri
             payload = None
-        else:
+        elif which == "inputs" and req.inputs.ByteSize():
             input_uri = str(base / "inputs.pb")
-            payload = (req.inputs if which == "inputs" else common_pb2.Inputs()).SerializeToString()
+            payload = req.inputs.SerializeToString()
+        else:
+            input_uri = str(self.box.empty_inputs)
+            payload = None
         now = time.time()
         root = ActionRow(
             run=key,
@@ -141,8 +150,7 @@ class Runs:
             run_spec.CopyFrom(req.run_spec)
             run_spec.run_start_time.CopyFrom(req.run_start_time)
         if payload is not None:
-            base.mkdir(parents=True, exist_ok=True)
-            Path(input_uri).write_bytes(payload)
+            await asyncio.to_thread(_write, Path(input_uri), payload)
         if not self.box.store.create_run(key, run_spec.SerializeToString(), str(base), root):
             fail(Code.ALREADY_EXISTS, f"run {key} already exists; pick another name or omit run_id")
         self.box.bus.publish(root)
@@ -264,7 +272,7 @@ class RunService(rsc.RunService):
         self.box = runs.box
 
     async def create_run(self, request: rs.CreateRunRequest, ctx: RequestContext) -> rs.CreateRunResponse:
-        return rs.CreateRunResponse(run=self.runs.create_run(request))
+        return rs.CreateRunResponse(run=await self.runs.create_run(request))
 
     async def abort_run(self, request: rs.AbortRunRequest, ctx: RequestContext) -> rs.AbortRunResponse:
         self.runs.abort_run(cv.run_key(request.run_id), request.reason)

@@ -222,7 +222,9 @@ async def serve(
     config.keep_alive_timeout = 3600
     config.keep_alive_max_requests = 2**62  # hypercorn closes a connection after 1,000 requests by default
     config.graceful_timeout = 1.0
-    config.h2_max_concurrent_streams = 4096
+    # More open streams than this makes h2 quadratic and hypercorn's priority tree refuses past 1,000;
+    # clients queue the rest (SETTINGS_MAX_CONCURRENT_STREAMS).
+    config.h2_max_concurrent_streams = 128
     config.backlog = 1024
     config.h11_max_incomplete_size = 64 * 1024
 
