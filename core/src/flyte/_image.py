@@ -44,8 +44,11 @@ from flyte.images.layers import (
     Layer,
     PipOptions,
     PipPackages,
+    PoetryProject,
+    PythonWheels,
     Requirements,
     UVProject,
+    UVScript,
     WorkDir,
     _match,
     _path,
@@ -73,8 +76,11 @@ __all__ = [
     "Layer",
     "PipOptions",
     "PipPackages",
+    "PoetryProject",
+    "PythonWheels",
     "Requirements",
     "UVProject",
+    "UVScript",
     "WorkDir",
 ]
 
@@ -220,6 +226,50 @@ class Image:
             platform=_platforms(platform) if platform else ("linux/amd64",),
         )
 
+    @classmethod
+    def from_uv_script(
+        cls,
+        script: Path | str,
+        *,
+        name: str,
+        registry: str | None = None,
+        registry_secret: str | Secret | None = None,
+        python_version: tuple[int, int] | None = None,
+        index_url: str | None = None,
+        extra_index_urls: str | list[str] | tuple[str, ...] | None = None,
+        pre: bool = False,
+        extra_args: str | None = None,
+        platform: Architecture | tuple[Architecture, ...] | None = None,
+        secret_mounts: SecretRequest | None = None,
+    ) -> Image:
+        """An image with the dependencies a script declares in its PEP 723 header.
+
+        The header looks like this (``uv run --script`` reads the same one)::
+
+            # /// script
+            # requires-python = ">=3.12"
+            # dependencies = ["httpx", "flyte-core"]
+            # ///
+
+        As in the official SDK, flyte itself is not added: list it among the dependencies. The Python
+        version is ``python_version``, else the running interpreter's, raised to the lowest one
+        ``requires-python`` allows (``>=3.12`` on 3.11 gives 3.12). Only the header is hashed: editing
+        the script's code does not change the image.
+        """
+        layer = UVScript(
+            script=Path(script),
+            index_url=index_url,
+            extra_index_urls=_opt_tuple(extra_index_urls),
+            pre=pre,
+            extra_args=extra_args,
+            secret_mounts=_secret_tuple(secret_mounts),
+        )
+        if python_version is None:
+            python_version = _python_for(layer.requires_python)
+        img = cls.from_debian_base(python_version=python_version, install_flyte=False, registry=registry,
+                                   registry_secret=registry_secret, name=name, platform=platform)
+        return img.clone(addl_layer=layer)
+
     # -- derived images ------------------------------------------------------------------------------
 
     def clone(
@@ -346,6 +396,31 @@ class Image:
             )
         )
 
+    def with_poetry_project(
+        self,
+        pyproject_file: str | Path,
+        poetry_lock: Path | None = None,
+        extra_args: str | None = None,
+        secret_mounts: SecretRequest | None = None,
+        project_install_mode: InstallMode = "dependencies_only",
+    ) -> Image:
+        """Install a Poetry project's locked dependencies (``poetry install --no-root``), or with
+        ``project_install_mode="install_project"`` the whole project folder.
+
+        ``poetry_lock`` defaults to the ``poetry.lock`` beside the pyproject; both files (or the
+        project folder) are hashed.
+        """
+        pyproject = Path(pyproject_file)
+        return self.clone(
+            addl_layer=PoetryProject(
+                pyproject=pyproject,
+                poetry_lock=Path(poetry_lock) if poetry_lock is not None else pyproject.parent / "poetry.lock",
+                extra_args=extra_args,
+                secret_mounts=_secret_tuple(secret_mounts),
+                project_install_mode=project_install_mode,
+            )
+        )
+
     def with_apt_packages(self, *packages: str, secret_mounts: SecretRequest | None = None) -> Image:
         """Install Debian packages: ``.with_apt_packages("git", "curl")``."""
         return self.clone(addl_layer=AptPackages(packages=packages, secret_mounts=_secret_tuple(secret_mounts)))
@@ -435,6 +510,19 @@ class Image:
             _require("from_dockerfile", "file", self.dockerfile, "file")
         for layer in self._layers:
             layer.validate()
+
+
+def _python_for(requires_python: str | None) -> tuple[int, int]:
+    """The running interpreter's version, raised to the lowest ``>=X.Y`` / ``~=X.Y`` / ``==X.Y`` allows."""
+    import re
+
+    current = sys.version_info[:2]
+    if not requires_python:
+        return (current[0], current[1])
+    lows = [(int(m.group(1)), int(m.group(2)))
+            for m in re.finditer(r"(?:>=|~=|==|>)\s*(\d+)\.(\d+)", requires_python)]
+    low = max(lows) if lows else current
+    return (low[0], low[1]) if low > current else (current[0], current[1])
 
 
 def _secret_tuple(v: SecretRequest | None) -> tuple[Any, ...] | None:

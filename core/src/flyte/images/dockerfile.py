@@ -35,8 +35,11 @@ from flyte.images.layers import (
     Env,
     Layer,
     PipPackages,
+    PoetryProject,
+    PythonWheels,
     Requirements,
     UVProject,
+    UVScript,
     WorkDir,
     _is_local_package,
     _local_name,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
 
 PIP = "python3 -m pip install --no-cache-dir"
 UV_BOOTSTRAP = "python3 -m pip install --no-cache-dir uv"
+POETRY_BOOTSTRAP = "python3 -m pip install --no-cache-dir poetry"
 STAGE_DIR = "/tmp/flyte-build"  # where layers that only need files at build time put them
 
 
@@ -99,6 +103,27 @@ def _layer_lines(index: int, layer: Layer) -> list[str]:
         else:
             install = f"{uv} ." if layer.project_install_mode == "install_project" else f"{uv} -r pyproject.toml"
         return [f"COPY {_json(ctx + '/', target + '/')}", f"RUN {UV_BOOTSTRAP} && cd {target} && {install}"]
+    if isinstance(layer, UVScript):
+        if not layer.dependencies:
+            return []
+        uv = f"uv pip install --system {_q([*layer.pip_args(), *layer.dependencies])}"
+        return [f"RUN {UV_BOOTSTRAP} && {uv}"]
+    if isinstance(layer, PoetryProject):
+        target = f"{STAGE_DIR}/{index}"
+        poetry_args = shlex.split(layer.extra_args or "")
+        if layer.project_install_mode == "dependencies_only" and "--no-root" not in poetry_args:
+            poetry_args.append("--no-root")
+        return [
+            f"COPY {_json(ctx + '/', target + '/')}",
+            f"RUN {POETRY_BOOTSTRAP} && cd {target} && POETRY_VIRTUALENVS_CREATE=false poetry install "
+            f"{_q(poetry_args)}".rstrip(),
+        ]
+    if isinstance(layer, PythonWheels):
+        target = f"{STAGE_DIR}/{index}"
+        return [
+            f"COPY {_json(ctx + '/', target + '/')}",
+            f"RUN {PIP} {_q([*layer.pip_args(), '--find-links', target, layer.package_name])}",
+        ]
     if isinstance(layer, AptPackages):
         return [
             "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "

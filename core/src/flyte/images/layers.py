@@ -312,6 +312,151 @@ class UVProject(PipOptions, Layer):
         return out
 
 
+def read_script_metadata(script: Path) -> dict[str, Any]:
+    """The PEP 723 ``# /// script`` block of a Python file, parsed (``{}`` when it has none).
+
+    A block starts with a line ``# /// script``, ends with ``# ///``, and every line between is
+    ``#`` or ``# `` followed by TOML. Two ``script`` blocks are an error, as the PEP says.
+    """
+    import tomllib
+
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] | None = None
+    start = 0
+    for n, line in enumerate(script.read_text(encoding="utf-8").splitlines(), 1):
+        if current is None:
+            if line.rstrip() == "# /// script":
+                current, start = [], n
+            continue
+        if line.rstrip() == "# ///":
+            blocks.append((start, current))
+            current = None
+        elif line == "#" or line.startswith("# "):
+            current.append(line[2:])
+        else:  # the block ended without its closing line: not a metadata block
+            current = None
+    if len(blocks) > 1:
+        raise ImageSpecError(f"from_uv_script: {script} has {len(blocks)} '# /// script' blocks (lines "
+                             f"{', '.join(str(b[0]) for b in blocks)}); PEP 723 allows one")
+    if not blocks:
+        return {}
+    try:
+        return tomllib.loads("\n".join(blocks[0][1]))
+    except tomllib.TOMLDecodeError as e:
+        raise ImageSpecError(f"from_uv_script: the '# /// script' block of {script} (line {blocks[0][0]}) is "
+                             f"not valid TOML: {e}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UVScript(PipOptions, Layer):
+    """Install the dependencies a script's PEP 723 header declares (``# /// script``).
+
+    Only the header counts, not the script's code: editing the code does not change the image.
+    """
+
+    kind: ClassVar[str] = "uv_script"
+    script: Path
+    dependencies: tuple[str, ...] = ()
+    requires_python: str | None = None
+
+    def __post_init__(self) -> None:
+        p = _path("from_uv_script", "script", self.script, kind="file", must_exist=True)
+        object.__setattr__(self, "script", p)
+        if p.is_file():  # also where file checks are off: the header is what the image is hashed over
+            meta = read_script_metadata(p)
+            if not meta and _check_files():
+                raise ImageSpecError(
+                    f"from_uv_script: {p} has no PEP 723 header; start it with\n"
+                    "# /// script\n# dependencies = [\"httpx\"]\n# ///"
+                )
+            deps = meta.get("dependencies", [])
+            if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+                raise ImageSpecError(f"from_uv_script: 'dependencies' in the header of {p} must be a list of strings")
+            for d in deps:
+                if not (_match("requirement", d.strip()) or _match("url_requirement", d.strip())):
+                    raise ImageSpecError(f"from_uv_script: dependency {d!r} in the header of {p} is not a valid "
+                                         "requirement (e.g. 'httpx>=0.27')")
+            rp = meta.get("requires-python")
+            if rp is not None and not isinstance(rp, str):
+                raise ImageSpecError(f"from_uv_script: 'requires-python' in the header of {p} must be a string")
+            object.__setattr__(self, "dependencies", tuple(d.strip() for d in deps))
+            object.__setattr__(self, "requires_python", rp)
+        self._check_pip_options("from_uv_script")
+
+    def canonical(self) -> dict[str, Any]:
+        out = super().canonical()
+        del out["script"]  # the header decides the image, not the script's name or code
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoetryProject(Layer):
+    """Install a Poetry project's locked dependencies (and, with ``install_project``, the project)."""
+
+    kind: ClassVar[str] = "poetry_project"
+    pyproject: Path
+    poetry_lock: Path
+    extra_args: str | None = None
+    secret_mounts: tuple[Any, ...] | None = None
+    project_install_mode: InstallMode = "dependencies_only"
+
+    def __post_init__(self) -> None:
+        p = _path("with_poetry_project", "pyproject_file", self.pyproject, kind="file", must_exist=True)
+        if p.name != "pyproject.toml":
+            raise ImageSpecError(f"with_poetry_project: pyproject_file {str(p)!r} must be a pyproject.toml")
+        object.__setattr__(self, "pyproject", p)
+        lock = _path("with_poetry_project", "poetry_lock", self.poetry_lock, kind="file", must_exist=True)
+        object.__setattr__(self, "poetry_lock", lock)
+        if self.project_install_mode not in ("dependencies_only", "install_project"):
+            raise ImageSpecError(
+                f"with_poetry_project: project_install_mode must be 'dependencies_only' or 'install_project', "
+                f"got {self.project_install_mode!r}"
+            )
+        if self.extra_args is not None:
+            _strings("with_poetry_project", "extra_args", self.extra_args)
+        object.__setattr__(self, "secret_mounts", _secret_mounts("with_poetry_project", self.secret_mounts))
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        if self.project_install_mode == "install_project":
+            return ((self.pyproject.parent, "dir"),)
+        return ((self.pyproject, "file"), (self.poetry_lock, "file"))
+
+    def canonical(self) -> dict[str, Any]:
+        out = super().canonical()
+        out["pyproject"] = "pyproject.toml"
+        out["poetry_lock"] = "poetry.lock"
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonWheels(PipOptions, Layer):
+    """Install ``package_name`` from the wheels in a local folder (the official SDK's ``PythonWheels``).
+
+    Every ``.whl`` in ``wheel_dir`` is copied into the build and hashed.
+    """
+
+    kind: ClassVar[str] = "python_wheels"
+    wheel_dir: Path
+    package_name: str
+
+    def __post_init__(self) -> None:
+        d = _path("PythonWheels", "wheel_dir", self.wheel_dir, kind="dir", must_exist=True)
+        object.__setattr__(self, "wheel_dir", d)
+        if not _match("requirement", _strings("PythonWheels", "package_name", self.package_name)[0].strip()):
+            raise ImageSpecError(f"PythonWheels: package_name {self.package_name!r} is not a package name")
+        if _check_files() and not any(d.glob("*.whl")):
+            raise ImageSpecError(f"PythonWheels: {d} holds no .whl files; build them first (e.g. `uv build`)")
+        self._check_pip_options("PythonWheels")
+
+    def sources(self) -> tuple[tuple[Path, Literal["file", "dir"]], ...]:
+        return tuple((w, "file") for w in sorted(self.wheel_dir.glob("*.whl")))
+
+    def canonical(self) -> dict[str, Any]:
+        out = super().canonical()
+        out["wheel_dir"] = "wheels"
+        return out
+
+
 @dataclass(frozen=True)
 class AptPackages(Layer):
     """``apt-get install`` of Debian packages."""
