@@ -226,8 +226,7 @@ async def parent_of_remote_children(n: int) -> int:
 
 def test_execute_body_with_another_controller_is_the_remote_worker_shape(tmp_path: Path) -> None:
     """One body run in process, its child calls handed to a controller of another kind (as the worker will)."""
-    from flyte._context import ActionID, RawDataPath, TaskContext
-    from flyte.runtime import Controller
+    from flyte.runtime import ActionID, Controller, RawDataPath, TaskContext
     from flyte.types.interface import inputs_to_literals, literals_to_outputs
 
     class Enqueuing(Controller):

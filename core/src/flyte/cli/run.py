@@ -127,7 +127,8 @@ class RunGroup(click.Group):
 @click.group(cls=RunGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--runtime", "runtime", default=None, metavar="NAME",
               help="Runtime to run on: local (default), sandbox, remote, or any a plugin registers.")
-@click.option("--local", is_flag=True, help="Same as --runtime local.")
+@click.option("--local", is_flag=True,
+              help="Same as --runtime local (also when the config names an admin.endpoint).")
 @click.option("--name", default=None, help="Name of the run (default: generated).")
 @click.option("--raw-data-path", default=None, help="Where File/Dir outputs and offloaded data go (path or URL).")
 @click.option("--run-base-dir", default=None, help="Where the local run record is kept.")

@@ -14,6 +14,9 @@ Submodules (imported on first use, so ``import flyte.runtime`` stays light):
 - :mod:`flyte.runtime.inprocess`: :class:`InProcessRuntime`, a whole run in this process
   with its record; subclass it and override ``open_runner`` to run bodies elsewhere.
 - :mod:`flyte.runtime.records`: :class:`ActionRecord`.
+
+``TaskContext``, ``ActionID`` and ``RawDataPath`` (what ``flyte.ctx()`` returns) are re-exported
+for runners and workers that build the context of the action they run.
 """
 
 from __future__ import annotations
@@ -190,6 +193,10 @@ _LAZY = {
     "InProcessRuntime": "flyte.runtime.inprocess",
     "InProcessRunHandle": "flyte.runtime.inprocess",
     "ActionRecord": "flyte.runtime.records",
+    # What a body runner or a worker builds for the action it runs (flyte.ctx() returns a TaskContext).
+    "TaskContext": "flyte._context",
+    "ActionID": "flyte._context",
+    "RawDataPath": "flyte._context",
 }
 
 
@@ -205,12 +212,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from flyte._context import ActionID, RawDataPath, TaskContext
     from flyte.runtime.body import BodyRunner, InProcessBodyRunner
     from flyte.runtime.controller import Controller, InProcessController, execute_body
     from flyte.runtime.inprocess import InProcessRunHandle, InProcessRuntime
     from flyte.runtime.records import ActionRecord
 
 __all__ = [
+    "ActionID",
     "ActionOutputs",
     "ActionRecord",
     "BodyRunner",
@@ -220,8 +229,10 @@ __all__ = [
     "InProcessRunHandle",
     "InProcessRuntime",
     "Phase",
+    "RawDataPath",
     "RunHandle",
     "RunOptions",
     "Runtime",
+    "TaskContext",
     "execute_body",
 ]
