@@ -66,8 +66,8 @@ class SandboxRuntime(InProcessRuntime):
         executor = SandboxExecutor(max_running=_workers_setting(options.extra.get("sandbox_workers")),
                                    batch=_batch_setting(options.extra.get("sandbox_batch")))
         programs = executor.prepare(task)  # host-side checks: nothing has started yet
-        await executor.start()
         try:
+            await executor.start()
             await executor.check(programs)
         except BaseException:
             await executor.close()
