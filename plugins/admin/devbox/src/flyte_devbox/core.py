@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets as _secrets
 import string
@@ -13,6 +14,7 @@ from flyteidl2.common import phase_pb2
 from flyteidl2.core import execution_pb2
 
 from flyte_devbox.bus import Bus
+from flyte_devbox.datastore import BucketStore, DataStore, LocalStore
 from flyte_devbox.signed_url import Signer
 from flyte_devbox.store import TERMINAL_PHASES, ActionRow, RunKey, Store
 
@@ -65,12 +67,14 @@ class Devbox:
         self.store = Store(settings.state_db)
         self.bus = Bus()
         self.signer = Signer(self.store.secret_key("url_key"), settings.files_dir, self.url)
+        self.data: DataStore = (
+            BucketStore(settings.storage) if settings.storage else LocalStore(settings.files_dir, self.signer)
+        )
         self.executor = Executor(self)
-        # Runs without inputs share one empty inputs.pb (no file written per run).
-        self.empty_inputs = settings.files_dir / "inputs" / "empty" / "inputs.pb"
-        if not self.empty_inputs.exists():
-            self.empty_inputs.parent.mkdir(parents=True, exist_ok=True)
-            self.empty_inputs.write_bytes(b"")
+        # Runs without inputs share one empty inputs.pb (no object written per run).
+        self.empty_inputs = self.data.join(self.data.root, "inputs", "empty", "inputs.pb")
+        self._empty_written = False
+        self._empty_lock = asyncio.Lock()
 
     @property
     def url(self) -> str:
@@ -86,11 +90,19 @@ class Devbox:
 
     # ---- paths ----------------------------------------------------------------------------------
 
-    def run_base(self, key: RunKey) -> Path:
-        return self.settings.files_dir / "runs" / key.org / key.project / key.domain / key.name
+    def run_base(self, key: RunKey) -> str:
+        return self.data.join(self.data.root, "runs", key.org, key.project, key.domain, key.name)
 
-    def upload_path(self, org: str, project: str, domain: str, root: str, filename: str) -> Path:
-        return self.settings.files_dir / "uploads" / org / project / domain / root / filename
+    def upload_uri(self, org: str, project: str, domain: str, root: str, filename: str) -> str:
+        return self.data.join(self.data.root, "uploads", org, project, domain, root, filename)
+
+    async def ensure_empty_inputs(self) -> str:
+        if not self._empty_written:
+            async with self._empty_lock:
+                if not self._empty_written and not await self.data.exists(self.empty_inputs):
+                    await self.data.write(self.empty_inputs, b"")
+                self._empty_written = True
+        return self.empty_inputs
 
     # ---- lifecycle ------------------------------------------------------------------------------
 

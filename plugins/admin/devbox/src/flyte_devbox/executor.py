@@ -185,17 +185,22 @@ class Executor:
         box = self.box
         s = box.settings
         rk = row.run
-        prefix = Path(row.run_output_base) / row.name / str(attempt)
-        rel = Path(rk.org, rk.project, rk.domain, rk.name, row.name, str(attempt))
-        raw = s.files_dir / "raw" / rel
-        logs = s.logs_dir / rel
-        work = s.work_dir / rel
+        data = box.data
+        prefix = data.join(row.run_output_base, row.name, str(attempt))
+        parts = (rk.org, rk.project, rk.domain, rk.name, row.name, str(attempt))
+        raw = data.join(data.root, "raw", *parts)
+        logs = s.logs_dir.joinpath(*parts)
+        work = s.work_dir.joinpath(*parts)
         # Folder set-up and the spawn run in a thread: metadata calls on a busy disk take milliseconds
         # each and would stall every request on the loop.
-        await asyncio.to_thread(_prepare, (prefix, raw, logs, work), prefix)
-        prev_ckpt = Path(row.run_output_base) / row.name / str(attempt - 1) / "_checkpoints"
+        local = (logs, work, Path(prefix), Path(raw)) if data.local else (logs, work)
+        await asyncio.to_thread(_prepare, local)
+        for stale in ("error.pb", "outputs.pb"):
+            await data.delete(data.join(prefix, stale))
+        prev_ckpt = data.join(row.run_output_base, row.name, str(attempt - 1), "_checkpoints")
+        has_prev = attempt > 1 and data.local and Path(prev_ckpt).exists()
         now = time.time()
-        at = AttemptRow(attempt, phase_pb2.ACTION_PHASE_RUNNING, now, None, None, str(prefix), str(logs))
+        at = AttemptRow(attempt, phase_pb2.ACTION_PHASE_RUNNING, now, None, None, prefix, str(logs))
         box.store.put_attempt(row, at)
 
         run = box.store.get_run(rk)
@@ -203,10 +208,10 @@ class Executor:
         start = datetime.fromtimestamp(run.created_at if run else now, tz=UTC)
         values = {
             ".input": row.input_uri,
-            ".outputPrefix": str(prefix),
-            ".rawOutputDataPrefix": str(raw),
-            ".checkpointOutputPrefix": str(prefix / "_checkpoints"),
-            ".prevCheckpointPrefix": str(prev_ckpt) if prev_ckpt.exists() else "",
+            ".outputPrefix": prefix,
+            ".rawOutputDataPrefix": raw,
+            ".checkpointOutputPrefix": data.join(prefix, "_checkpoints"),
+            ".prevCheckpointPrefix": prev_ckpt if has_prev else "",
             ".runStartTime": start.isoformat().replace("+00:00", "Z"),
         }
         container = spec.task_template.container
@@ -264,19 +269,21 @@ class Executor:
             return self._end_attempt(
                 row, at, _Outcome(phase_pb2.ACTION_PHASE_TIMED_OUT, err, retryable=not deadline_hit)
             )
-        return self._end_attempt(row, at, self._read_outcome(prefix, proc.returncode or 0, logs, spec))
+        outcome = await self._read_outcome(prefix, proc.returncode or 0, logs, spec)
+        return self._end_attempt(row, at, outcome)
 
-    def _read_outcome(self, prefix: Path, code: int, logs: Path, spec: task_definition_pb2.TaskSpec) -> _Outcome:
-        err_file = prefix / "error.pb"
-        if err_file.exists():
+    async def _read_outcome(self, prefix: str, code: int, logs: Path, spec: task_definition_pb2.TaskSpec) -> _Outcome:
+        data = self.box.data
+        err_file = data.join(prefix, "error.pb")
+        if await data.exists(err_file):
             try:
-                doc = execution_pb2.ErrorDocument.FromString(err_file.read_bytes())
+                doc = execution_pb2.ErrorDocument.FromString(await data.read(err_file))
             except Exception as e:
                 err = system_error("BadErrorDocument", f"error.pb in {prefix} could not be read: {e}")
                 return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=True)
             ce = doc.error
             kind = _K.SYSTEM if ce.origin == _K.SYSTEM else _K.USER
-            err = _K(code=ce.code, message=ce.message, kind=kind, error_uri=str(err_file), timestamp=_now_ts())
+            err = _K(code=ce.code, message=ce.message, kind=kind, error_uri=err_file, timestamp=_now_ts())
             recoverable = ce.kind == execution_pb2.ContainerError.RECOVERABLE
             return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=recoverable)
         if code != 0:
@@ -286,7 +293,8 @@ class Executor:
                 msg = f"the action's process was killed by signal {-code} without writing error.pb"
             err = system_error("ProcessExited", msg + (f"; last stderr:\n{tail}" if tail else ""))
             return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=True)
-        if not (prefix / "outputs.pb").exists() and spec.task_template.interface.outputs.variables:
+        outputs = data.join(prefix, "outputs.pb")
+        if spec.task_template.interface.outputs.variables and not await data.exists(outputs):
             err = system_error(
                 "NoOutputs", f"the action exited 0 but wrote neither outputs.pb nor error.pb in {prefix}"
             )
@@ -375,11 +383,9 @@ class Executor:
         return env
 
 
-def _prepare(folders: tuple[Path, ...], prefix: Path) -> None:
+def _prepare(folders: tuple[Path, ...]) -> None:
     for d in folders:
         d.mkdir(parents=True, exist_ok=True)
-    for stale in ("error.pb", "outputs.pb"):
-        (prefix / stale).unlink(missing_ok=True)
 
 
 def _spawn(argv: list[str], cwd: Path, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:

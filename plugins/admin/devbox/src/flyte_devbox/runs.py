@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 from connectrpc.code import Code
@@ -25,23 +23,23 @@ from flyteidl2.workflow import state_service_pb2 as ss
 from flyte_devbox import convert as cv
 from flyte_devbox.convert import fail, org_of, require
 from flyte_devbox.core import Devbox, new_run_name
+from flyte_devbox.datastore import DataStore
 from flyte_devbox.store import ActionRow, RunKey
 
 ROOT = "a0"
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def read_pb(path: str, msg: Any, what: str) -> Any:
+async def read_pb(data: DataStore, uri: str, msg: Any, what: str) -> Any:
     try:
-        msg.ParseFromString(Path(path).read_bytes())
+        raw = await data.read(uri)
     except FileNotFoundError:
-        fail(Code.NOT_FOUND, f"{what} not found at {path}")
+        fail(Code.NOT_FOUND, f"{what} not found at {uri}")
     except Exception as e:
-        fail(Code.DATA_LOSS, f"{what} at {path} could not be read: {e}")
+        fail(Code.UNAVAILABLE, f"{what} at {uri} could not be read: {type(e).__name__}")
+    try:
+        msg.ParseFromString(raw)
+    except Exception as e:
+        fail(Code.DATA_LOSS, f"{what} at {uri} is not a valid {msg.DESCRIPTOR.full_name}: {e}")
     return msg
 
 
@@ -112,15 +110,15 @@ class Runs:
         if which == "offloaded_input_data":
             uri = req.offloaded_input_data.uri
             require(uri, "offloaded_input_data.uri")
-            if not Path(uri).is_file():
+            if not await self.box.data.exists(uri):
                 fail(Code.NOT_FOUND, f"offloaded inputs not found at {uri}; upload them with UploadInputs first")
             input_uri = uri
             payload = None
         elif which == "inputs" and req.inputs.ByteSize():
-            input_uri = str(base / "inputs.pb")
+            input_uri = self.box.data.join(base, "inputs.pb")
             payload = req.inputs.SerializeToString()
         else:
-            input_uri = str(self.box.empty_inputs)
+            input_uri = await self.box.ensure_empty_inputs()
             payload = None
         now = time.time()
         root = ActionRow(
@@ -150,8 +148,8 @@ class Runs:
             run_spec.CopyFrom(req.run_spec)
             run_spec.run_start_time.CopyFrom(req.run_start_time)
         if payload is not None:
-            await asyncio.to_thread(_write, Path(input_uri), payload)
-        if not self.box.store.create_run(key, run_spec.SerializeToString(), str(base), root):
+            await self.box.data.write(input_uri, payload)
+        if not self.box.store.create_run(key, run_spec.SerializeToString(), base, root):
             fail(Code.ALREADY_EXISTS, f"run {key} already exists; pick another name or omit run_id")
         self.box.bus.publish(root)
         self.box.executor.submit(root)
@@ -182,7 +180,7 @@ class Runs:
             spec=None,
             task_id=None,
             input_uri=a.input_uri,
-            run_output_base=a.run_output_base or str(self.box.run_base(key)),
+            run_output_base=a.run_output_base or self.box.run_base(key),
             phase=phase_pb2.ACTION_PHASE_QUEUED,
             attempts=0,
             start_time=now,
@@ -304,14 +302,14 @@ class RunService(rsc.RunService):
 
     async def get_action_data(self, request: rs.GetActionDataRequest, ctx: RequestContext) -> rs.GetActionDataResponse:
         row = self.runs.get_row(*cv.action_key(request.action_id))
-        inputs, outputs = action_data(row)
+        inputs, outputs = await action_data(self.box.data, row)
         return rs.GetActionDataResponse(inputs=inputs, outputs=outputs)
 
     async def get_action_data_u_r_is(
         self, request: rs.GetActionDataURIsRequest, ctx: RequestContext
     ) -> rs.GetActionDataURIsResponse:
         row = self.runs.get_row(*cv.action_key(request.action_id))
-        out = f"{row.output_uri}/outputs.pb" if row.output_uri else ""
+        out = self.box.data.join(row.output_uri, "outputs.pb") if row.output_uri else ""
         return rs.GetActionDataURIsResponse(inputs_uri=row.input_uri, outputs_uri=out)
 
     async def list_runs(self, request: rs.ListRunsRequest, ctx: RequestContext) -> rs.ListRunsResponse:
@@ -391,15 +389,15 @@ def page(req: Any) -> tuple[int, int]:
     return limit, max(0, offset)
 
 
-def action_data(row: ActionRow) -> tuple[common_pb2.Inputs, common_pb2.Outputs]:
+async def action_data(data: DataStore, row: ActionRow) -> tuple[common_pb2.Inputs, common_pb2.Outputs]:
     inputs = common_pb2.Inputs()
-    if row.input_uri and Path(row.input_uri).is_file():
-        read_pb(row.input_uri, inputs, "inputs")
+    if row.input_uri and await data.exists(row.input_uri):
+        await read_pb(data, row.input_uri, inputs, "inputs")
     outputs = common_pb2.Outputs()
     if row.phase == phase_pb2.ACTION_PHASE_SUCCEEDED and row.output_uri:
-        out = Path(row.output_uri) / "outputs.pb"
-        if out.is_file():
-            read_pb(str(out), outputs, "outputs")
+        out = data.join(row.output_uri, "outputs.pb")
+        if await data.exists(out):
+            await read_pb(data, out, outputs, "outputs")
     return inputs, outputs
 
 

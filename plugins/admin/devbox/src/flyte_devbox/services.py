@@ -199,29 +199,24 @@ class DataProxyService(dpc.DataProxyService):
         for part, what in ((root, "filename_root"), (filename, "filename")):
             if part in (".", "..") or part.startswith("/") or "\\" in part or ".." in Path(part).parts:
                 fail(Code.INVALID_ARGUMENT, f"{what} '{part}' must be a relative name without '..'")
-        target = self.box.upload_path(org, request.project, request.domain, root, filename)
+        target = self.box.upload_uri(org, request.project, request.domain, root, filename)
         expires_in = self._expiry(request.expires_in if request.HasField("expires_in") else None)
-        url, expires = self.box.signer.sign("PUT", target, expires_in, request.content_md5)
-        resp = dpp.CreateUploadLocationResponse(signed_url=url, native_url=str(target), expires_at=cv.ts(expires))
-        if request.content_md5:
-            resp.headers["Content-MD5"] = base64.b64encode(request.content_md5).decode()
+        url, expires, headers = self.box.data.sign("PUT", target, expires_in, request.content_md5)
+        resp = dpp.CreateUploadLocationResponse(signed_url=url, native_url=target, expires_at=cv.ts(expires))
+        resp.headers.update(headers)
         return resp
 
     async def upload_inputs(self, request: dpp.UploadInputsRequest, ctx: RequestContext) -> dpp.UploadInputsResponse:
         key = self.runs.resolve_run_key(request)
         data = request.inputs.SerializeToString(deterministic=True)
         digest = hashlib.sha256(data).hexdigest()
-        target = self.box.settings.files_dir / "inputs" / key.org / key.project / key.domain / digest / "inputs.pb"
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".part")
-            tmp.write_bytes(data)
-            tmp.replace(target)
+        store = self.box.data
+        target = store.join(store.root, "inputs", key.org, key.project, key.domain, digest, "inputs.pb")
+        if not await store.exists(target):
+            await store.write(target, data)
         from flyteidl2.common import run_pb2 as crun
 
-        return dpp.UploadInputsResponse(
-            offloaded_input_data=crun.OffloadedInputData(uri=str(target), inputs_hash=digest)
-        )
+        return dpp.UploadInputsResponse(offloaded_input_data=crun.OffloadedInputData(uri=target, inputs_hash=digest))
 
     async def create_download_link(
         self, request: dpp.CreateDownloadLinkRequest, ctx: RequestContext
@@ -235,14 +230,13 @@ class DataProxyService(dpc.DataProxyService):
         aa = request.action_attempt_id
         row = self.runs.get_row(*cv.action_key(aa.action_id, "action_attempt_id.action_id"))
         attempt = aa.attempt or row.attempts or 1
-        prefix = Path(row.run_output_base) / row.name / str(attempt)
-        if request.artifact_type == dpp.ARTIFACT_TYPE_REPORT:
-            target = prefix / "report.html"
-        else:
+        store = self.box.data
+        if request.artifact_type != dpp.ARTIFACT_TYPE_REPORT:
             fail(Code.UNIMPLEMENTED, "only ARTIFACT_TYPE_REPORT download links are supported by the devbox")
-        if not target.is_file():
+        target = store.join(row.run_output_base, row.name, str(attempt), "report.html")
+        if not await store.exists(target):
             fail(Code.NOT_FOUND, f"no report for action {row.name} attempt {attempt}")
-        url, expires = self.box.signer.sign("GET", target, expires_in)
+        url, expires, _headers = store.sign("GET", target, expires_in)
         return dpp.CreateDownloadLinkResponse(
             pre_signed_urls=dpp.PreSignedURLs(signed_url=[url], expires_at=cv.ts(expires))
         )
@@ -251,8 +245,8 @@ class DataProxyService(dpc.DataProxyService):
         self, request: dpp.GetActionDataRequest, ctx: RequestContext
     ) -> dpp.GetActionDataResponse:
         row = self.runs.get_row(*cv.action_key(request.action_id))
-        inputs, outputs = action_data(row)
-        out_uri = f"{row.output_uri}/outputs.pb" if row.output_uri else ""
+        inputs, outputs = await action_data(self.box.data, row)
+        out_uri = self.box.data.join(row.output_uri, "outputs.pb") if row.output_uri else ""
         return dpp.GetActionDataResponse(inputs=inputs, outputs=outputs, inputs_uri=row.input_uri, outputs_uri=out_uri)
 
     async def tail_logs(self, request: dpp.TailLogsRequest, ctx: RequestContext) -> AsyncIterator[dpp.TailLogsResponse]:
