@@ -166,12 +166,16 @@ def load_run(name: str, base: Path | None = None) -> tuple[dict[str, Any], list[
         try:
             db = _connect_ro(db_path)
             try:
+                try:
+                    tracebacks = dict(db.execute("SELECT name, traceback FROM tracebacks").fetchall())
+                except sqlite3.OperationalError:  # a record written before tracebacks were kept
+                    tracebacks = {}
                 db.row_factory = sqlite3.Row
                 for r in db.execute("SELECT * FROM actions ORDER BY length(name), name"):  # a2 before a10
                     a = dict(r)
                     a["group"] = a.pop("grp")
                     a["cache_hit"] = bool(a["cache_hit"])
-                    a.setdefault("traceback", None)  # records written before tracebacks were kept
+                    a["traceback"] = tracebacks.get(a["name"])
                     actions.append(a)
             finally:
                 db.close()

@@ -4,9 +4,10 @@ Layout of one run's directory (``<runs_dir>/<run_name>/``)::
 
     run.json      name, task, phase, start/end, error, action counts, and the owning process
                   (pid, its start time, host): rewritten at start and end
-    actions.db    one row per action: task, parent, phase, attempts, start/end, error, traceback,
-                  input and output literals (flyteidl2 LiteralMap bytes); written while the run goes,
-                  in batches (committed every ``FLUSH_SECONDS``), readable meanwhile
+    actions.db    one row per action: task, parent, phase, attempts, start/end, error, input and
+                  output literals (flyteidl2 LiteralMap bytes); written while the run goes,
+                  in batches (committed every ``FLUSH_SECONDS``), readable meanwhile; failed actions'
+                  tracebacks in a ``tracebacks`` table beside it
     data/         the default raw data path: File/Dir outputs and offloaded values
 
 A run's directory is claimed with ``mkdir`` (atomic): two runs asking for the same name never share
@@ -28,6 +29,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,10 +196,13 @@ class RunRecord:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
   name TEXT PRIMARY KEY, task TEXT, parent TEXT, grp TEXT, phase TEXT, attempts INTEGER,
-  start REAL, end REAL, error TEXT, cache_hit INTEGER, inputs BLOB, outputs BLOB, traceback TEXT
-)
+  start REAL, end REAL, error TEXT, cache_hit INTEGER, inputs BLOB, outputs BLOB
+);
+CREATE TABLE IF NOT EXISTS tracebacks (name TEXT PRIMARY KEY, traceback TEXT);
 """
-_INSERT = "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# Tracebacks in their own table: only failed actions have one (the actions table stays as narrow as before).
+_INSERT = "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_TB = "INSERT OR REPLACE INTO tracebacks VALUES (?,?)"
 
 
 def _varint(n: int) -> bytes:
@@ -230,15 +235,20 @@ def _literal_map_bytes(lits: dict[str, bytes] | None) -> bytes | None:
 
 
 def _row(a: ActionRecord) -> tuple[Any, ...]:
-    if not a.phase.terminal:
+    phase = a.phase
+    if phase is Phase.RUNNING or phase is Phase.QUEUED:
         # Written again when it ends: its literals are written then, once (a fan-out's running
         # actions cost a few bytes each in an intermediate batch).
-        return (a.name, a.task, a.parent, a.group, a.phase.value, a.attempts, a.start, a.end, a.error,
-                int(a.cache_hit), None, None, None)
+        return (a.name, a.task, a.parent, a.group, phase.value, a.attempts, a.start, a.end, a.error,
+                int(a.cache_hit), None, None)
     return (
-        a.name, a.task, a.parent, a.group, a.phase.value, a.attempts, a.start, a.end, a.error,
-        int(a.cache_hit), _literal_map_bytes(a.inputs), _literal_map_bytes(a.outputs), a.traceback,
+        a.name, a.task, a.parent, a.group, phase.value, a.attempts, a.start, a.end, a.error,
+        int(a.cache_hit), _literal_map_bytes(a.inputs), _literal_map_bytes(a.outputs),
     )
+
+
+def _tracebacks(actions: Iterable[ActionRecord]) -> list[tuple[str, str]]:
+    return [(a.name, a.traceback) for a in actions if a.traceback is not None]
 
 
 def _open_actions_db(path: Path) -> sqlite3.Connection:
@@ -248,7 +258,7 @@ def _open_actions_db(path: Path) -> sqlite3.Connection:
     # survives the process dying (only a power cut can lose it). Readers wait out a commit (busy timeout).
     db.execute("PRAGMA journal_mode=DELETE")
     db.execute("PRAGMA synchronous=OFF")
-    db.execute(_SCHEMA)
+    db.executescript(_SCHEMA)
     return db
 
 
@@ -258,6 +268,7 @@ def write_actions(directory: Path, actions: list[ActionRecord]) -> None:
     try:
         db.execute("BEGIN")
         db.executemany(_INSERT, (_row(a) for a in actions))
+        db.executemany(_INSERT_TB, _tracebacks(actions))
         db.execute("COMMIT")
     finally:
         db.close()
@@ -268,7 +279,10 @@ _UNWRITTEN, _PARTIAL, _FINAL = 0, 1, 2
 
 def _complete(a: ActionRecord) -> bool:
     """Whether ``a`` is final as far as the record goes (a success also needs its outputs)."""
-    return a.phase.terminal and (a.phase is not Phase.SUCCEEDED or a.outputs is not None)
+    phase = a.phase
+    if phase is Phase.SUCCEEDED:
+        return a.outputs is not None
+    return phase is not Phase.RUNNING and phase is not Phase.QUEUED
 
 
 def _counts(actions: list[ActionRecord]) -> dict[str, int]:
@@ -388,6 +402,11 @@ class RunRecorder:
         with self._lock:
             actions = self.actions
             end = len(actions)
+            if everything:  # the last batch: what is not final yet, as it is now
+                last = [a for a in actions[self._first_open:end] if a.saved != _FINAL]
+                self._first_open = end
+                self._commit(map(_row, last), _tracebacks(last))
+                return
             first_open: int | None = None
             rows = []
             finals = []
@@ -398,7 +417,7 @@ class RunRecorder:
                 state = a.saved
                 if state == _FINAL:
                     continue
-                if everything or _complete(a):
+                if _complete(a):
                     rows.append(_row(a))
                     finals.append(a)
                     continue
@@ -412,20 +431,25 @@ class RunRecorder:
                     a.saved = _PARTIAL
                     running_rows += 1
             self._first_open = end if first_open is None else first_open
-            if not rows:
-                return
-            if self._db is None:
-                self._db = _open_actions_db(self.record.directory / "actions.db")
-            db = self._db
-            db.execute("BEGIN")
-            try:
-                db.executemany(_INSERT, rows)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            self._commit(rows, _tracebacks(finals))
             for a in finals:
                 a.saved = _FINAL
+
+    def _commit(self, rows: Iterable[tuple[Any, ...]], tracebacks: list[tuple[str, str]]) -> None:
+        if self.record is None or (isinstance(rows, list) and not rows):
+            return
+        if self._db is None:
+            self._db = _open_actions_db(self.record.directory / "actions.db")
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(_INSERT, rows)
+            if tracebacks:
+                db.executemany(_INSERT_TB, tracebacks)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def finish(self, phase: Phase, error: str | None) -> None:
         """Write every action not yet saved and the final run.json; stop the writer. Idempotent."""
@@ -446,8 +470,9 @@ class RunRecorder:
     def _finish(self, record: RunRecord, phase: Phase, error: str | None) -> None:
         now = time.time()
         if phase.terminal:
-            for a in self.actions:
-                if not a.phase.terminal:  # still running when the run ended: a sibling failed, or abort
+            running, queued = Phase.RUNNING, Phase.QUEUED
+            for a in self.actions[self._first_open:]:
+                if a.phase is running or a.phase is queued:  # still going at the end: a sibling failed, or abort
                     a.phase = Phase.ABORTED
                     a.end = a.end or now
         try:
