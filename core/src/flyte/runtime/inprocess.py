@@ -16,7 +16,6 @@ A runtime that runs bodies somewhere else is a subclass overriding ``open_runner
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,6 @@ from flyte.errors import InvalidInputError
 from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
 from flyte.runtime.body import BodyRunner, InProcessBodyRunner
 from flyte.runtime.controller import InProcessController
-from flyte.runtime.records import ActionRecord
 from flyte.storage import check_writable_async, is_remote
 
 if TYPE_CHECKING:
@@ -106,16 +104,6 @@ class InProcessRuntime(Runtime):
         directory = recorder.directory or Path(scratch_data_dir())
         raw = options.raw_data_path or str(directory / "data")
 
-        on_event: Callable[[str, ActionRecord], None] = recorder.note
-        if options.on_event is not None:
-            shown = options.on_event
-
-            def both(event: str, rec: ActionRecord) -> None:
-                recorder.note(event, rec)
-                shown(event, rec)
-
-            on_event = both
-
         controller = InProcessController(
             runner,
             run_name=name,
@@ -126,9 +114,9 @@ class InProcessRuntime(Runtime):
             disable_run_cache=options.disable_run_cache,
             custom_context=options.custom_context,
             env_vars=options.env_vars,
-            on_event=on_event,
+            on_event=options.on_event,
         )
-        recorder.start(controller.actions)
+        recorder.start(controller.actions)  # commits what changed every 0.5 s (a timer on this loop)
         error: Exception | None = None
         try:
             try:
