@@ -35,7 +35,6 @@ UNSUPPORTED_MODULES: dict[str, str] = {
     "flyte.extend": "the official plugin API; flyte-core plugins use flyte.plugins (docs/plugins.md)",
     "flyte.extras": "container tasks, batchers and webhooks are not part of flyte-core",
     "flyte.git": "git helpers are not part of flyte-core",
-    "flyte.models": "internal models; use flyte.ctx() for the task context",
     "flyte.notify": "notifications need the Flyte control plane",
     "flyte.prefetch": "model prefetching needs the Flyte control plane",
     "flyte.remote": "use `flyte get run` and flyte.Run; remote objects need the control plane",
@@ -89,6 +88,19 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "checkpoint": _CHECKPOINT,
         "checkpoint_paths": _CHECKPOINT,
     },
+    "flyte.models": {
+        "ActionPhase": "use flyte.runtime.Phase",
+        "CLUSTERED_WORKER_ENV": "multi-node tasks need a cluster",
+        "CallCounter": "internal to the official SDK's controller",
+        "CheckpointPaths": _CHECKPOINT,
+        "CodeBundle": "code bundles are made by the remote runtime",
+        "MAX_INLINE_IO_BYTES": "internal limit of the official SDK",
+        "NULL_TASK_CONTEXT": "flyte.ctx() is None outside a task",
+        "PathRewrite": "internal to the official SDK",
+        "SerializationContext": "internal to the official SDK's deploy",
+        "generate_random_name": "internal to the official SDK",
+        "is_clustered_worker_env": "multi-node tasks need a cluster",
+    },
     "flyte.config": {
         "auto": "use flyte.init_from_config()",
         "get_config_file": "use flyte.config.get_config().source",
@@ -134,8 +146,8 @@ _ERRORS_CLUSTER = [
     "AppleSiliconHostExecFailedError", "AppleSiliconModelNotFoundError", "AppleSiliconNotAvailableError",
 ]
 _ERRORS_OTHER = [
-    "BaseRuntimeError", "CustomError", "DeadlineExceededError", "ErrorKind", "InlineIOMaxBytesBreached",
-    "Literal", "MaxQueuedTimeExceededError", "MaxRuntimeExceededError", "ModuleLoadError",
+    "BaseRuntimeError", "CustomError", "DeadlineExceededError", "InlineIOMaxBytesBreached",
+    "MaxQueuedTimeExceededError", "MaxRuntimeExceededError", "ModuleLoadError",
     "NotInTaskContextError", "OnlyAsyncIOSupportedError", "ParameterMaterializationError",
     "RestrictedTypeError", "RetriesExhaustedError", "RuntimeDataValidationError", "RuntimeSystemError",
     "RuntimeUnknownError", "SyncTaskCallInAsyncContextError", "TraceDoesNotAllowNestedTasksError",
@@ -147,7 +159,12 @@ UNSUPPORTED["flyte.errors"] = {
 
 
 def reason(qualified: str) -> str | None:
-    """Why ``qualified`` (``flyte.Checkpoint``, ``flyte.remote.Run``) is not supported; ``None`` if it is."""
+    """Why ``qualified`` (``flyte.Checkpoint``, ``flyte.remote.Run``) is not supported; ``None`` if it is.
+
+    Private names (``_x``) are never the official API's.
+    """
+    if qualified.rpartition(".")[2].startswith("_"):
+        return None
     for module, why in UNSUPPORTED_MODULES.items():
         if qualified == module or qualified.startswith(module + "."):
             return why

@@ -36,7 +36,7 @@ CASES = {
                               "flyte.errors.OOMError is part of the official Flyte SDK"),
     "checkpoint_on_ctx": ("", "    cp = flyte.ctx().checkpoint", "flyte.ctx().checkpoint is part of"),
     "from_import_alias": ("from flyte.io import DataFrame as DF", "    DF", "flyte.io.DataFrame is part of"),
-    "whole_module": ("import flyte.remote", "", "flyte.remote is part of the official Flyte SDK"),
+    "whole_module": ("import flyte.app", "", "flyte.app is part of the official Flyte SDK"),
     "top_level_name": ("", "    flyte.Checkpoint", "flyte.Checkpoint is part of"),
 }
 
@@ -99,6 +99,7 @@ def test_supported_and_unknown_names_are_not_flagged() -> None:
 
 def test_reasons_and_module_errors() -> None:
     assert reason("flyte.remote.Run") == UNSUPPORTED_MODULES["flyte.remote"]
+    assert reason("flyte.remote._LAZY") is None  # private names are never the official API
     assert reason("flyte.io.File") is None
     for module, names in UNSUPPORTED.items():
         for name in names:
