@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flyte_testing.services import free_port
+
 if TYPE_CHECKING:
     from flyte.images.builder import ImageBuilder
     from flyte.testing.builders import BuilderTarget
@@ -64,13 +66,6 @@ def need(*binaries: str) -> None:
         raise EngineUnavailable(
             f"{', '.join(missing)} not found on PATH; install them (Debian/Ubuntu: apt-get install {packages})"
         )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def short_tmpdir(prefix: str) -> Path:
