@@ -64,9 +64,9 @@ def test_start_never_replaces_a_users_config(tmp_path):
         cli("devbox", "stop", "--data", str(data), home=tmp_path)
 
 
-def test_serve_refuses_storage_it_cannot_use_and_a_taken_port(tmp_path):
+def test_serve_refuses_unusable_storage_and_a_taken_port(tmp_path):
     out = cli(
-        "devbox", "serve", "--port", "0", "--data", str(tmp_path / "b"), "--storage", "s3://bucket/x", home=tmp_path
+        "devbox", "serve", "--port", "0", "--data", str(tmp_path / "b"), "--storage", "nosuch://bucket/x", home=tmp_path
     )
     assert out.returncode != 0 and "--storage" in out.stderr
     import socket

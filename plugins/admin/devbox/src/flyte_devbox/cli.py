@@ -75,11 +75,6 @@ def serve(
     from flyte_devbox.core import Settings
     from flyte_devbox.server import run
 
-    if storage:
-        raise click.UsageError(
-            f"--storage {storage}: keeping data in a bucket is not supported by this devbox yet; "
-            "omit --storage to keep data in the --data folder"
-        )
     data = (data_dir or default_data_dir()).expanduser().resolve()
     data.mkdir(parents=True, exist_ok=True)
     settings = Settings(
@@ -95,6 +90,10 @@ def serve(
         run(settings)
     except OSError as e:
         raise click.ClickException(str(e)) from e
+    except Exception as e:
+        if storage and type(e).__module__.startswith("flyte"):
+            raise click.ClickException(f"--storage {storage}: {e}") from e
+        raise
 
 
 def _state(data: Path) -> dict[str, Any] | None:
@@ -155,8 +154,6 @@ def start(
     if st and _alive(st["url"]):
         click.echo(f"The devbox is already running on {st['url']} (pid {st['pid']}).")
         return
-    if storage:
-        raise click.UsageError(f"--storage {storage}: keeping data in a bucket is not supported by this devbox yet")
     cmd = [
         sys.executable,
         "-m",
@@ -171,6 +168,8 @@ def start(
     ]
     for p in worker_paths:
         cmd += ["--worker-path", str(Path(p).resolve())]
+    if storage:
+        cmd += ["--storage", storage]
     log = (data / "devbox.log").open("ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 15

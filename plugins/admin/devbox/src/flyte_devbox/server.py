@@ -191,6 +191,10 @@ async def serve(
     if os.environ.get("FLYTE_DEVBOX_COALESCE", "1") != "0":
         coalesce.install()
 
+    if settings.storage:
+        from flyte_devbox.datastore import check_bucket
+
+        await asyncio.to_thread(check_bucket, settings.storage)
     sock = bind(settings.host, settings.port)
     settings.port = sock.getsockname()[1]
     box = Devbox(settings)

@@ -27,6 +27,7 @@ class DevboxProcess:
         worker_paths: tuple[str, ...] = (),
         concurrency: int = 8,
         env: dict[str, str] | None = None,
+        storage: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
@@ -34,6 +35,7 @@ class DevboxProcess:
         self.worker_paths = worker_paths
         self.concurrency = concurrency
         self.env = env
+        self.storage = storage
         self.proc: subprocess.Popen[bytes] | None = None
         self.client_id: str | None = None
         self.client_secret: str | None = None
@@ -65,6 +67,8 @@ class DevboxProcess:
             cmd.append("--auth")
         for p in self.worker_paths:
             cmd += ["--worker-path", p]
+        if self.storage:
+            cmd += ["--storage", self.storage]
         env = dict(os.environ if self.env is None else self.env)
         log = (self.data_dir / "devbox.log").open("ab")
         t0 = time.perf_counter()
