@@ -136,7 +136,7 @@ class Runner:
         opts.extra = {k: v for k, v in self.options.items() if k not in known}
         return mode, runtime_cls(), opts
 
-    async def submit(self, task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
+    async def submit(self, task: TaskTemplate[Any, Any], /, *args: Any, **kwargs: Any) -> Run:
         """Start ``task(*args, **kwargs)`` and return its :class:`Run` without raising for a failed run.
 
         Errors found before anything runs (bad inputs, an unknown runtime) are raised.
@@ -150,7 +150,7 @@ class Runner:
         handle = await runtime.submit(task, args, kwargs, opts)
         return Run(handle, mode)
 
-    async def _run(self, task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
+    async def _run(self, task: TaskTemplate[Any, Any], /, *args: Any, **kwargs: Any) -> Run:
         run = await self.submit(task, *args, **kwargs)
         # The same policy for every runtime: a run that has already ended in failure raises now (in-process
         # runtimes); a run still going elsewhere raises from wait()/outputs().
@@ -226,7 +226,7 @@ def with_runcontext(
     )
 
 
-async def _run(task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
+async def _run(task: TaskTemplate[Any, Any], /, *args: Any, **kwargs: Any) -> Run:
     return await Runner()._run(task, *args, **kwargs)
 
 

@@ -50,6 +50,17 @@ async def nothing(x: int) -> None:
 
 
 @plain.task
+async def named_like_the_runner(task: str, mode: str) -> str:
+    return f"{task}/{mode}"
+
+
+def test_inputs_may_be_named_task_or_mode() -> None:
+    assert flyte.run(named_like_the_runner, task="t", mode="m").outputs() == ("t/m",)
+    run = asyncio.run(flyte.with_runcontext().submit(named_like_the_runner, task="a", mode="b"))
+    assert run.outputs().o0 == "a/b"
+
+
+@plain.task
 async def boom(x: int) -> int:
     raise ValueError(f"boom {x}")
 
