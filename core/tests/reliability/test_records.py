@@ -346,3 +346,35 @@ def test_a_batch_writes_at_most_max_running_rows_of_running_actions(tmp_path: Pa
     assert sum(r["phase"] == "RUNNING" for r in load_run("big", tmp_path)[1]) == MAX_RUNNING_ROWS + 500
     rec.finish(Phase.ABORTED, "stopped")
     assert {r["phase"] for r in load_run("big", tmp_path)[1]} == {"ABORTED", "SUCCEEDED"}
+
+
+@pytest.mark.slow
+def test_a_process_that_exits_mid_run_finishes_the_record_as_aborted(tmp_path: Path, runs_base: Path) -> None:
+    """The atexit path: the interpreter ends (main thread done) while a run goes on in a daemon thread."""
+    script = tmp_path / "exits.py"
+    script.write_text(textwrap.dedent(
+        """
+        import asyncio, threading, time
+        import flyte
+        env = flyte.TaskEnvironment(name="exits")
+
+        @env.task
+        async def one(i: int) -> int:
+            return i
+
+        @env.task
+        async def main(n: int) -> int:
+            done = await asyncio.gather(*(one(i) for i in range(n)))
+            await asyncio.sleep(600)
+            return sum(done)
+
+        threading.Thread(target=lambda: flyte.with_runcontext(name="exits").run(main, n=10), daemon=True).start()
+        time.sleep(1.5)
+        """
+    ))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    summary, actions = load_run("exits")
+    assert summary["phase"] == "ABORTED"
+    assert summary["error"] == "the process exited before the run ended"
+    assert sum(a["phase"] == "SUCCEEDED" for a in actions) == 10
