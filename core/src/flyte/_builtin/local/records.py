@@ -301,6 +301,8 @@ def finishing_now(within: float = 2.0) -> bool:
     """Whether a record of this process is being finished right now (started less than ``within`` s ago)."""
     now = time.monotonic()
     return any(now - t < within for t in list(_finishing.values()))
+
+
 _atexit_registered = False
 
 
