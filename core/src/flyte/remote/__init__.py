@@ -1,0 +1,46 @@
+"""Running on a Flyte 2 control plane: task specs, the worker entry point and child actions.
+
+``flyte-remote`` (the ``remote`` runtime plugin) submits runs; task containers run
+``flyte-core-worker`` (:mod:`flyte.remote.worker`). Both use the pieces here:
+
+- :mod:`flyte.remote.spec`: a task as a flyteidl2 ``TaskSpec`` (:func:`task_spec`, :class:`SpecContext`).
+- :mod:`flyte.remote.io`: ``inputs.pb``/``outputs.pb``/``error.pb`` of the worker contract.
+- :mod:`flyte.remote.controller`: :class:`ActionsController`, child calls as child actions.
+- :mod:`flyte.remote.names`: deterministic child action names.
+- :mod:`flyte.remote.bundle`: safe extraction of a code bundle.
+
+Example::
+
+    from flyte.remote import SpecContext, task_spec
+
+    spec = task_spec(main, SpecContext(project="flytesnacks", domain="development", version="v1"))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flyte.remote.controller import ActionsController
+    from flyte.remote.spec import WORKER_SCRIPT, SpecContext, task_spec
+
+_LAZY = {
+    "SpecContext": "flyte.remote.spec",
+    "task_spec": "flyte.remote.spec",
+    "WORKER_SCRIPT": "flyte.remote.spec",
+    "ActionsController": "flyte.remote.controller",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:  # AttributeError (not NotSupportedError): `from flyte.remote import io` then imports it
+        raise AttributeError(f"module 'flyte.remote' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["WORKER_SCRIPT", "ActionsController", "SpecContext", "task_spec"]

@@ -1,0 +1,29 @@
+"""Deterministic names of child actions.
+
+The same parent, task, inputs and call order give the same name, so a parent that is retried
+(a new attempt of the same action) enqueues children under the names they already have: the
+control plane answers "exists" and the parent re-attaches to them, taking the outputs of those
+that finished instead of running them again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+
+
+def inputs_digest(serialized: Mapping[str, bytes]) -> str:
+    """A digest of the child's inputs (each literal serialized deterministically), order-independent."""
+    h = hashlib.sha256()
+    for name in sorted(serialized):
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update(hashlib.sha256(serialized[name]).digest())
+    return h.hexdigest()
+
+
+def child_action_name(parent: str, task_identity: str, inputs_digest: str, seq: int) -> str:
+    """``a`` + 20 base32 characters of a hash of (parent, task, inputs, how many such calls came before)."""
+    raw = hashlib.sha256(f"{parent}\0{task_identity}\0{inputs_digest}\0{seq}".encode()).digest()
+    return "a" + base64.b32encode(raw).decode().rstrip("=").lower()[:20]

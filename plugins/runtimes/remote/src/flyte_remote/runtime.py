@@ -1,0 +1,150 @@
+"""The ``remote`` runtime: submit a run to a Flyte 2 control plane and follow it.
+
+``submit`` bundles the program's folder, uploads it through DataProxy, uploads the inputs
+(``UploadInputs``) and creates the run with the TaskSpec inline (``CreateRun``), then returns a
+:class:`RemoteRunHandle` at once: the run goes on on the control plane. ``wait()`` follows it
+(``WatchRunDetails``), ``outputs()`` fetches and decodes its outputs, ``abort()`` aborts it.
+
+The admin client is bound to the event loop it was made in, and the sync API (``run.wait()``)
+runs each call in a fresh loop, so the handle keeps the connection *settings* and connects
+per call (connecting costs no round trip).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
+
+from flyte_remote.submit import Submission, phase_of, submit_run
+
+if TYPE_CHECKING:
+    from flyte import TaskTemplate
+    from flyte.remote.connection import Target
+
+
+class RemoteRunHandle(RunHandle):
+    """A run on a control plane: ``name``, ``phase`` (as last seen), ``url``, wait/outputs/abort."""
+
+    def __init__(self, name: str, target: Target, task: TaskTemplate[Any, Any], phase: Phase = Phase.QUEUED) -> None:
+        self.name = name
+        self.target = target
+        self.task = task
+        self._phase = phase
+        self.error: BaseException | None = None
+        self._outputs: ActionOutputs | None = None
+        self.submitted_at = time.time()
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def url(self) -> str:
+        return self.target.run_url(self.name)
+
+    def run_id(self) -> Any:
+        from flyteidl2.common import identifier_pb2
+
+        t = self.target
+        return identifier_pb2.RunIdentifier(org=t.org, project=t.project, domain=t.domain, name=self.name)
+
+    async def _client(self) -> Any:
+        from flyte.admin import connect
+
+        return await connect(self.target.settings)
+
+    def _take(self, details: Any) -> None:
+        """Note the phase (and the error of a failed run) from a ``RunDetails``."""
+        from flyte.remote.io import exception_from
+        from flyteidl2.core import execution_pb2
+
+        self._phase = phase_of(details.action.status.phase)
+        if self._phase in (Phase.FAILED, Phase.TIMED_OUT, Phase.ABORTED) and self.error is None:
+            ei = details.action.error_info
+            if self._phase == Phase.ABORTED:
+                reason = details.action.abort_info.reason or "aborted"
+                err = execution_pb2.ExecutionError(code="Aborted", message=reason)
+            else:
+                err = execution_pb2.ExecutionError(code=ei.code, message=ei.message)
+            self.error = exception_from(err, task=self.task.name, action=f"{self.name}/a0", phase=self._phase.value)
+
+    async def refresh_async(self) -> Phase:
+        """Ask the control plane for the run's phase now."""
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        async with await self._client() as client:
+            resp = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=self.run_id()))
+        self._take(resp.details)
+        return self._phase
+
+    def refresh(self) -> Phase:
+        """Sync form of :meth:`refresh_async`."""
+        from flyte.syncify import syncify
+
+        return syncify(self.refresh_async)()
+
+    async def watch_async(self) -> Any:
+        """Yield each ``RunDetails`` of the run until it ends (resumes after a dropped connection)."""
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        async with await self._client() as client:
+            async for resp in client.watch(client.run.WatchRunDetails, rs.WatchRunDetailsRequest(run_id=self.run_id())):
+                self._take(resp.details)
+                yield resp.details
+                if self._phase.terminal:
+                    return
+
+    async def wait_async(self) -> None:
+        if not self._phase.terminal:
+            async for _ in self.watch_async():
+                pass
+        if self.error is not None:
+            raise self.error
+
+    async def outputs_async(self) -> ActionOutputs:
+        await self.wait_async()
+        if self._outputs is None:
+            from flyte.types.interface import literals_to_outputs
+            from flyteidl2.common import identifier_pb2
+            from flyteidl2.workflow import run_service_pb2 as rs
+
+            aid = identifier_pb2.ActionIdentifier(run=self.run_id(), name="a0")
+            async with await self._client() as client:
+                resp = await client.run.GetActionData(rs.GetActionDataRequest(action_id=aid))
+            lits = {nl.name: nl.value for nl in resp.outputs.literals}
+            iface = self.task.interface
+            value = await literals_to_outputs(iface, lits) if iface.outputs else None
+            self._outputs = ActionOutputs.of(value, list(iface.outputs))
+        return self._outputs
+
+    async def abort_async(self, reason: str = "aborted by user") -> None:
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        async with await self._client() as client:
+            await client.run.AbortRun(rs.AbortRunRequest(run_id=self.run_id(), reason=reason))
+
+    def __repr__(self) -> str:
+        return f"<RemoteRunHandle {self.name} {self._phase.value} {self.url}>"
+
+
+class RemoteRuntime(Runtime):
+    """Runs tasks on the configured Flyte 2 control plane (``admin.endpoint`` / ``flyte.init(endpoint=...)``)."""
+
+    name: ClassVar[str] = "remote"
+    description: ClassVar[str] = "runs on a Flyte 2 control plane (a cluster, or flyte-devbox)"
+    run_options: ClassVar[frozenset[str]] = frozenset({"interruptible", "queue", "version", "copy_style"})
+
+    async def submit(
+        self,
+        task: TaskTemplate[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: RunOptions,
+    ) -> RunHandle:
+        from flyte.remote.connection import target
+
+        t = target(options.project, options.domain)
+        sub: Submission = await submit_run(task, args, kwargs, options, t)
+        return RemoteRunHandle(sub.name, t, task, sub.phase)

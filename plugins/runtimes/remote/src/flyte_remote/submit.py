@@ -1,0 +1,134 @@
+"""Submitting a run: bundle and upload the code, upload the inputs, CreateRun with the TaskSpec inline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flyte.runtime import Phase, RunOptions
+
+from flyte_remote.code_bundle import Bundle, build_bundle
+
+if TYPE_CHECKING:
+    from flyte import TaskTemplate
+    from flyte.remote.connection import Target
+
+logger = logging.getLogger("flyte.remote")
+
+_PHASES = {
+    "QUEUED": Phase.QUEUED, "WAITING_FOR_RESOURCES": Phase.QUEUED, "INITIALIZING": Phase.RUNNING,
+    "RUNNING": Phase.RUNNING, "SUCCEEDED": Phase.SUCCEEDED, "FAILED": Phase.FAILED, "ABORTED": Phase.ABORTED,
+    "TIMED_OUT": Phase.TIMED_OUT,
+}
+
+
+def phase_of(phase: int) -> Phase:
+    """A flyteidl2 ``ActionPhase`` as a :class:`flyte.runtime.Phase` (UNSPECIFIED: queued)."""
+    from flyte.remote.controller import phase_name
+
+    return _PHASES.get(phase_name(phase), Phase.QUEUED)
+
+
+@dataclass
+class Submission:
+    name: str
+    phase: Phase
+    bundle: Bundle
+    bundle_uri: str
+    spec: Any
+
+
+async def upload_bundle(client: Any, target: Target, bundle: Bundle) -> str:
+    """Upload the bundle through DataProxy (CreateUploadLocation + signed PUT with Content-MD5); its native URL.
+
+    Skipped when the control plane already holds these bytes (it answers without a signed URL).
+    """
+    from flyte.storage.dataproxy import DataProxyClient, StubAdapter
+
+    dp = DataProxyClient(StubAdapter(client.dataproxy, timeout=target.settings.timeout),
+                         project=target.project, domain=target.domain, org=target.org)
+    uploaded = await dp.upload_file(bundle.path, filename="code.tar.gz", filename_root=bundle.md5)
+    if uploaded.skipped:
+        logger.info("code bundle %s already uploaded", bundle.md5)
+    return uploaded.native_url
+
+
+def run_spec(options: RunOptions) -> Any:
+    from flyteidl2.core import literals_pb2
+    from flyteidl2.task import run_pb2
+
+    spec = run_pb2.RunSpec(overwrite_cache=options.overwrite_cache)
+    if options.env_vars:
+        spec.envs.values.extend(literals_pb2.KeyValuePair(key=k, value=v) for k, v in options.env_vars.items())
+    if options.labels:
+        spec.labels.values.update(options.labels)
+    if options.max_action_concurrency:
+        spec.max_action_concurrency = options.max_action_concurrency
+    if options.raw_data_path:
+        spec.raw_data_storage.raw_data_prefix = options.raw_data_path
+    if options.run_base_dir:
+        spec.run_base_dir = options.run_base_dir
+    return spec
+
+
+async def submit_run(
+    task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions, target: Target
+) -> Submission:
+    """Everything ``flyte run --runtime remote`` does before the run is on its way (see the module docstring)."""
+    from flyte.admin import connect
+    from flyte.remote.io import inputs_message
+    from flyte.remote.spec import SpecContext, module_of, task_spec, version_of
+    from flyte.types.interface import inputs_to_literals
+    from flyteidl2.common import identifier_pb2
+    from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    in_lits = await inputs_to_literals(task.interface, args, kwargs)  # bad inputs fail before any upload
+    module, root = module_of(task)
+    if target.root_dir is not None:
+        root = target.root_dir.resolve()
+        module = _module_under(task, root) or module
+    bundle = await asyncio.to_thread(build_bundle, root)
+    version = str(options.extra.get("version") or version_of(bundle.md5))
+    async with await connect(target.settings) as client:
+        bundle_uri = await upload_bundle(client, target, bundle)
+        ctx = SpecContext(project=target.project, domain=target.domain, org=target.org, version=version,
+                          bundle_uri=bundle_uri, module=module)
+        spec = task_spec(task, ctx)
+        project_id = identifier_pb2.ProjectIdentifier(organization=target.org, name=target.project,
+                                                      domain=target.domain)
+        run_id = None
+        if options.name:
+            run_id = identifier_pb2.RunIdentifier(org=target.org, project=target.project, domain=target.domain,
+                                                  name=options.name)
+        up = dp.UploadInputsRequest(task_spec=spec, inputs=inputs_message(in_lits))
+        if run_id is not None:
+            up.run_id.CopyFrom(run_id)
+        else:
+            up.project_id.CopyFrom(project_id)
+        uploaded = await client.dataproxy.UploadInputs(up)
+        req = rs.CreateRunRequest(task_spec=spec, offloaded_input_data=uploaded.offloaded_input_data,
+                                  run_spec=run_spec(options))
+        if run_id is not None:
+            req.run_id.CopyFrom(run_id)
+        else:
+            req.project_id.CopyFrom(project_id)
+        resp = await client.run.CreateRun(req)
+    action = resp.run.action
+    return Submission(name=action.id.run.name, phase=phase_of(action.status.phase), bundle=bundle,
+                      bundle_uri=bundle_uri, spec=spec)
+
+
+def _module_under(task: TaskTemplate[Any, Any], root: Any) -> str | None:
+    """The module name of ``task``'s file relative to ``root`` (flyte.init(root_dir=...)), if it is under it."""
+    import inspect
+    from pathlib import Path
+
+    path = Path(inspect.getfile(task.func)).resolve()
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return None
+    return ".".join(rel.with_suffix("").parts)
