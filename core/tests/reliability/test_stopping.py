@@ -110,7 +110,8 @@ def test_a_signal_stops_the_run_within_two_seconds_and_records_it(
     name = f"stop-{kind.replace('_', '-')}-{sig}"
     result, took = _stop_case(program, runs_base, start_flyte, wait_for, kind, sig, name)
     assert took < 2.0, f"{kind}: exited {took:.2f}s after the signal\n{result.stderr}"
-    assert result.returncode != 0
+    assert result.returncode == 128 + sig, result.stderr
+    assert f"Run {name} aborted" in result.stderr and f"runs/{name}" in result.stderr  # says where the record is
     assert "Traceback" not in result.stderr, result.stderr
     record = _record(runs_base, name)
     assert record["phase"] == "ABORTED", record

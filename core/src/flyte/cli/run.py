@@ -172,7 +172,7 @@ def _init_from_config() -> None:
 def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     """Run ``task`` the way ``flyte.with_runcontext(...).run`` does (the same Runner), in one event loop."""
     # Plain click output here: rich costs ~20 ms of start-up and is only loaded for the live display.
-    from flyte._builtin.local.stopping import run_stoppable
+    from flyte._builtin.local.stopping import Stopped, run_stoppable
     from flyte._run import Runner, resolve_runtime
     from flyte.cli.progress import RunProgress
 
@@ -201,6 +201,14 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
 
     try:
         run, outputs, error = run_stoppable(go())
+    except Stopped as stop:  # Ctrl-C / SIGTERM: the run is recorded as ABORTED; say where, no traceback
+        progress.stop()
+        for name, url in stop.runs or [("", "")]:
+            label = f"Run {name} aborted" if name else "Run aborted"
+            click.echo(f"{click.style(label, fg='yellow', bold=True)}: {stop.reason}", err=True)
+            if url:
+                click.echo(f"Record: {url}", err=True)
+        return 128 + stop.signum
     finally:
         progress.stop()
     elapsed = time.perf_counter() - started

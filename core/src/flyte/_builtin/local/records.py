@@ -304,6 +304,12 @@ def finishing_now(within: float = 2.0) -> bool:
 
 
 _atexit_registered = False
+_aborted: list[tuple[str, str]] = []  # (name, record url) of runs this process recorded as ABORTED
+
+
+def aborted_runs() -> list[tuple[str, str]]:
+    """The runs this process has recorded as ABORTED so far: ``(name, url of the record)``."""
+    return list(_aborted)
 
 
 class RunRecorder:
@@ -486,6 +492,8 @@ class RunRecorder:
         record.phase = phase
         record.error = error
         record.end = now
+        if phase is Phase.ABORTED:
+            _aborted.append((record.name, record.directory.as_uri()))
         record.counts = _counts(self.actions)
         try:
             record.write()

@@ -112,11 +112,18 @@ def stop_reason() -> str | None:
 
 
 class Stopped(KeyboardInterrupt):
-    """The run was stopped by a signal; ``signum`` says which."""
+    """The run was stopped by a signal; ``signum`` says which, ``runs`` the records it left.
+
+    ``runs``: ``(name, url)`` of each run recorded as ABORTED by the stop (url "" without a record).
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(_describe(signum))
         self.signum = signum
+        self.reason = _describe(signum)
+        from flyte._builtin.local.records import aborted_runs
+
+        self.runs: list[tuple[str, str]] = aborted_runs()
 
 
 def _describe(signum: int) -> str:
