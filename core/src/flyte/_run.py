@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flyte import _initialize, config
@@ -112,7 +113,9 @@ def _no_remote_message(explicit: bool) -> str:
         source = config.get_config().source
         where = f" in {source}" if source is not None else " (flyte.init(endpoint=...))"
         what = f"admin.endpoint is {endpoint}{where}"
-    return (f"{what}, but no 'remote' runtime is installed, so runs cannot go there yet; run locally with "
+    blocked = "remote" in {p.strip() for p in os.environ.get("FLYTE_DISABLE_PLUGINS", "").split(",")}
+    why = "the 'remote' runtime is blocked by FLYTE_DISABLE_PLUGINS" if blocked else "no 'remote' runtime is installed"
+    return (f"{what}, but {why}, so runs cannot go there; run locally with "
             "`flyte run --local ...` (or --runtime local), or flyte.with_runcontext(mode=\"local\") in code.")
 
 

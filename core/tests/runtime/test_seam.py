@@ -457,7 +457,9 @@ def test_cli_uses_the_same_runner_and_local_flag_wins_over_an_endpoint(tmp_path:
     )
     (tmp_path / ".flyte").mkdir()
     (tmp_path / ".flyte" / "config.yaml").write_text("admin:\n  endpoint: dns:///flyte.example.com\n")
-    env = dict(os.environ, FLYTE_DISABLE_PLUGINS="gcs,azure,s3,docker,podman,sandbox,example", COLUMNS="200")
+    # flyte-remote may be installed in this environment: blocked, the CLI meets a config naming an endpoint and no
+    # remote runtime, which is what a user without flyte-remote meets.
+    env = dict(os.environ, FLYTE_DISABLE_PLUGINS="gcs,azure,s3,docker,podman,sandbox,example,remote", COLUMNS="200")
     env.pop("FLYTE_CONFIG", None)
     flyte_cli = [sys.executable, "-m", "flyte.cli.main"]
 
@@ -468,6 +470,7 @@ def test_cli_uses_the_same_runner_and_local_flag_wins_over_an_endpoint(tmp_path:
     assert p.returncode != 0
     lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and "dns:///flyte.example.com" in lines[0] and "--local" in lines[0], p.stderr
+    assert "blocked by FLYTE_DISABLE_PLUGINS" in lines[0]
     ok = cli("run", "--local", "wf.py", "add", "--x", "1")
     assert ok.returncode == 0, ok.stderr
     assert re.search(r"o0 = 2", ok.stdout)
