@@ -146,8 +146,8 @@ _ERRORS_CLUSTER = [
     "AppleSiliconHostExecFailedError", "AppleSiliconModelNotFoundError", "AppleSiliconNotAvailableError",
 ]
 _ERRORS_OTHER = [
-    "BaseRuntimeError", "CustomError", "DeadlineExceededError", "InlineIOMaxBytesBreached",
-    "MaxQueuedTimeExceededError", "MaxRuntimeExceededError", "ModuleLoadError",
+    "BaseRuntimeError", "CustomError", "InlineIOMaxBytesBreached",
+    "ModuleLoadError",
     "NotInTaskContextError", "OnlyAsyncIOSupportedError", "ParameterMaterializationError",
     "RestrictedTypeError", "RetriesExhaustedError", "RuntimeDataValidationError", "RuntimeSystemError",
     "RuntimeUnknownError", "SyncTaskCallInAsyncContextError", "TraceDoesNotAllowNestedTasksError",

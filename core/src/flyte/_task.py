@@ -17,7 +17,7 @@ from flyte import _context
 from flyte._cache import Cache, CacheRequest, normalize_cache
 from flyte._retry import RetryStrategy, normalize_retries
 from flyte._secret import Secret, SecretRequest, normalize_secrets
-from flyte._timeout import TimeoutType, timeout_seconds
+from flyte._timeout import TimeoutType, deadline_seconds, queued_seconds, timeout_seconds
 from flyte.errors import TaskDefinitionError
 from flyte.types.interface import NativeInterface
 
@@ -51,6 +51,7 @@ class TaskTemplate(Generic[P, R]):
     cache: Cache
     retries: RetryStrategy
     timeout: float | None
+    """``max_runtime`` of one attempt, in seconds (``None``: no limit)."""
     resources: Resources | None = None
     env_vars: dict[str, str] = dataclasses.field(default_factory=dict)
     secrets: tuple[Secret, ...] = ()
@@ -58,6 +59,10 @@ class TaskTemplate(Generic[P, R]):
     sandbox: Any = None
     docs: Any = None
     report: bool = False
+    max_queued_time: float | None = None
+    """How long an attempt may wait to start, in seconds (``flyte.Timeout.max_queued_time``)."""
+    deadline: float | None = None
+    """How long the action may take across all attempts, in seconds (``flyte.Timeout.deadline``)."""
     _cache_version: str | None = dataclasses.field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------
@@ -90,6 +95,7 @@ class TaskTemplate(Generic[P, R]):
             cache_n = normalize_cache(cache)
             option = "timeout"
             timeout_n = timeout_seconds(timeout)
+            queued_n, deadline_n = queued_seconds(timeout), deadline_seconds(timeout)
         except (TypeError, ValueError) as e:
             raise TaskDefinitionError(f"Task '{name}': invalid {option}: {e}") from None
         iface = NativeInterface.from_function(func, name)
@@ -110,6 +116,8 @@ class TaskTemplate(Generic[P, R]):
             sandbox=sandbox,
             docs=docs,
             report=bool(report),
+            max_queued_time=queued_n,
+            deadline=deadline_n,
         )
         functools.update_wrapper(t, func, assigned=("__module__", "__name__", "__qualname__", "__doc__"), updated=())
         return t
@@ -178,6 +186,8 @@ class TaskTemplate(Generic[P, R]):
                 changes["retries"] = normalize_retries(retries)
             if timeout is not None:
                 changes["timeout"] = timeout_seconds(timeout)
+                changes["max_queued_time"] = queued_seconds(timeout)
+                changes["deadline"] = deadline_seconds(timeout)
             if env_vars is not None:
                 changes["env_vars"] = {**self.env_vars, **env_vars}
             if secrets is not None:

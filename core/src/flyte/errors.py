@@ -73,6 +73,28 @@ class TaskTimedoutError(RuntimeUserError, TimeoutError):
 TaskTimeoutError = TaskTimedoutError  # the official SDK's name
 
 
+class MaxRuntimeExceededError(TaskTimedoutError):
+    """An attempt ran longer than ``flyte.Timeout.max_runtime`` (a bare ``timeout=`` is that too)."""
+
+
+class MaxQueuedTimeExceededError(TaskTimedoutError):
+    """An attempt waited longer than ``flyte.Timeout.max_queued_time`` to start (for a concurrency slot)."""
+
+    @classmethod
+    def after(cls, seconds: float, *, task: str, action: str | None = None) -> TaskTimedoutError:
+        return cls("MaxQueuedTimeExceeded", f"waited {seconds:g}s to start without getting to run "
+                   f"(max_queued_time={seconds:g})", task=task, action=action)
+
+
+class DeadlineExceededError(TaskTimedoutError):
+    """An action did not finish within ``flyte.Timeout.deadline``, counted across all its attempts."""
+
+    @classmethod
+    def after(cls, seconds: float, *, task: str, action: str | None = None) -> TaskTimedoutError:
+        return cls("DeadlineExceeded", f"did not finish within its deadline of {seconds:g}s (all attempts "
+                   f"together; deadline={seconds:g}); not retried", task=task, action=action)
+
+
 class NonRecoverableError(RuntimeUserError):
     """Raise from a task to fail it at once: it is not retried, whatever ``retries`` says.
 

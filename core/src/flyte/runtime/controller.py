@@ -30,7 +30,16 @@ from flyte._builtin.local.records import format_failure
 from flyte._context import ActionID, RawDataPath, TaskContext
 from flyte._controller import Controller
 from flyte._secret import MissingSecret, resolve_secret
-from flyte.errors import FlyteError, InvalidInputError, NonRecoverableError, RuntimeUserError, TaskTimedoutError
+from flyte.errors import (
+    DeadlineExceededError,
+    FlyteError,
+    InvalidInputError,
+    MaxQueuedTimeExceededError,
+    MaxRuntimeExceededError,
+    NonRecoverableError,
+    RuntimeUserError,
+    TaskTimedoutError,
+)
 from flyte.runtime import Phase
 from flyte.runtime.body import BodyRunner
 from flyte.runtime.cache_keys import cache_inputs_digest
@@ -99,7 +108,7 @@ async def _with_timeout(task: TaskTemplate[Any, Any], runner: BodyRunner, kwargs
     except TimeoutError:
         if not scope.expired():
             raise  # the body raised TimeoutError itself
-        raise TaskTimedoutError.after(task.timeout, task=task.name, action=record.name) from None
+        raise MaxRuntimeExceededError.after(task.timeout, task=task.name, action=record.name) from None
 
 
 class _Slot:
@@ -268,18 +277,25 @@ class InProcessController(Controller):
         retries = task.retries.count
         backoff = task.retries.backoff
         last_exc: BaseException | None = None
+        # flyte.Timeout.deadline: one clock for all attempts and the waits between them
+        deadline_at = self.loop.time() + task.deadline if task.deadline else None
         for attempt in range(retries + 1):
             rec.attempts = attempt + 1
             try:
-                out = await self._attempt(task, in_lits, rec, parent, attempt)
+                if deadline_at is None:
+                    out = await self._attempt(task, in_lits, rec, parent, attempt)
+                else:
+                    out = await self._attempt_until(deadline_at, task, in_lits, rec, parent, attempt)
             except asyncio.CancelledError:
                 rec.phase = Phase.ABORTED
                 rec.end = time.time()
                 raise
             except Exception as e:
                 last_exc = e
-                if attempt < retries and not isinstance(e, NonRecoverableError):
+                if attempt < retries and not isinstance(e, (NonRecoverableError, DeadlineExceededError)):
                     delay = backoff.delay(attempt) if backoff else 0.0
+                    if deadline_at is not None:
+                        delay = min(delay, max(0.0, deadline_at - self.loop.time()))
                     if logger.isEnabledFor(logging.INFO):
                         logger.info("task %s (%s) attempt %d failed: %s; retrying", task.name, rec.name, attempt + 1, e)
                     if delay:
@@ -315,6 +331,28 @@ class InProcessController(Controller):
             self.on_event("failed", rec)
         raise err from last_exc
 
+    async def _attempt_until(self, deadline_at: float, task: TaskTemplate[Any, Any], in_lits: dict[str, Any],
+                             rec: ActionRecord, parent: TaskContext | None, attempt: int) -> dict[str, Any]:
+        assert task.deadline
+        try:
+            async with asyncio.timeout_at(deadline_at) as scope:
+                return await self._attempt(task, in_lits, rec, parent, attempt)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the body's own TimeoutError, or a max_runtime one (TaskTimedoutError)
+            raise DeadlineExceededError.after(task.deadline, task=task.name, action=rec.name) from None
+
+    async def _acquire_slot(self, task: TaskTemplate[Any, Any], rec: ActionRecord) -> None:
+        """A concurrency slot; with ``max_queued_time``, waiting longer for one is a timeout."""
+        if not task.max_queued_time:
+            await self._sem.acquire()
+            return
+        try:
+            async with asyncio.timeout(task.max_queued_time):
+                await self._sem.acquire()
+        except TimeoutError:
+            raise MaxQueuedTimeExceededError.after(task.max_queued_time, task=task.name, action=rec.name) from None
+
     async def _attempt(
         self,
         task: TaskTemplate[Any, Any],
@@ -344,7 +382,7 @@ class InProcessController(Controller):
             layer: dict[str, str | None] | None = entry[0]
         else:
             layer = self._run_layer
-        await self._sem.acquire()
+        await self._acquire_slot(task, rec)
         slot.held = True
         rec.phase = Phase.RUNNING
         if attempt == 0:
