@@ -378,3 +378,25 @@ def test_a_process_that_exits_mid_run_finishes_the_record_as_aborted(tmp_path: P
     assert summary["phase"] == "ABORTED"
     assert summary["error"] == "the process exited before the run ended"
     assert sum(a["phase"] == "SUCCEEDED" for a in actions) == 10
+
+
+def test_an_abort_says_why() -> None:
+    import asyncio
+
+    from flyte._builtin.local.records import abort_reason
+
+    assert abort_reason(KeyboardInterrupt()) == "interrupted (KeyboardInterrupt)"
+    assert abort_reason(asyncio.CancelledError()).startswith("cancelled")
+    assert abort_reason(SystemExit(3)) == "sys.exit(3) in a task body"
+
+
+@env.task
+async def exits() -> int:
+    raise SystemExit(4)
+
+
+def test_sys_exit_in_a_body_is_recorded() -> None:
+    with pytest.raises(SystemExit):
+        flyte.with_runcontext(name="exited").run(exits)
+    summary, _ = load_run("exited")
+    assert summary["phase"] == "ABORTED" and summary["error"] == "sys.exit(4) in a task body"

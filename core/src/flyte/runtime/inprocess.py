@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flyte._builtin.local.records import new_run_name, open_run_record, scratch_data_dir
+from flyte._builtin.local.records import abort_reason, new_run_name, open_run_record, scratch_data_dir
 from flyte._builtin.local.stopping import stop_reason
 from flyte.errors import InvalidInputError
 from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
@@ -132,7 +132,7 @@ class InProcessRuntime(Runtime):
         except Exception as e:  # recorded, then handed to the caller through the handle
             error = e
         except BaseException as e:  # interrupted or cancelled: record it, then let it propagate
-            recorder.finish(Phase.ABORTED, stop_reason() or str(e) or type(e).__name__)
+            recorder.finish(Phase.ABORTED, stop_reason() or abort_reason(e))
             raise
         outputs = None if error is not None else ActionOutputs.of(value, list(task.interface.outputs))
         phase = Phase.FAILED if error else Phase.SUCCEEDED

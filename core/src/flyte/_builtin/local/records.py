@@ -90,6 +90,19 @@ def format_failure(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
+def abort_reason(exc: BaseException) -> str:
+    """What a run record says when ``exc`` (a BaseException that is not an Exception) ended the run."""
+    import asyncio
+
+    if isinstance(exc, KeyboardInterrupt):
+        return str(exc) or "interrupted (KeyboardInterrupt)"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled" + (f": {exc}" if str(exc) else " (the caller's task was cancelled, or Ctrl-C)")
+    if isinstance(exc, SystemExit):
+        return f"sys.exit({exc.code!r}) in a task body"
+    return str(exc) or type(exc).__name__
+
+
 # -- names ---------------------------------------------------------------------------
 
 
@@ -597,7 +610,7 @@ def scratch_data_dir() -> str:
 
 
 __all__ = [
-    "ActionRecord", "RunRecord", "RunRecorder", "abort_open_records", "claim_run_dir", "format_failure",
+    "ActionRecord", "RunRecord", "RunRecorder", "abort_open_records", "abort_reason", "claim_run_dir", "format_failure",
     "list_runs", "load_run", "new_run_name", "open_run_record", "owner_is_alive", "process_start_time", "runs_dir",
     "scratch_data_dir", "validate_run_name", "write_actions",
 ]
