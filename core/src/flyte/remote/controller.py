@@ -86,6 +86,13 @@ class ActionsController(Controller):
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
+    def run_blocking(self, coro: Any) -> Any:
+        """Run ``coro`` on the action's loop from a sync body's thread and wait (``flyte.map`` in sync code)."""
+        if self.runner is not None:
+            return self.runner.run_blocking(coro)
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
     # -- ids ------------------------------------------------------------------------------
 
     def _run_id(self) -> Any:

@@ -74,3 +74,102 @@ def test_abort_a_running_run(remote: Any) -> None:
     with pytest.raises(flyte.errors.RunAbortedError):
         run.wait()
     assert run.phase == flyte.runtime.Phase.ABORTED
+
+
+def test_200_way_fan_out(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    assert flyte.run(e2e_prog.fan_out, n=200).outputs()[0] == sum(i * i for i in range(200))
+
+
+def test_flyte_map_in_a_sync_body(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    assert flyte.run(e2e_prog.mapped, n=5).outputs()[0] == [0, 1, 4, 9, 16]
+
+
+def test_file_and_dir_between_tasks(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    out = flyte.run(e2e_prog.read_both, text="payload", n=3).outputs()[0]
+    assert out == "payload|['f0.txt', 'f1.txt', 'f2.txt']"
+
+
+def test_dataclass_and_pydantic_io(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    p, b = flyte.run(e2e_prog.records, p=e2e_prog.Point(1, 2), b=e2e_prog.Box(label="old", points=[7])).outputs()
+    assert p == e2e_prog.Point(11, 12)
+    assert b == e2e_prog.Box(label="new", points=[7, 1])
+
+
+def test_same_outputs_locally_and_remotely(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    for task, kwargs in ((e2e_prog.fan_out, {"n": 7}), (e2e_prog.records, {"p": e2e_prog.Point(3, 4),
+                                                                           "b": e2e_prog.Box(label="l", points=[])})):
+        local = flyte.with_runcontext(mode="local").run(task, **kwargs).outputs()
+        there = flyte.run(task, **kwargs).outputs()
+        assert tuple(local) == tuple(there), task.name
+
+
+def test_a_retried_parent_reattaches_to_finished_children(remote: Any, tmp_path: Path) -> None:
+    import e2e_prog
+    import flyte
+
+    run = flyte.run(e2e_prog.reattach, n=4, log_dir=str(tmp_path))
+    assert run.outputs()[0] == 60
+    assert (tmp_path / "parent-crashed").exists()  # the first attempt did fail after its children
+    ran = sorted(p.name.rsplit("-", 1)[0] for p in tmp_path.glob("ran-*"))
+    assert ran == ["ran-0", "ran-1", "ran-2", "ran-3"]  # each child ran once, not once per parent attempt
+
+
+def _actions(box: Any, run_name: str) -> dict[str, str]:
+    import asyncio
+
+    from flyte.admin import AdminSettings, connect
+    from flyteidl2.common import identifier_pb2
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    async def go() -> dict[str, str]:
+        async with await connect(AdminSettings(endpoint=box.endpoint, insecure=True)) as client:
+            rid = identifier_pb2.RunIdentifier(project="flytesnacks", domain="development", name=run_name)
+            resp = await client.run.ListActions(rs.ListActionsRequest(run_id=rid))
+            from flyte.remote.controller import phase_name
+
+            return {a.id.name: phase_name(a.status.phase) for a in resp.actions}
+
+    return asyncio.run(go())
+
+
+def test_aborting_a_parent_aborts_its_children(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    run = flyte.run(e2e_prog.parent_of_sleepers, n=3)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        phases = _actions(remote, run.name)
+        if sum(1 for name, ph in phases.items() if name != "a0" and ph == "RUNNING") == 3:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"children did not start: {phases}")
+    run.abort(reason="test")
+    with pytest.raises(flyte.errors.RunAbortedError):
+        run.wait()
+    phases = _actions(remote, run.name)
+    assert set(phases.values()) == {"ABORTED"}, phases
+
+
+def test_children_through_queue_service_without_use_actions(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    run = flyte.with_runcontext(env_vars={"_U_USE_ACTIONS": ""}).run(e2e_prog.fan_out, n=3)
+    assert run.outputs()[0] == 5
