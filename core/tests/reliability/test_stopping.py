@@ -177,3 +177,24 @@ def test_thread_pool_executor_would_have_blocked_exit(tmp_path: Path) -> None:
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
     assert time.monotonic() - started >= 2.5
+
+
+def test_daemon_pool_reuses_idle_threads_and_caps_them() -> None:
+    import threading
+
+    from flyte._builtin.local.stopping import DaemonThreadPool
+
+    pool = DaemonThreadPool(max_workers=3)
+    try:
+        for _ in range(20):  # one at a time: the idle thread is reused
+            assert pool.submit(lambda: 1).result(timeout=5) == 1
+        assert len(pool._workers) == 1
+        gate = threading.Event()
+        futures = [pool.submit(gate.wait, 5) for _ in range(10)]
+        time.sleep(0.1)
+        assert len(pool._workers) == 3  # never more than max_workers; the rest wait in the queue
+        gate.set()
+        assert all(f.result(timeout=5) for f in futures)
+        assert all(t.daemon for t in pool._workers)
+    finally:
+        pool.shutdown(wait=True)

@@ -155,7 +155,9 @@ def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     loop = asyncio.new_event_loop()
     # asyncio.to_thread calls of bodies get daemon threads too, and closing the loop waits for them only briefly.
-    loop.set_default_executor(DaemonThreadPool(thread_name_prefix="flyte-to-thread", shutdown_timeout=0.5))
+    # Same size as asyncio's own default executor.
+    loop.set_default_executor(DaemonThreadPool(max_workers=min(32, (os.cpu_count() or 1) + 4),
+                                               thread_name_prefix="flyte-to-thread", shutdown_timeout=0.5))
     main = loop.create_task(coro)
     state: dict[str, Any] = {"signum": None, "loop_alive": False, "escalating": False, "escalated": False}
 
