@@ -9,6 +9,7 @@ then ``outputs.pb``; a non-zero exit without ``error.pb`` is a system error.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import shutil
@@ -65,7 +66,13 @@ class _Outcome:
 class Executor:
     def __init__(self, box: Devbox) -> None:
         self.box = box
-        self._slots = asyncio.Semaphore(max(1, box.settings.concurrency))
+        self._limit = max(1, box.settings.concurrency)
+        # Actions waiting for a slot: a FIFO of keys, not one parked task each (cancelling thousands of
+        # semaphore waiters is quadratic). A key missing from _queued was cancelled meanwhile.
+        self._queue: collections.deque[tuple[RunKey, str]] = collections.deque()
+        self._queued: set[tuple[RunKey, str]] = set()
+        self._timers: dict[tuple[RunKey, str], asyncio.TimerHandle] = {}
+        self._closing = False
         self._tasks: dict[tuple[RunKey, str], asyncio.Task[None]] = {}
         self._procs: dict[tuple[RunKey, str], subprocess.Popen[bytes]] = {}
 
@@ -73,14 +80,55 @@ class Executor:
 
     def submit(self, row: ActionRow) -> None:
         key = (row.run, row.name)
-        if key in self._tasks:
+        if key in self._tasks or key in self._queued:
             return
-        task = asyncio.get_running_loop().create_task(self._drive(row.run, row.name))
-        self._tasks[key] = task
-        task.add_done_callback(lambda _t, k=key: self._tasks.pop(k, None))  # type: ignore[misc]
+        self._queued.add(key)
+        self._queue.append(key)
+        spec = task_definition_pb2.TaskSpec.FromString(row.spec or b"")
+        md = spec.task_template.metadata
+        if md.HasField("timeouts") and md.timeouts.HasField("queued_timeout"):
+            limit = md.timeouts.queued_timeout.ToTimedelta().total_seconds()
+            if limit > 0:
+                wait = max(0.0, row.queued_at + limit - time.time())
+                loop = asyncio.get_running_loop()
+                self._timers[key] = loop.call_later(wait, self._queued_too_long, key, limit)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self._tasks) < self._limit and self._queue:
+            key = self._queue.popleft()
+            if key not in self._queued:
+                continue
+            self._queued.discard(key)
+            timer = self._timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+            task = loop.create_task(self._drive(*key))
+            self._tasks[key] = task
+            task.add_done_callback(lambda _t, k=key: self._done(k))  # type: ignore[misc]
+
+    def _done(self, key: tuple[RunKey, str]) -> None:
+        self._tasks.pop(key, None)
+        if not self._closing:
+            self._dispatch()
+
+    def _queued_too_long(self, key: tuple[RunKey, str], limit: float) -> None:
+        self._timers.pop(key, None)
+        if key not in self._queued:
+            return
+        self._queued.discard(key)
+        row = self.box.store.get_action(*key)
+        if row is not None and not row.terminal:
+            err = system_error("QueuedTimeout", f"action {row.name} waited in the queue longer than {limit:g}s")
+            self.box.finish(row, phase_pb2.ACTION_PHASE_TIMED_OUT, error=err)
 
     def cancel(self, row: ActionRow) -> None:
         key = (row.run, row.name)
+        self._queued.discard(key)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
         proc = self._procs.pop(key, None)
         if proc is not None:
             _kill_tree(proc.pid, signal.SIGKILL)
@@ -109,6 +157,9 @@ class Executor:
             self.box.finish(row, phase_pb2.ACTION_PHASE_FAILED, error=err)
 
     async def close(self) -> None:
+        self._closing = True
+        for timer in self._timers.values():
+            timer.cancel()
         for key, proc in list(self._procs.items()):
             _kill_tree(proc.pid, signal.SIGKILL)
             self._procs.pop(key, None)
@@ -130,54 +181,35 @@ class Executor:
         md = spec.task_template.metadata
         retries = md.retries.retries
         deadline_s = md.timeouts.deadline.ToTimedelta().total_seconds() if md.HasField("timeouts") else 0.0
-        queued_s = md.timeouts.queued_timeout.ToTimedelta().total_seconds() if md.HasField("timeouts") else 0.0
         runtime_s = md.timeout.ToTimedelta().total_seconds() if md.HasField("timeout") else 0.0
-
-        wait_s = None
-        if queued_s > 0:
-            wait_s = max(0.0, row.queued_at + queued_s - time.time())
-        try:
-            await asyncio.wait_for(self._slots.acquire(), wait_s)
-        except TimeoutError:
-            box.finish(
-                row,
-                phase_pb2.ACTION_PHASE_TIMED_OUT,
-                error=system_error("QueuedTimeout", f"action {name} waited in the queue longer than {queued_s:g}s"),
-            )
-            return
-        try:
-            while True:
-                row = box.store.get_action(run, name)
-                if row is None or row.terminal:
-                    return
-                row.attempts += 1
-                attempt = row.attempts
-                limit = runtime_s or None
-                if deadline_s > 0:
-                    left = row.created_at + deadline_s - time.time()
-                    if left <= 0:
-                        box.finish(
-                            row,
-                            phase_pb2.ACTION_PHASE_TIMED_OUT,
-                            error=system_error(
-                                "DeadlineExceeded", f"action {name} passed its deadline of {deadline_s:g}s"
-                            ),
-                        )
-                        return
-                    limit = min(limit, left) if limit else left
-                outcome = await self._attempt(row, spec, attempt, limit, deadline_s)
-                row = box.store.get_action(run, name)
-                if row is None or row.terminal:
-                    return
-                if outcome.phase == phase_pb2.ACTION_PHASE_SUCCEEDED:
-                    box.finish(row, outcome.phase)
-                    return
-                if outcome.retryable and attempt <= retries:
-                    continue
-                box.finish(row, outcome.phase, error=outcome.error)
+        while True:
+            row = box.store.get_action(run, name)
+            if row is None or row.terminal:
                 return
-        finally:
-            self._slots.release()
+            row.attempts += 1
+            attempt = row.attempts
+            limit = runtime_s or None
+            if deadline_s > 0:
+                left = row.created_at + deadline_s - time.time()
+                if left <= 0:
+                    box.finish(
+                        row,
+                        phase_pb2.ACTION_PHASE_TIMED_OUT,
+                        error=system_error("DeadlineExceeded", f"action {name} passed its deadline of {deadline_s:g}s"),
+                    )
+                    return
+                limit = min(limit, left) if limit else left
+            outcome = await self._attempt(row, spec, attempt, limit, deadline_s)
+            row = box.store.get_action(run, name)
+            if row is None or row.terminal:
+                return
+            if outcome.phase == phase_pb2.ACTION_PHASE_SUCCEEDED:
+                box.finish(row, outcome.phase)
+                return
+            if outcome.retryable and attempt <= retries:
+                continue
+            box.finish(row, outcome.phase, error=outcome.error)
+            return
 
     async def _attempt(
         self, row: ActionRow, spec: task_definition_pb2.TaskSpec, attempt: int, limit: float | None, deadline_s: float
