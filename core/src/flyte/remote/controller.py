@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from flyte import _context
@@ -46,7 +47,7 @@ class ActionsController(Controller):
 
     def __init__(
         self,
-        client: AdminClient,
+        client: AdminClient | Callable[[], Awaitable[AdminClient]],
         *,
         org: str,
         project: str,
@@ -57,7 +58,10 @@ class ActionsController(Controller):
         spec_context: SpecContext,
         use_actions: bool = True,
     ) -> None:
-        self.client = client
+        # A factory is called on the first child call: leaf actions never load the transport.
+        self._factory = None if hasattr(client, "actions") else client
+        self.client: Any = client if self._factory is None else None
+        self._connecting: asyncio.Lock | None = None
         self.org, self.project, self.domain, self.run_name = org, project, domain, run_name
         self.parent = parent
         self.run_base_dir = run_base_dir
@@ -109,6 +113,13 @@ class ActionsController(Controller):
     # -- the watch ------------------------------------------------------------------------
 
     async def _ensure_watch(self) -> None:
+        if self.client is None:
+            if self._connecting is None:
+                self._connecting = asyncio.Lock()
+            async with self._connecting:
+                if self.client is None:
+                    assert self._factory is not None
+                    self.client = await self._factory()
         if self._watch is None:
             self.loop = asyncio.get_running_loop()
             self._watch = asyncio.create_task(self._follow(), name=f"watch children of {self.parent}")
@@ -247,6 +258,9 @@ class ActionsController(Controller):
             with contextlib.suppress(BaseException):  # cancelled, or already reported to the waiters
                 await self._watch
             self._watch = None
+        if self._factory is not None and self.client is not None:
+            await self.client.close()
+            self.client = None
 
 
 __all__ = ["ActionsController", "phase_name"]

@@ -40,8 +40,22 @@ def outputs_message(lits: dict[str, Any]) -> common_pb2.Outputs:
     return common_pb2.Outputs(literals=[common_pb2.NamedLiteral(name=k, value=v) for k, v in lits.items()])
 
 
+def local_path(uri: str) -> str | None:
+    """The path of a local ``uri`` (plain path or ``file://``); None for object stores. Local files skip fsspec."""
+    if uri.startswith("file://"):
+        return uri[len("file://"):]
+    if "://" in uri:
+        return None
+    return uri
+
+
 def _read(uri: str) -> bytes:
     import flyte.storage as storage
+
+    path = local_path(uri)
+    if path is not None:
+        with open(path, "rb") as fh:
+            return fh.read()
 
     with storage.open_sync(uri, "rb") as f:
         data: bytes = f.read()
@@ -49,7 +63,16 @@ def _read(uri: str) -> bytes:
 
 
 def _write(uri: str, data: bytes) -> None:
+    import os
+
     import flyte.storage as storage
+
+    path = local_path(uri)
+    if path is not None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
 
     with storage.open_sync(uri, "wb") as f:
         f.write(data)

@@ -154,6 +154,15 @@ def _load_bundle(a: WorkerArgs) -> str:
         raise SystemFailure("pickled code bundles (--pkl) are not supported by flyte-core-worker; use --tgz")
     if not a.tgz:
         return dest
+    from flyte.remote.io import local_path
+
+    here = local_path(a.tgz)
+    if here is not None:
+        try:
+            safe_extract(here, dest)
+        except Exception as e:
+            raise SystemFailure(f"could not extract the code bundle {here}: {e}") from e
+        return dest
     with tempfile.TemporaryDirectory(prefix="flyte-bundle-") as tmp:
         local = os.path.join(tmp, "bundle.tgz")
         try:
@@ -219,21 +228,24 @@ async def run_action(a: WorkerArgs) -> None:
     except Exception as e:
         raise SystemFailure(f"{type(e).__name__}: {e}") from e
 
-    client = None
     controller: ActionsController | None = None
     if a.endpoint:
-        from flyte.admin import AdminSettings, connect
+        endpoint, insecure = a.endpoint, a.insecure
 
-        try:
-            settings = AdminSettings.from_config(endpoint=a.endpoint, insecure=a.insecure)
-        except Exception:
-            settings = AdminSettings(endpoint=a.endpoint, insecure=a.insecure)
-        client = await connect(settings)
+        async def connect_to_control_plane() -> Any:
+            from flyte.admin import AdminSettings, connect
+
+            try:
+                settings = AdminSettings.from_config(endpoint=endpoint, insecure=insecure)
+            except Exception:
+                settings = AdminSettings(endpoint=endpoint, insecure=insecure)
+            return await connect(settings)
+
         spec_ctx = SpecContext(project=a.project, domain=a.domain, org=a.org, version=a.version,
                                bundle_uri=a.tgz or None)
-        controller = ActionsController(client, org=a.org, project=a.project, domain=a.domain, run_name=a.run_name,
-                                       parent=a.name, run_base_dir=a.run_base_dir, spec_context=spec_ctx,
-                                       use_actions=a.use_actions)
+        controller = ActionsController(connect_to_control_plane, org=a.org, project=a.project, domain=a.domain,
+                                       run_name=a.run_name, parent=a.name, run_base_dir=a.run_base_dir,
+                                       spec_context=spec_ctx, use_actions=a.use_actions)
     runner = InProcessBodyRunner()
     if controller is not None:
         runner.attach(controller, 1000)
@@ -260,8 +272,6 @@ async def run_action(a: WorkerArgs) -> None:
         await runner.close()
         if controller is not None:
             await controller.close()
-        if client is not None:
-            await client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
