@@ -374,14 +374,16 @@ class _Feed:
         lease.restored = False
         snap = await lease.session.feed_start(self.prog.call_code, inputs=inputs, mount=self.ex._mount(self.sb))
         handlers = _snapshot_handlers()
+        handler = handlers.get(type(snap), _Feed.on_name_lookup)
+        if handler is None:  # completed without asking the host anything (a leaf body)
+            return snap.output
         driving = _DRIVING.set((self.ex, lease))
         try:
-            while True:
-                handler = handlers.get(type(snap), _Feed.on_name_lookup)
-                if handler is None:  # complete
-                    return snap.output
+            while handler is not None:
                 lease.calls += 1
                 snap = await handler(self, snap)
+                handler = handlers.get(type(snap), _Feed.on_name_lookup)
+            return snap.output
         finally:
             _DRIVING.reset(driving)
             for f in self.pending.values():
