@@ -186,10 +186,10 @@ async def serve(
     from hypercorn.asyncio import serve as hyper_serve
     from hypercorn.config import Config
 
-    from flyte_devbox import coalesce
+    from flyte_devbox import hypercorn_tuning
 
-    if os.environ.get("FLYTE_DEVBOX_COALESCE", "1") != "0":
-        coalesce.install()
+    if os.environ.get("FLYTE_DEVBOX_TUNING", "1") != "0":
+        hypercorn_tuning.install()
 
     if settings.storage:
         from flyte_devbox.datastore import check_bucket
