@@ -113,6 +113,10 @@ class RunAbortedError(FlyteError):
     """The run (or an action of it) was aborted before it finished."""
 
 
+class PickleWarning(RuntimeWarning):
+    """A type without a transformer travels pickled (``types.pickle: error`` makes it an error)."""
+
+
 class EnvironmentIsolationWarning(RuntimeWarning):
     """Two environments set the same variable differently while their tasks ran at the same time.
 

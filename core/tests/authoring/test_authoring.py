@@ -54,7 +54,8 @@ class Opaque:
     pass
 
 
-def test_unsupported_type_is_an_error_at_decoration_naming_task_param_type() -> None:
+def test_unsupported_type_is_an_error_at_decoration_naming_task_param_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYTE_TYPES_PICKLE", "error")  # by default it would travel pickled, with a warning
     with pytest.raises(TaskDefinitionError) as e:
 
         @env.task

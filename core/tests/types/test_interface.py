@@ -65,7 +65,8 @@ def test_interface_introspection():
     assert [v.key for v in ti.outputs.variables] == ["o0"]
 
 
-def test_unsupported_parameter_names_task_parameter_and_type():
+def test_unsupported_parameter_names_task_parameter_and_type(monkeypatch):
+    monkeypatch.setenv("FLYTE_TYPES_PICKLE", "error")  # the default pickles such types (test_pickle_fallback)
     def f(a: int, s: set[int]) -> int:
         return a
 
@@ -74,7 +75,8 @@ def test_unsupported_parameter_names_task_parameter_and_type():
     assert "Pickled" in str(e.value)
 
 
-def test_unsupported_output_names_task_and_output():
+def test_unsupported_output_names_task_and_output(monkeypatch):
+    monkeypatch.setenv("FLYTE_TYPES_PICKLE", "error")  # the default pickles such types (test_pickle_fallback)
     def f() -> set[int]:
         return set()
 

@@ -83,11 +83,11 @@ async def test_annotated_literal_keeps_the_full_class_name():
     assert await roundtrip("a", t) == "a"
 
 
-@pytest.mark.parametrize("t", [Literal[None], Literal["a", None], Literal[Color.RED], Literal[b"x"]])
+@pytest.mark.parametrize("t", [Literal[None], Literal["a", None], Literal[b"x"]])
 def test_unsupported_literal_values_fail_at_definition(t):
-    with pytest.raises(TypeTransformerError, match="str, int or bool"):
+    with pytest.raises(TypeTransformerError, match="str, int, bool or Enum members"):
         TypeEngine.to_literal_type(t)
-    with pytest.raises(TaskDefinitionError, match="str, int or bool"):
+    with pytest.raises(TaskDefinitionError, match="str, int, bool or Enum members"):
         NativeInterface.from_types("f", {"x": t})
 
 

@@ -40,7 +40,8 @@ def test_engine_loads_neither_io_nor_the_run_context() -> None:
     assert out == "[]"
 
 
-def test_file_and_dir_are_registered_by_the_builtin_plugin() -> None:
+def test_file_and_dir_are_registered_by_the_builtin_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYTE_TYPES_PICKLE", "error")  # else File would travel pickled without the built-in plugin
     with isolated_plugins() as pm:
         names = dict(pm.transformers.snapshot(full=False))
         assert names["File"] == ("local", TypeEngine.get_transformer(File))

@@ -14,7 +14,9 @@ Lookup order for a type ``t``:
    the built-in plugin's, which include ``flyte.io.File`` and ``flyte.io.Dir`` (this package
    does not import :mod:`flyte.io`, a higher layer), then installed plugins'.
 
-Anything else is an error; there is no silent pickle fallback.
+Anything else travels pickled, as on the official SDK, with one ``PickleWarning`` per type per
+run (``types.pickle: error`` in the config, or ``FLYTE_TYPES_PICKLE=error``, makes it an error
+instead; see ``_fallback``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from flyteidl2.core.types_pb2 import LiteralType
 import flyte.storage as storage
 from flyte.errors import TypeTransformerError
 from flyte.plugins.manager import get_plugin_manager
-from flyte.types import _collections, _guess, _simple, _transformer
+from flyte.types import _collections, _fallback, _guess, _simple, _transformer
 from flyte.types._literal import LITERAL
 from flyte.types._msgpack_codec import codec_for
 from flyte.types._pickle import BYTES, PICKLE, PICKLED
@@ -69,6 +71,10 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
             return _collections.ENUM
         if issubclass(t, tuple) and hasattr(t, "_fields"):
             return NAMED_TUPLE
+        if issubclass(t, dict) and hasattr(t, "__required_keys__"):  # a TypedDict
+            from flyte.types._typeddict import TYPED_DICT
+
+            return TYPED_DICT
         if dataclasses.is_dataclass(t):
             return DATACLASS
         if "pydantic" in sys.modules:  # a model class exists only if pydantic is imported: never import it here
@@ -186,7 +192,10 @@ class TypeEngine:
         found = cls._from_plugins(t)
         if found is not None:
             return found
-        raise _unsupported(t)
+        # As on the official SDK, anything else travels pickled, with a warning (types.pickle: error refuses it).
+        if _fallback.policy() == "error":
+            raise _unsupported(t, "types.pickle is 'error', so it is not pickled")
+        return _fallback.FALLBACK_PICKLE, cls._plugin_snapshot()  # owned by the plugins seen: a new plugin may claim t
 
     @staticmethod
     def _plugin_snapshot(full: bool = False) -> Any:
@@ -233,7 +242,8 @@ class TypeEngine:
             p = cls._plans.get(t)
         except TypeError:  # unhashable annotation metadata: no caching
             return cls._compile(t)
-        if p is not None and (p.owner is None or p.owner is cls._plugin_snapshot()):
+        if (p is not None and (p.owner is None or p.owner is cls._plugin_snapshot())
+                and (p.transformer is not _fallback.FALLBACK_PICKLE or _fallback.policy() == "warn")):
             return p
         with cls._lock:
             p = cls._compile(t)

@@ -21,11 +21,13 @@ the annotation sits (verified against 2.12.1, see ``core/tests/types/golden``):
 
 The pickle is the official encoding of the type, not a fallback, so we write it; we read
 it with an unpickler that refuses every global (no code runs) and accept only a value that
-is a member of the Literal. Members may be ``str``, ``int`` or ``bool``.
+is a member of the Literal. Members may be ``str``, ``int``, ``bool`` or ``Enum`` members (the
+official SDK pickles those too; we unpickle only the member's own enum class).
 """
 
 from __future__ import annotations
 
+import enum
 import pickle
 import sys
 import typing
@@ -50,10 +52,11 @@ def literal_members(t: Any) -> tuple[Any, ...]:
     if not members:
         raise fail(f"{type_repr(t)} has no values")
     for m in members:
-        if type(m) not in _MEMBER_TYPES:
+        if type(m) not in _MEMBER_TYPES and not isinstance(m, enum.Enum):
             hint = " (use Optional[Literal[...]] for None)" if m is None else ""
             raise fail(
-                f"{type_repr(t)}: Literal values must be str, int or bool, got {type(m).__name__} {value_repr(m)}{hint}"
+                f"{type_repr(t)}: Literal values must be str, int, bool or Enum members, "
+                f"got {type(m).__name__} {value_repr(m)}{hint}"
             )
     return members
 
@@ -110,8 +113,9 @@ class LiteralTransformer(TypeTransformer[Any]):
     async def to_python_value(self, lv: Literal, expected_python_type: Any) -> Any:
         t = expected_python_type
         members = literal_members(t)
-        v = load_plain_pickle(await pickle_bytes(lv), f"a {type_repr(t)} literal")
-        if type(v) not in _MEMBER_TYPES:
+        enums = tuple(dict.fromkeys(type(m) for m in members if isinstance(m, enum.Enum)))
+        v = load_plain_pickle(await pickle_bytes(lv), f"a {type_repr(t)} literal", enums)
+        if type(v) not in _MEMBER_TYPES and type(v) not in enums:
             raise fail(
                 f"a {type_repr(t)} literal must hold one of {list(members)!r}; "
                 f"it holds a {type(v).__name__}, refusing it"

@@ -128,24 +128,29 @@ class PickleTransformer(TypeTransformer[Any]):
 
 
 class _NoGlobals(pickle.Unpickler):
-    """An unpickler that refuses every global, so loading runs no code (plain data only)."""
+    """An unpickler that refuses every global but the ``allowed`` classes, so loading runs no other code."""
 
-    def __init__(self, file: Any, what: str) -> None:
+    def __init__(self, file: Any, what: str, allowed: tuple[type, ...] = ()) -> None:
         super().__init__(file)
         self._what = what
+        self._allowed = {(c.__module__, c.__qualname__): c for c in allowed}
 
     def find_class(self, module: str, name: str) -> Any:
+        found = self._allowed.get((module, name))
+        if found is not None:
+            return found
         raise fail(f"{self._what} must not reference {module}.{name}; refusing to unpickle it")
 
 
-def load_plain_pickle(data: bytes, what: str) -> Any:
+def load_plain_pickle(data: bytes, what: str, allowed: tuple[type, ...] = ()) -> Any:
     """Unpickle ``data`` without resolving any global (no classes, no functions: no code runs).
 
     ``what`` names the literal in errors ("a bytes literal"). Only plain built-in data
-    (str, int, bool, bytes, containers of them...) can come out; callers check the type.
+    (str, int, bool, bytes, containers of them...) can come out, and members of the ``allowed``
+    classes (enum classes of a ``Literal``, resolved to the very classes given); callers check the type.
     """
     try:
-        return _NoGlobals(io.BytesIO(data), what).load()
+        return _NoGlobals(io.BytesIO(data), what, allowed).load()
     except TypeTransformerError:
         raise
     except Exception as e:  # UnpicklingError, EOFError, ValueError... on malformed data
