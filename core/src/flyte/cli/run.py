@@ -137,10 +137,12 @@ class RunGroup(click.Group):
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None,
               help="At most this many actions run at once (local runtime default: 1000).")
 @click.option("--no-progress", is_flag=True, help="Do not show the live progress display.")
+@click.option("--detach", is_flag=True, help="Remote runs: return once the run is created (it goes on).")
+@click.option("--follow", is_flag=True, help="Remote runs: stream the run's logs while waiting for it.")
 @click.pass_context
 def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, raw_data_path: str | None,
         run_base_dir: str | None, env: tuple[str, ...], overwrite_cache: bool, max_concurrency: int | None,
-        no_progress: bool) -> None:
+        no_progress: bool, detach: bool, follow: bool) -> None:
     """Run a task from FILE: flyte run hello.py main --name world"""
     obj = ctx.ensure_object(dict)
     if local and runtime and runtime != "local":
@@ -154,6 +156,8 @@ def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, 
         overwrite_cache=overwrite_cache,
         max_concurrency=max_concurrency,
         progress=not no_progress,
+        detach=detach,
+        follow=follow,
     )
 
 
@@ -163,9 +167,11 @@ MAX_OUTPUT_CHARS = 2000
 def _init_from_config() -> None:
     """Like the official CLI: the config file (if any) sets storage, project/domain and the endpoint."""
     from flyte._initialize import get_init_config, init_from_config
+    from flyte.admin import is_remote_configured
     from flyte.config import find_config_file
 
-    if get_init_config() is None and find_config_file() is not None:
+    # An endpoint from `flyte --endpoint`/FLYTE_ADMIN_ENDPOINT/FLYTE_API_KEY also makes remote the default.
+    if get_init_config() is None and (find_config_file() is not None or is_remote_configured()):
         init_from_config()
 
 
@@ -177,7 +183,12 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     from flyte.cli.progress import RunProgress
 
     _init_from_config()
-    mode, _ = resolve_runtime(opts.get("runtime"))  # an endpoint without a remote runtime: one line, now
+    mode, runtime_cls = resolve_runtime(opts.get("runtime"))  # an endpoint without a remote runtime: one line, now
+    cli_execute = getattr(runtime_cls, "cli_execute", None)
+    if cli_execute is not None:  # a runtime running elsewhere shows its own run (flyte-remote: URL, counts, detach)
+        return int(cli_execute(task, kwargs, opts))
+    if opts.get("detach") or opts.get("follow"):
+        raise click.UsageError(f"--detach and --follow are for runs on a control plane, not the '{mode}' runtime")
     show_progress = bool(opts.get("progress", True)) and sys.stderr.isatty()
     progress = RunProgress(f"{task.name} [{mode}]", enabled=show_progress)
     runner = Runner(

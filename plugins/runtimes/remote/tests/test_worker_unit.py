@@ -19,8 +19,9 @@ ENV = {"ACTION_NAME": "a0", "RUN_NAME": "r1", "_U_RUN_BASE": "/data/r1", "_U_ORG
 def test_args_and_env_of_the_contract() -> None:
     a = parse_args(["--inputs", "/x/inputs.pb", "--outputs-path", "/x/0", "--version", "v", "--raw-data-path", "/raw",
                     "--checkpoint-path", "{{.checkpointOutputPrefix}}", "--prev-checkpoint", "",
-                    "--run-name", "{{.runName}}", "--name", "{{.actionName}}", "--run-start-time", "2026-01-01T00:00:00Z",
-                    "--tgz", "/b.tgz", "--dest", ".", "--resolver", "flyte.remote", "mod", "m", "instance", "env.t"], ENV)
+                    "--run-name", "{{.runName}}", "--name", "{{.actionName}}",
+                    "--run-start-time", "2026-01-01T00:00:00Z", "--tgz", "/b.tgz", "--dest", ".",
+                    "--resolver", "flyte.remote", "mod", "m", "instance", "env.t"], ENV)
     assert (a.name, a.run_name, a.run_base_dir, a.project, a.domain, a.org) == ("a0", "r1", "/data/r1", "p", "d", "o")
     assert a.use_actions and a.insecure and a.endpoint == "dns:///127.0.0.1:1"
     assert a.resolver_args == ["mod", "m", "instance", "env.t"]

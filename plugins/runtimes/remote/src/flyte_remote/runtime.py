@@ -136,6 +136,13 @@ class RemoteRuntime(Runtime):
     description: ClassVar[str] = "runs on a Flyte 2 control plane (a cluster, or flyte-devbox)"
     run_options: ClassVar[frozenset[str]] = frozenset({"interruptible", "queue", "version", "copy_style"})
 
+    @staticmethod
+    def cli_execute(task: TaskTemplate[Any, Any], kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
+        """``flyte run`` with this runtime: submit, show, follow, print outputs (flyte_remote.cli)."""
+        from flyte_remote.cli import cli_execute
+
+        return cli_execute(task, kwargs, opts)
+
     async def submit(
         self,
         task: TaskTemplate[Any, Any],

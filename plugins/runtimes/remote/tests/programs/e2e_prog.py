@@ -160,3 +160,10 @@ async def reattach(n: int, log_dir: str) -> int:
 @env.task
 async def parent_of_sleepers(n: int) -> list[str]:
     return list(await asyncio.gather(*(sleeper(60) for _ in range(n))))
+
+
+@env.task
+async def chatty(n: int) -> int:
+    for i in range(n):
+        print(f"line {i} from the task", flush=True)
+    return n

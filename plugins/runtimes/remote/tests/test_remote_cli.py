@@ -1,0 +1,61 @@
+"""``flyte run`` on flyte-devbox: remote is the default with an endpoint; outputs, errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PROG = str(Path(__file__).parent / "programs" / "e2e_prog.py")
+
+
+def _flyte(box: Any, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp)}
+    return subprocess.run([exe, "--endpoint", box.endpoint, "--insecure", "run", *args], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp)
+
+
+def test_run_with_an_endpoint_goes_remote_and_prints_outputs(devbox: Any, tmp_path: Path) -> None:
+    r = _flyte(devbox, PROG, "fan_out", "--n", "5", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "submitted: http://" in r.stderr
+    assert "succeeded" in r.stdout and "o0 = 30" in r.stdout
+    assert "6 actions: 6 succeeded" in r.stdout
+
+
+def test_a_failed_run_exits_1_with_the_error(devbox: Any, tmp_path: Path) -> None:
+    r = _flyte(devbox, PROG, "fail", "--x", "4", tmp=tmp_path)
+    assert r.returncode == 1
+    assert "failed" in r.stderr and "ValueError: boom 4" in r.stderr
+
+
+def test_detach_returns_after_submission_with_hints(devbox: Any, tmp_path: Path) -> None:
+    r = _flyte(devbox, "--detach", PROG, "sleeper", "--seconds", "30", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "abort run" in r.stderr and "get logs" in r.stderr
+    name = r.stderr.split("Run ", 1)[1].split(" ", 1)[0]
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    abort = r.stderr.split("abort it:", 1)[1].split()  # the hint's command, as printed
+    assert abort[-3:] == ["abort", "run", name]
+    a = subprocess.run([exe, "--endpoint", devbox.endpoint, "--insecure", *abort[1:]],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "FLYTE_CONFIG": ""})
+    assert a.returncode == 0, a.stderr
+
+
+def test_follow_streams_the_logs(devbox: Any, tmp_path: Path) -> None:
+    r = _flyte(devbox, "--follow", PROG, "chatty", "--n", "3", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "line 2 from the task" in r.stdout
+
+
+def test_local_still_runs_in_process(devbox: Any, tmp_path: Path) -> None:
+    r = _flyte(devbox, "--local", PROG, "hello", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "hello world" in r.stdout and "submitted" not in r.stderr
