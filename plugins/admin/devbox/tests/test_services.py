@@ -143,3 +143,29 @@ def test_create_and_update_projects(channel):
     got.description = "changed"
     stub.UpdateProject(pj.UpdateProjectRequest(project=got))
     assert stub.GetProject(pj.GetProjectRequest(id="proj-x")).project.description == "changed"
+
+
+def test_list_runs_filters_by_phase_and_task_name(channel):
+    from flyteidl2.common import list_pb2
+
+    runs = rsg.RunServiceStub(channel)
+    ok = runs.CreateRun(rs.CreateRunRequest(project_id=PROJECT, task_spec=py_spec(OK, name="lister_ok")))
+    bad = runs.CreateRun(
+        rs.CreateRunRequest(project_id=PROJECT, task_spec=py_spec("import sys; sys.exit(2)", name="lister_bad"))
+    )
+    for r in (ok, bad):
+        wait_phase(runs, r.run.action.id.run, DONE)
+
+    def names(*filters) -> set[str]:
+        req = rs.ListRunsRequest(project_id=PROJECT, request=list_pb2.ListRequest(filters=list(filters), limit=1000))
+        return {r.action.id.run.name for r in runs.ListRuns(req).runs}
+
+    F = list_pb2.Filter
+    failed = names(F(function=F.EQUAL, field="phase", values=[str(phase_pb2.ACTION_PHASE_FAILED)]))
+    assert bad.run.action.id.run.name in failed and ok.run.action.id.run.name not in failed
+    both = names(F(function=F.VALUE_IN, field="phase", values=["SUCCEEDED", "FAILED"]))
+    assert {ok.run.action.id.run.name, bad.run.action.id.run.name} <= both
+    assert names(F(function=F.EQUAL, field="task_name", values=["lister_ok"])) == {ok.run.action.id.run.name}
+    with pytest.raises(grpc.RpcError) as e:
+        names(F(function=F.EQUAL, field="created_by", values=["x"]))
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED and "created_by" in e.value.details()

@@ -322,13 +322,20 @@ class RunService(rsc.RunService):
         elif which in ("task_name", "task_id", "trigger_name"):
             fail(Code.UNIMPLEMENTED, f"listing runs by {which} is not supported by the devbox")
         limit, offset = page(request.request)
-        keys = self.box.store.list_runs(org, project, domain, limit + 1, offset)
-        runs = []
-        for key in keys[:limit]:
+        filters = request.request.filters
+        if not filters:
+            keys = self.box.store.list_runs(org, project, domain, limit + 1, offset)
+            roots = [r for r in (self.box.store.get_action(k, ROOT) for k in keys) if r is not None]
+            runs = [rd.Run(action=cv.action(r)) for r in roots[:limit]]
+            return rs.ListRunsResponse(runs=runs, token=str(offset + limit) if len(keys) > limit else "")
+        matching = []
+        for key in self.box.store.list_runs(org, project, domain, -1, 0):
             root = self.box.store.get_action(key, ROOT)
-            if root is not None:
-                runs.append(rd.Run(action=cv.action(root)))
-        return rs.ListRunsResponse(runs=runs, token=str(offset + limit) if len(keys) > limit else "")
+            if root is not None and all(_matches(root, f) for f in filters):
+                matching.append(root)
+        chunk = matching[offset : offset + limit]
+        token = str(offset + limit) if len(matching) > offset + limit else ""
+        return rs.ListRunsResponse(runs=[rd.Run(action=cv.action(r)) for r in chunk], token=token)
 
     async def list_actions(self, request: rs.ListActionsRequest, ctx: RequestContext) -> rs.ListActionsResponse:
         key = cv.run_key(request.run_id)
@@ -376,6 +383,41 @@ class RunService(rsc.RunService):
         row = self.runs.get_row(*cv.action_key(request.action_id))
         self.box.abort(row, request.reason or "aborted by user")
         return rs.AbortActionResponse()
+
+
+def _phase_value(v: str) -> int:
+    if v.lstrip("-").isdigit():
+        return int(v)
+    name = v.upper()
+    try:
+        return int(phase_pb2.ActionPhase.Value(name if name.startswith("ACTION_PHASE_") else "ACTION_PHASE_" + name))
+    except ValueError:
+        fail(Code.INVALID_ARGUMENT, f"filter value '{v}' is not an action phase")
+
+
+def _matches(root: ActionRow, f: Any) -> bool:
+    """ListRuns filters on phase, task_name and task_version (what the official client sends)."""
+    from flyteidl2.common import list_pb2
+
+    fn = list_pb2.Filter
+    if f.field == "phase":
+        got = root.phase
+        want = {_phase_value(v) for v in f.values}
+    elif f.field in ("task_name", "task_version"):
+        tid = task_definition_pb2.TaskIdentifier.FromString(root.task_id) if root.task_id else None
+        spec = task_definition_pb2.TaskSpec.FromString(root.spec or b"")
+        if f.field == "task_name":
+            names = {spec.task_template.id.name, spec.short_name} | ({tid.name} if tid else set())
+            return bool(names & set(f.values)) == (f.function in (fn.EQUAL, fn.VALUE_IN))
+        got_v = tid.version if tid else spec.task_template.id.version
+        return (got_v in set(f.values)) == (f.function in (fn.EQUAL, fn.VALUE_IN))
+    else:
+        fail(Code.UNIMPLEMENTED, f"filtering runs on '{f.field}' is not supported by the devbox")
+    if f.function in (fn.EQUAL, fn.VALUE_IN):
+        return got in want
+    if f.function in (fn.NOT_EQUAL, fn.VALUE_NOT_IN):
+        return got not in want
+    fail(Code.UNIMPLEMENTED, f"filter function {fn.Function.Name(f.function)} on '{f.field}' is not supported")
 
 
 def page(req: Any) -> tuple[int, int]:
