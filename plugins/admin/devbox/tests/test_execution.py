@@ -236,3 +236,19 @@ def test_secret_values_are_never_returned(channel):
         raise AssertionError("duplicate secret accepted")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_tail_logs_follows_a_running_attempt(channel):
+    code = "import sys, time; print('first', flush=True); time.sleep(1.5); print('second', file=sys.stderr, flush=True)"
+    stub, aid = start(channel, py_spec(code))
+    wait_phase(stub, aid.run, {phase_pb2.ACTION_PHASE_RUNNING} | DONE)
+    got: list[tuple[float, str]] = []
+    for resp in dpg.DataProxyServiceStub(channel).TailLogs(dpp.TailLogsRequest(action_id=aid), timeout=30):
+        for chunk in resp.logs:
+            got.extend((time.monotonic(), line.message) for line in chunk.lines)
+    messages = [m for _, m in got]
+    assert messages.index("first") < messages.index("second")
+    t_first = next(t for t, m in got if m == "first")
+    t_second = next(t for t, m in got if m == "second")
+    assert t_second - t_first > 1.0  # streamed as written, not at the end
+    assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
