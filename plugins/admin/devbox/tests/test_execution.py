@@ -252,3 +252,41 @@ def test_tail_logs_follows_a_running_attempt(channel):
     t_second = next(t for t, m in got if m == "second")
     assert t_second - t_first > 1.0  # streamed as written, not at the end
     assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
+
+
+FILE_SECRET = """
+import os, sys, pathlib
+p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True, exist_ok=True)
+secret = pathlib.Path(os.environ["FLYTE_SECRETS_DEFAULT_DIR"]) / "grp" / "file-token"
+(p / "report.html").write_text("<p>" + secret.read_text() + "</p>")
+"""
+
+
+def test_file_secret_and_report_download_link(channel):
+    secg.SecretServiceStub(channel).CreateSecret(
+        secp.CreateSecretRequest(
+            id=secd.SecretIdentifier(name="file-token", project="flytesnacks", domain="development"),
+            secret_spec=secd.SecretSpec(string_value="from-a-file"),
+        )
+    )
+    spec = py_spec(FILE_SECRET)
+    spec.task_template.security_context.secrets.add(
+        group="grp", key="file-token", mount_requirement=security_pb2.Secret.MountType.FILE
+    )
+    stub, aid = start(channel, spec)
+    d = wait_phase(stub, aid.run, DONE)
+    assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
+    req = dpp.CreateDownloadLinkRequest(artifact_type=dpp.ARTIFACT_TYPE_REPORT)
+    req.action_attempt_id.action_id.CopyFrom(aid)
+    req.action_attempt_id.attempt = 1
+    link = dpg.DataProxyServiceStub(channel).CreateDownloadLink(req)
+    import httpx
+
+    r = httpx.get(link.pre_signed_urls.signed_url[0])
+    assert r.status_code == 200 and r.text == "<p>from-a-file</p>"
+    req.action_attempt_id.attempt = 7
+    try:
+        dpg.DataProxyServiceStub(channel).CreateDownloadLink(req)
+        raise AssertionError("a link to a missing report was issued")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.NOT_FOUND
