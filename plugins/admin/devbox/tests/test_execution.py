@@ -179,7 +179,8 @@ ABORTABLE = """
 import os, sys, subprocess, time, pathlib
 p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True, exist_ok=True)
 child = subprocess.Popen(["sleep", "300"])
-(p / "pids").write_text(f"{os.getpid()} {child.pid}")
+escaped = subprocess.Popen(["sleep", "301"], start_new_session=True)  # left the process group
+(p / "pids").write_text(f"{os.getpid()} {child.pid} {escaped.pid}")
 time.sleep(300)
 """
 

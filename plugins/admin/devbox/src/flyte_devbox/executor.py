@@ -132,6 +132,7 @@ class Executor:
         proc = self._procs.pop(key, None)
         if proc is not None:
             _kill_tree(proc.pid, signal.SIGKILL)
+            asyncio.get_running_loop().run_in_executor(None, kill_by_token, _attempt_token(row, row.attempts))
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
@@ -143,6 +144,7 @@ class Executor:
                 pid = int(row.extra.decode())
                 if _is_our_process(pid, _attempt_token(row, row.attempts)):
                     _kill_tree(pid, signal.SIGKILL)
+        kill_by_token(_attempt_token(row, row.attempts))
         err = system_error("DevboxRestarted", "the devbox stopped while this attempt was running")
         self._fail_attempt(row, row.attempts, err)
         spec = task_definition_pb2.TaskSpec.FromString(row.spec or b"")
@@ -291,7 +293,9 @@ class Executor:
             raise
         finally:
             self._procs.pop(key, None)
-            _kill_tree(proc.pid, signal.SIGKILL)  # leftovers of the tree
+            _kill_tree(proc.pid, signal.SIGKILL)  # leftovers of the group
+            # ... and descendants that left it (setsid, double fork): they still carry the token.
+            asyncio.get_running_loop().run_in_executor(None, kill_by_token, _attempt_token(row, attempt))
         if timed_out:
             deadline_hit = deadline_s > 0 and time.time() >= row.created_at + deadline_s - 0.05
             what = f"deadline of {deadline_s:g}s" if deadline_hit else f"max runtime of {limit:g}s"
@@ -473,6 +477,23 @@ def _is_our_process(pid: int, token: str) -> bool:
     except OSError:
         return False
     return f"{_ATTEMPT_ENV}={token}".encode() in environ.split(b"\0")
+
+
+def kill_by_token(token: str) -> int:
+    """SIGKILL every process whose environment carries this attempt's token; how many there were."""
+    needle = f"{_ATTEMPT_ENV}={token}".encode()
+    me = os.getpid()
+    killed = 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed
 
 
 def _kill_tree(pid: int, sig: int) -> None:
