@@ -39,22 +39,62 @@ class Dir(BlobBase, Generic[T]):
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    async def from_local(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> Dir[T]:
-        """A Dir for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path."""
+    async def from_local(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        dir_cache_key: str | None = None,
+        batch_size: int | None = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> Dir[T]:
+        """A Dir for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path.
+
+        ``dir_cache_key`` (as in the official SDK) becomes the Dir's ``hash``: what a cached task keys on
+        instead of the folder's content. ``batch_size``, ``chunk_size`` and ``max_concurrency`` tune the
+        official SDK's upload and are accepted here.
+        """
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(local):
             raise NotADirectoryError(f"Dir.from_local: {local} is not a directory")
         target = await _put_local(local, remote_destination)
-        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
+        if target is None:
+            return cls(path=local, hash=dir_cache_key)
+        return cls(path=target, name=os.path.basename(local), hash=dir_cache_key)
 
     @classmethod
-    def from_local_sync(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> Dir[T]:
+    def from_local_sync(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        dir_cache_key: str | None = None,
+        batch_size: int | None = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> Dir[T]:
         """Synchronous :meth:`from_local` (streams each file)."""
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(local):
             raise NotADirectoryError(f"Dir.from_local_sync: {local} is not a directory")
         target = _put_local_sync(local, remote_destination)
-        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
+        if target is None:
+            return cls(path=local, hash=dir_cache_key)
+        return cls(path=target, name=os.path.basename(local), hash=dir_cache_key)
+
+    @classmethod
+    def new_remote(cls, dir_name: str | None = None, hash: str | None = None) -> Dir[T]:
+        """A Dir at a fresh path to fill (``File`` objects under it via :meth:`File.new_remote`-style paths):
+        under the run's raw data path inside a run, else a new temporary folder."""
+        import tempfile
+        import uuid
+
+        from flyte.storage import data_access
+
+        name = dir_name or uuid.uuid4().hex
+        da = data_access.current()
+        if da is None:
+            return cls(path=os.path.join(tempfile.mkdtemp(prefix="flyte-"), name), hash=hash)
+        return cls(path=da.new_path(name), hash=hash)
 
     @classmethod
     def from_existing_remote(cls, remote_path: str, dir_cache_key: str | None = None) -> Dir[T]:

@@ -34,6 +34,41 @@ def _put_local_sync(local: str, remote_destination: str | None) -> str | None:
     return da.upload_sync(local) if da is not None else None
 
 
+def hash_of(local: str, hash_method: Any) -> str | None:
+    """The hash a ``hash_method=`` asks for: a string is the hash itself; an object with ``update(bytes)``
+    and ``result()`` (the official SDK's HashMethod) or ``hexdigest()`` (hashlib) hashes the file's bytes."""
+    if hash_method is None:
+        return None
+    if isinstance(hash_method, str):
+        return hash_method
+    update = getattr(hash_method, "update", None)
+    if update is None:
+        raise TypeError(f"hash_method must be a hash string or an object with update() (e.g. hashlib.sha256()), "
+                        f"got {hash_method!r}")
+    with open(local, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            update(chunk)
+    done = getattr(hash_method, "result", None) or getattr(hash_method, "hexdigest", None)
+    if done is None:
+        raise TypeError(f"hash_method {hash_method!r} has neither result() nor hexdigest()")
+    return str(done())
+
+
+def _open_kwargs(block_size: int | None, cache_type: str | None, cache_options: dict[str, Any] | None,
+                 compression: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The official ``open()`` options, passed on to the filesystem where they mean something."""
+    out = dict(kwargs)
+    if block_size is not None:
+        out["block_size"] = block_size
+    if cache_type is not None:
+        out["cache_type"] = cache_type
+    if cache_options is not None:
+        out["cache_options"] = cache_options
+    if compression is not None:
+        out["compression"] = compression
+    return out
+
+
 class File(BlobBase, Generic[T]):
     """A file, local or remote, that can cross task boundaries.
 
@@ -64,22 +99,47 @@ class File(BlobBase, Generic[T]):
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    async def from_local(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> File[T]:
-        """A File for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path."""
+    async def from_local(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        hash_method: Any = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> File[T]:
+        """A File for ``local_path``; uploaded to ``remote_destination`` or, inside a run, its raw data path.
+
+        ``hash_method`` (as in the official SDK): a hash string, or a hasher (``hashlib.sha256()``) run over
+        the file's bytes; it becomes the File's ``hash`` (what the cache keys on). ``chunk_size`` and
+        ``max_concurrency`` tune the official SDK's multipart upload and are accepted here.
+        """
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isfile(local):
             raise FileNotFoundError(f"File.from_local: {local} is not a file")
+        digest = await asyncio.to_thread(hash_of, local, hash_method) if hash_method is not None else None
         target = await _put_local(local, remote_destination)
-        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
+        if target is None:
+            return cls(path=local, hash=digest)
+        return cls(path=target, name=os.path.basename(local), hash=digest)
 
     @classmethod
-    def from_local_sync(cls, local_path: str | os.PathLike[str], remote_destination: str | None = None) -> File[T]:
+    def from_local_sync(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        hash_method: Any = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> File[T]:
         """Synchronous :meth:`from_local` (streams the copy)."""
         local = os.path.abspath(os.fspath(local_path))
         if not os.path.isfile(local):
             raise FileNotFoundError(f"File.from_local_sync: {local} is not a file")
+        digest = hash_of(local, hash_method)
         target = _put_local_sync(local, remote_destination)
-        return cls(path=local) if target is None else cls(path=target, name=os.path.basename(local))
+        if target is None:
+            return cls(path=local, hash=digest)
+        return cls(path=target, name=os.path.basename(local), hash=digest)
 
     @classmethod
     def from_existing_remote(cls, remote_path: str, file_cache_key: str | None = None) -> File[T]:
@@ -87,17 +147,18 @@ class File(BlobBase, Generic[T]):
         return cls(path=remote_path, hash=file_cache_key)
 
     @classmethod
-    def new_remote(cls, file_name: str | None = None) -> File[T]:
+    def new_remote(cls, file_name: str | None = None, hash_method: Any = None) -> File[T]:
         """A File at a fresh path to write to with :meth:`open` / :meth:`open_sync`.
 
         Inside a run the path is a fresh one from the run's data access (under its raw data
         path); outside a run it is in a new folder under the system temporary directory.
         """
         name = file_name or uuid.uuid4().hex
+        digest = hash_method if isinstance(hash_method, str) else None  # a hasher: the official SDK hashes writes
         da = data_access.current()
         if da is None:
-            return cls(path=os.path.join(tempfile.mkdtemp(prefix="flyte-"), name))
-        return cls(path=da.new_path(name))
+            return cls(path=os.path.join(tempfile.mkdtemp(prefix="flyte-"), name), hash=digest)
+        return cls(path=da.new_path(name), hash=digest)
 
     # -- access ---------------------------------------------------------------------------
 
@@ -113,14 +174,47 @@ class File(BlobBase, Generic[T]):
             return False
         return True
 
-    def open_sync(self, mode: str = "rb", **kwargs: Any) -> IO[Any]:
-        """A file object (a context manager) reading or writing this file, streamed."""
-        return storage.open_sync(self.path, mode, **kwargs)
+    def open_sync(
+        self,
+        mode: str = "rb",
+        block_size: int | None = None,
+        cache_type: str | None = None,
+        cache_options: dict[str, Any] | None = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> IO[Any]:
+        """A file object (a context manager) reading or writing this file, streamed.
+
+        The whole file-object API: ``read``, ``readline``, ``readlines``, iteration by line, ``write``,
+        ``writelines``, ``seek``/``tell`` where the storage allows; text modes (``"r"``, ``"w"``) give
+        ``str``. ``block_size``, ``cache_type``, ``cache_options`` and ``compression`` are the official
+        SDK's (fsspec's) options and reach the filesystem of a remote path.
+        """
+        opts = _open_kwargs(block_size, cache_type, cache_options, compression, kwargs)
+        if not self.is_remote:  # the local filesystem takes none of fsspec's buffering options
+            for k in ("block_size", "cache_type", "cache_options"):
+                opts.pop(k, None)
+            if opts.get("compression") is None:
+                opts.pop("compression", None)
+        return storage.open_sync(self.path, mode, **opts)
 
     @contextlib.asynccontextmanager
-    async def open(self, mode: str = "rb", **kwargs: Any) -> AsyncIterator[AsyncStream]:
-        """``async with file.open("rb") as f: data = await f.read()``; blocking I/O runs in a thread."""
-        fh = await asyncio.to_thread(self.open_sync, mode, **kwargs)
+    async def open(
+        self,
+        mode: str = "rb",
+        block_size: int | None = None,
+        cache_type: str | None = None,
+        cache_options: dict[str, Any] | None = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AsyncStream]:
+        """``async with file.open("rb") as f: data = await f.read()``; blocking I/O runs in a thread.
+
+        The stream has the file-object API with ``await`` (``read``, ``readline``, ``readlines``,
+        ``write``, ``writelines``, ``seek``, ``tell``, ``flush``) and ``async for line in f``.
+        """
+        fh = await asyncio.to_thread(self.open_sync, mode, block_size, cache_type, cache_options, compression,
+                                     **kwargs)
         try:
             yield AsyncStream(fh)
         finally:
@@ -167,14 +261,56 @@ class AsyncStream:
     async def read(self, size: int = -1) -> Any:
         return await asyncio.to_thread(self._fh.read, size)
 
-    async def readline(self) -> Any:
-        return await asyncio.to_thread(self._fh.readline)
+    async def readline(self, size: int = -1) -> Any:
+        return await asyncio.to_thread(self._fh.readline, size)
+
+    async def readlines(self, hint: int = -1) -> list[Any]:
+        return await asyncio.to_thread(self._fh.readlines, hint)
 
     async def write(self, data: Any) -> int:
         return await asyncio.to_thread(self._fh.write, data)
 
+    async def writelines(self, lines: Any) -> None:
+        await asyncio.to_thread(self._fh.writelines, list(lines))
+
+    async def seek(self, offset: int, whence: int = 0) -> int:
+        return await asyncio.to_thread(self._fh.seek, offset, whence)
+
+    async def tell(self) -> int:
+        return await asyncio.to_thread(self._fh.tell)
+
+    async def flush(self) -> None:
+        await asyncio.to_thread(self._fh.flush)
+
     async def close(self) -> None:
         await asyncio.to_thread(self._fh.close)
+
+    def readable(self) -> bool:
+        return bool(self._fh.readable())
+
+    def writable(self) -> bool:
+        return bool(self._fh.writable())
+
+    def seekable(self) -> bool:
+        return bool(self._fh.seekable())
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._fh.closed)
+
+    @property
+    def name(self) -> str | None:
+        return getattr(self._fh, "name", None)
+
+    @property
+    def mode(self) -> str | None:
+        return getattr(self._fh, "mode", None)
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def __aiter__(self) -> AsyncStream:
         return self

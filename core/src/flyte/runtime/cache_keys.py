@@ -52,8 +52,8 @@ def has_local_blob(lit: Any) -> bool:
         return any(has_local_blob(x) for x in lit.map.literals.values())
     if kind == "scalar":
         which = lit.scalar.WhichOneof("value")
-        if which == "blob":
-            return _is_local(lit.scalar.blob.uri)
+        if which == "blob":  # also a blob with a hash (file_cache_key=, dir_cache_key=): keyed by that hash
+            return _is_local(lit.scalar.blob.uri) or bool(lit.hash)
         if which == "union":
             return has_local_blob(lit.scalar.union.value)
     return False
@@ -69,7 +69,9 @@ def _rewrite(lit: Any) -> None:
             _rewrite(x)
     elif kind == "scalar":
         which = lit.scalar.WhichOneof("value")
-        if which == "blob" and _is_local(lit.scalar.blob.uri):
+        if which == "blob" and lit.hash:  # the File/Dir's own hash, as the official SDK keys it
+            lit.scalar.blob.uri = "hash:" + lit.hash
+        elif which == "blob" and _is_local(lit.scalar.blob.uri):
             lit.scalar.blob.uri = "sha256:" + content_digest(lit.scalar.blob.uri.removeprefix("file://"))
         elif which == "union":
             _rewrite(lit.scalar.union.value)
