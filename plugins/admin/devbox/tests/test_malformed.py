@@ -98,3 +98,17 @@ def test_server_still_healthy_after_abuse(devbox, channel):
             c.post(devbox.url + RUN_PATH, content=b"\x00\x00\x00\x00\x09abc", headers={"content-type": ctype})
     assert httpx.get(devbox.url + "/healthz").text == "ok\n"
     assert pjg.ProjectServiceStub(channel).ListProjects(pj.ListProjectsRequest()).projects.projects
+
+
+def test_offloaded_inputs_must_come_from_the_devbox(channel):
+    from flyteidl2.common import run_pb2 as crun
+
+    stub = rsg.RunServiceStub(channel)
+    for uri in ("/etc/passwd", "/tmp/../etc/hosts"):
+        e = grpc_error(
+            stub.CreateRun,
+            rs.CreateRunRequest(
+                project_id=PROJECT, task_spec=py_spec("pass"), offloaded_input_data=crun.OffloadedInputData(uri=uri)
+            ),
+        )
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "UploadInputs" in e.details()

@@ -29,6 +29,10 @@ class DataStore:
     def join(self, base: str, *parts: str) -> str:
         raise NotImplementedError
 
+    def owns(self, uri: str) -> bool:
+        """Is ``uri`` inside this store (clients may only point at data the devbox handed out)?"""
+        raise NotImplementedError
+
     async def exists(self, uri: str) -> bool:
         raise NotImplementedError
 
@@ -56,6 +60,11 @@ class LocalStore(DataStore):
 
     def join(self, base: str, *parts: str) -> str:
         return str(Path(base, *parts))
+
+    def owns(self, uri: str) -> bool:
+        root = Path(self.root).resolve()
+        p = Path(uri).resolve()
+        return p == root or root in p.parents
 
     async def exists(self, uri: str) -> bool:
         return await asyncio.to_thread(Path(uri).is_file)
@@ -95,6 +104,9 @@ class BucketStore(DataStore):
 
     def join(self, base: str, *parts: str) -> str:
         return str(self._storage.join(base, *parts))
+
+    def owns(self, uri: str) -> bool:
+        return uri.startswith(self.root + "/") and "/../" not in uri
 
     async def exists(self, uri: str) -> bool:
         return bool(await self._storage.exists(uri))

@@ -110,6 +110,11 @@ class Runs:
         if which == "offloaded_input_data":
             uri = req.offloaded_input_data.uri
             require(uri, "offloaded_input_data.uri")
+            if not self.box.data.owns(uri):
+                fail(
+                    Code.INVALID_ARGUMENT,
+                    f"offloaded_input_data.uri {uri} is not in this devbox's data; use UploadInputs",
+                )
             if not await self.box.data.exists(uri):
                 fail(Code.NOT_FOUND, f"offloaded inputs not found at {uri}; upload them with UploadInputs first")
             input_uri = uri
