@@ -136,3 +136,21 @@ def test_unknown_grpc_method_is_unimplemented(channel):
     with pytest.raises(grpc.RpcError) as e:
         call(b"")
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_connect_server_streaming_over_h2c(devbox, channel):
+    stub = rsg.RunServiceStub(channel)
+    run = stub.CreateRun(rs.CreateRunRequest(project_id=PROJECT, task_spec=py_spec(OK_CODE)))
+    run_id = run.run.action.id.run
+    wait_phase(stub, run_id, {phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED})
+    with httpx.Client(http1=False, http2=True) as c:
+        msgs = connect_stream(
+            c,
+            devbox.url,
+            "/flyteidl2.workflow.RunService/WatchActions",
+            rs.WatchActionsRequest(run_id=run_id),
+            rs.WatchActionsResponse,
+            limit=5,
+        )
+    assert msgs[0].enriched_actions[0].action.id.name == "a0"
+    assert msgs[-1].enriched_actions[-1].action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
