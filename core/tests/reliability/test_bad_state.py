@@ -154,3 +154,31 @@ def test_cli_with_a_read_only_home_runs_and_warns_once(tmp_path: Path, run_flyte
     assert "16" in result.stdout
     assert result.stderr.count("FLYTE_HOME") == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_with_a_corrupt_cache_warns_once_naming_the_file_and_succeeds(tmp_path: Path, run_flyte) -> None:
+    (tmp_path / "prog.py").write_text(textwrap.dedent(
+        """
+        import flyte
+        env = flyte.TaskEnvironment(name="cc")
+
+        @env.task(cache="auto")
+        async def sq(x: int) -> int:
+            return x * x
+
+        @env.task
+        async def main(x: int) -> int:
+            return await sq(x)
+        """
+    ))
+    path = cache_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage, not sqlite\n" * 50)
+    result = run_flyte("run", "--no-progress", "prog.py", "main", "--x", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "o0 = 25" in result.stdout
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(path) in lines[0] and "corrupt-" in lines[0], result.stderr
+    again = run_flyte("run", "--no-progress", "prog.py", "main", "--x", "5", cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr.strip() == "", again.stderr
