@@ -1,16 +1,12 @@
 """The ``local`` runtime: runs a whole task tree in this process and records it under the runs directory.
 
 All of it is the public :class:`flyte.runtime.InProcessRuntime` with in-process bodies; this module
-names it ``local`` and keeps the older names importable.
+only names it ``local`` for the built-in plugin.
 """
 
 from __future__ import annotations
 
-from flyte._builtin.local.records import new_run_name
-from flyte.runtime import ActionOutputs
-from flyte.runtime.inprocess import InProcessRunHandle, InProcessRuntime
-
-LocalRunHandle = InProcessRunHandle
+from flyte.runtime.inprocess import InProcessRuntime
 
 
 class LocalRuntime(InProcessRuntime):
@@ -20,4 +16,4 @@ class LocalRuntime(InProcessRuntime):
     description = "runs tasks in this process (built in)"
 
 
-__all__ = ["ActionOutputs", "LocalRunHandle", "LocalRuntime", "new_run_name"]
+__all__ = ["LocalRuntime"]
