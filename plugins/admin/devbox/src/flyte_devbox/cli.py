@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +102,8 @@ def _state(data: Path) -> dict[str, Any] | None:
 
 
 def _alive(url: str) -> bool:
+    import urllib.request  # not at import: `flyte --help` loads this module
+
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
             return bool(r.status == 200)
@@ -170,6 +170,8 @@ def start(
         cmd += ["--worker-path", str(Path(p).resolve())]
     if storage:
         cmd += ["--storage", storage]
+    import subprocess
+
     log = (data / "devbox.log").open("ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 15
