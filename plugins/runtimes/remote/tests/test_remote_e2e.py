@@ -173,3 +173,30 @@ def test_children_through_queue_service_without_use_actions(remote: Any) -> None
 
     run = flyte.with_runcontext(env_vars={"_U_USE_ACTIONS": ""}).run(e2e_prog.fan_out, n=3)
     assert run.outputs()[0] == 5
+
+
+def test_init_from_config_then_run_and_with_runcontext(devbox: Any, tmp_path: Path) -> None:
+    import sys
+
+    import flyte
+    import flyte.config
+
+    programs = str(Path(__file__).parent / "programs")
+    if programs not in sys.path:
+        sys.path.insert(0, programs)
+    import e2e_prog
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"admin:\n  endpoint: dns:///{devbox.endpoint}\n  insecure: true\n"
+                   "task:\n  project: flytesnacks\n  domain: staging\n")
+    flyte.init_from_config(str(cfg))
+    try:
+        run = flyte.run(e2e_prog.hello, name="config")
+        assert run.runtime == "remote" and "/domain/staging/" in run.url
+        assert run.outputs()[0] == "hello config"
+        named = flyte.with_runcontext(mode="remote", name=f"named-{int(time.time())}").run(e2e_prog.square, x=9)
+        assert named.name.startswith("named-") and named.outputs()[0] == 81
+        assert flyte.with_runcontext(mode="local").run(e2e_prog.square, x=3).runtime == "local"
+    finally:
+        flyte.init()
+        flyte.config.set_config(None)
