@@ -59,3 +59,29 @@ def test_local_still_runs_in_process(devbox: Any, tmp_path: Path) -> None:
     r = _flyte(devbox, "--local", PROG, "hello", tmp=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "hello world" in r.stdout and "submitted" not in r.stderr
+
+
+def test_ctrl_c_detaches_and_the_run_goes_on(devbox: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path)}
+    p = subprocess.Popen([exe, "--endpoint", devbox.endpoint, "--insecure", "run", PROG, "sleeper", "--seconds", "20"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    assert p.stderr is not None
+    first = p.stderr.readline()
+    assert "submitted" in first, first
+    name = first.split("Run ", 1)[1].split(" ", 1)[0]
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert f"Detached from run {name}" in err and "abort run" in err
+    scope = ["--project", "flytesnacks", "--domain", "development"]
+    got = subprocess.run([exe, "--endpoint", devbox.endpoint, "--insecure", *scope, "get", "run", name],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert got.returncode == 0, got.stderr
+    assert "RUNNING" in got.stdout or "QUEUED" in got.stdout, got.stdout  # it went on without us
+    subprocess.run([exe, "--endpoint", devbox.endpoint, "--insecure", *scope, "abort", "run", name],
+                   capture_output=True, text=True, timeout=60, env=env, check=True)
