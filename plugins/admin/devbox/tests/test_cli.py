@@ -40,6 +40,9 @@ def test_start_writes_config_status_and_stop(tmp_path):
         assert st.returncode == 0 and "running on" in st.stdout
         again = cli("devbox", "start", "--port", "0", "--data", str(data), home=tmp_path)
         assert "already running" in again.stdout
+        # The written config is what the CLI then uses (flyte-grpc's transport, no flags).
+        projects = cli("get", "projects", home=tmp_path)
+        assert projects.returncode == 0 and "flytesnacks" in projects.stdout, projects.stdout + projects.stderr
     finally:
         stop = cli("devbox", "stop", "--data", str(data), home=tmp_path)
     assert stop.returncode == 0 and "Stopped" in stop.stdout

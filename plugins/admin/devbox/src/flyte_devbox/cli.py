@@ -116,7 +116,8 @@ def _write_config(endpoint: str, data: Path, config: Path | None) -> str:
         f"{CONFIG_MARKER}\nadmin:\n  endpoint: dns:///{endpoint}\n  insecure: true\n"
         "task:\n  project: flytesnacks\n  domain: development\n"
     )
-    target = config or (Path(os.environ.get("FLYTE_HOME") or Path.home() / ".flyte").expanduser() / "config.yaml")
+    # ~/.flyte/config.yaml is where the flyte CLIs (ours and the official) look, whatever FLYTE_HOME says.
+    target = config or (Path.home() / ".flyte" / "config.yaml")
     if target.exists() and CONFIG_MARKER not in target.read_text(errors="replace"):
         own = data / "config.yaml"
         own.write_text(text)
