@@ -67,3 +67,21 @@ def test_outside_a_task_they_are_the_plain_functions() -> None:
     assert b >= a and abs(a - time.time()) < 5
     assert flyte.durable.random() != flyte.durable.random()
     assert sorted(flyte.durable.__all__) == ["choice", "now", "randint", "random", "sleep", "time"]
+
+
+def test_a_run_directory_in_object_storage_keeps_values_in_memory(tmp_path: Path) -> None:
+    from flyte._context import ActionID, RawDataPath, TaskContext, reset_current, set_current
+
+    tc = TaskContext(ActionID("a1", "remote-run"), RawDataPath(str(tmp_path)), "s3://bucket/remote-run")
+    token = set_current(tc)
+    try:
+        first = flyte.durable.random()
+    finally:
+        reset_current(token)
+    retry = TaskContext(ActionID("a1", "remote-run"), RawDataPath(str(tmp_path)), "s3://bucket/remote-run")
+    token = set_current(retry)
+    try:
+        assert flyte.durable.random() == first  # the next attempt in this process replays it
+    finally:
+        reset_current(token)
+    assert not Path("s3:").exists()

@@ -103,3 +103,17 @@ def test_get_run_says_where_the_reports_are(tmp_path: Path) -> None:
     assert f"report: {expected}" in one.output
     js = CliRunner().invoke(cli, ["get", "run", run.name, "-o", "json", "--run-base-dir", str(tmp_path)])
     assert '"a1": "' in js.output
+
+
+def test_a_run_directory_in_object_storage_gets_the_report_there(tmp_path: Path) -> None:
+    import flyte.storage
+    from flyte._context import ActionID, RawDataPath, TaskContext
+    from flyte.report._report import save
+
+    tc = TaskContext(ActionID("a4", "r"), RawDataPath(str(tmp_path)), "memory://bucket/r")
+    tc.data["report"] = flyte.report.Report("a4")
+    tc.data["report"].get_tab("main").log("<p>remote</p>")
+    assert save(tc) == "memory://bucket/r/reports/a4.html"
+    with flyte.storage.open_sync("memory://bucket/r/reports/a4.html", "rb") as f:
+        assert b"remote" in f.read()
+    assert not (tmp_path / "memory:").exists()

@@ -23,7 +23,10 @@ _memory: dict[tuple[str, str], dict[str, Any]] = {}  # (run, action) -> recorded
 
 
 def _file(tc: Any) -> Path | None:
-    return Path(tc.run_base_dir) / "durable" / f"{tc.action.name}.json" if tc.run_base_dir else None
+    base = str(tc.run_base_dir or "")
+    if not base or ("://" in base and not base.startswith("file://")):
+        return None  # a run directory in object storage: this process's memory only
+    return Path(base.removeprefix("file://")) / "durable" / f"{tc.action.name}.json"
 
 
 def _load(tc: Any) -> dict[str, Any]:

@@ -149,12 +149,23 @@ def report_path(run_base_dir: str | os.PathLike[str], action_name: str) -> Path:
     return Path(run_base_dir) / "reports" / f"{action_name}.html"
 
 
-def save(tc: Any) -> Path | None:
-    """Write the report of the action whose context is ``tc``; ``None`` when it has none."""
+def save(tc: Any) -> Path | str | None:
+    """Write the report of the action whose context is ``tc``; ``None`` when it has none.
+
+    A run directory in object storage (a remote worker's) gets ``<dir>/reports/<action>.html`` there.
+    """
     report = tc.data.get(_DATA_KEY)
     if report is None or not tc.run_base_dir:
         return None
-    path = report_path(tc.run_base_dir, tc.action.name)
+    base = str(tc.run_base_dir)
+    if "://" in base and not base.startswith("file://"):
+        import flyte.storage as storage
+
+        uri = f"{base.rstrip('/')}/reports/{tc.action.name}.html"
+        with storage.open_sync(uri, "wb") as f:
+            f.write(report.get_final_report().encode("utf-8"))
+        return uri
+    path = report_path(base.removeprefix("file://"), tc.action.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".html.{os.getpid()}.tmp")
     tmp.write_text(report.get_final_report(), encoding="utf-8")
