@@ -181,7 +181,10 @@ def start(
         if st and st.get("pid") == proc.pid and _alive(st["url"]):
             break
         if proc.poll() is not None:
-            raise click.ClickException(f"the devbox exited with code {proc.returncode}; see {data / 'devbox.log'}")
+            lines = (data / "devbox.log").read_text(errors="replace").strip().splitlines()
+            why = f": {lines[-1].removeprefix('Error: ')}" if lines else ""
+            log_file = data / "devbox.log"
+            raise click.ClickException(f"the devbox exited with code {proc.returncode}{why} (log: {log_file})")
         time.sleep(0.05)
     else:
         proc.terminate()
