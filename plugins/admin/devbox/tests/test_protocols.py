@@ -154,3 +154,24 @@ def test_connect_server_streaming_over_h2c(devbox, channel):
         )
     assert msgs[0].enriched_actions[0].action.id.name == "a0"
     assert msgs[-1].enriched_actions[-1].action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
+
+
+def test_grpc_web_over_http1(devbox):
+    req = pj.ListProjectsRequest().SerializeToString()
+    body = struct.pack(">BI", 0, len(req)) + req
+    r = httpx.post(devbox.url + "/flyteidl2.project.ProjectService/ListProjects", content=body,
+                   headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"})  # fmt: skip
+    assert r.status_code == 200
+    flags, n = struct.unpack(">BI", r.content[:5])
+    assert flags == 0
+    msg = pj.ListProjectsResponse.FromString(r.content[5 : 5 + n])
+    assert "flytesnacks" in [p.id for p in msg.projects.projects]
+    trailer = r.content[5 + n :]
+    assert trailer[0] & 0x80 and b"grpc-status:0" in trailer.replace(b" ", b"")
+
+
+def test_identity_user_info(channel):
+    from flyteidl2.auth import identity_pb2, identity_pb2_grpc
+
+    info = identity_pb2_grpc.IdentityServiceStub(channel).UserInfo(identity_pb2.UserInfoRequest())
+    assert info.subject
