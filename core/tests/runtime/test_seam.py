@@ -503,6 +503,17 @@ def test_cli_execute_goes_through_runner_submit_in_one_loop(monkeypatch: pytest.
     assert calls == ["seam.two", "seam.boom"]
 
 
+def test_no_plugin_imports_a_private_flyte_module_or_names_a_core_class_by_string() -> None:
+    """Plugins build on public names only (issue 9): no `flyte._*` import, no `__name__ == "SomeClass"` check."""
+    private = re.compile(r"^\s*(from|import)\s+flyte\._", re.MULTILINE)
+    by_name = re.compile(r"__name__\s*==\s*[\"'](?!__main__)[A-Z_]")
+    files = [*ROOT.glob("plugins/*/*/src/**/*.py"), *ROOT.glob("examples/plugins/**/*.py")]
+    assert len(files) > 20
+    offenders = [f"{f.relative_to(ROOT)}: {m.group(0).strip()}" for f in files
+                 for m in (*private.finditer(f.read_text()), *by_name.finditer(f.read_text()))]
+    assert offenders == []
+
+
 # -- the docs example ---------------------------------------------------------------------------------
 
 
