@@ -341,7 +341,8 @@ def read_b_sync(delay: float) -> str:
     import time
 
     time.sleep(delay)
-    return f"{os.environ['SEAM_K']}{os.getenv('SEAM_K')}"
+    child = subprocess.check_output([sys.executable, "-c", "import os; print(os.environ['SEAM_K'])"], text=True)
+    return f"{os.environ['SEAM_K']}{os.getenv('SEAM_K')}{child.strip()}"
 
 
 @plain.task
@@ -363,7 +364,7 @@ def test_concurrent_tasks_each_see_their_own_environment() -> None:
     a, b, sa, sb, p = out
     assert a == "A,A,A"  # os.environ, os.getenv, a subprocess started without env=
     assert b == "B,B,B"  # the same with asyncio's subprocesses
-    assert sa == "AA" and sb == "BB"  # sync bodies on threads
+    assert sa == "AA" and sb == "BBB"  # sync bodies on threads (and a subprocess of one)
     assert p == "None|None|r"  # a task without env sees the run's variables and not its siblings'
     isolation = [w for w in caught if issubclass(w.category, EnvironmentIsolationWarning)]
     assert len(isolation) == 1  # once per run, naming both environments
