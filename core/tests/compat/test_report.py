@@ -105,15 +105,40 @@ def test_get_run_says_where_the_reports_are(tmp_path: Path) -> None:
     assert '"a1": "' in js.output
 
 
+class _MemoryHooks:
+    from flyte.plugins import hookimpl
+
+    @hookimpl
+    def flyte_storage_backends(self):  # type: ignore[no-untyped-def]
+        from flyte.storage.backend import StorageBackend
+
+        class MemoryBackend(StorageBackend):
+            name = "memory"
+            protocols = ("memory",)
+
+            def create_filesystem(self):  # type: ignore[no-untyped-def]
+                import fsspec
+
+                return fsspec.filesystem("memory", skip_instance_cache=False)
+
+        return [MemoryBackend]
+
+
 def test_a_run_directory_in_object_storage_gets_the_report_there(tmp_path: Path) -> None:
     import flyte.storage
     from flyte._context import ActionID, RawDataPath, TaskContext
+    from flyte.plugins.manager import get_plugin_manager
     from flyte.report._report import save
 
-    tc = TaskContext(ActionID("a4", "r"), RawDataPath(str(tmp_path)), "memory://bucket/r")
-    tc.data["report"] = flyte.report.Report("a4")
-    tc.data["report"].get_tab("main").log("<p>remote</p>")
-    assert save(tc) == "memory://bucket/r/reports/a4.html"
-    with flyte.storage.open_sync("memory://bucket/r/reports/a4.html", "rb") as f:
-        assert b"remote" in f.read()
+    pm = get_plugin_manager()
+    pm.register(_MemoryHooks(), "memory-test")
+    try:
+        tc = TaskContext(ActionID("a4", "r"), RawDataPath(str(tmp_path)), "memory://bucket/r")
+        tc.data["report"] = flyte.report.Report("a4")
+        tc.data["report"].get_tab("main").log("<p>remote</p>")
+        assert save(tc) == "memory://bucket/r/reports/a4.html"
+        with flyte.storage.open_sync("memory://bucket/r/reports/a4.html", "rb") as f:
+            assert b"remote" in f.read()
+    finally:
+        pm.unregister("memory-test")
     assert not (tmp_path / "memory:").exists()
