@@ -29,17 +29,8 @@ import flyte
 from flyte.errors import SandboxError
 
 from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError, limit_error
-from flyte_sandbox.program import (
-    BATCH,
-    GATHER_HOST,
-    GROUP_HOST,
-    KWARGS,
-    MAP_AIO_HOST,
-    MAP_HOST,
-    Program,
-    TaskRef,
-    build_program,
-)
+from flyte_sandbox.program import Program, TaskRef, build_program
+from flyte_sandbox.rules import BATCH, GATHER_HOST, GROUP_HOST, KWARGS, MAP_AIO_HOST, MAP_HOST
 from flyte_sandbox.settings import Sandbox, sandbox_of
 from flyte_sandbox.values import class_type, from_sandbox, needs_wrapping, to_sandbox
 from flyte_sandbox.workers import Lease, WorkerPool

@@ -6,7 +6,8 @@ to the task (through the host). Every name the body reads from its module is
 resolved here: other tasks and ``flyte.map`` become host calls, allowed stdlib
 modules become imports, plain helper functions are copied in, records become
 host classes, constants become inputs. Anything else is a :class:`SandboxError`
-naming the task and the line, raised before anything runs.
+naming the task and the line, raised before anything runs. The body itself is
+checked and rewritten by :class:`flyte_sandbox.body_check.BodyCheck`.
 
 Rewrites keep every line where it was, so tracebacks map back to the file.
 """
@@ -15,53 +16,41 @@ from __future__ import annotations
 
 import ast
 import builtins
-import dataclasses
 import inspect
 import io as _io
 import symtable
 import textwrap
 import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import flyte
 from flyte.errors import SandboxError
 
-from flyte_sandbox.rewrite import Edit, apply_edits, drop_async_keyword, rename_def, wrap_await
-from flyte_sandbox.shims import IO_ATTRS, IO_MODULE, IO_SHIM
+from flyte_sandbox.body_check import MUTATORS, BodyCheck, annotation_nodes
+from flyte_sandbox.rewrite import rename_def
+from flyte_sandbox.rules import (
+    ALLOWED_MODULES,
+    ALLOWED_OS_ATTRS,
+    AVAILABLE,
+    BATCH,
+    BODY,
+    ENVIRON_ITEM,
+    GROUP_HOST,
+    IMPURE_MODULES,
+    KWARGS,
+    MAP_AIO_HOST,
+    MAP_HOST,
+    MISSING_BUILTINS,
+    from_flyte,
+    is_flyte_map,
+    is_flyte_module,
+)
+from flyte_sandbox.shims import IO_MODULE, IO_SHIM
 from flyte_sandbox.typecheck import check_types, is_record_class
 
-# Modules the Monty interpreter provides (checked against pydantic-monty 1.4).
-ALLOWED_MODULES = frozenset({
-    "asyncio", "base64", "binascii", "bisect", "collections", "copy", "csv", "dataclasses", "datetime",
-    "decimal", "functools", "hashlib", "itertools", "json", "math", "os", "pathlib", "random", "re", "sys",
-    "time", "tomllib", "typing", "unicodedata", "__future__",
-})
-# Builtins CPython has and the Monty interpreter does not (pydantic-monty 1.4): a body using one is refused
-# before running instead of failing with a NameError at run time.
-MISSING_BUILTINS = frozenset({
-    "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning", "ChildProcessError",
-    "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
-    "DeprecationWarning", "EOFError", "EncodingWarning", "EnvironmentError", "ExceptionGroup", "FloatingPointError",
-    "FutureWarning", "GeneratorExit", "IOError", "ImportWarning", "IndentationError", "InterruptedError",
-    "PendingDeprecationWarning", "ProcessLookupError", "ReferenceError", "ResourceWarning", "RuntimeWarning",
-    "StopAsyncIteration", "SyntaxWarning", "SystemError", "TabError", "UnicodeError", "UnicodeTranslateError",
-    "UnicodeWarning", "UserWarning", "Warning", "aiter", "anext", "ascii", "breakpoint", "bytearray", "callable",
-    "classmethod", "compile", "copyright", "credits", "delattr", "dir", "exit", "globals", "help", "input",
-    "issubclass", "license", "memoryview", "quit", "staticmethod", "super", "vars",
-})
-# What of ``os`` a body may touch: environment (granted names only) and paths (granted mount only).
-ALLOWED_OS_ATTRS = frozenset({"getenv", "environ", "path", "getcwd", "listdir", "sep", "linesep", "fspath", "stat"})
-_AVAILABLE = ", ".join(sorted((ALLOWED_MODULES - {"__future__"}) | {"io"}))  # for messages; io: see shims.py
-_IO_AVAILABLE = ("(of io, only io.StringIO and io.BytesIO are: in-memory files; read real files through "
-                 "Sandbox(mount=...))")
 _CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
-_IMPURE_MODULES = frozenset({"os", "pathlib", "time", "asyncio"})  # file, env, clock or sleep: not batched
-BODY = "__flyte_body__"
 _MISSING = object()
-KWARGS = "__flyte_kwargs__"
-BATCH = "__flyte_batch__"
 
 
 class TaskRef:
@@ -85,19 +74,13 @@ class TaskRef:
 
 # ``flyte`` / ``flyte.map`` inside the sandbox. Defined in the sandbox so the iterables are turned into
 # lists there (a range or generator does not cross the boundary as itself); the calls leave the sandbox.
-GATHER_HOST = "__flyte_gather__"
 _GATHER_ARGS = "def __flyte_args__(*args, **kwargs):\n    return (args, kwargs)\n"
-ENVIRON_ITEM = "__flyte_environ_item__"
 _ENVIRON_ITEM = (f"def {ENVIRON_ITEM}(key):\n"
                  "    import os as __flyte_os__\n"
                  "    value = __flyte_os__.getenv(key)\n"
                  "    if value is None:\n"
                  "        raise KeyError(key)\n"
                  "    return value\n")
-MAP_HOST = "__flyte_map__"
-MAP_AIO_HOST = "__flyte_map_aio__"
-GROUP_HOST = "__flyte_group__"  # (name, entering): the host enters or leaves flyte.group(name) for the body
-FLYTE_ATTRS = frozenset({"map", "group"})  # what of `flyte` a body may use
 _FLYTE_FACADE = f"""class __FlyteMap__:
     def __call__(self, func, *iterables, **kwargs):
         return {MAP_HOST}(func, *[list(i) for i in iterables], **kwargs)
@@ -272,7 +255,7 @@ class _Builder:
     def check_and_rewrite(self, src: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, func: types.FunctionType,
                           filename: str, first: int, is_task: bool = False) -> str:
         """``src`` with the sandbox's rewrites applied; raises SandboxError at the first construct it cannot run."""
-        return _BodyCheck(self, src, fn, func, filename, first).run(is_task)
+        return BodyCheck(self, src, fn, func, filename, first).run(is_task)
 
     def resolve_globals(self, src: str, func: types.FunctionType, filename: str, first: int, fn: ast.AST) -> None:
         table = symtable.symtable(src, filename, "exec")
@@ -344,9 +327,9 @@ class _Builder:
         if isinstance(value, flyte.TaskTemplate):
             self.tasks[name] = value
             self.impure = True
-        elif _is_flyte_module(value) or _is_flyte_map(value) or value is flyte.group:
-            self.flyte_names[name] = ("module" if _is_flyte_module(value) else
-                                      "map" if _is_flyte_map(value) else "group")
+        elif is_flyte_module(value) or is_flyte_map(value) or value is flyte.group:
+            self.flyte_names[name] = ("module" if is_flyte_module(value) else
+                                      "map" if is_flyte_map(value) else "group")
             self.impure = True
         elif value is _io or value is _io.StringIO or value is _io.BytesIO:
             self.uses_io = True
@@ -355,8 +338,8 @@ class _Builder:
             root = value.__name__.split(".")[0]
             if root not in ALLOWED_MODULES:
                 raise self.fail(line, filename, f"uses module '{value.__name__}', which the sandbox does not provide "
-                                f"(available: {_AVAILABLE})")
-            if root in _IMPURE_MODULES:
+                                f"(available: {AVAILABLE})")
+            if root in IMPURE_MODULES:
                 self.impure = True
             self.probe(value.__name__, None, filename, line)
             self.prelude.append(f"import {value.__name__}" if value.__name__ == name
@@ -365,14 +348,14 @@ class _Builder:
             self.classes[name] = value
             self.impure = True
         elif std is not None:
-            if std.split(".")[0] in _IMPURE_MODULES:
+            if std.split(".")[0] in IMPURE_MODULES:
                 self.impure = True
             if getattr(value, "__name__", "") == "sleep":
                 self.sleeps = True
             real = getattr(value, "__name__", name)
             self.probe(std, real, filename, line)
             self.prelude.append(f"from {std} import {real}" + ("" if real == name else f" as {name}"))
-        elif _from_flyte(value):
+        elif from_flyte(value):
             raise self.fail(line, filename, f"uses '{name}' ({_describe(value)}), which is not available inside a "
                             "sandboxed body (of flyte, only flyte.map and flyte.group are); pass what the body "
                             "needs as task inputs")
@@ -391,342 +374,6 @@ class _Builder:
             raise self.fail(line, filename, f"uses '{name}' ({_describe(value)}), which cannot be passed into the "
                             "sandbox; only tasks, flyte.map, allowed stdlib modules, plain functions, dataclasses "
                             "and constants can")
-
-
-class _BodyCheck(ast.NodeVisitor):
-    """Checks one function for what the sandbox cannot run and collects line-preserving rewrites.
-
-    One ``visit_*`` method per construct. Nodes are visited in ``ast.walk`` order (breadth first) rather
-    than recursively, so of several problems the one reported is the shallowest, wherever it is nested.
-    """
-
-    def __init__(self, builder: _Builder, src: str, fn: ast.FunctionDef | ast.AsyncFunctionDef,
-                 func: types.FunctionType, filename: str, first: int) -> None:
-        self.b = builder
-        self.src = src
-        self.fn = fn
-        self.g = func.__globals__
-        self.records = _record_params(func, fn)  # parameter -> record class it is annotated with
-        self.filename = filename
-        self.first = first  # file line of the function's first line
-        self.edits: list[Edit] = []
-        self.local_names = _local_names(fn)
-        self.annotations = _annotation_nodes(fn)  # never evaluated in the sandbox: not checked
-        self.local_modules = {  # `import os` inside the body
-            (a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
-            for n in ast.walk(fn) if isinstance(n, ast.Import) for a in n.names
-        }
-
-    def run(self, is_task: bool) -> str:
-        if is_task:
-            self.drop_defaults()
-        for node in ast.walk(self.fn):
-            self.visit(node)
-        return apply_edits(self.src, self.edits) if self.edits else self.src
-
-    def generic_visit(self, node: ast.AST) -> None:
-        """Nothing to check; children are reached through ``ast.walk`` in :meth:`run`."""
-
-    def drop_defaults(self) -> None:
-        """The host decodes default values and passes every input in, so a task's defaults are never used inside
-        the sandbox; they are dropped (a default such as `Config(...)` could not be evaluated there)."""
-        a = self.fn.args
-        for d in [*a.defaults, *(x for x in a.kw_defaults if x is not None)]:
-            assert d.end_lineno is not None and d.end_col_offset is not None
-            self.edits.append((d.lineno, d.col_offset, d.end_lineno, d.end_col_offset, "None"))
-
-    # -- what names mean ------------------------------------------------------------------------
-
-    def fail(self, node: ast.AST, message: str) -> SandboxError:
-        return self.b.fail(self.first + getattr(node, "lineno", 1) - 1, self.filename, message)
-
-    def record_of(self, expr: ast.expr) -> type | None:
-        """The record class of ``p`` or ``p.field.field`` when ``p`` is a parameter annotated with a record."""
-        if isinstance(expr, ast.Name):
-            return self.records.get(expr.id)
-        if isinstance(expr, ast.Attribute):
-            outer = self.record_of(expr.value)
-            if outer is not None:
-                return _record_class(_record_fields(outer).get(expr.attr))
-        return None
-
-    def refuse_record_change(self, n: ast.AST, target: ast.Attribute) -> None:
-        cls = self.record_of(target.value)
-        name = cls.__name__ if cls is not None else "record"
-        raise self.fail(n, f"changes {name}.{target.attr}: records the body receives, or builds from a module-level "
-                        "class, are the host's and read-only in the sandbox, so the change would be lost; build a new "
-                        f"one instead, e.g. {name}({target.attr}=..., ...)")
-
-    def probe(self, n: ast.AST, module: str, attr: str | None) -> None:
-        self.b.probe(module, attr, self.filename, self.first + getattr(n, "lineno", 1) - 1)
-
-    def replace(self, n: ast.stmt, text: str) -> None:
-        assert n.end_lineno is not None and n.end_col_offset is not None
-        self.edits.append((n.lineno, n.col_offset, n.end_lineno, n.end_col_offset, text))
-
-    def module_name(self, name: str) -> str | None:
-        v = self.g.get(name)
-        if isinstance(v, types.ModuleType):
-            return v.__name__
-        return self.local_modules.get(name)
-
-    def is_os_environ(self, expr: ast.expr) -> bool:
-        return isinstance(expr, ast.Attribute) and expr.attr == "environ" and isinstance(expr.value, ast.Name) \
-            and self.module_name(expr.value.id) == "os"
-
-    def is_map_aio(self, expr: ast.expr) -> bool:
-        if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "aio"):
-            return False
-        target = expr.func.value
-        if isinstance(target, ast.Attribute) and target.attr == "map" and isinstance(target.value, ast.Name):
-            return _is_flyte_module(self.g.get(target.value.id))
-        if isinstance(target, ast.Name):
-            return _is_flyte_map(self.g.get(target.id))
-        return False
-
-    def task_call(self, call: ast.expr) -> ast.expr | None:
-        """The callee expression of ``t(...)`` / ``t.aio(...)`` when ``t`` names a task, else None."""
-        if not isinstance(call, ast.Call):
-            return None
-        f = call.func
-        name = f if isinstance(f, ast.Name) else (
-            f.value if isinstance(f, ast.Attribute) and f.attr == "aio" and isinstance(f.value, ast.Name) else None)
-        if name is None or name.id in self.local_names:
-            return None
-        return f if isinstance(self.g.get(name.id), flyte.TaskTemplate) else None
-
-    # -- calls ------------------------------------------------------------------------------------
-
-    def visit_Call(self, n: ast.Call) -> None:
-        self.gather_fan_out(n)
-        self.getattr_on_os(n)
-        self.environ_get(n)
-        self.record_method(n)
-
-    def record_method(self, n: ast.Call) -> None:
-        """``p.norm()`` on a record that came in: its methods stay on the host (they are not sandboxed code)."""
-        f = n.func
-        if not isinstance(f, ast.Attribute):
-            return
-        cls = self.record_of(f.value)
-        if cls is not None and f.attr not in _record_fields(cls):
-            raise self.fail(n, f"calls {cls.__name__}.{f.attr}(): records ({cls.__name__} is one) cross into "
-                            "the sandbox as data and their methods stay on the host; compute it in the body or in "
-                            "a plain helper function that takes the record")
-        if f.attr in _MUTATORS and isinstance(f.value, ast.Attribute) and self.record_of(f.value.value) is not None:
-            self.refuse_record_change(n, f.value)
-
-    def gather_fan_out(self, n: ast.Call) -> None:
-        """`asyncio.gather(*(t(a) for x in xs))` -> `__flyte_gather__(t, [__flyte_args__(a) for x in xs])`:
-        one host call for the whole fan-out instead of one per child."""
-        if not (isinstance(n.func, ast.Attribute) and n.func.attr == "gather" and isinstance(n.func.value, ast.Name)
-                and self.module_name(n.func.value.id) == "asyncio" and len(n.args) == 1
-                and isinstance(n.args[0], ast.Starred) and isinstance(n.args[0].value, ast.GeneratorExp)
-                and all(k.arg == "return_exceptions" for k in n.keywords)):
-            return
-        star = n.args[0]
-        gen = star.value
-        assert isinstance(gen, ast.GeneratorExp)
-        callee = self.task_call(gen.elt)
-        if callee is None or len(gen.generators) != 1 or gen.generators[0].is_async:
-            return
-        task_name = callee.id if isinstance(callee, ast.Name) else callee.value.id  # type: ignore[attr-defined]
-        self.edits.append((n.lineno, n.col_offset, star.lineno, star.col_offset + 1, f"{GATHER_HOST}({task_name}, "))
-        self.edits.append((gen.lineno, gen.col_offset, gen.lineno, gen.col_offset + 1, "["))
-        assert gen.end_lineno is not None and gen.end_col_offset is not None
-        self.edits.append((gen.end_lineno, gen.end_col_offset - 1, gen.end_lineno, gen.end_col_offset, "]"))
-        assert callee.end_lineno is not None and callee.end_col_offset is not None
-        self.edits.append((callee.lineno, callee.col_offset, callee.end_lineno, callee.end_col_offset,
-                           "__flyte_args__"))
-        self.b.gathers = True
-        self.b.impure = True
-
-    def getattr_on_os(self, n: ast.Call) -> None:
-        """`getattr(os, "system")` is `os.system`; a computed name cannot be checked."""
-        if not (isinstance(n.func, ast.Name) and n.func.id in ("getattr", "hasattr")
-                and n.func.id not in self.local_names and n.args and isinstance(n.args[0], ast.Name)
-                and self.module_name(n.args[0].id) == "os"):
-            return
-        attr_node = n.args[1] if len(n.args) > 1 else None
-        if not (isinstance(attr_node, ast.Constant) and isinstance(attr_node.value, str)):
-            raise self.fail(n, f"{n.func.id}(os, ...) with a computed name cannot be checked, so it is not "
-                            "available in the sandbox; use os.getenv, os.environ or os.path directly")
-        if attr_node.value not in ALLOWED_OS_ATTRS:
-            raise self.fail(n, f"os.{attr_node.value} is not available in the sandbox (no processes, no file "
-                            "system changes)")
-
-    def environ_get(self, n: ast.Call) -> None:
-        """`os.environ.get(k)` -> `os.getenv(k)`: an ungranted name is the same PermissionError."""
-        f = n.func
-        if not (isinstance(f, ast.Attribute) and f.attr == "get" and self.is_os_environ(f.value)):
-            return
-        assert f.end_lineno is not None and f.end_col_offset is not None
-        env_mod = f.value.value.id  # type: ignore[attr-defined]
-        self.edits.append((f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, f"{env_mod}.getenv"))
-        self.b.impure = True
-
-    # -- imports ----------------------------------------------------------------------------------
-
-    def visit_Import(self, n: ast.Import) -> None:
-        if not any(a.name.split(".")[0] == "io" for a in n.names):
-            for a in n.names:
-                self.imported(n, a.name)
-            return
-        # `import io` -> `io = __flyte_io__` (the sandbox's own in-memory files, see shims.py)
-        parts = []
-        for a in n.names:
-            if a.name == "io":
-                parts.append(f"{a.asname or 'io'} = {IO_MODULE}")
-                continue
-            if a.name.split(".")[0] == "io":
-                raise self.fail(n, f"imports '{a.name}', which the sandbox does not provide {_IO_AVAILABLE}")
-            self.imported(n, a.name)
-            parts.append(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
-        self.replace(n, "; ".join(parts))
-        self.b.uses_io = True
-
-    def visit_ImportFrom(self, n: ast.ImportFrom) -> None:
-        module = n.module or ""
-        if module.split(".")[0] == "io" and not n.level:
-            # `from io import StringIO as S` -> `S = __flyte_io__.StringIO`
-            for a in n.names:
-                if module != "io" or a.name not in IO_ATTRS:
-                    raise self.fail(n, f"{module}.{a.name} is not available in the sandbox {_IO_AVAILABLE}")
-            self.replace(n, "; ".join(f"{a.asname or a.name} = {IO_MODULE}.{a.name}" for a in n.names))
-            self.b.uses_io = True
-            return
-        if module.split(".")[0] == "os" and not n.level:
-            for a in n.names:
-                attr = a.name if module == "os" else module.split(".")[1]
-                if attr == "*":
-                    raise self.fail(n, f"'from {module} import *' is not available in the sandbox; import the "
-                                    "names you use")
-                if attr not in ALLOWED_OS_ATTRS:
-                    raise self.fail(n, f"os.{attr} is not available in the sandbox (no processes, no file system "
-                                    "changes)")
-        if n.level:
-            raise self.fail(n, "relative imports are not available in the sandbox")
-        self.imported(n, module)
-        for a in n.names:
-            self.probe(n, module, a.name)
-
-    def imported(self, n: ast.Import | ast.ImportFrom, name: str) -> None:
-        root = name.split(".")[0]
-        if root == "flyte":
-            raise self.fail(n, "import flyte at module level; inside the body only flyte.map is available")
-        if root not in ALLOWED_MODULES:
-            raise self.fail(n, f"imports '{name}', which the sandbox does not provide "
-                            f"(available: {_AVAILABLE})")
-        self.probe(n, name, None)
-        if root in ("time", "asyncio"):
-            self.b.sleeps = True
-        if root in _IMPURE_MODULES:
-            self.b.impure = True
-
-    # -- statements the sandbox does not have -----------------------------------------------------
-
-    def visit_ClassDef(self, n: ast.ClassDef) -> None:
-        if n.bases or n.keywords:
-            raise self.fail(n, f"class '{n.name}' inherits from another class, which the sandbox does not "
-                            "support; use a plain class or a dataclass")
-
-    def visit_Yield(self, node: ast.Yield) -> None:
-        self.refuse_yield(node)
-
-    def visit_YieldFrom(self, node: ast.YieldFrom) -> None:
-        self.refuse_yield(node)
-
-    def refuse_yield(self, n: ast.Yield | ast.YieldFrom) -> None:
-        raise self.fail(n, "generators (yield) are not supported; build and return a list")
-
-    def visit_Global(self, node: ast.Global) -> None:
-        self.refuse_scope(node)
-
-    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
-        self.refuse_scope(node)
-
-    def refuse_scope(self, n: ast.Global | ast.Nonlocal) -> None:
-        raise self.fail(n, f"'{type(n).__name__.lower()}' statements are not allowed: a sandboxed body cannot "
-                        "change module state")
-
-    def visit_AsyncWith(self, n: ast.AsyncWith) -> None:
-        raise self.fail(n, "'async with' is not supported in the sandbox (pydantic-monty has no asynchronous "
-                        "context managers); reading or writing File/Dir contents (File.open, Dir.walk) is not "
-                        "available in a body either: run this task with --runtime local, or read files through "
-                        "Sandbox(mount=...)")
-
-    # -- async iteration: only over flyte.map.aio(...), rewritten to an awaited list --------------
-
-    def visit_AsyncFor(self, n: ast.AsyncFor) -> None:
-        if not self.is_map_aio(n.iter):
-            raise self.fail(n, "'async for' only works over flyte.map.aio(...) in the sandbox")
-        # `async for x in flyte.map.aio(...)` -> `for x in (await flyte.map.aio(...))`
-        self.edits.append((n.lineno, n.col_offset, n.lineno, n.col_offset + len("async "), ""))
-        self.edits += wrap_await(n.iter)
-
-    def visit_ListComp(self, node: ast.ListComp) -> None:
-        self.comprehension(node)
-
-    def visit_SetComp(self, node: ast.SetComp) -> None:
-        self.comprehension(node)
-
-    def visit_DictComp(self, node: ast.DictComp) -> None:
-        self.comprehension(node)
-
-    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
-        self.comprehension(node)
-
-    def comprehension(self, n: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
-        for comp in n.generators:
-            if not comp.is_async:
-                continue
-            if not self.is_map_aio(comp.iter):
-                raise self.fail(n, "async comprehensions only work over flyte.map.aio(...) in the sandbox")
-            self.edits.append(drop_async_keyword(self.src, comp))
-            self.edits += wrap_await(comp.iter)
-
-    # -- os, environment, sleeping ----------------------------------------------------------------
-
-    def visit_Subscript(self, n: ast.Subscript) -> None:
-        """`os.environ[k]` -> `__flyte_environ_item__(k)`: PermissionError if not granted, KeyError if unset."""
-        if isinstance(n.ctx, ast.Store | ast.Del) and isinstance(n.value, ast.Attribute) \
-                and self.record_of(n.value.value) is not None:
-            self.refuse_record_change(n, n.value)
-        if not (isinstance(n.ctx, ast.Load) and self.is_os_environ(n.value)):
-            return
-        v, sl = n.value, n.slice
-        assert n.end_lineno is not None and n.end_col_offset is not None
-        assert sl.end_lineno is not None and sl.end_col_offset is not None
-        self.edits.append((v.lineno, v.col_offset, sl.lineno, sl.col_offset, f"{ENVIRON_ITEM}("))
-        self.edits.append((sl.end_lineno, sl.end_col_offset, n.end_lineno, n.end_col_offset, ")"))
-        self.b.environ_item = True
-        self.b.impure = True
-
-    def visit_Attribute(self, n: ast.Attribute) -> None:
-        if isinstance(n.ctx, ast.Store | ast.Del) and self.record_of(n.value) is not None:
-            self.refuse_record_change(n, n)
-        if not isinstance(n.value, ast.Name) or id(n) in self.annotations:
-            return
-        module = self.module_name(n.value.id)
-        if module == "os" and n.attr not in ALLOWED_OS_ATTRS:
-            raise self.fail(n, f"os.{n.attr} is not available in the sandbox (no processes, no file system changes)")
-        if module == "io" and n.attr not in IO_ATTRS:
-            raise self.fail(n, f"io.{n.attr} is not available in the sandbox {_IO_AVAILABLE}")
-        if n.attr not in FLYTE_ATTRS and n.value.id not in self.local_names \
-                and _is_flyte_module(self.g.get(n.value.id)):
-            raise self.fail(n, f"flyte.{n.attr} is not available inside a sandboxed body (of flyte, only flyte.map "
-                            "and flyte.group are); pass what the body needs as task inputs")
-        if module is not None and isinstance(n.ctx, ast.Load) \
-                and (n.value.id not in self.local_names or n.value.id in self.local_modules):
-            self.probe(n, module, n.attr)
-        if n.attr == "sleep":
-            self.b.sleeps = True
-
-    def visit_Name(self, n: ast.Name) -> None:
-        if n.id in ("print", "open", "input", "sleep"):
-            self.b.impure = True
-            if n.id == "sleep":
-                self.b.sleeps = True
 
 
 def build_program(task: Any) -> Program:
@@ -788,11 +435,6 @@ def build_program(task: Any) -> Program:
 
 # -- helpers --------------------------------------------------------------------------------
 
-_MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem",
-                       "add", "discard", "sort", "reverse", "difference_update", "intersection_update",
-                       "symmetric_difference_update"})
-
-
 def _mutation_line(fn: ast.AST, name: str) -> int | None:
     """First line (relative to the function) where ``name[...] = ...``, ``del name[...]``, ``name.x = ...`` or
     ``name.append(...)``-like mutation happens."""
@@ -800,126 +442,21 @@ def _mutation_line(fn: ast.AST, name: str) -> int | None:
     for n in ast.walk(fn):
         stored = isinstance(n, ast.Subscript | ast.Attribute) and isinstance(n.ctx, ast.Store | ast.Del) \
             and isinstance(n.value, ast.Name) and n.value.id == name
-        called = isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATORS \
+        called = isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS \
             and isinstance(n.func.value, ast.Name) and n.func.value.id == name
         if (stored or called) and isinstance(n, ast.expr):
             lines.append(n.lineno)
     return min(lines) if lines else None
 
 
-def _local_names(fn: ast.AST) -> set[str]:
-    """Names assigned inside the function (parameters included): they shadow module globals."""
-    out: set[str] = set()
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
-            out.add(n.id)
-        elif isinstance(n, ast.arg):
-            out.add(n.arg)
-        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n is not fn:
-            out.add(n.name)
-        elif isinstance(n, ast.Import | ast.ImportFrom):
-            out.update((a.asname or a.name.split(".")[0]) for a in n.names)
-    return out
-
-
-def _record_class(t: Any) -> type | None:
-    """The record class an annotation names (``P``, ``P | None``, ``Annotated[P, ...]``), else None."""
-    if isinstance(t, type):
-        return t if is_record_class(t) else None
-    origin = typing.get_origin(t)
-    if origin is typing.Annotated:
-        return _record_class(typing.get_args(t)[0])
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(t) if a is not type(None)]
-        return _record_class(args[0]) if len(args) == 1 else None
-    return None
-
-
-def _record_fields(cls: type) -> dict[str, Any]:
-    """name -> annotation of what a record carries into the sandbox (see values.py)."""
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:
-        hints = {}
-    if dataclasses.is_dataclass(cls):
-        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
-    model_fields = getattr(cls, "model_fields", None)
-    if isinstance(model_fields, dict):
-        return {k: getattr(f, "annotation", Any) for k, f in model_fields.items()}
-    return dict.fromkeys(("path", "name", "format", "hash"), Any)  # flyte.io.File / Dir
-
-
-def _record_params(func: types.FunctionType, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, type]:
-    """Parameters annotated with a record class and never rebound (nor shadowed) in the function."""
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:
-        return {}
-    a = fn.args
-    own = [*a.posonlyargs, *a.args, *a.kwonlyargs]
-    rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)}
-    rebound |= {n.arg for n in ast.walk(fn) if isinstance(n, ast.arg) and all(n is not x for x in own)}
-    out: dict[str, type] = {}
-    for arg in own:
-        cls = _record_class(hints.get(arg.arg))
-        if cls is not None and arg.arg not in rebound:
-            out[arg.arg] = cls
-    # `q = Point(...)`, assigned once, with Point a module-level record class: built by the host, read-only too.
-    stores: dict[str, int] = {}
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
-            stores[n.id] = stores.get(n.id, 0) + 1
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
-                and stores.get(n.targets[0].id) == 1 and isinstance(n.value, ast.Call) \
-                and isinstance(n.value.func, ast.Name) and n.value.func.id not in rebound:
-            value = func.__globals__.get(n.value.func.id)
-            if isinstance(value, type) and is_record_class(value):
-                out[n.targets[0].id] = value
-    return out
-
-
-def _annotation_nodes(fn: ast.AST) -> set[int]:
-    """ids of the nodes inside the function's annotations (the sandbox never evaluates them)."""
-    skip: set[int] = set()
-    for n in ast.walk(fn):
-        annos: list[ast.AST | None] = []
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
-            annos.append(n.returns)
-            a = n.args
-            annos += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x]
-        elif isinstance(n, ast.AnnAssign):
-            annos.append(n.annotation)
-        for anno in annos:
-            if anno is not None:
-                skip.update(id(x) for x in ast.walk(anno))
-    return skip
-
-
 def _used_names(fn: ast.AST) -> dict[str, int]:
     """Names the function reads, with the first line each is used on (annotations left out)."""
-    skip = _annotation_nodes(fn)
+    skip = annotation_nodes(fn)
     out: dict[str, int] = {}
     for n in ast.walk(fn):
         if isinstance(n, ast.Name) and id(n) not in skip and (n.id not in out or n.lineno < out[n.id]):
             out[n.id] = n.lineno
     return out
-
-
-def _is_flyte_module(v: Any) -> bool:
-    return v is flyte
-
-
-def _is_flyte_map(v: Any) -> bool:
-    return isinstance(v, type(flyte.map))
-
-
-def _from_flyte(v: Any) -> bool:
-    """A function, class, object or module of flyte's own (other than those the sandbox provides)."""
-    mod = v.__name__ if isinstance(v, types.ModuleType) else getattr(v, "__module__", None)
-    if not isinstance(mod, str):
-        mod = getattr(type(v), "__module__", "")
-    return isinstance(mod, str) and mod.split(".")[0] == "flyte"
 
 
 def _std_origin(v: Any) -> str | None:
