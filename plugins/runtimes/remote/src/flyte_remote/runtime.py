@@ -12,6 +12,7 @@ per call (connecting costs no round trip).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,9 +36,15 @@ class RemoteRunHandle(RunHandle):
         self.error: BaseException | None = None
         self._outputs: ActionOutputs | None = None
         self.submitted_at = time.time()
+        self._checked = time.monotonic()
 
     @property
     def phase(self) -> Phase:
+        """The run's phase: asked from the control plane (at most once a second) until it has ended."""
+        if not self._phase.terminal and time.monotonic() - self._checked > 1.0:
+            self._checked = time.monotonic()
+            with contextlib.suppress(Exception):  # the last phase seen is true enough; wait() reports trouble
+                self.refresh()
         return self._phase
 
     @property
