@@ -56,13 +56,13 @@ _LAZY: dict[str, str] = {
     "system_logger": "flyte._user_log",
 }
 _LAZY_MODULES = {"io", "types", "errors", "storage", "plugins", "config", "testing", "runtime", "report", "durable",
-                 "syncify"}
+                 "syncify", "git", "models"}
 
 if TYPE_CHECKING:
     import logging
     from typing import Any
 
-    from flyte import config, durable, errors, io, plugins, report, runtime, storage, syncify, types
+    from flyte import config, durable, errors, git, io, models, plugins, report, runtime, storage, syncify, types
     from flyte._cache import Cache, CacheRequest
     from flyte._context import ctx
     from flyte._custom_context import custom_context, get_custom_context
@@ -154,12 +154,14 @@ __all__ = [
     "durable",
     "errors",
     "get_custom_context",
+    "git",
     "group",
     "init",
     "init_from_config",
     "io",
     "logger",
     "map",
+    "models",
     "plugins",
     "report",
     "run",

@@ -34,7 +34,6 @@ UNSUPPORTED_MODULES: dict[str, str] = {
     "flyte.connectors": "connectors need the Flyte control plane",
     "flyte.extend": "the official plugin API; flyte-core plugins use flyte.plugins (docs/plugins.md)",
     "flyte.extras": "container tasks, batchers and webhooks are not part of flyte-core",
-    "flyte.git": "git helpers are not part of flyte-core",
     "flyte.notify": "notifications need the Flyte control plane",
     "flyte.prefetch": "model prefetching needs the Flyte control plane",
     "flyte.remote": "use `flyte get run` and flyte.Run; remote objects need the control plane",
@@ -102,7 +101,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "is_clustered_worker_env": "multi-node tasks need a cluster",
     },
     "flyte.config": {
-        "auto": "use flyte.init_from_config()",
         "get_config_file": "use flyte.config.get_config().source",
         "set_if_exists": "internal helper of the official SDK",
     },

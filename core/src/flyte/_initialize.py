@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flyte.config import load_config, set_config
+from flyte.config import Config, load_config, set_config
 from flyte.storage import configure as configure_storage
 
 
@@ -67,10 +67,11 @@ def init(
     )
 
 
-def init_from_config(path_or_config: str | os.PathLike[str] | None = None, root_dir: str | Path | None = None,
+def init_from_config(path_or_config: str | os.PathLike[str] | Config | None = None, root_dir: str | Path | None = None,
                      **kwargs: Any) -> None:
-    """Configure the SDK from a YAML config file (``.flyte/config.yaml`` by default)."""
-    cfg = load_config(path_or_config)
+    """Configure the SDK from a YAML config file (``.flyte/config.yaml`` by default) or a loaded
+    :class:`flyte.config.Config` (what ``flyte.git.config_from_root()`` returns)."""
+    cfg = path_or_config if isinstance(path_or_config, Config) else load_config(path_or_config)
     set_config(cfg)
     storage = cfg.section("storage") or None
     init(

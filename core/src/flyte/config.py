@@ -165,6 +165,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return Config(values, f)
 
 
+def auto(config_file: str | os.PathLike[str] | None = None) -> Config:
+    """The official SDK's name for :func:`load_config`: the given file, else the usual search."""
+    return load_config(config_file)
+
+
 _config: Config | None = None
 
 
