@@ -42,6 +42,13 @@ def phase_name(phase: int) -> str:
     return str(phase_pb2.ActionPhase.Name(phase)).removeprefix("ACTION_PHASE_")
 
 
+def _already_exists(e: BaseException) -> bool:
+    """A control plane that refuses to enqueue a name twice (gRPC ALREADY_EXISTS): the child is there already."""
+    code = getattr(e, "code", None)
+    status = code() if callable(code) else code
+    return getattr(status, "name", status) == "ALREADY_EXISTS"
+
+
 class ActionsController(Controller):
     """Children of one action (``parent``) as child actions of the same run. See the module docstring."""
 
@@ -191,7 +198,12 @@ class ActionsController(Controller):
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._waiting[name] = fut
             try:
-                await self._enqueue(task, name, in_lits, parent)
+                try:
+                    await self._enqueue(task, name, in_lits, parent)
+                except Exception as e:
+                    if not _already_exists(e):
+                        raise
+                    # Launched by an earlier attempt of this parent and still going: its updates arrive here.
                 update = await fut
             except asyncio.CancelledError:
                 self._waiting.pop(name, None)
