@@ -149,6 +149,9 @@ class Runner:
         from flyte._compat import check_program
 
         check_program(task)  # official SDK API we lack fails now, before any task runs
+        from flyte.types._fallback import new_run
+
+        new_run()  # pickled types warn once per run
         mode, runtime, opts = self._runtime()
         handle = await runtime.submit(task, args, kwargs, opts)
         return Run(handle, mode)

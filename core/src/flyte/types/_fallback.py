@@ -14,13 +14,18 @@ import warnings
 from typing import Any
 
 from flyte.errors import ConfigError, PickleWarning
-from flyte.storage import data_access
 from flyte.types._pickle import PickleTransformer
 from flyte.types._transformer import type_repr
 
 POLICIES = ("warn", "error")
-_warned: set[tuple[int, str]] = set()
+_warned: set[str] = set()
 _lock = threading.Lock()
+
+
+def new_run() -> None:
+    """Called when a run starts (``flyte.run``, ``flyte run``): each run warns again, once per type."""
+    with _lock:
+        _warned.clear()
 
 
 def policy() -> str:
@@ -35,9 +40,8 @@ def policy() -> str:
 
 
 def warn_once(t: Any) -> None:
-    """One PickleWarning per type per run (outside a run: per process)."""
-    da = data_access.current()
-    key = (id(da) if da is not None else 0, type_repr(t))
+    """One PickleWarning per type per run (:func:`new_run` starts counting again)."""
+    key = type_repr(t)
     with _lock:
         if key in _warned:
             return
