@@ -17,20 +17,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import contextvars
 import os
 import posixpath
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import flyte
 from flyte.errors import SandboxError
 
 from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError, limit_error
+from flyte_sandbox.feed import DRIVING, TASK_METHODS, Feed, ObjectHandler, SleepLimit, crossable
 from flyte_sandbox.program import Program, TaskRef, build_program
-from flyte_sandbox.rules import BATCH, GATHER_HOST, GROUP_HOST, KWARGS, MAP_AIO_HOST, MAP_HOST
+from flyte_sandbox.rules import BATCH, KWARGS
 from flyte_sandbox.settings import Sandbox, sandbox_of
 from flyte_sandbox.values import class_type, from_sandbox, needs_wrapping, to_sandbox
 from flyte_sandbox.workers import Lease, WorkerPool
@@ -42,20 +41,10 @@ if TYPE_CHECKING:
 BATCH_SIZE = 64
 FIRST_BATCH_SIZE = 16
 BATCH_WINDOW = 0.001  # seconds a flush waits for more calls when calls of the task are streaming in
-_ASYNC_SLEEPS = frozenset({"system.async_sleep", "asyncio.sleep"})
-_SLEEPS = _ASYNC_SLEEPS | {"system.sleep", "time.sleep"}
-
-
-class _SleepLimit(Exception):
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
 _RUN_ALONE = object()
-_TASK_METHODS = frozenset({"__call__", "aio"})
 
 
-# The executor and lease of the body being driven, for host calls pydantic-monty makes itself.
-_DRIVING: contextvars.ContextVar[tuple[SandboxExecutor, Lease] | None] = contextvars.ContextVar(
-    "flyte_sandbox_driving", default=None)
+
 _TASK_INSTANCE: Any = None
 
 
@@ -72,8 +61,8 @@ def _task_instance_class() -> Any:
 
         class TaskInstance(pm.ClassInstance):
             def call_method(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-                driving = _DRIVING.get()
-                if name not in _TASK_METHODS or driving is None:
+                driving = DRIVING.get()
+                if name not in TASK_METHODS or driving is None:
                     raise AttributeError(f"'{name}' cannot be called here")
                 ex, lease = driving
                 return ex._eager_call(lease, self.value.task, args, kwargs)
@@ -102,19 +91,19 @@ class _Compiled:
     def __init__(self, program: Program) -> None:
 
         self.program = program
-        self.dispatch: dict[Any, tuple[_ObjectHandler, Any]] = {}  # host object id -> (its handler, the object)
+        self.dispatch: dict[Any, tuple[ObjectHandler, Any]] = {}  # host object id -> (its handler, the object)
         self.globals: dict[str, Any] = dict(program.host_values)
         for name, task in program.tasks.items():
             self.globals[name] = self.task_ref(task)
         for name, cls in program.classes.items():
             ct = class_type(cls)
             self.globals[name] = ct
-            self.dispatch[ct.id] = (_Feed.construct, ct)
+            self.dispatch[ct.id] = (Feed.construct, ct)
         self.batchers: dict[Any, _Batcher] = {}
 
     def task_ref(self, task: Any) -> Any:
         ref = _task_instance_class()(TaskRef(task), allowed_methods={"aio", "override"}, eager_attrs=("name",))
-        self.dispatch[ref.id] = (_Feed.task_method, task)
+        self.dispatch[ref.id] = (Feed.task_method, task)
         return ref
 
 
@@ -223,7 +212,7 @@ class SandboxExecutor:
             inputs[KWARGS] = to_sandbox(kwargs) if _wraps_inputs(task) else kwargs
             try:
                 value = await self._drive(lease, c, task, sb, inputs)
-            except _SleepLimit as e:
+            except SleepLimit as e:
                 raise SandboxLimitError(task.name, rec.name, "sleep time", f"{e.seconds:g} s",
                                         "give it more with Sandbox(timeout=...)") from None
             except pm.MontyCrashedError as e:
@@ -249,8 +238,8 @@ class SandboxExecutor:
 
     async def _drive(self, lease: Lease, c: _Compiled, task: TaskTemplate[Any, Any], sb: Sandbox,
                      inputs: dict[str, Any]) -> Any:
-        """Feed the body and answer what it asks of the host until it completes (see :class:`_Feed`)."""
-        return await _Feed(self, lease, c, task, sb).run(inputs)
+        """Feed the body and answer what it asks of the host until it completes (see :class:`Feed`)."""
+        return await Feed(self, lease, c, task, sb).run(inputs)
 
     async def _resumed(self, lease: Lease, snap: Any, sb: Sandbox) -> Any:
         """The snapshot to go on from: ``snap``, or the one restored on a new worker if the body was
@@ -268,7 +257,7 @@ class SandboxExecutor:
         try:
             return await self._call_task(task, args, kwargs)
         except Exception as e:
-            raise _crossable(e) from None
+            raise crossable(e) from None
         finally:
             await self.pool.resumed(lease)
 
@@ -284,10 +273,9 @@ class SandboxExecutor:
         coros = [submit(task, tuple(a), dict(k)) for a, k in calls]
         out = await asyncio.gather(*coros, return_exceptions=bool(kwargs.get("return_exceptions", False)))
         wraps = _wraps_outputs(task)
-        return [_crossable(r) if isinstance(r, BaseException) else (to_sandbox(r) if wraps else r) for r in out]
+        return [crossable(r) if isinstance(r, BaseException) else (to_sandbox(r) if wraps else r) for r in out]
 
     async def _map(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-        import flyte
 
         if not args:
             raise TypeError("flyte.map() needs a task and at least one iterable")
@@ -296,7 +284,7 @@ class SandboxExecutor:
             func = func.task
         out = [r async for r in flyte.map.aio(func, *iterables, **kwargs)]
         wraps = _wraps_outputs(func)
-        return [_crossable(r) if isinstance(r, BaseException) else (to_sandbox(r) if wraps else r) for r in out]
+        return [crossable(r) if isinstance(r, BaseException) else (to_sandbox(r) if wraps else r) for r in out]
 
     async def _os_call(self, snap: Any, sb: Sandbox) -> Any:
         name = snap.function_name
@@ -334,190 +322,6 @@ class SandboxExecutor:
             m = self._mounts[key] = pm.MountDir(host_path=str(sb.mount), virtual_path=sb.mount_path,
                                                 mode="read-only")
         return m
-
-
-class _Feed:
-    """One feed of a body, driven snapshot by snapshot until it completes.
-
-    Two dispatch tables: the kind of snapshot (a call out, futures to settle, a name lookup) picks an
-    ``on_*`` method (:func:`_snapshot_handlers`), and for a call out, what is called picks its handler:
-    an OS function, a host function (``flyte.map``, the gather fan-out: ``_HOST_FUNCTIONS``), or a host
-    object (a record class, a task handle: ``_Compiled.dispatch``).
-    """
-
-    __slots__ = ("c", "ex", "groups", "lease", "limit_s", "pending", "prog", "sb", "slept")
-
-    def __init__(self, ex: SandboxExecutor, lease: Lease, c: _Compiled, task: TaskTemplate[Any, Any],
-                 sb: Sandbox) -> None:
-        self.ex = ex
-        self.lease = lease
-        self.c = c
-        self.prog = c.program
-        self.sb = sb
-        self.pending: dict[int, asyncio.Future[Any]] = {}
-        self.slept = 0.0
-        self.limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
-        self.groups: list[Any] = []  # flyte.group(...) blocks the body is inside, innermost last
-
-    async def run(self, inputs: dict[str, Any]) -> Any:
-        lease = self.lease
-        lease.feeds += 1
-        lease.restored = False
-        snap = await lease.session.feed_start(self.prog.call_code, inputs=inputs, mount=self.ex._mount(self.sb))
-        handlers = _snapshot_handlers()
-        handler = handlers.get(type(snap), _Feed.on_name_lookup)
-        if handler is None:  # completed without asking the host anything (a leaf body)
-            return snap.output
-        driving = _DRIVING.set((self.ex, lease))
-        try:
-            while handler is not None:
-                lease.calls += 1
-                snap = await handler(self, snap)
-                handler = handlers.get(type(snap), _Feed.on_name_lookup)
-            return snap.output
-        finally:
-            _DRIVING.reset(driving)
-            for f in self.pending.values():
-                f.cancel()
-            while self.groups:  # the body stopped inside a group (a limit, a crash): leave it
-                self.groups.pop().__exit__(None, None, None)
-
-    # -- snapshots ---------------------------------------------------------------------------------
-
-    async def on_call(self, snap: Any) -> Any:
-        name = snap.function_name
-        if snap.is_os_function:
-            if name in _SLEEPS:
-                return await self.sleep(snap)
-            return await self.ex._os_call(snap, self.sb)
-        if snap.object_id is None:
-            handler, target = _HOST_FUNCTIONS.get(name), name
-        else:
-            handler, target = self.c.dispatch.get(snap.object_id, (None, None))
-        if handler is None and snap.object_id is not None:  # a method of a record that crossed in
-            return await snap.resume({"exception": AttributeError(
-                f"'{name}()' cannot be called in the sandbox: records (dataclasses, pydantic models, File/Dir) "
-                "cross as data and their methods stay on the host; compute it in the body or in a helper "
-                "function")})
-        if handler is None:
-            return await snap.resume({"exception": NameError(f"name '{name}' is not defined in the sandbox")})
-        return await handler(self, snap, target)
-
-    async def on_futures(self, snap: Any) -> Any:
-        pending = self.pending
-        ids = snap.pending_call_ids
-        futs = [pending[i] for i in ids if i in pending]
-        if futs and not any(f.done() for f in futs):
-            await self.ex.pool.waiting(self.lease, snap)
-            await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
-            snap = await self.ex._resumed(self.lease, snap, self.sb)
-            ids = snap.pending_call_ids
-        results: dict[int, Any] = {}
-        for i in ids:
-            f = pending.get(i)
-            if f is None:
-                results[i] = {"exception": RuntimeError("lost track of a host call")}
-            elif f.done():
-                del pending[i]
-                exc = f.exception()
-                results[i] = {"exception": _crossable(exc)} if exc else {"return_value": f.result()}
-        return await snap.resume(results)
-
-    async def on_name_lookup(self, snap: Any) -> Any:
-        """A name the body reads but never defined: a NameError in the body, as in Python."""
-        return await snap.resume()
-
-    # -- calls out -----------------------------------------------------------------------------------
-
-    async def sleep(self, snap: Any) -> Any:
-        """Sleeps are the host's (the pool cannot serve them to a stepped feed), budgeted here."""
-        seconds = max(0.0, float(snap.args[0] if snap.args else 0.0))
-        self.slept += seconds
-        if self.slept > self.limit_s:
-            raise _SleepLimit(self.limit_s)
-        return await self.answer(snap, asyncio.sleep(seconds), wait=snap.function_name not in _ASYNC_SLEEPS)
-
-    async def construct(self, snap: Any, cls: Any) -> Any:
-        return await snap.resume(_settle(lambda: cls.construct(snap.args, snap.kwargs)))
-
-    async def task_method(self, snap: Any, task: Any) -> Any:
-        method = snap.function_name
-        if method == "override":
-            return await snap.resume(_settle(lambda: self.c.task_ref(task.override(**snap.kwargs))))
-        if method not in _TASK_METHODS:
-            return await snap.resume({"exception": AttributeError(f"'{method}' is not available on task objects "
-                                                                  "in the sandbox")})
-        pool = self.ex.pool
-        if self.prog.is_async and snap.allow_eager_await and pool.pinned < pool.max_pinned \
-                and not self.lease.restored:
-            # Awaited in place (see _task_instance_class). The worker is busy meanwhile and cannot be
-            # parked, so only so many bodies may wait this way.
-            pool.pinned += 1
-            try:
-                return await snap.resume_auto()
-            finally:
-                pool.pinned -= 1
-        return await self.answer(snap, self.ex._call_task(task, snap.args, snap.kwargs))
-
-    async def map(self, snap: Any, name: str) -> Any:
-        """``flyte.map(...)`` waits for all results even in an async body; ``flyte.map.aio(...)`` is a future."""
-        return await self.answer(snap, self.ex._map(snap.args, snap.kwargs), wait=name == MAP_HOST)
-
-    async def gather(self, snap: Any, name: str) -> Any:
-        return await self.answer(snap, self.ex._gather(snap.args, snap.kwargs))
-
-    async def group(self, snap: Any, name: str) -> Any:
-        """``with flyte.group(g):`` in the body: the host enters (or leaves) ``flyte.group(g)`` in this feed's
-        context, so the actions the body starts inside the block are grouped as in local."""
-        def enter_or_leave() -> None:
-            group_name, entering = snap.args
-            if entering:
-                cm = flyte.group(group_name)
-                cm.__enter__()
-                self.groups.append(cm)
-            elif self.groups:
-                self.groups.pop().__exit__(None, None, None)
-
-        return await snap.resume(_settle(enter_or_leave))
-
-    async def answer(self, snap: Any, coro: Coroutine[Any, Any, Any], wait: bool = False) -> Any:
-        """Resume with ``coro``'s outcome: a future in an async body (unless ``wait``), else its result, the
-        worker marked as waiting meanwhile (so it may be parked)."""
-        if self.prog.is_async and not wait:
-            self.pending[snap.call_id] = asyncio.ensure_future(coro)
-            return await snap.resume({"future": ...})
-        await self.ex.pool.waiting(self.lease, snap)
-        try:
-            result: Any = {"return_value": await coro}
-        except Exception as e:
-            result = {"exception": _crossable(e)}
-        snap = await self.ex._resumed(self.lease, snap, self.sb)
-        return await snap.resume(result)
-
-
-_Handler = Callable[[_Feed, Any], Awaitable[Any]]  # (feed, snapshot) -> the next snapshot
-_ObjectHandler = Callable[[_Feed, Any, Any], Awaitable[Any]]  # (feed, snapshot, what is called) -> next snapshot
-_HOST_FUNCTIONS: dict[str, _ObjectHandler] = {
-    MAP_HOST: _Feed.map,
-    MAP_AIO_HOST: _Feed.map,
-    GATHER_HOST: _Feed.gather,
-    GROUP_HOST: _Feed.group,
-}
-_SNAPSHOT_HANDLERS: dict[type, _Handler | None] = {}
-
-
-def _snapshot_handlers() -> dict[type, _Handler | None]:
-    """Snapshot type -> its handler (None: the body completed). Built on first use: pydantic-monty loads lazily."""
-    if not _SNAPSHOT_HANDLERS:
-        import pydantic_monty as pm
-
-        _SNAPSHOT_HANDLERS.update({
-            pm.MontyComplete: None,
-            pm.AsyncFunctionSnapshot: _Feed.on_call,
-            pm.AsyncFutureSnapshot: _Feed.on_futures,
-            pm.AsyncNameLookupSnapshot: _Feed.on_name_lookup,
-        })
-    return _SNAPSHOT_HANDLERS
 
 
 class _Batcher:
@@ -628,23 +432,6 @@ def _refuse_missing(prog: Program, found: list[bool]) -> None:
             what = f"imports '{module}'" if attr is None else f"uses {module}.{attr}"
             raise SandboxError(f"Task '{prog.task_name}' cannot run in the sandbox ({where}): {what}, which the "
                                f"sandbox's Python (pydantic-monty) does not provide{_INSTEAD.get((module, attr), '')}")
-
-
-def _settle(fn: Any) -> Any:
-    try:
-        return {"return_value": fn()}
-    except Exception as e:
-        return {"exception": _crossable(e)}
-
-
-def _crossable(e: BaseException) -> BaseException:
-    """Exceptions of flyte's own classes cross as the builtin they derive from, message kept."""
-    if type(e).__module__ == "builtins":
-        return e
-    for base in type(e).__mro__:
-        if base.__module__ == "builtins" and issubclass(base, Exception):
-            return base(str(e))
-    return RuntimeError(str(e))
 
 
 _WRAP: weakref.WeakKeyDictionary[Any, tuple[bool, bool]] = weakref.WeakKeyDictionary()
