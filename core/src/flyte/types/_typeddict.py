@@ -48,6 +48,7 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
     def __init__(self) -> None:
         super().__init__("TypedDict", dict, enable_type_assertions=False)
         self._models: dict[Any, Any] = {}
+        self._building: dict[Any, str] = {}  # TypedDicts whose model is being made: a self-reference is by name
 
     # -- the wrapper model --------------------------------------------------------------------------
 
@@ -70,19 +71,29 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
 
     def model(self, t: Any) -> Any:
         m = self._models.get(t)
-        if m is None:
-            try:
-                from pydantic import create_model
-            except ImportError:
-                raise fail(f"{type_repr(t)} as a value needs pydantic (pip install pydantic)") from None
+        if m is not None:
+            return m
+        if t in self._building:  # a TypedDict that contains itself (a tree): refer to its model by name
+            return self._building[t]
+        try:
+            from pydantic import create_model
+        except ImportError:
+            raise fail(f"{type_repr(t)} as a value needs pydantic (pip install pydantic)") from None
+        name = f"{self.prefix}{t.__name__}"
+        self._building[t] = name
+        try:
             hints = typing.get_type_hints(t, include_extras=True)
             optional = optional_keys(t)
             spec: dict[str, Any] = {}
             for k, ft in hints.items():
                 inner = self._field_type(_strip_required(ft))
                 spec[k] = (typing.Optional[inner], None) if k in optional else (inner, ...)  # noqa: UP045
-            m = create_model(f"{self.prefix}{t.__name__}", **spec)
-            self._models[t] = m
+            m = create_model(name, **spec)
+        finally:
+            del self._building[t]
+        self._models[t] = m
+        namespace = {v.__name__: v for v in self._models.values()}
+        m.model_rebuild(_types_namespace=namespace)
         return m
 
     def _to_plain(self, t: Any, v: Any) -> dict[str, Any]:
@@ -133,31 +144,46 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
     def sync_encoder(self, t: Any, lt: LiteralType) -> Encoder | None:
         from flyte.types._pydantic import PYDANTIC
 
-        model = self.model(t)
-        enc = PYDANTIC.sync_encoder(model, lt)
+        enc = PYDANTIC.sync_encoder(self.model(t), lt)
         if enc is None:
             return None
 
         def encode(v: Any) -> Literal:
-            try:
-                inst = model.model_validate(self._to_plain(t, v))
-            except Exception as e:
-                if type(e).__name__ == "TypeTransformerError":
-                    raise
-                raise fail(f"{value_repr(v)} does not fit {type_repr(t)}: {e}") from e
-            return enc(inst)
+            return enc(self._instance(t, v))
 
         return encode
 
-    def sync_decoder(self, t: Any) -> Decoder:
+    def sync_decoder(self, t: Any) -> Decoder | None:
         from flyte.types._pydantic import PYDANTIC
 
         dec = PYDANTIC.sync_decoder(self.model(t))
+        if dec is None:
+            return None
 
         def decode(lit: Literal) -> Any:
             return self._from_model(t, dec(lit))
 
         return decode
+
+    def _instance(self, t: Any, v: Any) -> Any:
+        try:
+            return self.model(t).model_validate(self._to_plain(t, v))
+        except Exception as e:
+            if type(e).__name__ == "TypeTransformerError":
+                raise
+            raise fail(f"{value_repr(v)} does not fit {type_repr(t)}: {e}") from e
+
+    # the async paths: a TypedDict holding File/Dir (uploads) or anything else the model converts async
+    async def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType) -> Literal:
+        from flyte.types._pydantic import PYDANTIC
+
+        return await PYDANTIC.to_literal(self._instance(python_type, python_val), self.model(python_type), expected)
+
+    async def to_python_value(self, lv: Literal, expected_python_type: Any) -> Any:
+        from flyte.types._pydantic import PYDANTIC
+
+        m = await PYDANTIC.to_python_value(lv, self.model(expected_python_type))
+        return self._from_model(expected_python_type, m)
 
 
 TYPED_DICT = TypedDictTransformer()
