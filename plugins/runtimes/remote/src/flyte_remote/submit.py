@@ -43,13 +43,12 @@ class Submission:
 async def upload_bundle(client: Any, target: Target, bundle: Bundle) -> str:
     """Upload the bundle through DataProxy (CreateUploadLocation + signed PUT with Content-MD5); its native URL.
 
-    Skipped when the control plane already holds these bytes (it answers without a signed URL).
+    Skipped when this digest is already there (see flyte_remote.code_bundle.upload_bundle_to).
     """
-    from flyte.storage.dataproxy import DataProxyClient, StubAdapter
+    from flyte_remote.code_bundle import upload_bundle_to
 
-    dp = DataProxyClient(StubAdapter(client.dataproxy, timeout=target.settings.timeout),
-                         project=target.project, domain=target.domain, org=target.org)
-    uploaded = await dp.upload_file(bundle.path, filename="code.tar.gz", filename_root=bundle.md5)
+    uploaded = await upload_bundle_to(client.dataproxy, bundle, org=target.org,
+                                      project=target.project, domain=target.domain, timeout=target.settings.timeout)
     if uploaded.skipped:
         logger.info("code bundle %s already uploaded", bundle.md5)
     return uploaded.native_url
