@@ -269,9 +269,21 @@ async def run_action(a: WorkerArgs) -> None:
         data = io.outputs_message(out_lits).SerializeToString(deterministic=True)
         await io.write_bytes(io.join(a.outputs_path, io.OUTPUTS), data)
     finally:
+        if task.report:
+            await _save_report(tc, a.outputs_path)
         await runner.close()
         if controller is not None:
             await controller.close()
+
+
+async def _save_report(tc: Any, outputs_path: str) -> None:
+    """A ``report=True`` task's page, also as ``<attempt folder>/report.html`` where the backend serves it from."""
+    from flyte.remote import io
+    from flyte.report._report import _DATA_KEY
+
+    report = tc.data.get(_DATA_KEY)
+    if report is not None:
+        await io.write_bytes(io.join(outputs_path, "report.html"), report.get_final_report().encode())
 
 
 def main(argv: list[str] | None = None) -> int:

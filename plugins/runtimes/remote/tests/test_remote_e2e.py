@@ -200,3 +200,29 @@ def test_init_from_config_then_run_and_with_runcontext(devbox: Any, tmp_path: Pa
     finally:
         flyte.init()
         flyte.config.set_config(None)
+
+
+def test_report_is_served_from_the_attempt_folder(remote: Any) -> None:
+    import asyncio
+
+    import e2e_prog
+    import flyte
+    import httpx
+    from flyte.admin import AdminSettings, connect
+    from flyteidl2.common import identifier_pb2
+    from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
+
+    run = flyte.run(e2e_prog.reported, x=5)
+    assert run.outputs()[0] == 5
+
+    async def link() -> str:
+        async with await connect(AdminSettings(endpoint=remote.endpoint, insecure=True)) as client:
+            rid = identifier_pb2.RunIdentifier(project="flytesnacks", domain="development", name=run.name)
+            req = dp.CreateDownloadLinkRequest(artifact_type=dp.ARTIFACT_TYPE_REPORT)
+            req.action_attempt_id.action_id.CopyFrom(identifier_pb2.ActionIdentifier(run=rid, name="a0"))
+            req.action_attempt_id.attempt = 1
+            resp = await client.dataproxy.CreateDownloadLink(req)
+            return str(resp.pre_signed_urls.signed_url[0])
+
+    page = httpx.get(asyncio.run(link())).text
+    assert "report of 5" in page

@@ -167,3 +167,9 @@ async def chatty(n: int) -> int:
     for i in range(n):
         print(f"line {i} from the task", flush=True)
     return n
+
+
+@env.task(report=True)
+async def reported(x: int) -> int:
+    await flyte.report.log.aio(f"<h1>report of {x}</h1>")
+    return x
