@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -100,3 +101,49 @@ def test_queued_timeout(tmp_path):
         assert d.action.status.phase == phase_pb2.ACTION_PHASE_TIMED_OUT
         assert "queue" in d.action.error_info.message
         stub.AbortRun(rs.AbortRunRequest(run_id=blocker.run.action.id.run))
+
+
+NESTED = """
+import os, sys, pathlib, grpc
+from flyteidl2.actions import actions_service_pb2 as asp, actions_service_pb2_grpc as asg
+from flyteidl2.common import phase_pb2
+from flyteidl2.task import task_definition_pb2 as td
+pathlib.Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)
+depth = int(os.environ["DEPTH"])
+if depth < 3:
+    stub = asg.ActionsServiceStub(grpc.insecure_channel(os.environ["_U_EP_OVERRIDE"].removeprefix("dns:///")))
+    a = asp.Action(parent_action_name=os.environ["ACTION_NAME"], input_uri=sys.argv[2],
+                   run_output_base=os.environ["_U_RUN_BASE"])
+    run = a.action_id.run
+    run.org, run.name = os.environ["_U_ORG_NAME"], os.environ["RUN_NAME"]
+    run.project = os.environ["FLYTE_INTERNAL_EXECUTION_PROJECT"]
+    run.domain = os.environ["FLYTE_INTERNAL_EXECUTION_DOMAIN"]
+    a.action_id.name = f"d{depth + 1}"
+    c = a.task.spec.task_template.container
+    c.args.extend([sys.executable, __file__, "{{.outputPrefix}}", "{{.input}}"])
+    c.env.add(key="DEPTH", value=str(depth + 1))
+    stub.Enqueue(asp.EnqueueRequest(action=a))
+    parent = asp.WatchForUpdatesRequest()
+    parent.parent_action_id.run.CopyFrom(run)
+    parent.parent_action_id.name = os.environ["ACTION_NAME"]
+    for msg in stub.WatchForUpdates(parent):
+        if msg.action_update.phase == phase_pb2.ACTION_PHASE_SUCCEEDED:
+            break
+"""
+
+
+@pytest.mark.slow
+def test_nesting_deeper_than_the_concurrency_limit_does_not_deadlock(tmp_path):
+    script = tmp_path / "nested.py"
+    script.write_text(NESTED)
+    spec = td.TaskSpec()
+    spec.task_template.id.name = "nested"
+    spec.task_template.container.args.extend([sys.executable, str(script), "{{.outputPrefix}}", "{{.input}}"])
+    spec.task_template.container.env.add(key="DEPTH", value="0")
+    with DevboxProcess(tmp_path / "box", concurrency=1) as box, grpc.insecure_channel(box.endpoint) as ch:
+        stub = rsg.RunServiceStub(ch)
+        run = stub.CreateRun(rs.CreateRunRequest(project_id=PROJECT, task_spec=spec)).run.action.id.run
+        d = wait_phase(stub, run, {phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED}, 60)
+        assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
+        names = {a.id.name for a in stub.ListActions(rs.ListActionsRequest(run_id=run)).actions}
+        assert names == {"a0", "d1", "d2", "d3"}

@@ -121,6 +121,8 @@ class Devbox:
     ) -> None:
         if row.terminal:
             return
+        if row.parent and row.kind == "task":
+            self.executor.child_done(row.run, row.parent)
         row.phase = phase
         row.end_time = time.time()
         if error is not None:
@@ -149,6 +151,8 @@ class Devbox:
             return False
         self.bus.publish(row)
         if row.kind == "task" and not row.terminal:
+            if row.parent:
+                self.executor.child_added(row.run, row.parent)
             self.executor.submit(row)
         return True
 
@@ -159,8 +163,13 @@ class Devbox:
             phase_pb2.ACTION_PHASE_RUNNING,
             phase_pb2.ACTION_PHASE_WAITING_FOR_RESOURCES,
         )
-        for row in self.store.actions_in_phases(running):
-            self.executor.recover_interrupted(row)
+        active = self.store.actions_in_phases((*running, phase_pb2.ACTION_PHASE_QUEUED))
+        for row in active:
+            if row.parent:
+                self.executor.child_added(row.run, row.parent)
+        for row in active:
+            if row.phase in running:
+                self.executor.recover_interrupted(row)
         for row in self.store.actions_in_phases((phase_pb2.ACTION_PHASE_QUEUED,)):
             if row.phase not in TERMINAL_PHASES:
                 self.executor.submit(row)

@@ -73,6 +73,9 @@ class Executor:
         self._queued: set[tuple[RunKey, str]] = set()
         self._timers: dict[tuple[RunKey, str], asyncio.TimerHandle] = {}
         self._closing = False
+        # Running parents with unfinished children do not hold a slot: with a fixed number of slots,
+        # nested calls deeper than the limit would otherwise wait for each other forever.
+        self._open_children: dict[tuple[RunKey, str], int] = {}
         self._tasks: dict[tuple[RunKey, str], asyncio.Task[None]] = {}
         self._procs: dict[tuple[RunKey, str], subprocess.Popen[bytes]] = {}
 
@@ -94,9 +97,26 @@ class Executor:
                 self._timers[key] = loop.call_later(wait, self._queued_too_long, key, limit)
         self._dispatch()
 
+    def child_added(self, run: RunKey, parent: str) -> None:
+        key = (run, parent)
+        self._open_children[key] = self._open_children.get(key, 0) + 1
+
+    def child_done(self, run: RunKey, parent: str) -> None:
+        key = (run, parent)
+        n = self._open_children.get(key, 0) - 1
+        if n > 0:
+            self._open_children[key] = n
+        else:
+            self._open_children.pop(key, None)
+
+    def busy(self) -> int:
+        """Running actions that hold a slot (not those waiting on their children)."""
+        waiting = sum(1 for k in self._open_children if k in self._tasks)
+        return len(self._tasks) - waiting
+
     def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        while len(self._tasks) < self._limit and self._queue:
+        while self._queue and self.busy() < self._limit:
             key = self._queue.popleft()
             if key not in self._queued:
                 continue
