@@ -98,7 +98,9 @@ def test_supported_and_unknown_names_are_not_flagged() -> None:
 
 
 def test_reasons_and_module_errors() -> None:
-    assert reason("flyte.remote.Run") == UNSUPPORTED_MODULES["flyte.remote"]
+    assert reason("flyte.app.AppEnvironment") == UNSUPPORTED_MODULES["flyte.app"]
+    assert reason("flyte.remote.Run") == UNSUPPORTED["flyte.remote"]["Run"]
+    assert reason("flyte.remote.spec") is None  # flyte-core's own flyte.remote submodule, not an official name
     assert reason("flyte.remote._LAZY") is None  # private names are never the official API
     assert reason("flyte.io.File") is None
     for module, names in UNSUPPORTED.items():

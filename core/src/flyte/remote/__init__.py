@@ -34,8 +34,10 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:  # AttributeError (not NotSupportedError): `from flyte.remote import io` then imports it
-        raise AttributeError(f"module 'flyte.remote' has no attribute {name!r}")
+    if module is None:  # AttributeError (so `from flyte.remote import io` imports it), NotSupportedError for an
+        from flyte._compat import missing  # official name (Run, Action...): one line pointing at the docs
+
+        raise missing(__name__, name)
     import importlib
 
     value = getattr(importlib.import_module(module), name)
