@@ -97,6 +97,10 @@ def test_children_through_actions_service_snapshot_sentinel_then_updates(channel
     assert {a.id.name for a in listed} == {"a0", "early", "late"}
     assert {a.metadata.parent for a in listed if a.id.name != "a0"} == {"a0"}
     runs.AbortRun(rs.AbortRunRequest(run_id=parent.run))
+    actions.Enqueue(asp.EnqueueRequest(action=child("early")))  # a retried enqueue of a known child: fine
+    with pytest.raises(grpc.RpcError) as e:
+        actions.Enqueue(asp.EnqueueRequest(action=child("too-late")))
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "already finished" in e.value.details()
 
 
 def test_queue_and_state_services(channel):

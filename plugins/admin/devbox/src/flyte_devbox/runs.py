@@ -173,7 +173,9 @@ class Runs:
         """An ActionRow from ActionsService.Action / QueueService.EnqueueActionRequest fields."""
         key, name = cv.action_key(a.action_id)
         require(parent, "parent_action_name", "child actions need their parent's name")
-        self.get_row(key, parent)
+        parent_row = self.get_row(key, parent)
+        if parent_row.terminal and self.box.store.get_action(key, name) is None:
+            fail(Code.FAILED_PRECONDITION, f"parent action {parent} of run {key} has already finished; no new children")
         now = time.time()
         which = a.WhichOneof("spec")
         row = ActionRow(
