@@ -24,6 +24,7 @@ from flyte_sandbox.rules import (
     ALLOWED_MODULES,
     ALLOWED_OS_ATTRS,
     AVAILABLE,
+    DATACLASS_FUNCTIONS,
     ENVIRON_ITEM,
     FLYTE_ATTRS,
     GATHER_HOST,
@@ -253,8 +254,20 @@ class BodyCheck(ast.NodeVisitor):
         if n.level:
             raise self.fail(n, "relative imports are not available in the sandbox")
         self.imported(n, module)
+        if module == "dataclasses" and any(a.name in DATACLASS_FUNCTIONS for a in n.names):
+            # `from dataclasses import dataclass, replace` -> `from dataclasses import dataclass; replace = ...`
+            rest = [a for a in n.names if a.name not in DATACLASS_FUNCTIONS]
+            parts = [f"{a.asname or a.name} = {DATACLASS_FUNCTIONS[a.name]}" for a in n.names
+                     if a.name in DATACLASS_FUNCTIONS]
+            if rest:
+                parts.insert(0, "from dataclasses import " + ", ".join(
+                    a.name + (f" as {a.asname}" if a.asname else "") for a in rest))
+            self.replace(n, "; ".join(parts))
+            self.b.dataclass_functions = True
+            self.b.impure = True
         for a in n.names:
-            self.probe(n, module, a.name)
+            if not (module == "dataclasses" and a.name in DATACLASS_FUNCTIONS):
+                self.probe(n, module, a.name)
 
     def imported(self, n: ast.Import | ast.ImportFrom, name: str) -> None:
         root = name.split(".")[0]
@@ -362,7 +375,13 @@ class BodyCheck(ast.NodeVisitor):
                 and is_flyte_module(self.g.get(n.value.id)):
             raise self.fail(n, f"flyte.{n.attr} is not available inside a sandboxed body (of flyte, only flyte.map "
                             "and flyte.group are); pass what the body needs as task inputs")
-        if module is not None and isinstance(n.ctx, ast.Load) \
+        if module == "dataclasses" and n.attr in DATACLASS_FUNCTIONS and isinstance(n.ctx, ast.Load):
+            # `dataclasses.replace` -> `__flyte_dc_replace__`, a sandbox function that asks the host (shims.py)
+            assert n.end_lineno is not None and n.end_col_offset is not None
+            self.edits.append((n.lineno, n.col_offset, n.end_lineno, n.end_col_offset, DATACLASS_FUNCTIONS[n.attr]))
+            self.b.dataclass_functions = True
+            self.b.impure = True
+        elif module is not None and isinstance(n.ctx, ast.Load) \
                 and (n.value.id not in self.local_names or n.value.id in self.local_modules):
             self.probe(n, module, n.attr)
         if n.attr == "sleep":

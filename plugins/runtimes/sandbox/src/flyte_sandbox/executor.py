@@ -418,20 +418,13 @@ class _Batcher:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-_INSTEAD: dict[tuple[str, str | None], str] = {
-    ("dataclasses", "replace"): "; build the new record with its class, e.g. Point(x=1, y=p.y)",
-    ("dataclasses", "asdict"): "; build the dict from the fields, e.g. {'x': p.x, 'y': p.y}",
-    ("dataclasses", "astuple"): "; build the tuple from the fields",
-}
-
-
 def _refuse_missing(prog: Program, found: list[bool]) -> None:
     """A SandboxError for the first stdlib module or name the program uses that pydantic-monty lacks."""
     for (module, attr, where), ok in zip(prog.probes, found, strict=True):
         if not ok:
             what = f"imports '{module}'" if attr is None else f"uses {module}.{attr}"
             raise SandboxError(f"Task '{prog.task_name}' cannot run in the sandbox ({where}): {what}, which the "
-                               f"sandbox's Python (pydantic-monty) does not provide{_INSTEAD.get((module, attr), '')}")
+                               "sandbox's Python (pydantic-monty) does not provide")
 
 
 _WRAP: weakref.WeakKeyDictionary[Any, tuple[bool, bool]] = weakref.WeakKeyDictionary()

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import flyte
 
-from flyte_sandbox.rules import GATHER_HOST, GROUP_HOST, MAP_AIO_HOST, MAP_HOST
+from flyte_sandbox.rules import DATACLASSES_HOST, GATHER_HOST, GROUP_HOST, MAP_AIO_HOST, MAP_HOST
+from flyte_sandbox.values import to_sandbox
 
 if TYPE_CHECKING:
     from flyte import TaskTemplate
@@ -185,6 +186,26 @@ class Feed:
 
         return await snap.resume(settle(enter_or_leave))
 
+    async def dataclass_function(self, snap: Any, name: str) -> Any:
+        """``dataclasses.replace/asdict/astuple(record, ...)`` in the body (pydantic-monty has none of them): the
+        record is the host's (or, for a class the body defines, its fields), so the host computes the result."""
+        def call() -> Any:
+            import dataclasses
+
+            import pydantic_monty as pm
+
+            operation, obj, changes = snap.args
+            if isinstance(obj, pm.MontyClassProxy):  # an instance of a class the body defines
+                if operation == "replace":
+                    raise TypeError("dataclasses.replace() of a class the body defines itself is not available in "
+                                    "the sandbox; call the class with the new values")
+                return _plain(obj, dict if operation == "asdict" else tuple)
+            if operation == "replace":
+                return to_sandbox(dataclasses.replace(obj, **changes))
+            return to_sandbox(dataclasses.asdict(obj) if operation == "asdict" else dataclasses.astuple(obj))
+
+        return await snap.resume(settle(call))
+
     async def answer(self, snap: Any, coro: Coroutine[Any, Any, Any], wait: bool = False) -> Any:
         """Resume with ``coro``'s outcome: a future in an async body (unless ``wait``), else its result, the
         worker marked as waiting meanwhile (so it may be parked)."""
@@ -207,6 +228,7 @@ _HOST_FUNCTIONS: dict[str, ObjectHandler] = {
     MAP_AIO_HOST: Feed.map,
     GATHER_HOST: Feed.gather,
     GROUP_HOST: Feed.group,
+    DATACLASSES_HOST: Feed.dataclass_function,
 }
 _SNAPSHOT_HANDLERS: dict[type, _Handler | None] = {}
 
@@ -240,3 +262,17 @@ def crossable(e: BaseException) -> BaseException:
         if base.__module__ == "builtins" and issubclass(base, Exception):
             return base(str(e))
     return RuntimeError(str(e))
+
+
+def _plain(value: Any, record: type[dict[str, Any]] | type[tuple[Any, ...]]) -> Any:
+    """``asdict``/``astuple`` of a value holding instances of classes the body defined (pydantic-monty proxies)."""
+    import pydantic_monty as pm
+
+    if isinstance(value, pm.MontyClassProxy):
+        fields = {k: _plain(v, record) for k, v in value.attributes.items()}
+        return fields if record is dict else tuple(fields.values())
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v, record) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v, record) for k, v in value.items()}
+    return value

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses as _dataclasses
 import inspect
 import io as _io
 import symtable
@@ -35,6 +36,7 @@ from flyte_sandbox.rules import (
     AVAILABLE,
     BATCH,
     BODY,
+    DATACLASS_FUNCTIONS,
     ENVIRON_ITEM,
     GROUP_HOST,
     IMPURE_MODULES,
@@ -46,7 +48,7 @@ from flyte_sandbox.rules import (
     is_flyte_map,
     is_flyte_module,
 )
-from flyte_sandbox.shims import IO_MODULE, IO_SHIM
+from flyte_sandbox.shims import DATACLASS_SHIM, IO_MODULE, IO_SHIM
 from flyte_sandbox.typecheck import check_types, is_record_class
 
 _CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
@@ -208,6 +210,7 @@ class _Builder:
         self.environ_item = False  # the body reads os.environ[k]
         self.flyte_names: dict[str, str] = {}  # name -> "module" (flyte), "map" (flyte.map) or "group"
         self.uses_io = False  # the body uses io.StringIO / io.BytesIO (see shims.py)
+        self.dataclass_functions = False  # ... dataclasses.replace / asdict / astuple (answered by the host)
         self.sleeps = False
         self.probes: dict[tuple[str, str | None], str] = {}  # (module, attribute or None) -> first "file:line"
         self.impure = False
@@ -331,6 +334,10 @@ class _Builder:
             self.flyte_names[name] = ("module" if is_flyte_module(value) else
                                       "map" if is_flyte_map(value) else "group")
             self.impure = True
+        elif any(value is getattr(_dataclasses, f) for f in DATACLASS_FUNCTIONS):
+            self.dataclass_functions = True
+            self.impure = True
+            self.prelude.append(f"{name} = {DATACLASS_FUNCTIONS[value.__name__]}")
         elif value is _io or value is _io.StringIO or value is _io.BytesIO:
             self.uses_io = True
             self.prelude.append(f"{name} = {IO_MODULE}" if value is _io else f"{name} = {IO_MODULE}.{value.__name__}")
@@ -387,6 +394,9 @@ def build_program(task: Any) -> Program:
     if b.uses_io:
         parts.append(IO_SHIM)
         line += IO_SHIM.count("\n")
+    if b.dataclass_functions:
+        parts.append(DATACLASS_SHIM)
+        line += DATACLASS_SHIM.count("\n")
     for stmt in dict.fromkeys(b.prelude):
         parts.append(stmt + "\n")
         line += 1

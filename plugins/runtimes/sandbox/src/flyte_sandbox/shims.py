@@ -1,6 +1,7 @@
 """Sandbox-side source for what pydantic-monty lacks and ordinary task code uses.
 
-pydantic-monty 1.4 has no ``io`` module. A body that uses ``io.StringIO`` or ``io.BytesIO``
+pydantic-monty 1.4 has no ``io`` module, and its ``dataclasses`` has no ``replace``/``asdict``/``astuple``
+(``DATACLASS_SHIM``: each is one host call). A body that uses ``io.StringIO`` or ``io.BytesIO``
 (``csv.DictReader(io.StringIO(text))``, ``json.dump(obj, buf)``) gets these in-memory
 files instead: plain classes, defined in the sandbox, so reading and writing them costs no
 host round trip. They behave as CPython's for the methods defined here; anything else of
@@ -168,4 +169,16 @@ IO_SHIM = (
     "    def __init__(self):\n"
     "        self.StringIO, self.BytesIO = __flyte_io_classes__()\n"
     f"{IO_MODULE} = __FlyteIO__()\n"
+)
+
+
+# dataclasses.replace / asdict / astuple: pydantic-monty's dataclasses module does not have them. The body's
+# records are the host's (see values.py), so the host answers: these sandbox-side functions make one host call.
+DATACLASS_SHIM = (
+    "def __flyte_dc_replace__(obj, **changes):\n"
+    "    return __flyte_dataclasses__('replace', obj, changes)\n"
+    "def __flyte_dc_asdict__(obj):\n"
+    "    return __flyte_dataclasses__('asdict', obj, {})\n"
+    "def __flyte_dc_astuple__(obj):\n"
+    "    return __flyte_dataclasses__('astuple', obj, {})\n"
 )
