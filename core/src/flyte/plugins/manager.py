@@ -42,7 +42,7 @@ KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
         "az": "flyte-azure",
     },
     "image builder": {"docker": "flyte-docker", "podman": "flyte-podman"},
-    "runtime": {"sandbox": "flyte-sandbox"},
+    "runtime": {"sandbox": "flyte-sandbox", "remote": "flyte-remote"},
     "admin transport": {"grpc": "flyte-grpc"},
 }
 
