@@ -61,7 +61,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "Link": "links " + _CLUSTER,
         "Neuron": "accelerator device classes other than GPU/TPU are not modelled",
         "OnArtifact": "triggers " + _CLUSTER,
-        "PodTemplate": "pod templates " + _CLUSTER,
         "Trigger": "triggers " + _CLUSTER,
         "TriggerTime": "triggers " + _CLUSTER,
         "TriggeredArtifact": "triggers " + _CLUSTER,
@@ -107,6 +106,16 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "Project", "Run", "RunDetails", "Secret", "SecretTypes", "Settings", "Task", "TaskDetails", "TimeFilter",
         "Trigger", "TriggerDetails", "User", "auth_metadata", "upload_dir", "upload_file",
     )},
+    # methods of flyte.Image
+    "flyte.Image": {
+        "from_pixi_script": "pixi environments are not supported; use from_uv_script or with_pip_packages",
+        "with_pixi_project": "pixi environments are not supported; use with_uv_project or with_pip_packages",
+        "from_ref_name": "image references by name (image.refs) are not supported; use Image.from_base(uri)",
+        "with_code_bundle": "the remote runtime ships the code itself; use with_source_folder to bake it in",
+        "with_local_v2": "installs the official SDK's own development build",
+        "with_local_v2_plugins": "installs the official SDK's own development build",
+        "with_local_rs_controller": "installs the official SDK's own development build",
+    },
     "flyte.config": {
         "get_config_file": "use flyte.config.get_config().source",
         "set_if_exists": "internal helper of the official SDK",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from flyte import __version__
 from flyte.images.hashing import image_tag
@@ -114,6 +114,20 @@ def _python_version(v: Any) -> tuple[int, int]:
     elif isinstance(v, (tuple, list)) and len(v) >= 2 and all(isinstance(x, int) for x in v[:2]):
         return int(v[0]), int(v[1])
     raise ImageSpecError(f"python_version must look like (3, 12) or '3.12', got {v!r}")
+
+
+def _not_supported(name: str) -> Any:
+    """An official ``Image`` method flyte-core lacks: calling it is a NotSupportedError naming it
+    (``not_supported`` marks it for core/tests/compat, which keeps docs/compatibility.md true)."""
+
+    def method(*args: Any, **kwargs: Any) -> Any:
+        from flyte._compat import missing
+
+        raise missing("flyte.Image", name)
+
+    method.__name__ = method.__qualname__ = name
+    method.not_supported = True  # type: ignore[attr-defined]
+    return method
 
 
 @dataclass(frozen=True)
@@ -269,6 +283,16 @@ class Image:
         img = cls.from_debian_base(python_version=python_version, install_flyte=False, registry=registry,
                                    registry_secret=registry_secret, name=name, platform=platform)
         return img.clone(addl_layer=layer)
+
+    # -- the official SDK's image methods flyte-core does not provide: one clear error each -----------
+
+    from_pixi_script: ClassVar[Any] = classmethod(_not_supported("from_pixi_script"))
+    from_ref_name: ClassVar[Any] = classmethod(_not_supported("from_ref_name"))
+    with_pixi_project = _not_supported("with_pixi_project")
+    with_code_bundle = _not_supported("with_code_bundle")
+    with_local_v2 = _not_supported("with_local_v2")
+    with_local_v2_plugins = _not_supported("with_local_v2_plugins")
+    with_local_rs_controller = _not_supported("with_local_rs_controller")
 
     # -- derived images ------------------------------------------------------------------------------
 

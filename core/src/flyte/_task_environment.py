@@ -95,6 +95,18 @@ class TaskEnvironment:
     def tasks(self) -> dict[str, TaskTemplate[..., Any]]:
         return dict(self._tasks)
 
+    @classmethod
+    def from_task(cls, name: str, *tasks: TaskTemplate[..., Any],
+                  depends_on: list[TaskEnvironment] | None = None) -> TaskEnvironment:
+        """An environment holding tasks declared elsewhere (the official SDK's ``TaskEnvironment.from_task``),
+        for ``depends_on=`` of other environments. The tasks keep their own settings."""
+        env = cls(name=name, depends_on=list(depends_on or []))
+        for t in tasks:
+            if not isinstance(t, TaskTemplate):
+                raise TypeError(f"TaskEnvironment.from_task({name!r}): {t!r} is not a task")
+            env._tasks[t.name] = t
+        return env
+
     def add_dependency(self, *env: TaskEnvironment) -> None:
         for e in env:
             if e is self:
@@ -164,6 +176,7 @@ class TaskEnvironment:
                 sandbox=sandbox if sandbox is not None else self.sandbox,
                 docs=docs,
                 report=report,
+                pod_template=pod_template,
             )
             self._tasks[t.name] = t  # redefined (notebook, reload): the last one wins, as in Python
             return t

@@ -2,7 +2,8 @@
 
 Run with the official SDK's Python: ``$FLYTE_OFFICIAL_PYTHON official_api.py``. Modules are ``flyte``
 and its public top-level submodules; names are a module's ``__all__``, else what it defines itself
-(classes and functions whose ``__module__`` is the module, and UPPER_CASE constants).
+(classes and functions whose ``__module__`` is the module, and UPPER_CASE constants); plus the public
+attributes of a few classes (``flyte.Image``, ``flyte.TaskEnvironment``) under their dotted name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def public_names(module_name: str) -> list[str]:
     return sorted(out)
 
 
+CLASSES = ("flyte.Image", "flyte.TaskEnvironment")
+
+
 def main() -> None:
     import flyte
 
@@ -41,6 +45,9 @@ def main() -> None:
             api[m] = {"names": public_names(m)}
         except Exception as e:  # a module needing an extra (flyte.connectors needs grpc)
             api[m] = {"error": f"{type(e).__name__}: {e}"}
+    for cls_name in CLASSES:  # classes whose methods programs call a lot: their public attributes, as "modules"
+        cls = getattr(flyte, cls_name.split(".", 1)[1])
+        api[cls_name] = {"names": sorted(n for n in dir(cls) if not n.startswith("_"))}
     api["__version__"] = {"names": [flyte.__version__]}
     json.dump(api, sys.stdout, indent=1, sort_keys=True)
 

@@ -55,14 +55,23 @@ def _table() -> dict[str, dict[str, tuple[str, str]]]:
     return out
 
 
+def _resolve(dotted: str) -> object:
+    """A module, or a class under one (``flyte.Image``)."""
+    try:
+        return importlib.import_module(dotted)
+    except ImportError:
+        parent, _, attr = dotted.rpartition(".")
+        return getattr(importlib.import_module(parent), attr)
+
+
 def _implemented(module: str, name: str) -> bool:
     try:
-        mod = importlib.import_module(module)
+        mod = _resolve(module)
     except Exception:
         return False
     try:
-        getattr(mod, name)
-        return True
+        # a method kept only to raise NotSupportedError (flyte.Image's) is not an implementation
+        return not getattr(getattr(mod, name), "not_supported", False)
     except Exception:
         pass
     try:
