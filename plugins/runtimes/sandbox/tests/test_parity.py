@@ -204,6 +204,23 @@ def test_dataclasses_replace_asdict_astuple(sandbox_run):
     assert both(sandbox_run, replace_as_a_value, ps=[Point(1), Point(2, 2)]) == ([Point(2), Point(3, 2)],)
 
 
+@env.task
+def model_methods(o: Order, n: int) -> tuple[dict[str, str], str, Order, list[dict[str, str]]]:
+    """pydantic's own model_dump/model_dump_json/model_copy (run by the host on the host's record)."""
+    bigger = o.model_copy(update={"id": o.id + n})
+    built = Item(sku="z", qty=n)
+    return ({k: str(v) for k, v in o.first.model_dump().items()}, built.model_dump_json(), bigger,
+            [{k: str(v) for k, v in i.model_dump().items()} for i in o.items])
+
+
+def test_pydantic_model_methods(sandbox_run):
+    order = Order(id=1, first=Item(sku="a", qty=2), items=[Item(sku="b")], extra={"gift": Item(sku="g")})
+    dumped, as_json, bigger, items = both(sandbox_run, model_methods, o=order, n=5)
+    assert dumped == {"sku": "a", "qty": "2"} and json.loads(as_json) == {"sku": "z", "qty": 5}
+    assert bigger.id == 6 and bigger.first == order.first
+    assert items == [{"sku": "b", "qty": "1"}]
+
+
 # -- flyte.group ----------------------------------------------------------------------------------
 
 
@@ -387,11 +404,6 @@ def builds_then_sets(n: int) -> Point:
 
 
 @env.task
-def pydantic_method(o: Order) -> dict[str, int]:
-    return o.model_dump()  # L:model-dump
-
-
-@env.task
 def abc_import(x: int) -> bool:
     import collections.abc  # L:abc
 
@@ -416,7 +428,6 @@ def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
                                   "are the host's and read-only"),
     (appends_to_a_field, "L:append-field", "changes Shape.corners: records the body receives"),
     (builds_then_sets, "L:build-set", "changes Point.y: records"),
-    (pydantic_method, "L:model-dump", "calls Order.model_dump()"),
     (abc_import, "L:abc", "imports 'collections.abc', which the sandbox's Python (pydantic-monty) does not provide"),
 
     (text_wrapper, "L:textiowrapper", "io.TextIOWrapper is not available in the sandbox (of io, only io.StringIO"),

@@ -30,6 +30,7 @@ from flyte_sandbox.rules import (
     GATHER_HOST,
     IMPURE_MODULES,
     IO_AVAILABLE,
+    MODEL_METHODS,
     is_flyte_map,
     is_flyte_module,
 )
@@ -156,7 +157,8 @@ class BodyCheck(ast.NodeVisitor):
         if not isinstance(f, ast.Attribute):
             return
         cls = self.record_of(f.value)
-        if cls is not None and f.attr not in _record_fields(cls):
+        if cls is not None and f.attr not in _record_fields(cls) \
+                and not (f.attr in MODEL_METHODS and isinstance(getattr(cls, "model_fields", None), dict)):
             raise self.fail(n, f"calls {cls.__name__}.{f.attr}(): records ({cls.__name__} is one) cross into "
                             "the sandbox as data and their methods stay on the host; compute it in the body or in "
                             "a plain helper function that takes the record")

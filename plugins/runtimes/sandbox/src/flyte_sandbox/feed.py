@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import flyte
 
-from flyte_sandbox.rules import DATACLASSES_HOST, GATHER_HOST, GROUP_HOST, MAP_AIO_HOST, MAP_HOST
+from flyte_sandbox.rules import DATACLASSES_HOST, GATHER_HOST, GROUP_HOST, MAP_AIO_HOST, MAP_HOST, MODEL_METHODS
 from flyte_sandbox.values import to_sandbox
 
 if TYPE_CHECKING:
@@ -100,6 +100,12 @@ class Feed:
             handler, target = _HOST_FUNCTIONS.get(name), name
         else:
             handler, target = self.c.dispatch.get(snap.object_id, (None, None))
+        if handler is None and name in MODEL_METHODS:
+            if not self.lease.restored:  # `model.model_dump()`: pydantic-monty calls it on the host's record
+                return await snap.resume_auto()
+            return await snap.resume({"exception": AttributeError(
+                f"'{name}()' cannot be called here: this body was parked while it waited for child tasks and "
+                "pydantic-monty cannot reach the record's host object after that; call it before waiting")})
         if handler is None and snap.object_id is not None:  # a method of a record that crossed in
             return await snap.resume({"exception": AttributeError(
                 f"'{name}()' cannot be called in the sandbox: records (dataclasses, pydantic models, File/Dir) "

@@ -47,6 +47,8 @@ ENVIRON_ITEM = "__flyte_environ_item__"
 MAP_HOST = "__flyte_map__"
 MAP_AIO_HOST = "__flyte_map_aio__"
 GROUP_HOST = "__flyte_group__"  # (name, entering): the host enters or leaves flyte.group(name) for the body
+# Methods of pydantic models a body may call (pydantic's own code, run by the host on the host's record).
+MODEL_METHODS = frozenset({"model_dump", "model_dump_json", "model_copy"})
 DATACLASSES_HOST = "__flyte_dataclasses__"  # (operation, record, changes): dataclasses.replace/asdict/astuple
 # dataclasses functions pydantic-monty lacks, answered by the host: name -> sandbox-side function calling it
 DATACLASS_FUNCTIONS = {name: f"__flyte_dc_{name}__" for name in ("replace", "asdict", "astuple")}

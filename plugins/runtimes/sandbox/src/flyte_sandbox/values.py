@@ -16,6 +16,8 @@ from typing import Any
 import pydantic_monty
 from flyte.io import Dir, File
 
+from flyte_sandbox.rules import MODEL_METHODS
+
 _SCALARS = (int, float, str, bool, bytes, type(None))
 _class_types: dict[type, Any] = {}
 
@@ -65,7 +67,8 @@ def class_type(cls: type) -> Any:
     ct = _class_types.get(cls)
     if ct is None:
         fields = _eager_fields(cls)
-        ct = _record_class_type()(cls, init=True, instance_eager_attrs=fields)
+        methods = MODEL_METHODS if isinstance(getattr(cls, "model_fields", None), dict) else None
+        ct = _record_class_type()(cls, init=True, instance_eager_attrs=fields, instance_allowed_methods=methods)
         _class_types[cls] = ct
     return ct
 
@@ -85,7 +88,8 @@ def to_sandbox(value: Any) -> Any:
     cls = type(value)
     if dataclasses.is_dataclass(value) or hasattr(cls, "model_fields") or isinstance(value, (File, Dir)):
         ct = class_type(cls)
-        return pydantic_monty.ClassInstance(value, eager_attrs=ct.instance_eager_attrs, class_type=ct)
+        return pydantic_monty.ClassInstance(value, eager_attrs=ct.instance_eager_attrs,
+                                            allowed_methods=ct.instance_allowed_methods, class_type=ct)
     return value
 
 
