@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "Timeout": "flyte._timeout",
     "TimeoutType": "flyte._timeout",
     "Image": "flyte._image",
+    "PodTemplate": "flyte._pod",
     "Device": "flyte._resources",
     "GPU": "flyte._resources",
     "TPU": "flyte._resources",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from flyte._image import Image
     from flyte._initialize import current_domain, current_project, init, init_from_config
     from flyte._map import map
+    from flyte._pod import PodTemplate
     from flyte._resources import GPU, TPU, Device, Resources
     from flyte._retry import Backoff, RetryStrategy
     from flyte._reusable import ReusePolicy

@@ -63,6 +63,8 @@ class TaskTemplate(Generic[P, R]):
     """How long an attempt may wait to start, in seconds (``flyte.Timeout.max_queued_time``)."""
     deadline: float | None = None
     """How long the action may take across all attempts, in seconds (``flyte.Timeout.deadline``)."""
+    pod_template: Any = None
+    """``flyte.PodTemplate`` (or a cluster pod template's name) of the task's pod on Kubernetes; ignored locally."""
     _cache_version: str | None = dataclasses.field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------
@@ -81,6 +83,7 @@ class TaskTemplate(Generic[P, R]):
         sandbox: Any = None,
         docs: Any = None,
         report: bool = False,
+        pod_template: Any = None,
     ) -> TaskTemplate[P, R]:
         fname = getattr(func, "__name__", None)
         if fname is None or fname == "<lambda>":
@@ -118,6 +121,7 @@ class TaskTemplate(Generic[P, R]):
             report=bool(report),
             max_queued_time=queued_n,
             deadline=deadline_n,
+            pod_template=pod_template if pod_template is not None else (env.pod_template if env is not None else None),
         )
         functools.update_wrapper(t, func, assigned=("__module__", "__name__", "__qualname__", "__doc__"), updated=())
         return t
@@ -196,6 +200,8 @@ class TaskTemplate(Generic[P, R]):
                 changes["queue"] = queue
             if "sandbox" in kwargs:
                 changes["sandbox"] = kwargs.pop("sandbox")
+            if kwargs.get("pod_template") is not None:
+                changes["pod_template"] = kwargs.pop("pod_template")
         except (TypeError, ValueError) as e:
             raise TaskDefinitionError(f"Task '{self.name}': override: {e}") from None
         unknown = set(kwargs) - {"reusable", "pod_template", "interruptible", "max_inline_io_bytes", "links",

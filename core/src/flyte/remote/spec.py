@@ -225,9 +225,18 @@ def task_template(task: TaskTemplate[Any, Any], ctx: SpecContext) -> tasks_pb2.T
         type="python",
         metadata=_metadata(task),
         interface=task.interface.to_typed_interface(),
-        container=container,
         security_context=_security_context(task),
     )
+    pod = task.pod_template
+    if pod is not None and not isinstance(pod, str):  # flyte.PodTemplate: k8s_pod replaces container (a oneof)
+        from flyte.remote.pod_template import PRIMARY_CONTAINER_NAME_FIELD, k8s_pod
+
+        tt.k8s_pod.CopyFrom(k8s_pod(pod, container, where=f"task {task.name!r}"))
+        tt.config[PRIMARY_CONTAINER_NAME_FIELD] = pod.primary_container_name
+    else:
+        tt.container.CopyFrom(container)
+        if pod:
+            tt.metadata.pod_template_name = pod
     if ctx.bundle_uri:
         tt.metadata.code_bundle_uri = ctx.bundle_uri
     return tt

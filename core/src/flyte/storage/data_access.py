@@ -19,9 +19,11 @@ bytes through signed URLs)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from flyte.storage import copy_sync, get, is_remote, join, open_sync, put, strip_file_header
 
@@ -79,10 +81,27 @@ class DataAccess:
 _provider: Callable[[], DataAccess | None] | None = None
 
 
+_using: contextvars.ContextVar[DataAccess | None] = contextvars.ContextVar("flyte_data_access", default=None)
+
+
 def current() -> DataAccess | None:
-    """The data access of the task running now, or ``None`` outside any run."""
+    """The data access of the task running now (or the one :func:`using` put in place), else ``None``."""
+    da = _using.get()
+    if da is not None:
+        return da
     p = _provider
     return p() if p is not None else None
+
+
+@contextlib.contextmanager
+def using(da: DataAccess) -> Iterator[DataAccess]:
+    """Make :func:`current` return ``da`` in this context, e.g. while a client encodes a run's inputs
+    outside any task (the remote runtime uploads local File/Dir inputs through the control plane)."""
+    token = _using.set(da)
+    try:
+        yield da
+    finally:
+        _using.reset(token)
 
 
 def set_provider(provider: Callable[[], DataAccess | None] | None) -> None:

@@ -226,3 +226,19 @@ def test_report_is_served_from_the_attempt_folder(remote: Any) -> None:
 
     page = httpx.get(asyncio.run(link())).text
     assert "report of 5" in page
+
+
+def test_local_file_and_dir_inputs_are_uploaded_through_dataproxy(remote: Any, tmp_path: Path) -> None:
+    import e2e_prog
+    import flyte
+    from flyte.io import Dir, File
+
+    (tmp_path / "in.txt").write_text("local bytes")
+    d = tmp_path / "folder"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.txt").write_text("a")
+    (d / "sub" / "b.txt").write_text("b")
+    out = flyte.run(e2e_prog.read_inputs, f=File(path=str(tmp_path / "in.txt")), d=Dir(path=str(d))).outputs()[0]
+    path, content, names = out.split("|")
+    assert content == "local bytes" and names == "['a.txt', 'sub/b.txt']"
+    assert str(tmp_path) not in path and "/uploads/" in path  # the worker read the uploaded copy, not our file

@@ -85,6 +85,9 @@ async def submit_run(
     from flyteidl2.workflow import run_service_pb2 as rs
 
     in_lits = await inputs_to_literals(task.interface, args, kwargs)  # bad inputs fail before any upload
+    from flyte.remote.pod_template import check_task_pod_templates
+
+    check_task_pod_templates(task)  # so do pod templates Kubernetes would refuse
     module, root = module_of(task)
     if target.root_dir is not None:
         root = target.root_dir.resolve()

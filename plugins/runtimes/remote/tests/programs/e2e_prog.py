@@ -173,3 +173,13 @@ async def chatty(n: int) -> int:
 async def reported(x: int) -> int:
     await flyte.report.log.aio(f"<h1>report of {x}</h1>")
     return x
+
+
+@env.task
+async def read_inputs(f: File, d: Dir) -> str:
+    local_f = await f.download()
+    local_d = await d.download()
+    with open(local_f) as fh:
+        content = fh.read()
+    names = sorted(os.path.relpath(os.path.join(r, n), local_d) for r, _, ns in os.walk(local_d) for n in ns)
+    return f"{f.path}|{content}|{names}"
