@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flyte.runtime import Phase, RunOptions
 
 from flyte_remote.code_bundle import Bundle, build_bundle
+from flyte_remote.uploads import DataProxyAccess
 
 if TYPE_CHECKING:
     from flyte import TaskTemplate
@@ -79,12 +80,12 @@ async def submit_run(
     from flyte.admin import connect
     from flyte.remote.io import inputs_message
     from flyte.remote.spec import SpecContext, module_of, task_spec, version_of
+    from flyte.storage.data_access import using
     from flyte.types.interface import inputs_to_literals
     from flyteidl2.common import identifier_pb2
     from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
     from flyteidl2.workflow import run_service_pb2 as rs
 
-    in_lits = await inputs_to_literals(task.interface, args, kwargs)  # bad inputs fail before any upload
     from flyte.remote.pod_template import check_task_pod_templates
 
     check_task_pod_templates(task)  # so do pod templates Kubernetes would refuse
@@ -95,6 +96,9 @@ async def submit_run(
     bundle = await asyncio.to_thread(build_bundle, root)
     version = str(options.extra.get("version") or version_of(bundle.md5))
     async with await connect(target.settings) as client:
+        # Inputs first (bad ones fail before the bundle is uploaded); local File/Dir inputs go up through DataProxy.
+        with using(DataProxyAccess(client, target.project, target.domain, target.org, target.settings.timeout)):
+            in_lits = await inputs_to_literals(task.interface, args, kwargs)
         bundle_uri = await upload_bundle(client, target, bundle)
         ctx = SpecContext(project=target.project, domain=target.domain, org=target.org, version=version,
                           bundle_uri=bundle_uri, module=module)
