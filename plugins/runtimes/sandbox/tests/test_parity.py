@@ -411,6 +411,13 @@ def abc_import(x: int) -> bool:
 
 
 @env.task
+async def sets_a_field_of_a_child_output(n: int) -> Point:
+    p = await moved_point.aio(n)
+    p.y = 5  # L:child-set
+    return p
+
+
+@env.task
 def method_of_a_child_output(n: int) -> int:
     return build(n).origin.norm()
 
@@ -428,6 +435,7 @@ def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
                                   "are the host's and read-only"),
     (appends_to_a_field, "L:append-field", "changes Shape.corners: records the body receives"),
     (builds_then_sets, "L:build-set", "changes Point.y: records"),
+    (sets_a_field_of_a_child_output, "L:child-set", "changes Point.y: records"),
     (abc_import, "L:abc", "imports 'collections.abc', which the sandbox's Python (pydantic-monty) does not provide"),
 
     (text_wrapper, "L:textiowrapper", "io.TextIOWrapper is not available in the sandbox (of io, only io.StringIO"),

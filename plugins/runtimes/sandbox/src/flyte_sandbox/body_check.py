@@ -458,19 +458,40 @@ def _record_params(func: types.FunctionType, fn: ast.FunctionDef | ast.AsyncFunc
         cls = _record_class(hints.get(arg.arg))
         if cls is not None and arg.arg not in rebound:
             out[arg.arg] = cls
-    # `q = Point(...)`, assigned once, with Point a module-level record class: built by the host, read-only too.
+    # `q = Point(...)` with Point a module-level record class, or `q = t(...)` / `q = await t.aio(...)` with `t` a
+    # task returning a record, assigned once: the host's record, read-only too.
     stores: dict[str, int] = {}
     for n in ast.walk(fn):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
             stores[n.id] = stores.get(n.id, 0) + 1
     for n in ast.walk(fn):
         if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
-                and stores.get(n.targets[0].id) == 1 and isinstance(n.value, ast.Call) \
-                and isinstance(n.value.func, ast.Name) and n.value.func.id not in rebound:
-            value = func.__globals__.get(n.value.func.id)
-            if isinstance(value, type) and is_record_class(value):
-                out[n.targets[0].id] = value
+                and stores.get(n.targets[0].id) == 1:
+            cls = _record_made_by(n.value, func.__globals__, rebound)
+            if cls is not None:
+                out[n.targets[0].id] = cls
     return out
+
+
+def _record_made_by(expr: ast.expr, module_globals: dict[str, Any], rebound: set[str]) -> type | None:
+    """The record class ``expr`` yields: ``Point(...)`` (a record class), ``t(...)``, ``t.aio(...)`` (awaited or
+    not) of a task whose one output is a record; else None."""
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if not isinstance(expr, ast.Call):
+        return None
+    f = expr.func
+    if isinstance(f, ast.Attribute) and f.attr == "aio":
+        f = f.value
+    if not isinstance(f, ast.Name) or f.id in rebound:
+        return None
+    value = module_globals.get(f.id)
+    if isinstance(value, type):
+        return value if is_record_class(value) else None
+    if isinstance(value, flyte.TaskTemplate):
+        outputs = list(value.interface.outputs.values())
+        return _record_class(outputs[0].python_type) if len(outputs) == 1 else None
+    return None
 
 
 def annotation_nodes(fn: ast.AST) -> set[int]:
