@@ -85,3 +85,18 @@ def test_ctrl_c_detaches_and_the_run_goes_on(devbox: Any, tmp_path: Path) -> Non
     assert "RUNNING" in got.stdout or "QUEUED" in got.stdout, got.stdout  # it went on without us
     subprocess.run([exe, "--endpoint", devbox.endpoint, "--insecure", *scope, "abort", "run", name],
                    capture_output=True, text=True, timeout=60, env=env, check=True)
+
+
+def test_submission_errors_are_one_line(devbox: Any, tmp_path: Path) -> None:
+    r = _flyte(devbox, "--name", "twice-the-same", PROG, "hello", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = _flyte(devbox, "--name", "twice-the-same", PROG, "hello", tmp=tmp_path)
+    assert r.returncode == 1
+    assert "ALREADY_EXISTS" in r.stderr and "pick another name" in r.stderr and "Traceback" not in r.stderr
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path), "FLYTE_ADMIN_RETRIES": "0"}
+    down = subprocess.run([exe, "--endpoint", "127.0.0.1:9", "--insecure", "run", PROG, "hello"], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    assert down.returncode == 1
+    lines = [ln for ln in down.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "UNAVAILABLE" in lines[0] and "127.0.0.1:9" in lines[0], down.stderr

@@ -169,8 +169,12 @@ def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
         click.echo(click.style(f"Record: {run.url}", dim=True))
         return 0
 
+    from flyte.admin import AdminError
+
     try:
         return asyncio.run(go())
+    except AdminError as e:  # the submission failed: one line (status, the server's message, what to check)
+        raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         counts.clear()
         run = state.get("run")

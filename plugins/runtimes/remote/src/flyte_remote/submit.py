@@ -77,16 +77,8 @@ async def submit_run(
     task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions, target: Target
 ) -> Submission:
     """Everything ``flyte run --runtime remote`` does before the run is on its way (see the module docstring)."""
-    from flyte.admin import connect
-    from flyte.remote.io import inputs_message
-    from flyte.remote.spec import SpecContext, module_of, task_spec, version_of
-    from flyte.storage.data_access import using
-    from flyte.types.interface import inputs_to_literals
-    from flyteidl2.common import identifier_pb2
-    from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
-    from flyteidl2.workflow import run_service_pb2 as rs
-
     from flyte.remote.pod_template import check_task_pod_templates
+    from flyte.remote.spec import module_of, version_of
 
     check_task_pod_templates(task)  # so do pod templates Kubernetes would refuse
     module, root = module_of(task)
@@ -95,6 +87,26 @@ async def submit_run(
         module = _module_under(task, root) or module
     bundle = await asyncio.to_thread(build_bundle, root)
     version = str(options.extra.get("version") or version_of(bundle.md5))
+    try:
+        return await _submit(task, args, kwargs, options, target, module, bundle, version)
+    except Exception as e:
+        err = admin_error(e, target)
+        if err is None:
+            raise
+        raise err from None
+
+
+async def _submit(task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions,
+                  target: Target, module: str, bundle: Bundle, version: str) -> Submission:
+    from flyte.admin import connect
+    from flyte.remote.io import inputs_message
+    from flyte.remote.spec import SpecContext, task_spec
+    from flyte.storage.data_access import using
+    from flyte.types.interface import inputs_to_literals
+    from flyteidl2.common import identifier_pb2
+    from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
+    from flyteidl2.workflow import run_service_pb2 as rs
+
     async with await connect(target.settings) as client:
         # Inputs first (bad ones fail before the bundle is uploaded); local File/Dir inputs go up through DataProxy.
         with using(DataProxyAccess(client, target.project, target.domain, target.org, target.settings.timeout)):
@@ -125,6 +137,35 @@ async def submit_run(
     action = resp.run.action
     return Submission(name=action.id.run.name, phase=phase_of(action.status.phase), bundle=bundle,
                       bundle_uri=bundle_uri, spec=spec)
+
+
+_HINTS = {
+    "UNAVAILABLE": "is the control plane at {endpoint} up? Check admin.endpoint and admin.insecure (TLS is the "
+                   "default); for a devbox: flyte devbox start",
+    "UNAUTHENTICATED": "the credentials were refused; check admin.authType and the client id/secret, or FLYTE_API_KEY",
+    "PERMISSION_DENIED": "your identity may not do this in {project}/{domain}; `flyte whoami` shows who you are",
+    "ALREADY_EXISTS": "a run of that name exists in {project}/{domain}; pick another name (or none)",
+    "NOT_FOUND": "check the project and domain ({project}/{domain}): `flyte get projects` lists them",
+    "DEADLINE_EXCEEDED": "the control plane did not answer in time (admin.timeout)",
+}
+
+
+def admin_error(e: BaseException, target: Target) -> Exception | None:
+    """A failed control-plane call as one line: the status, the server's message and what to check."""
+    from flyte.admin import AdminError
+
+    code = getattr(e, "code", None)
+    if isinstance(e, AdminError) or not callable(code):
+        return None
+    try:
+        name = str(code().name)
+    except Exception:
+        return None
+    details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
+    hint = _HINTS.get(name, "").format(endpoint=target.settings.endpoint, project=target.project,
+                                       domain=target.domain)
+    msg = f"Submitting the run to {target.settings.endpoint} failed: {name}: {details}" + (f" ({hint})" if hint else "")
+    return AdminError(msg, code=name)
 
 
 def _module_under(task: TaskTemplate[Any, Any], root: Any) -> str | None:
