@@ -105,7 +105,7 @@ def _alive(url: str) -> bool:
     import urllib.request  # not at import: `flyte --help` loads this module
 
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:
             return bool(r.status == 200)
     except OSError:
         return False
