@@ -240,7 +240,7 @@ def test_secret_values_are_never_returned(channel):
 
 
 def test_tail_logs_follows_a_running_attempt(channel):
-    code = "import sys, time; print('first', flush=True); time.sleep(1.5); print('second', file=sys.stderr, flush=True)"
+    code = "import sys, time; print('first', flush=True); time.sleep(3); print('second', file=sys.stderr, flush=True)"
     stub, aid = start(channel, py_spec(code))
     wait_phase(stub, aid.run, {phase_pb2.ACTION_PHASE_RUNNING} | DONE)
     got: list[tuple[float, str]] = []

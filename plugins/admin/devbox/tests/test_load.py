@@ -60,7 +60,7 @@ def test_a_thousand_concurrent_create_runs(tmp_path):
 TRACK = """
 import json, os, sys, time, pathlib
 log = pathlib.Path(os.environ["TRACK_FILE"])
-start = time.time(); time.sleep(0.4); end = time.time()
+start = time.time(); time.sleep(1.5); end = time.time()
 with log.open("a") as f:
     f.write(json.dumps([start, end]) + "\\n")
 """
