@@ -107,7 +107,8 @@ def setup_official() -> None:
     """The official SDK in a virtualenv of its own: tests run the same code on it and compare."""
     if not OFFICIAL_PY.exists():
         run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)])
-    pip_install([OFFICIAL_SPEC], "official", [], venv=OFFICIAL_VENV)
+    # kubernetes: the official SDK serializes pod templates with it (the TaskSpec golden test compares them)
+    pip_install([OFFICIAL_SPEC, "kubernetes>=28"], "official", [], venv=OFFICIAL_VENV)
 
 
 def setup_system_packages(dists: list[Path]) -> None:

@@ -146,6 +146,25 @@ def _resources(task: TaskTemplate[Any, Any]) -> tasks_pb2.Resources | None:
     return tasks_pb2.Resources(requests=requests, limits=limits)
 
 
+def discovery_version(task: TaskTemplate[Any, Any]) -> str:
+    """``metadata.discovery_version`` as the official SDK computes it, so both SDKs' results of the same code share
+    a backend's cache: ``version_override``, else SHA-256 of the hex SHA-256 of the function's AST dump plus the
+    salt (for a task without cache too, with no salt: the backend names actions by it)."""
+    import ast
+    import textwrap
+
+    cache = task.cache
+    if cache.enabled and cache.version_override:
+        return str(cache.version_override)
+    salt = cache.salt if cache.enabled else ""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(task.func)))
+    except (OSError, TypeError, SyntaxError):
+        return task.cache_version
+    body_hash = hashlib.sha256(ast.dump(tree, include_attributes=False).encode() + salt.encode()).hexdigest()
+    return hashlib.sha256(body_hash.encode()).hexdigest()
+
+
 def _metadata(task: TaskTemplate[Any, Any]) -> tasks_pb2.TaskMetadata:
     from flyteidl2.core import literals_pb2, tasks_pb2
     from google.protobuf.wrappers_pb2 import BoolValue
@@ -154,7 +173,7 @@ def _metadata(task: TaskTemplate[Any, Any]) -> tasks_pb2.TaskMetadata:
 
     md = tasks_pb2.TaskMetadata(
         discoverable=task.cache.enabled,
-        discovery_version=task.cache_version,
+        discovery_version=discovery_version(task),
         cache_serializable=bool(task.cache.serialize),
         runtime=tasks_pb2.RuntimeMetadata(
             version=flyte.__version__, type=tasks_pb2.RuntimeMetadata.RuntimeType.FLYTE_SDK, flavor="python"
