@@ -68,7 +68,7 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "build": "use `flyte build FILE`",
         "build_images": "use `flyte build FILE`",
         "deploy": "deploying needs the Flyte control plane",
-        "init_from_api_key": "use flyte.init(endpoint=...) with an API key in the config (docs/cli.md)",
+        "init_from_api_key": "set FLYTE_API_KEY (docs/admin.md) and call flyte.init_from_config()",
         "init_in_cluster": "in-cluster start-up needs the Flyte control plane",
         "init_passthrough": "passthrough auth needs the Flyte control plane",
         "is_control_plane_available": "runs here are local; `flyte get run` shows them",
