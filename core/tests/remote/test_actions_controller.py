@@ -151,3 +151,27 @@ def test_a_cancelled_call_aborts_its_child(tmp_path: Path) -> None:
         assert plane.aborted == plane.enqueued
 
     asyncio.run(go())
+
+
+def test_a_failed_enqueue_is_a_control_plane_error_and_a_system_error(tmp_path: Path) -> None:
+    from flyte.remote.controller import ControlPlaneError
+    from flyte.remote.worker import _is_system
+
+    class Broken(FakePlane):
+        async def Enqueue(self, req: Any) -> Any:  # noqa: N802
+            raise ConnectionError("the control plane went away")
+
+    async def go() -> None:
+        c = _controller(Broken(tmp_path), tmp_path)
+        try:
+            await c.submit(double, (1,), {})
+        finally:
+            await c.close()
+
+    with pytest.raises(ControlPlaneError, match="could not launch child action .* went away") as e:
+        asyncio.run(go())
+    try:
+        raise ValueError("a body wrapped it") from e.value
+    except ValueError as wrapped:
+        assert _is_system(wrapped)
+    assert not _is_system(ValueError("plain user error"))

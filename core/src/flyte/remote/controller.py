@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyte import _context
 from flyte._controller import Controller
+from flyte.errors import FlyteError
 from flyte.remote import io, names
 from flyte.remote.spec import SpecContext, task_spec
 from flyte.types.interface import inputs_to_literals, literals_to_outputs
@@ -40,6 +41,10 @@ def phase_name(phase: int) -> str:
     from flyteidl2.common import phase_pb2
 
     return str(phase_pb2.ActionPhase.Name(phase)).removeprefix("ACTION_PHASE_")
+
+
+class ControlPlaneError(FlyteError):
+    """Launching or watching a child action failed on the control plane's side: a system error, not the user's."""
 
 
 def _already_exists(e: BaseException) -> bool:
@@ -135,7 +140,7 @@ class ActionsController(Controller):
             await asyncio.wait({waiter, self._watch}, return_when=asyncio.FIRST_COMPLETED)
             if not self._synced.is_set():
                 waiter.cancel()
-                raise RuntimeError(f"watching the children of {self.parent} failed: {self._watch_error}")
+                raise ControlPlaneError(f"watching the children of {self.parent} failed: {self._watch_error}")
 
     async def _follow(self) -> None:
         if self.use_actions:
@@ -169,7 +174,7 @@ class ActionsController(Controller):
             self._watch_error = e
             for fut in self._waiting.values():
                 if not fut.done():
-                    fut.set_exception(RuntimeError(f"lost the watch on the children of {self.parent}: {e}"))
+                    fut.set_exception(ControlPlaneError(f"lost the watch on the children of {self.parent}: {e}"))
             raise
 
     # -- one child ------------------------------------------------------------------------
@@ -202,7 +207,8 @@ class ActionsController(Controller):
                     await self._enqueue(task, name, in_lits, parent)
                 except Exception as e:
                     if not _already_exists(e):
-                        raise
+                        raise ControlPlaneError(f"could not launch child action {name} (task {task.name}): "
+                                                f"{type(e).__name__}: {e}") from e
                     # Launched by an earlier attempt of this parent and still going: its updates arrive here.
                 update = await fut
             except asyncio.CancelledError:
@@ -275,4 +281,4 @@ class ActionsController(Controller):
             self.client = None
 
 
-__all__ = ["ActionsController", "phase_name"]
+__all__ = ["ActionsController", "ControlPlaneError", "phase_name"]

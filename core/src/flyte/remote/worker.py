@@ -286,6 +286,20 @@ async def _save_report(tc: Any, outputs_path: str) -> None:
         await io.write_bytes(io.join(outputs_path, "report.html"), report.get_final_report().encode())
 
 
+def _is_system(e: BaseException) -> bool:
+    """The worker's own failure or the control plane's (also when a body let it through, chained): a system error."""
+    from flyte.remote.controller import ControlPlaneError
+
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, SystemFailure | ControlPlaneError):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``flyte-core-worker``. Exit 0 once outputs.pb or error.pb is written."""
     import asyncio
@@ -306,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run_action(a))
         return 0
     except BaseException as e:  # every failure, also a body's SystemExit, becomes error.pb
-        system = isinstance(e, SystemFailure)
+        system = _is_system(e)
         doc = io.error_document(e, system=system)
         print(doc.error.message, file=sys.stderr)
         try:
