@@ -9,6 +9,7 @@ message says how to follow or abort it. ``--detach`` returns right after the sub
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -68,6 +69,25 @@ async def _watch_counts(handle: Any, counts: _Counts) -> None:
             for ea in resp.enriched_actions:
                 counts.phases[ea.action.id.name] = phase_name(ea.action.status.phase)
             counts.show()
+
+
+async def _final_counts(handle: Any, counts: _Counts) -> None:
+    """Every action's final phase (ListActions, page by page): the summary must not depend on the watch's timing."""
+    from flyte.admin import connect
+    from flyte.remote.controller import phase_name
+    from flyteidl2.common import list_pb2
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    token = ""
+    async with await connect(handle.target.settings) as client:
+        for _ in range(10_000):
+            resp = await client.run.ListActions(
+                rs.ListActionsRequest(run_id=handle.run_id(), request=list_pb2.ListRequest(limit=1000, token=token)))
+            for a in resp.actions:
+                counts.phases[a.id.name] = phase_name(a.status.phase)
+            token = resp.token
+            if not token or not resp.actions:
+                return
 
 
 async def _follow_logs(handle: Any, counts: _Counts) -> None:
@@ -147,6 +167,8 @@ def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
             await asyncio.gather(*side, return_exceptions=True)
             counts.clear()
         elapsed = time.perf_counter() - started
+        with contextlib.suppress(Exception):  # the live counts stand in; the outcome does not depend on them
+            await _final_counts(handle, counts)
         summary = counts.line()
         if error is not None:
             if opts.get("verbose"):
