@@ -418,6 +418,15 @@ async def sets_a_field_of_a_child_output(n: int) -> Point:
 
 
 @env.task
+def zeroes_in_a_loop(points: list[Point], s: Shape) -> list[Point]:
+    for c in s.corners:
+        print(c.x)
+    for p in points:
+        p.x = 0  # L:loop-set
+    return points
+
+
+@env.task
 def method_of_a_child_output(n: int) -> int:
     return build(n).origin.norm()
 
@@ -436,6 +445,7 @@ def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
     (appends_to_a_field, "L:append-field", "changes Shape.corners: records the body receives"),
     (builds_then_sets, "L:build-set", "changes Point.y: records"),
     (sets_a_field_of_a_child_output, "L:child-set", "changes Point.y: records"),
+    (zeroes_in_a_loop, "L:loop-set", "changes Point.x: records"),
     (abc_import, "L:abc", "imports 'collections.abc', which the sandbox's Python (pydantic-monty) does not provide"),
 
     (text_wrapper, "L:textiowrapper", "io.TextIOWrapper is not available in the sandbox (of io, only io.StringIO"),

@@ -470,7 +470,27 @@ def _record_params(func: types.FunctionType, fn: ast.FunctionDef | ast.AsyncFunc
             cls = _record_made_by(n.value, func.__globals__, rebound)
             if cls is not None:
                 out[n.targets[0].id] = cls
+    # `for p in points:` / `[... for p in s.corners]` over a list of records (a parameter, or a record's field)
+    lists = {arg.arg: hints.get(arg.arg) for arg in own if arg.arg not in rebound}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.For | ast.comprehension) and isinstance(n.target, ast.Name) \
+                and stores.get(n.target.id) == 1:
+            cls = _element_record(n.iter, lists, out)
+            if cls is not None:
+                out[n.target.id] = cls
     return out
+
+
+def _element_record(expr: ast.expr, lists: dict[str, Any], records: dict[str, type]) -> type | None:
+    """The record class of the items of ``expr`` when it is a parameter or a record field of type list[Record]."""
+    t: Any = None
+    if isinstance(expr, ast.Name):
+        t = lists.get(expr.id)
+    elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id in records:
+        t = _record_fields(records[expr.value.id]).get(expr.attr)
+    if typing.get_origin(t) is list and typing.get_args(t):
+        return _record_class(typing.get_args(t)[0])
+    return None
 
 
 def _record_made_by(expr: ast.expr, module_globals: dict[str, Any], rebound: set[str]) -> type | None:
