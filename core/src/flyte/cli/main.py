@@ -22,6 +22,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "whoami": ("flyte.cli.remote_commands", "whoami", "Show who the control plane thinks you are."),
     "plugins": ("flyte.cli.plugins", "plugins", "List installed plugins and what they register."),
     "build": ("flyte.cli.build", "build", "Build the images of every environment in a file."),
+    "deploy": ("flyte.cli.deploy", "deploy", "Deploy the tasks of a file or folder to the control plane."),
     "completion": ("flyte.cli.completion", "completion", "Print or install TAB completion for bash, zsh or fish."),
 }
 

@@ -108,6 +108,10 @@ def _load_quietly(file: str) -> Any:
 
 class RunGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "deployed-task":  # as the official CLI spells it (flyte.cli.deployed)
+            from flyte.cli.deployed import DeployedTaskGroup
+
+            return DeployedTaskGroup()
         return FileGroup(cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flyte.remote.controller import ActionsController
     from flyte.remote.spec import WORKER_SCRIPT, SpecContext, task_spec
+    from flyte.remote.task import Task
 
 _LAZY = {
     "SpecContext": "flyte.remote.spec",
     "task_spec": "flyte.remote.spec",
     "WORKER_SCRIPT": "flyte.remote.spec",
     "ActionsController": "flyte.remote.controller",
+    "Task": "flyte.remote.task",
 }
 
 
@@ -45,4 +47,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["WORKER_SCRIPT", "ActionsController", "SpecContext", "task_spec"]
+__all__ = ["WORKER_SCRIPT", "ActionsController", "SpecContext", "Task", "task_spec"]

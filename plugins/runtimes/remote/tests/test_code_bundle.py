@@ -115,9 +115,9 @@ def test_dir_only_pattern_keeps_a_file_of_that_name(tmp_path: Path) -> None:
 def test_virtualenvs_caches_vcs_and_bytecode_are_left_out(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     _touch(
-        root, "main.py", "myenv/pyvenv.cfg", "myenv/lib/site.py", ".venv/bin/python", "pkg/__pycache__/m.cpython-311.pyc",
-        "pkg/m.py", "pkg/m.pyc", ".git/HEAD", ".mypy_cache/x", ".pytest_cache/y", "pkg.egg-info/PKG-INFO",
-        "node_modules/x.js",
+        root, "main.py", "myenv/pyvenv.cfg", "myenv/lib/site.py", ".venv/bin/python",
+        "pkg/__pycache__/m.cpython-311.pyc", "pkg/m.py", "pkg/m.pyc", ".git/HEAD", ".mypy_cache/x",
+        ".pytest_cache/y", "pkg.egg-info/PKG-INFO", "node_modules/x.js",
     )
     assert _rels(root) == ["main.py", "pkg/m.py"]
 
@@ -173,7 +173,8 @@ def test_size_warning_names_the_biggest_files(tmp_path: Path, monkeypatch: pytes
 
 def test_parse_ignore_escapes_and_anchors() -> None:
     rules = parse_ignore(["\\#notcomment", "\\!bang", "a/b", "**/deep", "x/**"])
-    matched = [[bool(r.regex.match(p)) for r in rules] for p in ("#notcomment", "!bang", "a/b", "q/a/b", "r/s/deep", "x/y/z")]
+    paths = ("#notcomment", "!bang", "a/b", "q/a/b", "r/s/deep", "x/y/z")
+    matched = [[bool(r.regex.match(p)) for r in rules] for p in paths]
     assert matched == [
         [True, False, False, False, False],
         [False, True, False, False, False],

@@ -150,6 +150,20 @@ class RemoteRuntime(Runtime):
 
         return cli_execute(task, kwargs, opts)
 
+    @staticmethod
+    def cli_deploy(modules: list[Any], path: str, opts: dict[str, Any]) -> int:
+        """``flyte deploy``: every task of the environments in ``modules`` (flyte_remote.deploy_cli)."""
+        from flyte_remote.deploy_cli import cli_deploy
+
+        return cli_deploy(modules, path, opts)
+
+    @staticmethod
+    def cli_run_deployed(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
+        """``flyte run deployed-task``: run a :class:`flyte.remote.Task` by its id (flyte_remote.deploy_cli)."""
+        from flyte_remote.deploy_cli import cli_run_deployed
+
+        return cli_run_deployed(task, kwargs, opts)
+
     async def submit(
         self,
         task: TaskTemplate[Any, Any],
