@@ -25,7 +25,7 @@ from flyte._controller import Controller
 from flyte.errors import FlyteError
 from flyte.remote import io, names
 from flyte.remote.spec import SpecContext, task_spec
-from flyte.types.interface import inputs_to_literals, literals_to_outputs
+from flyte.types.interface import default_inputs, inputs_to_literals, literals_to_outputs
 
 if TYPE_CHECKING:
     from flyte._context import TaskContext
@@ -179,10 +179,11 @@ class ActionsController(Controller):
 
     # -- one child ------------------------------------------------------------------------
 
-    def _spec(self, task: TaskTemplate[Any, Any]) -> Any:
+    async def _spec(self, task: TaskTemplate[Any, Any]) -> Any:
         spec = self._specs.get(id(task))
         if spec is None:
-            spec = self._specs[id(task)] = (task, task_spec(task, self.spec_context))
+            defaults = await default_inputs(task.interface)
+            spec = self._specs[id(task)] = (task, task_spec(task, self.spec_context, defaults))
         return spec[1]
 
     async def _submit(
@@ -234,7 +235,7 @@ class ActionsController(Controller):
 
         inputs_uri = io.join(io.join(self.run_base_dir, name), io.INPUTS)
         await io.write_bytes(inputs_uri, io.inputs_message(in_lits).SerializeToString(deterministic=True))
-        spec = self._spec(task)
+        spec = await self._spec(task)
         tid = spec.task_template.id
         task_action = rd.TaskAction(
             id=task_definition_pb2.TaskIdentifier(org=tid.org, project=tid.project, domain=tid.domain,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,8 +262,14 @@ def task_template(task: TaskTemplate[Any, Any], ctx: SpecContext) -> tasks_pb2.T
     return tt
 
 
-def task_spec(task: TaskTemplate[Any, Any], ctx: SpecContext) -> task_definition_pb2.TaskSpec:
-    """The flyteidl2 ``TaskSpec`` the control plane runs (CreateRun, Enqueue, DeployTask)."""
+def task_spec(
+    task: TaskTemplate[Any, Any], ctx: SpecContext, default_inputs: Sequence[Any] = ()
+) -> task_definition_pb2.TaskSpec:
+    """The flyteidl2 ``TaskSpec`` the control plane runs (CreateRun, Enqueue, DeployTask).
+
+    ``default_inputs``: the inputs' defaults as ``NamedParameter`` s (``await
+    flyte.types.interface.default_inputs(task.interface)``), as the official SDK sends them.
+    """
     from flyteidl2.task import environment_pb2, task_definition_pb2
 
     env = None
@@ -272,6 +279,7 @@ def task_spec(task: TaskTemplate[Any, Any], ctx: SpecContext) -> task_definition
         task_template=task_template(task, ctx),
         short_name=task.short_name[:_MAX_SHORT_NAME],
         environment=env,
+        default_inputs=list(default_inputs),
     )
 
 

@@ -128,3 +128,18 @@ def test_task_spec_shape() -> None:
     assert args[args.index("--resolver"):] == ["--resolver", "flyte.remote", "mod", "e2e_prog", "instance", "e2e.flaky"]
     slow = task_spec(e2e_prog.slow, SpecContext(project="p", domain="d", version="v1")).task_template
     assert slow.metadata.timeout.seconds == 1
+
+
+def test_task_spec_carries_the_defaults() -> None:
+    import asyncio
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "programs"))
+    import e2e_prog
+    from flyte.remote.spec import SpecContext, task_spec
+    from flyte.types.interface import default_inputs
+
+    defaults = asyncio.run(default_inputs(e2e_prog.hello.interface))
+    spec = task_spec(e2e_prog.hello, SpecContext(project="p", domain="d", version="v"), defaults)
+    (d,) = spec.default_inputs
+    assert d.name == "name" and d.parameter.default.scalar.primitive.string_value == "world"

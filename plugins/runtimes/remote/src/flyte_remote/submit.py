@@ -102,7 +102,7 @@ async def _submit(task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: d
     from flyte.remote.io import inputs_message
     from flyte.remote.spec import SpecContext, task_spec
     from flyte.storage.data_access import using
-    from flyte.types.interface import inputs_to_literals
+    from flyte.types.interface import default_inputs, inputs_to_literals
     from flyteidl2.common import identifier_pb2
     from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
     from flyteidl2.workflow import run_service_pb2 as rs
@@ -114,7 +114,7 @@ async def _submit(task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: d
         bundle_uri = await upload_bundle(client, target, bundle)
         ctx = SpecContext(project=target.project, domain=target.domain, org=target.org, version=version,
                           bundle_uri=bundle_uri, module=module)
-        spec = task_spec(task, ctx)
+        spec = task_spec(task, ctx, await default_inputs(task.interface))
         project_id = identifier_pb2.ProjectIdentifier(organization=target.org, name=target.project,
                                                       domain=target.domain)
         run_id = None
