@@ -427,6 +427,12 @@ def zeroes_in_a_loop(points: list[Point], s: Shape) -> list[Point]:
 
 
 @env.task
+def reads_a_file(f: flyte.io.File) -> str:
+    with f.open_sync() as fh:  # L:file-open
+        return fh.read()
+
+
+@env.task
 def method_of_a_child_output(n: int) -> int:
     return build(n).origin.norm()
 
@@ -446,6 +452,7 @@ def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
     (builds_then_sets, "L:build-set", "changes Point.y: records"),
     (sets_a_field_of_a_child_output, "L:child-set", "changes Point.y: records"),
     (zeroes_in_a_loop, "L:loop-set", "changes Point.x: records"),
+    (reads_a_file, "L:file-open", "calls File.open_sync(): a body sees a File's path and name, not its contents"),
     (abc_import, "L:abc", "imports 'collections.abc', which the sandbox's Python (pydantic-monty) does not provide"),
 
     (text_wrapper, "L:textiowrapper", "io.TextIOWrapper is not available in the sandbox (of io, only io.StringIO"),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import flyte
 from flyte.errors import SandboxError
+from flyte.io import Dir, File
 
 from flyte_sandbox.rewrite import Edit, apply_edits, drop_async_keyword, wrap_await
 from flyte_sandbox.rules import (
@@ -157,6 +158,10 @@ class BodyCheck(ast.NodeVisitor):
         if not isinstance(f, ast.Attribute):
             return
         cls = self.record_of(f.value)
+        if cls is not None and f.attr not in _record_fields(cls) and issubclass(cls, File | Dir):
+            raise self.fail(n, f"calls {cls.__name__}.{f.attr}(): a body sees a {cls.__name__}'s path and name, not "
+                            "its contents (storage is not reachable from the sandbox); read files through "
+                            "Sandbox(mount=...), or run this task with --runtime local")
         if cls is not None and f.attr not in _record_fields(cls) \
                 and not (f.attr in MODEL_METHODS and isinstance(getattr(cls, "model_fields", None), dict)):
             raise self.fail(n, f"calls {cls.__name__}.{f.attr}(): records ({cls.__name__} is one) cross into "
