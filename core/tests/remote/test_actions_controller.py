@@ -175,3 +175,36 @@ def test_a_failed_enqueue_is_a_control_plane_error_and_a_system_error(tmp_path: 
     except ValueError as wrapped:
         assert _is_system(wrapped)
     assert not _is_system(ValueError("plain user error"))
+
+
+@env.task(cache="auto")
+async def cached_double(x: int, note: str = "") -> int:
+    return 2 * x
+
+
+def test_cached_tasks_carry_a_cache_key_that_ignores_ignored_inputs(tmp_path: Path) -> None:
+    keys: list[str] = []
+
+    class Capture(FakePlane):
+        async def Enqueue(self, req: Any) -> Any:  # noqa: N802
+            t = req.action.task
+            keys.append(t.cache_key.value if t.HasField("cache_key") else "")
+            await super().Enqueue(req)
+
+    async def go() -> None:
+        c = _controller(Capture(tmp_path), tmp_path)
+        try:
+            await c.submit(cached_double, (1,), {})
+            await c.submit(cached_double, (2,), {})
+            await c.submit(double, (1,), {})
+        finally:
+            await c.close()
+
+    asyncio.run(go())
+    assert keys[0] and keys[1] and keys[0] != keys[1] and keys[2] == ""
+    from flyte.remote.names import cache_key
+    from flyte.types.interface import inputs_to_literals
+
+    a = asyncio.run(inputs_to_literals(cached_double.interface, (1,), {"note": "a"}))
+    b = asyncio.run(inputs_to_literals(cached_double.interface, (1,), {"note": "b"}))
+    assert cache_key("t", "v", a, ("note",)) == cache_key("t", "v", b, ("note",)) != cache_key("t", "v", a)

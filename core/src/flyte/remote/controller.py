@@ -243,6 +243,9 @@ class ActionsController(Controller):
             spec=spec,
             queue=task.queue or "",
         )
+        if task.cache.enabled:  # the backend's cache: same task code and same (non-ignored) inputs
+            task_action.cache_key.value = names.cache_key(task.name, task.cache_version, in_lits,
+                                                          task.cache.ignored_inputs)
         group = "/".join(parent.group) if parent is not None and parent.group else ""
         if self.use_actions:
             from flyteidl2.actions import actions_service_pb2 as asp

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 
 def inputs_digest(serialized: Mapping[str, bytes]) -> str:
@@ -27,3 +28,10 @@ def child_action_name(parent: str, task_identity: str, inputs_digest: str, seq: 
     """``a`` + 20 base32 characters of a hash of (parent, task, inputs, how many such calls came before)."""
     raw = hashlib.sha256(f"{parent}\0{task_identity}\0{inputs_digest}\0{seq}".encode()).digest()
     return "a" + base64.b32encode(raw).decode().rstrip("=").lower()[:20]
+
+
+def cache_key(task_name: str, cache_version: str, lits: Mapping[str, Any], ignored: str | tuple[str, ...] = ()) -> str:
+    """The key under which the backend caches a child action's outputs (``TaskAction.cache_key``)."""
+    skip = {ignored} if isinstance(ignored, str) else set(ignored)
+    digest = inputs_digest({k: v.SerializeToString(deterministic=True) for k, v in lits.items() if k not in skip})
+    return hashlib.sha256(f"{task_name}\0{cache_version}\0{digest}".encode()).hexdigest()
