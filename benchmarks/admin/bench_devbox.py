@@ -25,6 +25,7 @@ from flyte_devbox.testing import DevboxProcess
 from flyteidl2.actions import actions_service_pb2 as asp
 from flyteidl2.actions import actions_service_pb2_grpc as asg
 from flyteidl2.common import identifier_pb2 as ids
+from flyteidl2.common import phase_pb2
 from flyteidl2.task import task_definition_pb2 as td
 from flyteidl2.workflow import run_service_pb2 as rs
 from flyteidl2.workflow import run_service_pb2_grpc as rsg
@@ -91,10 +92,11 @@ def bench_unary(box: DevboxProcess, n: int) -> dict[str, Any]:
 
 
 async def _populate(box: DevboxProcess, parent: ids.ActionIdentifier, n: int) -> None:
-    """n queued task children of ``parent`` (they wait for a slot: the parent holds the only one)."""
+    """n task children of ``parent`` that stay queued: with one slot (lent by the waiting parent) one
+    child at a time runs, and it sleeps."""
     import grpc
 
-    child_spec = spec(["true"])
+    child_spec = spec(["sleep", "600"])
     async with grpc.aio.insecure_channel(box.endpoint) as ch:
         stub = asg.ActionsServiceStub(ch)
         sem = asyncio.Semaphore(64)
@@ -113,6 +115,7 @@ async def _populate(box: DevboxProcess, parent: ids.ActionIdentifier, n: int) ->
 async def bench_watch(box: DevboxProcess, n: int) -> dict[str, Any]:
     """Snapshot rate: a new watch of a parent with n children. Live rate: the same watch receiving the
     n ABORTED updates that aborting the parent causes (one burst, measured at the watcher)."""
+    # concurrency 1 (see main): the parent and one sleeping child run, the other children stay queued.
     import grpc
 
     async with grpc.aio.insecure_channel(box.endpoint) as ch:
@@ -139,10 +142,11 @@ async def bench_watch(box: DevboxProcess, n: int) -> dict[str, Any]:
                 if not sentinel.is_set():
                     snap_count += 1
                     continue
-                live += 1
-                t_last = time.perf_counter()
-                if live >= n:
-                    return
+                if msg.action_update.phase == phase_pb2.ACTION_PHASE_ABORTED:
+                    live += 1
+                    t_last = time.perf_counter()
+                    if live >= n:
+                        return
 
         w = asyncio.create_task(watcher())
         await sentinel.wait()
