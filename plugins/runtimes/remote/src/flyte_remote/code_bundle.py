@@ -474,7 +474,6 @@ async def upload_bundle_to(
 
     from flyte.storage.dataproxy import AlreadyExists, StubAdapter, provider_put_headers
     from flyte.storage.errors import StorageError
-    from flyte.storage.signed_url import put_file
     from flyteidl2.dataproxy.dataproxy_service_pb2 import CreateUploadLocationRequest
     from google.protobuf.duration_pb2 import Duration
 
@@ -498,6 +497,8 @@ async def upload_bundle_to(
         ) from None
     if not resp.signed_url or cache.holds(resp.native_url, bundle.md5):
         return UploadResult(resp.native_url, skipped=True)
+    from flyte.storage.signed_url import put_file  # httpx: imported only when there is something to PUT
+
     headers = provider_put_headers(resp.native_url, resp.signed_url, bundle.size, md5_b64)
     headers.update(dict(resp.headers))
     await put_file(resp.signed_url, bundle.path, headers=headers, content_md5=md5_b64)
