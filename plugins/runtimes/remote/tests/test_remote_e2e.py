@@ -242,3 +242,27 @@ def test_local_file_and_dir_inputs_are_uploaded_through_dataproxy(remote: Any, t
     path, content, names = out.split("|")
     assert content == "local bytes" and names == "['a.txt', 'sub/b.txt']"
     assert str(tmp_path) not in path and "/uploads/" in path  # the worker read the uploaded copy, not our file
+
+
+def test_secrets_reach_the_task_as_env_var_and_file(remote: Any) -> None:
+    import asyncio
+
+    import e2e_prog
+    import flyte
+    from flyte.admin import AdminSettings, connect
+    from flyteidl2.secret import definition_pb2 as sd
+    from flyteidl2.secret import payload_pb2 as sp
+
+    async def create() -> None:
+        async with await connect(AdminSettings(endpoint=remote.endpoint, insecure=True)) as client:
+            for name, value in (("e2e-token", "s3cr3t-value"), ("e2e-file", "from a file")):
+                sid = sd.SecretIdentifier(name=name, project="flytesnacks", domain="development")
+                try:
+                    await client.secret.CreateSecret(sp.CreateSecretRequest(
+                        id=sid, secret_spec=sd.SecretSpec(string_value=value)))
+                except Exception as e:  # a rerun on the same devbox
+                    if "ALREADY_EXISTS" not in str(e):
+                        raise
+
+    asyncio.run(create())
+    assert flyte.run(e2e_prog.read_secrets).outputs()[0] == "12:from a file"

@@ -183,3 +183,15 @@ async def read_inputs(f: File, d: Dir) -> str:
         content = fh.read()
     names = sorted(os.path.relpath(os.path.join(r, n), local_d) for r, _, ns in os.walk(local_d) for n in ns)
     return f"{f.path}|{content}|{names}"
+
+
+secret_env = flyte.TaskEnvironment(name="e2e_secret", secrets=[flyte.Secret(key="e2e-token"),
+                                                             flyte.Secret(key="e2e-file", mount="/etc/flyte")])
+
+
+@secret_env.task
+async def read_secrets() -> str:
+    token = os.environ["E2E_TOKEN"]
+    path = os.path.join(os.environ["FLYTE_SECRETS_DEFAULT_DIR"], "e2e-file")
+    with open(path) as f:
+        return f"{len(token)}:{f.read()}"
