@@ -266,3 +266,13 @@ def test_secrets_reach_the_task_as_env_var_and_file(remote: Any) -> None:
 
     asyncio.run(create())
     assert flyte.run(e2e_prog.read_secrets).outputs()[0] == "12:from a file"
+
+
+def test_logs_of_a_finished_run(remote: Any) -> None:
+    import e2e_prog
+    import flyte
+
+    run = flyte.run(e2e_prog.chatty, n=3)
+    run.wait()
+    text = run.handle.logs()
+    assert "line 0 from the task" in text and "line 2 from the task" in text

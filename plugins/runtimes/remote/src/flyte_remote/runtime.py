@@ -126,6 +126,34 @@ class RemoteRunHandle(RunHandle):
             self._outputs = ActionOutputs.of(value, list(iface.outputs))
         return self._outputs
 
+    async def logs_async(self, action: str = "a0", idle: float = 2.0) -> str:
+        """The logs of an action's latest attempt (the root's by default), as far as they go now."""
+        import asyncio
+
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        aid = identifier_pb2.ActionIdentifier(run=self.run_id(), name=action)
+        lines: list[str] = []
+        async with await self._client() as client:
+            details = await client.run.GetActionDetails(rs.GetActionDetailsRequest(action_id=aid))
+            attempt = details.details.status.attempts or 1
+            it = client.watch(client.dataproxy.TailLogs, dp.TailLogsRequest(action_id=aid, attempt=attempt)).__aiter__()
+            while True:
+                try:
+                    resp = await asyncio.wait_for(it.__anext__(), idle)
+                except (StopAsyncIteration, TimeoutError):
+                    break
+                lines.extend(line.message for logs in resp.logs for line in logs.lines)
+        return "\n".join(lines)
+
+    def logs(self) -> str:
+        """Sync form of :meth:`logs_async` for the root action."""
+        from flyte.syncify import syncify
+
+        return syncify(self.logs_async)()
+
     async def abort_async(self, reason: str = "aborted by user") -> None:
         from flyteidl2.workflow import run_service_pb2 as rs
 
