@@ -122,9 +122,15 @@ class RoundRobin:
 
 def install() -> None:
     """Use both in hypercorn's asyncio worker and HTTP/2 protocol (this process only)."""
+    import logging
+
     import hypercorn.asyncio.run as hyper_run
     import hypercorn.protocol.h2 as hyper_h2
 
+    if not hasattr(hyper_run, "TCPServer") or not hasattr(hyper_h2, "priority"):
+        # Another hypercorn layout: serve with its defaults (correct, only slower).
+        logging.getLogger("flyte_devbox").warning("hypercorn internals changed; HTTP/2 tuning not applied")
+        return
     hyper_run.TCPServer = CoalescingTCPServer  # type: ignore[misc]
     hyper_h2.priority = _PriorityModule()  # type: ignore[assignment]
 
