@@ -108,6 +108,7 @@ async def deploy(
     from flyteidl2.task import task_definition_pb2, task_service_pb2
 
     from flyte_remote.code_bundle import build_bundle
+    from flyte_remote.images import is_devbox, resolve_images, transport_name
     from flyte_remote.submit import upload_bundle
 
     images = dict(images or {})
@@ -119,9 +120,8 @@ async def deploy(
     for t in tasks:  # before anything is uploaded
         check_pod_template(t.pod_template, f"task {t.name!r}")
     bundle = await asyncio.to_thread(build_bundle, root)
-    ver = version or version_of(bundle.md5, *(f"{k}={v}" for k, v in sorted(images.items())))
 
-    async def specs(bundle_uri: str) -> list[tuple[TaskTemplate[Any, Any], Any]]:
+    async def specs(bundle_uri: str, images: dict[str, str]) -> list[tuple[TaskTemplate[Any, Any], Any]]:
         out = []
         for t in tasks:
             ctx = SpecContext(project=target.project, domain=target.domain, org=target.org, version=ver,
@@ -131,14 +131,20 @@ async def deploy(
             out.append((t, spec))
         return out
 
-    if dry_run:
-        return [DeployedTask(t.name, ver, image_uri(t, SpecContext(project="", domain="", version=ver, images=images)),
-                             spec, created=False)
-                for t, spec in await specs(f"<bundle {bundle.md5}, not uploaded>")]
+    if dry_run:  # images resolved to their URIs, nothing built
+        resolved = await resolve_images(envs, overrides=images, build=False, transport=transport_name())
+        ver = version or version_of(bundle.md5, *(f"{k}={v}" for k, v in sorted(resolved.items())))
+        return [DeployedTask(t.name, ver, image_uri(t, SpecContext(project="", domain="", version=ver,
+                                                                   images=resolved)), spec, created=False)
+                for t, spec in await specs(f"<bundle {bundle.md5}, not uploaded>", resolved)]
     done: list[DeployedTask] = []
     async with await connect(target.settings) as client:
+        # every image there (built and pushed if missing) before anything is registered
+        resolved = await resolve_images(envs, overrides=images, build=not await is_devbox(client),
+                                        transport=transport_name())
+        ver = version or version_of(bundle.md5, *(f"{k}={v}" for k, v in sorted(resolved.items())))
         bundle_uri = await upload_bundle(client, target, bundle)
-        for t, spec in await specs(bundle_uri):
+        for t, spec in await specs(bundle_uri, resolved):
             tid = task_definition_pb2.TaskIdentifier(org=target.org, project=target.project, domain=target.domain,
                                                      name=t.name, version=ver)
             created = True

@@ -111,9 +111,10 @@ async def _submit(task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: d
         # Inputs first (bad ones fail before the bundle is uploaded); local File/Dir inputs go up through DataProxy.
         with using(DataProxyAccess(client, target.project, target.domain, target.org, target.settings.timeout)):
             in_lits = await inputs_to_literals(task.interface, args, kwargs)
+        images = await _images(client, task, target)  # built and pushed first when missing (flyte_remote.images)
         bundle_uri = await upload_bundle(client, target, bundle)
         ctx = SpecContext(project=target.project, domain=target.domain, org=target.org, version=version,
-                          bundle_uri=bundle_uri, module=module)
+                          bundle_uri=bundle_uri, module=module, images=images)
         spec = task_spec(task, ctx, await default_inputs(task.interface))
         project_id = identifier_pb2.ProjectIdentifier(organization=target.org, name=target.project,
                                                       domain=target.domain)
@@ -166,6 +167,14 @@ def admin_error(e: BaseException, target: Target) -> Exception | None:
                                        domain=target.domain)
     msg = f"Submitting the run to {target.settings.endpoint} failed: {name}: {details}" + (f" ({hint})" if hint else "")
     return AdminError(msg, code=name)
+
+
+async def _images(client: Any, task: TaskTemplate[Any, Any], target: Target) -> dict[str, str]:
+    from flyte_remote.deploy import environments_of
+    from flyte_remote.images import is_devbox, resolve_images, transport_name
+
+    envs = environments_of([task.env]) if task.env is not None else []
+    return await resolve_images(envs, build=not await is_devbox(client), transport=transport_name())
 
 
 def _module_under(task: TaskTemplate[Any, Any], root: Any) -> str | None:
