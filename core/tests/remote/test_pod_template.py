@@ -168,3 +168,19 @@ def test_numbers_are_quantities_in_resource_maps_but_not_strings_elsewhere() -> 
     assert MessageToDict(tt.k8s_pod.pod_spec)["containers"][0]["resources"]["limits"]["cpu"] == "2"
     with pytest.raises(PodTemplateError, match=r"spec.restartPolicy: expected str, got int 5"):
         _template(flyte.PodTemplate(pod_spec={"restartPolicy": 5}))
+
+
+def test_images_reach_the_worker_for_child_actions() -> None:
+    from flyte.remote.spec import decode_images
+
+    ctx = SpecContext(project="p", domain="d", version="v1", module="m",
+                      images={"podenv": "reg/app:1", "default": "reg/flyte:2"})
+    env = flyte.TaskEnvironment(name="podenv")
+
+    @env.task
+    async def t() -> None: ...
+
+    args = list(task_spec(t, ctx).task_template.container.args)
+    assert task_spec(t, ctx).task_template.container.image == "reg/app:1"
+    assert decode_images(args[args.index("--image-cache") + 1]) == ctx.images
+    assert decode_images("not-ours") == {}

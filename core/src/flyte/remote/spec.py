@@ -89,8 +89,32 @@ def worker_args(task: TaskTemplate[Any, Any], ctx: SpecContext) -> list[str]:
     ]
     if ctx.bundle_uri:
         args += ["--tgz", ctx.bundle_uri, "--dest", "."]
+    if ctx.images:  # the worker gives child actions the same images (environment name -> URI)
+        args += ["--image-cache", encode_images(ctx.images)]
     args += ["--resolver", RESOLVER, "mod", module, "instance", task.name]
     return args
+
+
+def encode_images(images: dict[str, str]) -> str:
+    """``--image-cache`` of our worker: the environment -> image URI map as base64url JSON (sorted: deterministic)."""
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(images, sort_keys=True, separators=(",", ":")).encode()).decode()
+
+
+def decode_images(value: str) -> dict[str, str]:
+    """The map :func:`encode_images` made; ``{}`` for anything else (the official SDK's own image cache format)."""
+    import base64
+    import json
+
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value.encode()))
+    except (ValueError, TypeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def image_uri(task: TaskTemplate[Any, Any], ctx: SpecContext) -> str:

@@ -214,7 +214,7 @@ async def run_action(a: WorkerArgs) -> None:
     from flyte._context import ActionID, RawDataPath, TaskContext
     from flyte.remote import io
     from flyte.remote.controller import ActionsController
-    from flyte.remote.spec import SpecContext
+    from flyte.remote.spec import SpecContext, decode_images
     from flyte.runtime.body import InProcessBodyRunner
     from flyte.runtime.controller import execute_body
     from flyte.runtime.records import ActionRecord
@@ -242,7 +242,7 @@ async def run_action(a: WorkerArgs) -> None:
             return await connect(settings)
 
         spec_ctx = SpecContext(project=a.project, domain=a.domain, org=a.org, version=a.version,
-                               bundle_uri=a.tgz or None)
+                               bundle_uri=a.tgz or None, images=decode_images(a.image_cache))
         controller = ActionsController(connect_to_control_plane, org=a.org, project=a.project, domain=a.domain,
                                        run_name=a.run_name, parent=a.name, run_base_dir=a.run_base_dir,
                                        spec_context=spec_ctx, use_actions=a.use_actions)
