@@ -103,7 +103,7 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     # listed one by one, so that `from flyte.remote import spec` still imports flyte-core's submodule
     "flyte.remote": {n: _REMOTE for n in (
         "Action", "ActionDetails", "ActionInputs", "ActionOutputs", "App", "Artifact", "Condition", "PartitionSchema",
-        "Project", "Run", "RunDetails", "Secret", "SecretTypes", "Settings", "Task", "TaskDetails", "TimeFilter",
+        "Project", "Run", "RunDetails", "Secret", "SecretTypes", "Settings", "TaskDetails", "TimeFilter",
         "Trigger", "TriggerDetails", "User", "auth_metadata", "upload_dir", "upload_file",
     )},
     # methods of flyte.Image
