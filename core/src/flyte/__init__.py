@@ -137,6 +137,7 @@ __all__ = [
     "CacheRequest",
     "Device",
     "Image",
+    "PodTemplate",
     "Resources",
     "RetryStrategy",
     "ReusePolicy",
