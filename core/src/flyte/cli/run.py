@@ -24,6 +24,19 @@ def _parse_env(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _parse_images(values: tuple[str, ...]) -> dict[str, str]:
+    """``--image NAME=URI`` (an environment's image) or ``--image URI`` (the default image)."""
+    out = {}
+    for item in values:
+        name, sep, uri = item.partition("=")
+        if not sep:
+            name, uri = "default", item
+        if not name or not uri:
+            raise click.BadParameter(f"{item!r} is not NAME=URI or URI", param_hint="--image")
+        out[name] = uri
+    return out
+
+
 class TaskCommand(click.Command):
     def __init__(self, file: str, attr: str, task: Any) -> None:
         self.file = file
@@ -143,10 +156,12 @@ class RunGroup(click.Group):
 @click.option("--no-progress", is_flag=True, help="Do not show the live progress display.")
 @click.option("--detach", is_flag=True, help="Remote runs: return once the run is created (it goes on).")
 @click.option("--follow", is_flag=True, help="Remote runs: stream the run's logs while waiting for it.")
+@click.option("--image", "images", multiple=True, metavar="NAME=URI",
+              help="Remote runs: use URI as environment NAME's image (repeat); a bare URI is the default image.")
 @click.pass_context
 def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, raw_data_path: str | None,
         run_base_dir: str | None, env: tuple[str, ...], overwrite_cache: bool, max_concurrency: int | None,
-        no_progress: bool, detach: bool, follow: bool) -> None:
+        no_progress: bool, detach: bool, follow: bool, images: tuple[str, ...]) -> None:
     """Run a task from FILE: flyte run hello.py main --name world"""
     obj = ctx.ensure_object(dict)
     if local and runtime and runtime != "local":
@@ -162,6 +177,7 @@ def run(ctx: click.Context, runtime: str | None, local: bool, name: str | None, 
         progress=not no_progress,
         detach=detach,
         follow=follow,
+        images=_parse_images(images),
     )
 
 
@@ -191,8 +207,9 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     cli_execute = getattr(runtime_cls, "cli_execute", None)
     if cli_execute is not None:  # a runtime running elsewhere shows its own run (flyte-remote: URL, counts, detach)
         return int(cli_execute(task, kwargs, opts))
-    if opts.get("detach") or opts.get("follow"):
-        raise click.UsageError(f"--detach and --follow are for runs on a control plane, not the '{mode}' runtime")
+    if opts.get("detach") or opts.get("follow") or opts.get("images"):
+        raise click.UsageError(f"--detach, --follow and --image are for runs on a control plane, not the '{mode}' "
+                               "runtime")
     show_progress = bool(opts.get("progress", True)) and sys.stderr.isatty()
     progress = RunProgress(f"{task.name} [{mode}]", enabled=show_progress)
     runner = Runner(

@@ -114,3 +114,29 @@ def test_unknown_deployed_task_is_one_line(devbox: Any, tmp_path: Path) -> None:
     r = _flyte(devbox, "run", "deployed-task", "nobody.nothing", cwd=tmp_path)
     assert r.returncode == 1
     assert "No deployed task nobody.nothing" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_flyte_run_image_mapping_reaches_the_spec(devbox: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    from flyte.admin import AdminSettings, connect
+    from flyteidl2.common import identifier_pb2
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    proj = _project(tmp_path, "dep4")
+    r = _flyte(devbox, "run", "--image", "dep4_main=registry.test/main:3", str(proj / "app.py"), "main", "--x", "2",
+               cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "o0 = 5" in r.stdout
+    name = r.stderr.split("Run ", 1)[1].split(" ", 1)[0]
+
+    async def spec_image() -> str:
+        settings = AdminSettings.from_config(endpoint=devbox.endpoint, insecure=True)
+        async with await connect(settings) as client:
+            run_id = identifier_pb2.RunIdentifier(org="", project="flytesnacks", domain="development", name=name)
+            d = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=run_id))
+        return str(d.details.action.task.task_template.container.image)
+
+    assert asyncio.run(spec_image()) == "registry.test/main:3"
+    bad = _flyte(devbox, "run", "--local", "--image", "x=y", str(proj / "app.py"), "main", cwd=tmp_path)
+    assert bad.returncode == 2 and "--image are for runs on a control plane" in bad.stderr

@@ -136,6 +136,7 @@ def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
         env_vars=opts.get("env_vars") or {},
         overwrite_cache=bool(opts.get("overwrite_cache")),
         max_action_concurrency=opts.get("max_concurrency"),
+        **({"images": opts["images"]} if opts.get("images") else {}),
     )
     live = bool(opts.get("progress", True)) and sys.stderr.isatty()
     counts = _Counts(live)

@@ -68,14 +68,17 @@ def transport_name() -> str:
 
 async def is_devbox(client: Any) -> bool:
     """Whether the control plane is flyte-devbox (it names its cluster ``devbox`` in SelectCluster)."""
+    from flyte.remote.task import status_of
     from flyteidl2.cluster import payload_pb2
     from flyteidl2.common import identifier_pb2
 
     try:
         resp = await client.cluster.SelectCluster(payload_pb2.SelectClusterRequest(
             org_id=identifier_pb2.OrgIdentifier(name="")))
-    except Exception:
-        return False  # a control plane without SelectCluster is not the devbox
+    except Exception as e:
+        if status_of(e) in ("UNIMPLEMENTED", "NOT_FOUND", "PERMISSION_DENIED", "INVALID_ARGUMENT"):
+            return False  # a control plane without (our use of) SelectCluster is not the devbox
+        raise  # unreachable, unauthenticated...: the same one-line error any call would give
     return str(resp.cluster) == DEVBOX_CLUSTER
 
 

@@ -169,7 +169,7 @@ class RemoteRuntime(Runtime):
 
     name: ClassVar[str] = "remote"
     description: ClassVar[str] = "runs on a Flyte 2 control plane (a cluster, or flyte-devbox)"
-    run_options: ClassVar[frozenset[str]] = frozenset({"interruptible", "queue", "version", "copy_style"})
+    run_options: ClassVar[frozenset[str]] = frozenset({"interruptible", "queue", "version", "copy_style", "images"})
 
     @staticmethod
     def cli_execute(task: TaskTemplate[Any, Any], kwargs: dict[str, Any], opts: dict[str, Any]) -> int:

@@ -111,7 +111,8 @@ async def _submit(task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: d
         # Inputs first (bad ones fail before the bundle is uploaded); local File/Dir inputs go up through DataProxy.
         with using(DataProxyAccess(client, target.project, target.domain, target.org, target.settings.timeout)):
             in_lits = await inputs_to_literals(task.interface, args, kwargs)
-        images = await _images(client, task, target)  # built and pushed first when missing (flyte_remote.images)
+        # built and pushed first when missing (flyte_remote.images); with_runcontext(images={env: uri}) maps them
+        images = await _images(client, task, target, dict(options.extra.get("images") or {}))
         bundle_uri = await upload_bundle(client, target, bundle)
         ctx = SpecContext(project=target.project, domain=target.domain, org=target.org, version=version,
                           bundle_uri=bundle_uri, module=module, images=images)
@@ -169,12 +170,14 @@ def admin_error(e: BaseException, target: Target) -> Exception | None:
     return AdminError(msg, code=name)
 
 
-async def _images(client: Any, task: TaskTemplate[Any, Any], target: Target) -> dict[str, str]:
+async def _images(client: Any, task: TaskTemplate[Any, Any], target: Target,
+                  overrides: dict[str, str]) -> dict[str, str]:
     from flyte_remote.deploy import environments_of
     from flyte_remote.images import is_devbox, resolve_images, transport_name
 
     envs = environments_of([task.env]) if task.env is not None else []
-    return await resolve_images(envs, build=not await is_devbox(client), transport=transport_name())
+    return await resolve_images(envs, overrides=overrides, build=not await is_devbox(client),
+                                transport=transport_name())
 
 
 def _module_under(task: TaskTemplate[Any, Any], root: Any) -> str | None:
