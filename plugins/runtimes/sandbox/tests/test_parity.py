@@ -432,6 +432,21 @@ def reads_a_file(f: flyte.io.File) -> str:
         return fh.read()
 
 
+@dataclass
+class Rect:
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+
+@env.task
+def reads_a_property(r: Rect) -> int:
+    return r.w + r.area  # L:property
+
+
 @env.task
 def method_of_a_child_output(n: int) -> int:
     return build(n).origin.norm()
@@ -452,6 +467,8 @@ def test_a_method_of_a_record_at_run_time_says_what_to_do(sandbox_run):
     (builds_then_sets, "L:build-set", "changes Point.y: records"),
     (sets_a_field_of_a_child_output, "L:child-set", "changes Point.y: records"),
     (zeroes_in_a_loop, "L:loop-set", "changes Point.x: records"),
+    (reads_a_property, "L:property", "reads Rect.area, which is not one of its fields: records cross into the "
+                                     "sandbox as their fields only"),
     (reads_a_file, "L:file-open", "calls File.open_sync(): a body sees a File's path and name, not its contents"),
     (abc_import, "L:abc", "imports 'collections.abc', which the sandbox's Python (pydantic-monty) does not provide"),
 

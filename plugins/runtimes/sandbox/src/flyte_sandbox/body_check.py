@@ -61,6 +61,7 @@ class BodyCheck(ast.NodeVisitor):
         self.edits: list[Edit] = []
         self.local_names = _local_names(fn)
         self.annotations = annotation_nodes(fn)  # never evaluated in the sandbox: not checked
+        self.callees = {id(n.func) for n in ast.walk(fn) if isinstance(n, ast.Call)}
         self.local_modules = {  # `import os` inside the body
             (a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
             for n in ast.walk(fn) if isinstance(n, ast.Import) for a in n.names
@@ -371,6 +372,12 @@ class BodyCheck(ast.NodeVisitor):
     def visit_Attribute(self, n: ast.Attribute) -> None:
         if isinstance(n.ctx, ast.Store | ast.Del) and self.record_of(n.value) is not None:
             self.refuse_record_change(n, n)
+        if isinstance(n.ctx, ast.Load) and id(n) not in self.callees and id(n) not in self.annotations:
+            cls = self.record_of(n.value)
+            if cls is not None and n.attr not in _record_fields(cls) and not n.attr.startswith("__"):
+                raise self.fail(n, f"reads {cls.__name__}.{n.attr}, which is not one of its fields: records cross "
+                                "into the sandbox as their fields only (a property's code is not sandboxed code); "
+                                "compute it in the body from the fields")
         if not isinstance(n.value, ast.Name) or id(n) in self.annotations:
             return
         module = self.module_name(n.value.id)
