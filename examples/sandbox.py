@@ -44,10 +44,10 @@ def peek_env() -> str:
 
 @env.task
 async def main(text: str = "the quick brown fox") -> list[str]:
-    report = [f"word_count: {await word_count(text)}"]
+    report = [f"word_count: {await word_count.aio(text)}"]  # sync tasks are awaited with .aio
     for name, call in (("hungry", hungry), ("snoop", snoop), ("peek_env", peek_env)):
         try:
-            value = await (call(100) if name == "hungry" else call())
+            value = await (call.aio(100) if name == "hungry" else call.aio())
             report.append(f"{name}: {value}")
         except Exception as e:
             report.append(f"{name}: refused: {e}")
