@@ -192,11 +192,15 @@ def load_task(resolver: str, resolver_args: list[str], root: str) -> Any:
         raise SystemFailure(f"resolver args {resolver_args!r} must be: mod MODULE instance TASK")
     if root not in sys.path:
         sys.path.insert(0, root)
+    importlib.invalidate_caches()  # the bundle was just extracted: finders must not trust their cached listings
     try:
         module = importlib.import_module(module_name)
-    except Exception as e:
-        raise SystemFailure(f"could not import module {module_name!r} from the code bundle: {type(e).__name__}: {e}") \
-            from e
+    except ModuleNotFoundError as e:
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise SystemFailure(f"module {module_name!r} is not in the code bundle or the image: {e}") from e
+        raise _user_import_error(module_name, e) from e
+    except Exception as e:  # the user's module raised while being imported: the user's error, as it would be locally
+        raise _user_import_error(module_name, e) from e
     short = task_name.rsplit(".", 1)[-1]
     candidate = getattr(module, short, None)
     if isinstance(candidate, TaskTemplate) and candidate.name == task_name:
@@ -207,11 +211,18 @@ def load_task(resolver: str, resolver_args: list[str], root: str) -> Any:
     raise SystemFailure(f"module {module_name!r} has no task named {task_name!r}")
 
 
+def _user_import_error(module_name: str, e: BaseException) -> Exception:
+    from flyte.errors import RuntimeUserError
+
+    return RuntimeUserError(type(e).__name__, f"importing module {module_name!r} failed: {type(e).__name__}: {e}")
+
+
 async def run_action(a: WorkerArgs) -> None:
     """Everything between reading the args and writing outputs.pb/error.pb (raises on failure)."""
     import asyncio
 
     from flyte._context import ActionID, RawDataPath, TaskContext
+    from flyte.errors import RuntimeUserError
     from flyte.remote import io
     from flyte.remote.controller import ActionsController
     from flyte.remote.spec import SpecContext, decode_images
@@ -223,7 +234,7 @@ async def run_action(a: WorkerArgs) -> None:
         root = await asyncio.to_thread(_load_bundle, a)
         task = load_task(a.resolver, a.resolver_args, root)
         in_lits = await io.read_inputs(a.inputs)
-    except SystemFailure:
+    except (SystemFailure, RuntimeUserError):
         raise
     except Exception as e:
         raise SystemFailure(f"{type(e).__name__}: {e}") from e

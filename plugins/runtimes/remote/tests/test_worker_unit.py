@@ -143,3 +143,30 @@ def test_task_spec_carries_the_defaults() -> None:
     spec = task_spec(e2e_prog.hello, SpecContext(project="p", domain="d", version="v"), defaults)
     (d,) = spec.default_inputs
     assert d.name == "name" and d.parameter.default.scalar.primitive.string_value == "world"
+
+
+def test_worker_writes_error_pb_user_vs_system(tmp_path: Path) -> None:
+    """A module that raises on import is the user's error; a module missing from the bundle is a system error."""
+    import tarfile as tf_mod
+
+    from flyte.remote.worker import main
+    from flyteidl2.core import execution_pb2
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "broken.py").write_text("raise RuntimeError('import-time failure')\n")
+    bundle_path = tmp_path / "b.tgz"
+    with tf_mod.open(bundle_path, "w:gz") as tf:
+        tf.add(src / "broken.py", arcname="broken.py")
+    (tmp_path / "inputs.pb").write_bytes(b"")
+    for module, origin, text in (("broken", execution_pb2.ExecutionError.USER, "import-time failure"),
+                                 ("absent", execution_pb2.ExecutionError.SYSTEM, "is not in the code bundle")):
+        out = tmp_path / f"out-{module}"
+        dest = tmp_path / f"work-{module}"
+        rc = main(["--inputs", str(tmp_path / "inputs.pb"), "--outputs-path", str(out), "--run-base-dir",
+                   str(tmp_path), "--name", "a0", "--run-name", "r", "--tgz", str(bundle_path), "--dest", str(dest),
+                   "--resolver", "flyte.remote", "mod", module, "instance", "x.t"])
+        assert rc == 0
+        doc = execution_pb2.ErrorDocument.FromString((out / "error.pb").read_bytes())
+        assert doc.error.origin == origin and text in doc.error.message, doc
+        assert not (out / "outputs.pb").exists()
