@@ -145,6 +145,12 @@ class Runner:
         Errors found before anything runs (bad inputs, an unknown runtime) are raised.
         """
         if not isinstance(task, TaskTemplate):
+            if getattr(task, "deployed", False):  # a flyte.remote.Task: the control plane runs it by its id
+                mode, runtime, opts = self._runtime()
+                if not getattr(runtime, "runs_deployed_tasks", False):
+                    raise TypeError(f"{task!r} is deployed on a control plane; the '{mode}' runtime cannot run it: "
+                                    "flyte.init(endpoint=...) or flyte.with_runcontext(mode=\"remote\")")
+                return Run(await runtime.submit(task, args, kwargs, opts), mode)
             raise TypeError(f"flyte.run() takes a task declared with @env.task, got {task!r}")
         from flyte._compat import check_program
 

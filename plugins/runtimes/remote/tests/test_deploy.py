@@ -140,3 +140,19 @@ def test_flyte_run_image_mapping_reaches_the_spec(devbox: Any, tmp_path: Path) -
     assert asyncio.run(spec_image()) == "registry.test/main:3"
     bad = _flyte(devbox, "run", "--local", "--image", "x=y", str(proj / "app.py"), "main", cwd=tmp_path)
     assert bad.returncode == 2 and "--image are for runs on a control plane" in bad.stderr
+
+
+def test_flyte_run_of_a_fetched_deployed_task(remote: Any, tmp_path: Path) -> None:
+    import flyte
+    import flyte.remote
+
+    proj = _project(tmp_path, "dep5")
+    d = _flyte(remote, "deploy", str(proj), cwd=tmp_path)
+    assert d.returncode == 0, d.stderr
+    task = flyte.remote.Task.get("dep5_main.main")
+    run = flyte.run(task, x=10)
+    run.wait()
+    assert run.outputs()[0] == 21
+    assert flyte.run(task).outputs()[0] == 7  # the deployed default x=3
+    with pytest.raises(TypeError, match="the 'local' runtime cannot run it"):
+        flyte.with_runcontext(mode="local").run(task, x=1)

@@ -169,6 +169,8 @@ class RemoteRuntime(Runtime):
 
     name: ClassVar[str] = "remote"
     description: ClassVar[str] = "runs on a Flyte 2 control plane (a cluster, or flyte-devbox)"
+    #: flyte.run(flyte.remote.Task.get(...)) works with this runtime
+    runs_deployed_tasks: ClassVar[bool] = True
     run_options: ClassVar[frozenset[str]] = frozenset({"interruptible", "queue", "version", "copy_style", "images"})
 
     @staticmethod
@@ -202,5 +204,10 @@ class RemoteRuntime(Runtime):
         from flyte.remote.connection import target
 
         t = target(options.project, options.domain)
-        sub: Submission = await submit_run(task, args, kwargs, options, t)
+        if getattr(task, "deployed", False):  # a flyte.remote.Task: run by id (flyte_remote.deploy)
+            from flyte_remote.deploy import submit_deployed
+
+            sub: Submission = await submit_deployed(task, args, kwargs, options, t)  # type: ignore[arg-type]
+            return RemoteRunHandle(sub.name, t, task, sub.phase)
+        sub = await submit_run(task, args, kwargs, options, t)
         return RemoteRunHandle(sub.name, t, task, sub.phase)
