@@ -133,15 +133,19 @@ def cli(ctx: click.Context, verbose: int, config_file: str | None, endpoint: str
 
 
 def _plain_plugin_warnings() -> None:
-    """Show plugin warnings as one plain line each instead of Python's warning format."""
+    """Show flyte's own warnings (plugins, pickled types, per-task environment) as one plain line each.
+
+    Python's format would name the flyte source line that raised them, which means nothing to the user.
+    """
     import warnings
 
-    from flyte.errors import PluginWarning
+    from flyte.errors import EnvironmentIsolationWarning, PickleWarning, PluginWarning
 
     original = warnings.showwarning
+    plain = (PluginWarning, PickleWarning, EnvironmentIsolationWarning)
 
     def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-        if isinstance(category, type) and issubclass(category, PluginWarning):
+        if isinstance(category, type) and issubclass(category, plain):
             sys.stderr.write(f"Warning: {message}\n")
         else:
             original(message, category, filename, lineno, file, line)
