@@ -44,10 +44,12 @@ def target(project: str | None = None, domain: str | None = None) -> Target:
 
     init = _initialize.get_init_config()
     overrides: dict[str, object] = {}
-    if init is not None and init.endpoint:
-        overrides["endpoint"] = init.endpoint
-        if init.insecure:
-            overrides["insecure"] = True
+    if init is not None:
+        overrides.update(_init_overrides(init.extra))
+        if init.endpoint:
+            overrides["endpoint"] = init.endpoint
+            if init.insecure:
+                overrides["insecure"] = True
     settings = AdminSettings.from_config(**overrides)
     org = (init.org if init is not None else None) or settings.org or ""
     return Target(
@@ -57,3 +59,28 @@ def target(project: str | None = None, domain: str | None = None) -> Target:
         domain=domain or (init.domain if init else None) or settings.domain or DEFAULT_DOMAIN,
         root_dir=init.root_dir if init is not None else None,
     )
+
+
+def _init_overrides(extra: dict[str, object]) -> dict[str, object]:
+    """Connection options of the official ``flyte.init`` (``api_key``, ``auth_type``, ``client_id``...) as settings."""
+    from flyte.admin import decode_api_key
+    from flyte.admin.settings import canonical_auth_type
+
+    out: dict[str, object] = {}
+    key = extra.get("api_key")
+    if key:
+        k = decode_api_key(str(key))
+        out.update(endpoint=k.endpoint, client_id=k.client_id, client_secret=k.client_secret, auth_type="ClientSecret")
+        if k.org:
+            out["org"] = k.org
+    for name, setting in (("insecure_skip_verify", "insecure_skip_verify"), ("ca_cert_file_path", "ca_cert_file_path"),
+                          ("client_id", "client_id"), ("client_credentials_secret", "client_secret"),
+                          ("rpc_retries", "retries")):
+        if extra.get(name) is not None:
+            out[setting] = extra[name]
+    if extra.get("auth_type"):
+        out["auth_type"] = canonical_auth_type(str(extra["auth_type"]))
+    if extra.get("command"):
+        cmd = extra["command"]
+        out["command"] = tuple(cmd) if isinstance(cmd, list | tuple) else (str(cmd),)
+    return out
