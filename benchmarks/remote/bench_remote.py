@@ -82,7 +82,7 @@ def _submit(python: str, prog: Path, port: int, n: int, home: Path) -> tuple[flo
 def bench_fan_out(box: DevboxProcess, prog: Path, home: Path, reps: int, official: str | None) -> dict[str, Any]:
     who = [("flyte-core", sys.executable)] + ([("official 2.12.1", official)] if official else [])
     samples: dict[str, list[tuple[float, float]]] = {w: [] for w, _ in who}
-    for w, py in who:  # warm-up (page cache, .pyc)
+    for _w, py in who:  # warm-up (page cache, .pyc)
         _submit(py, prog, box.port, 2, home)
     for _ in range(reps):
         for w, py in who:
@@ -131,7 +131,7 @@ def bench_first_action(box: DevboxProcess, prog: Path, home: Path, reps: int) ->
 
 
 def bench_big(box: DevboxProcess, prog: Path, home: Path, n: int, concurrency: int) -> dict[str, Any]:
-    elapsed, total = _submit(sys.executable, prog, box.port, n, home)
+    elapsed, _total = _submit(sys.executable, prog, box.port, n, home)
     return {"actions": n + 1, "wall_s": elapsed, "actions_per_s": (n + 1) / elapsed,
             "per_action_overhead_s": elapsed * concurrency / (n + 1), "devbox_concurrency": concurrency}
 
