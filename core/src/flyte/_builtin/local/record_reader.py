@@ -109,8 +109,19 @@ def list_runs(base: Path | None = None) -> list[dict[str, Any]]:
             _settle(record)
             if not record.get("counts"):
                 record["counts"] = _live_counts(d / "actions.db")
+            if record.get("process_died"):
+                record["counts"] = _aborted_counts(record["counts"])
         out.append(record)
     out.sort(key=lambda r: r.get("start", 0), reverse=True)
+    return out
+
+
+def _aborted_counts(counts: dict[str, int]) -> dict[str, int]:
+    """The counts of a run whose process died: what was running or queued then never finished (as load_run says)."""
+    out = dict(counts)
+    stopped = out.pop(Phase.RUNNING.value.lower(), 0) + out.pop(Phase.QUEUED.value.lower(), 0)
+    if stopped:
+        out[Phase.ABORTED.value.lower()] = out.get(Phase.ABORTED.value.lower(), 0) + stopped
     return out
 
 
