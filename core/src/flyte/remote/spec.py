@@ -221,6 +221,10 @@ def _metadata(task: TaskTemplate[Any, Any]) -> tasks_pb2.TaskMetadata:
                 md.retries.backoff.cap.CopyFrom(_duration(b.cap.total_seconds()))
     if task.timeout:
         md.timeout.CopyFrom(_duration(task.timeout))
+    if task.max_queued_time:  # flyte.Timeout(max_queued_time=, deadline=) as the official SDK sends them
+        md.timeouts.queued_timeout.CopyFrom(_duration(task.max_queued_time))
+    if task.deadline:
+        md.timeouts.deadline.CopyFrom(_duration(task.deadline))
     return md
 
 

@@ -70,3 +70,9 @@ async def on_gpu(xs: list[int]) -> int:
 )
 async def with_sidecar(s: str) -> str:
     return s
+
+
+@env.task(timeout=flyte.Timeout(max_runtime=timedelta(minutes=10), max_queued_time=timedelta(minutes=2),
+                                deadline=timedelta(hours=1)), retries=flyte.RetryStrategy(count=1))
+async def bounded(x: int) -> int:
+    return x
