@@ -54,7 +54,8 @@ def ours() -> dict[str, task_definition_pb2.TaskSpec]:
     finally:
         sys.path.remove(str(GOLDEN))
     ctx = SpecContext(project="p", domain="d", org="o", version="v1", bundle_uri=BUNDLE, module="spec_program")
-    return {t.name: task_spec(t, ctx) for env in (program.env, program.gpu_env) for t in env.tasks.values()}
+    envs = (program.env, program.gpu_env, program.secret_env)
+    return {t.name: task_spec(t, ctx) for env in envs for t in env.tasks.values()}
 
 
 def _prune(value: Any) -> Any:
@@ -96,6 +97,10 @@ def _metadata(spec: task_definition_pb2.TaskSpec, what: str) -> Any:
         return MessageToDict(md.timeout) if md.HasField("timeout") else None, MessageToDict(md.timeouts)
     if what == "cache":
         return md.discoverable, md.discovery_version, md.cache_serializable, list(md.cache_ignore_input_vars)
+    if what == "secrets_env_report":
+        tt = spec.task_template
+        env = list(tt.container.env) if tt.WhichOneof("target") == "container" else None
+        return MessageToDict(tt.security_context), env, md.generates_deck.value, md.interruptible
     raise AssertionError(what)
 
 
@@ -103,7 +108,9 @@ def test_same_tasks(official: dict[str, Any], ours: dict[str, Any]) -> None:
     assert sorted(official) == sorted(ours)
 
 
-@pytest.mark.parametrize("field", ["interface", "resources", "retries", "timeouts", "cache", "pod_template", "ids"])
+@pytest.mark.parametrize(
+    "field", ["interface", "resources", "retries", "timeouts", "cache", "pod_template", "ids", "secrets_env_report"]
+)
 def test_field_agrees_for_every_task(field: str, official: dict[str, Any], ours: dict[str, Any]) -> None:
     for name in sorted(official):
         off, our = official[name], ours[name]

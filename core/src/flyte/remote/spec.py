@@ -242,7 +242,7 @@ def _security_context(task: TaskTemplate[Any, Any]) -> Any:
                 group=s.group or "",
                 key=s.key,
                 mount_requirement=mount.FILE if s.mount is not None else mount.ENV_VAR,
-                env_var=s.as_env_var or "",
+                env_var=s.as_env_var or (s.env_var if s.mount is None else ""),  # the official default name
             )
             for s in task.secrets
         ],

@@ -19,7 +19,7 @@ ctx = SerializationContext(
     code_bundle=CodeBundle(computed_version="v1", tgz=BUNDLE, destination="."), root_dir=Path(__file__).parent,
 )
 out = {}
-for env in (spec_program.env, spec_program.gpu_env):
+for env in (spec_program.env, spec_program.gpu_env, spec_program.secret_env):
     for task in env.tasks.values():
         spec = translate_task_to_wire(task, ctx)
         out[task.name] = base64.b64encode(spec.SerializeToString(deterministic=True)).decode()

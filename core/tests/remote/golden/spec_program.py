@@ -76,3 +76,16 @@ async def with_sidecar(s: str) -> str:
                                 deadline=timedelta(hours=1)), retries=flyte.RetryStrategy(count=1))
 async def bounded(x: int) -> int:
     return x
+
+
+secret_env = flyte.TaskEnvironment(
+    name="golden_secrets",
+    image="ghcr.io/example/golden:1",
+    secrets=[flyte.Secret(key="api-key", as_env_var="API_KEY"), flyte.Secret(group="db", key="password")],
+    env_vars={"A": "1", "B": "2"},
+)
+
+
+@secret_env.task(report=True, cache=flyte.Cache(behavior="auto", salt="s1", ignored_inputs=("verbose",)))
+async def with_secrets(q: str, verbose: bool = False) -> str:
+    return q
