@@ -83,3 +83,29 @@ def test_serve_refuses_unusable_storage_and_a_taken_port(tmp_path):
         assert out.returncode != 0 and "pick another --port" in out.stderr
     finally:
         s.close()
+
+
+@pytest.mark.slow
+def test_actions_find_the_devboxs_own_worker_without_an_activated_environment(tmp_path):
+    """`flyte devbox start` from a virtualenv that is not on PATH: actions still find its scripts."""
+    import grpc
+    from flyte_devbox.testing import DevboxProcess, project_id, wait_phase
+    from flyteidl2.common import phase_pb2
+    from flyteidl2.task import task_definition_pb2 as td
+    from flyteidl2.workflow import run_service_pb2 as rs
+    from flyteidl2.workflow import run_service_pb2_grpc as rsg
+
+    bare = "/usr/bin:/bin"
+    if shutil.which("flyte", path=bare):
+        pytest.skip("a flyte script is installed system-wide")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_")}
+    env.update(PATH=bare, HOME=str(tmp_path), FLYTE_HOME=str(tmp_path / ".flyte"))
+    with DevboxProcess(tmp_path / "box", env=env) as box, grpc.insecure_channel(box.endpoint) as ch:
+        spec = td.TaskSpec()
+        spec.task_template.id.name = "v"
+        spec.task_template.container.args.extend(["flyte", "--version"])
+        stub = rsg.RunServiceStub(ch)
+        run = stub.CreateRun(rs.CreateRunRequest(project_id=project_id(), task_spec=spec))
+        done = {phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED}
+        d = wait_phase(stub, run.run.action.id.run, done)
+        assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message

@@ -291,3 +291,49 @@ def test_file_secret_and_report_download_link(channel):
         raise AssertionError("a link to a missing report was issued")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_abort_closes_the_running_attempt_and_ends_its_log_stream(channel):
+    """After an abort the attempt is ABORTED with an end time, so a TailLogs that follows it ends (it hung)."""
+    import threading
+
+    code = "import time\nfor i in range(600):\n    print('tick', i, flush=True); time.sleep(0.1)"
+    stub, aid = start(channel, py_spec(code))
+    wait_phase(stub, aid.run, {phase_pb2.ACTION_PHASE_RUNNING})
+    deadline = time.monotonic() + 20
+    while not stub.GetActionDetails(rs.GetActionDetailsRequest(action_id=aid)).details.attempts:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    lines: list[str] = []
+    ended = threading.Event()
+
+    def follow() -> None:
+        try:
+            for resp in dpg.DataProxyServiceStub(channel).TailLogs(dpp.TailLogsRequest(action_id=aid), timeout=60):
+                lines.extend(line.message for chunk in resp.logs for line in chunk.lines)
+        finally:
+            ended.set()
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not lines:
+        assert time.monotonic() < deadline, "no log line arrived"
+        time.sleep(0.05)
+    stub.AbortRun(rs.AbortRunRequest(run_id=aid.run, reason="enough"))
+    assert ended.wait(15), "TailLogs kept following an aborted attempt"
+    d = stub.GetActionDetails(rs.GetActionDetailsRequest(action_id=aid)).details
+    assert d.status.phase == phase_pb2.ACTION_PHASE_ABORTED
+    assert d.attempts[-1].phase == phase_pb2.ACTION_PHASE_ABORTED and d.attempts[-1].HasField("end_time")
+
+
+def test_a_run_of_an_undeployed_task_is_named_after_its_task(channel):
+    """CreateRun(task_spec=...): metadata.task.id carries the task's name, as SDKs read it for listings."""
+    spec = py_spec("pass", name="my_env.my_task")
+    spec.task_template.id.version = "v1"
+    stub, aid = start(channel, spec)
+    d = wait_phase(stub, aid.run, DONE)
+    assert d.action.metadata.task.id.name == "my_env.my_task" and d.action.metadata.task.id.version == "v1"
+    listed = stub.ListRuns(rs.ListRunsRequest(project_id=PROJECT))
+    run = next(r for r in listed.runs if r.action.id.run.name == aid.run.name)
+    assert run.action.metadata.task.id.name == "my_env.my_task"

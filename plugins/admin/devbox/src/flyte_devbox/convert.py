@@ -76,6 +76,14 @@ def metadata(a: ActionRow, spec: td.TaskSpec | None = None) -> rd.ActionMetadata
         spec = spec or _task_spec(a)
         if a.task_id:
             md.task.id.CopyFrom(td.TaskIdentifier.FromString(a.task_id))
+        elif spec is not None and spec.task_template.id.name:
+            # A run of an undeployed task (CreateRun.task_spec) is still named after its task, as a
+            # backend does: SDKs read the task's name from metadata.task.id.
+            t = spec.task_template.id
+            r = a.run
+            md.task.id.CopyFrom(
+                td.TaskIdentifier(org=r.org, project=r.project, domain=r.domain, name=t.name, version=t.version)
+            )
         if spec is not None:
             md.task.task_type = spec.task_template.type
             md.task.short_name = spec.short_name or spec.task_template.id.name

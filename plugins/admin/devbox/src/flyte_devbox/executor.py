@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -156,6 +157,13 @@ class Executor:
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
+        # The cancelled attempt never reaches _end_attempt: close it here, or it stays RUNNING for ever
+        # (GetActionDetails shows it running, and TailLogs of it would follow it without end).
+        for at in self.box.store.attempts(row):
+            if at.end_time is None:
+                at.end_time = time.time()
+                at.phase = phase_pb2.ACTION_PHASE_ABORTED
+                self.box.store.put_attempt(row, at)
 
     def recover_interrupted(self, row: ActionRow) -> None:
         """The devbox died while this action ran: kill leftovers, fail the attempt, retry per policy."""
@@ -393,7 +401,11 @@ class Executor:
         rk = row.run
         env = dict(os.environ)
         paths = [str(Path(p).resolve()) for p in s.worker_paths]
-        env["PATH"] = os.pathsep.join([*paths, env.get("PATH", os.defpath)])
+        # Last resort: the devbox's own environment's scripts (`flyte devbox start` from a virtualenv that
+        # is not activated still finds that environment's `flyte-core-worker`). Not resolved: a venv's
+        # python is a symlink to the base interpreter, whose folder holds none of the venv's scripts.
+        own_bin = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([*paths, env.get("PATH", os.defpath), own_bin])
         env.update(
             {
                 "ACTION_NAME": row.name,
