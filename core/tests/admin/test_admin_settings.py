@@ -195,3 +195,20 @@ class TestSearchOrder:
         explicit = write(tmp_path / "x.yaml", "admin: {endpoint: b:2}\n")
         self.mp.setenv("FLYTE_CONFIG", str(explicit))
         assert find_config_file() == explicit
+
+
+def test_api_key_beats_the_config_file_but_not_a_flag_or_variable(tmp_path, monkeypatch):
+    """As in the official CLI: FLYTE_API_KEY's endpoint, credentials and org win over the file (e.g. the one
+    `flyte devbox start` wrote, insecure included); --endpoint / FLYTE_ADMIN_ENDPOINT win over the key."""
+    cfg = write(tmp_path / "c.yaml", "admin:\n  endpoint: dns:///127.0.0.1:8090\n  insecure: true\n"
+                "  clientId: file-id\n  clientSecretLocation: " + str(write(tmp_path / "s", "file-secret")) + "\n"
+                "task:\n  org: file-org\n  project: p\n")
+    monkeypatch.setenv("FLYTE_API_KEY", encode_api_key("dns:///k.example", "kid", "ksecret", "korg"))
+    s = AdminSettings.from_config(load_config(cfg))
+    assert (s.target, s.insecure, s.client_id, s.client_secret, s.auth_type, s.org, s.project) == \
+        ("k.example:443", False, "kid", "ksecret", "ClientSecret", "korg", "p")
+    monkeypatch.setenv("FLYTE_ADMIN_ENDPOINT", "from-env:2")
+    assert AdminSettings.from_config(load_config(cfg)).target == "from-env:2"
+    set_overrides({"admin.endpoint": "from-flag:3", "admin.insecure": True, "task.org": "flag-org"})
+    s = AdminSettings.from_config(load_config(cfg))
+    assert (s.target, s.insecure, s.org, s.client_id) == ("from-flag:3", True, "flag-org", "kid")

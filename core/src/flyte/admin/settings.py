@@ -198,8 +198,13 @@ class AdminSettings:
 
         api_key = os.environ.get("FLYTE_API_KEY")
         decoded = decode_api_key(api_key) if api_key else None
-        endpoint = overrides.pop("endpoint", None) or cfg.get("admin.endpoint")
-        endpoint = endpoint or (decoded.endpoint if decoded else None)
+        # FLYTE_API_KEY beats the config file, as in the official CLI (so the file `flyte devbox start` wrote
+        # does not shadow a key); --endpoint or FLYTE_ADMIN_ENDPOINT beat the key.
+        endpoint = overrides.pop("endpoint", None) or _flag_or_env("admin.endpoint")
+        key_endpoint = not endpoint and decoded is not None
+        if decoded is not None and not endpoint:
+            endpoint = decoded.endpoint
+        endpoint = endpoint or cfg.get("admin.endpoint")
         if not endpoint:
             raise ConfigError(
                 "No control plane is configured: pass --endpoint, set admin.endpoint in the config file "
@@ -207,7 +212,8 @@ class AdminSettings:
             )
         insecure_raw = overrides.pop("insecure", None)
         if insecure_raw is None:
-            insecure_raw = cfg.get("admin.insecure")
+            # The file's admin.insecure belongs to the file's endpoint, not to the key's.
+            insecure_raw = _flag_or_env("admin.insecure") if key_endpoint else cfg.get("admin.insecure")
         insecure = None if insecure_raw is None else _bool(insecure_raw, "admin.insecure")
         _, insecure = parse_endpoint(str(endpoint), insecure)
 
@@ -228,9 +234,9 @@ class AdminSettings:
                 secret = p.read_text().strip()
             except OSError as e:
                 raise ConfigError(f"admin.clientSecretLocation {p} cannot be read ({e.strerror}).") from None
-        if decoded is not None and not (client_id and secret):
+        if decoded is not None:  # the key's credentials, whatever the file says (the official CLI's rule)
             client_id, secret = decoded.client_id, decoded.client_secret
-            auth_type = auth_type or "ClientSecret"
+            auth_type = "ClientSecret"
         if auth_type is None and client_id and secret:
             auth_type = "ClientSecret"
         command = _as_list(get("admin.command", "FLYTE_AUTH_COMMAND"), argv=True)
@@ -257,7 +263,7 @@ class AdminSettings:
             command=tuple(command) if command else None,
             scopes=tuple(_as_list(cfg.get("admin.scopes"), argv=False) or ()),
             audience=cfg.get("admin.audience") or None,
-            org=cfg.get("task.org") or (decoded.org if decoded else None) or None,
+            org=_flag_or_env("task.org") or (decoded.org if decoded else None) or cfg.get("task.org") or None,
             project=cfg.get("task.project") or None,
             domain=cfg.get("task.domain") or None,
             token_cache=Path(str(cfg.get("admin.tokenCache"))).expanduser() if cfg.get("admin.tokenCache")
@@ -267,6 +273,16 @@ class AdminSettings:
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _flag_or_env(key: str) -> Any:
+    """``key`` as a CLI flag (:func:`flyte.config.set_overrides`) or ``FLYTE_<SECTION>_<KEY>`` set it, else None."""
+    from flyte import config as fc
+
+    value = fc._overrides.get(key)
+    if value is None:
+        value = os.environ.get("FLYTE_" + key.replace(".", "_").upper()) or None
+    return value
 
 
 def is_remote_configured(config: Any = None) -> bool:
