@@ -7,6 +7,7 @@ One :class:`contextvars.ContextVar` holds the current :class:`TaskContext`; it i
 from __future__ import annotations
 
 import contextvars
+import os
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -44,6 +45,11 @@ class RawDataPath(str):
     def get_random_remote_path(self, file_name: str | None = None) -> str:
         base = str(self).rstrip("/") + "/" + uuid.uuid4().hex
         return base + "/" + file_name if file_name else base
+
+
+def _env_int(key: str) -> int | None:
+    v = os.environ.get(key)
+    return int(v) if v is not None else None
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,50 @@ class TaskContext:
 
     def is_in_cluster(self) -> bool:
         return self.mode == "remote"
+
+    @property
+    def attempt_number(self) -> int:
+        """Which attempt of this action is running: 0 for the first, 1 for the first retry, ..."""
+        return self.attempt
+
+    # Distributed-training coordinates, read from the variables a launcher (torchrun, a JobSet) sets, as the
+    # official SDK does: None when unset, as in a plain local run.
+    @property
+    def rank(self) -> int | None:
+        return _env_int("RANK")
+
+    @property
+    def world_size(self) -> int | None:
+        return _env_int("WORLD_SIZE")
+
+    @property
+    def local_rank(self) -> int | None:
+        return _env_int("LOCAL_RANK")
+
+    @property
+    def local_world_size(self) -> int | None:
+        return _env_int("LOCAL_WORLD_SIZE")
+
+    @property
+    def node_rank(self) -> int | None:
+        return _env_int("NODE_RANK")
+
+    @property
+    def nnodes(self) -> int | None:
+        return _env_int("NNODES")
+
+    @property
+    def master_addr(self) -> str | None:
+        return os.environ.get("MASTER_ADDR")
+
+    @property
+    def master_port(self) -> int | None:
+        return _env_int("MASTER_PORT")
+
+    @property
+    def restart_attempt(self) -> int | None:
+        """How often a JobSet restarted the whole pod set (``JOBSET_RESTART_ATTEMPT``); None outside one."""
+        return _env_int("JOBSET_RESTART_ATTEMPT")
 
     def __getitem__(self, key: str) -> Any:
         return self.data.get(key)
