@@ -13,10 +13,10 @@ import pytest
 FLYTE = shutil.which("flyte", path=str(Path(sys.executable).parent)) or "flyte"
 
 
-def cli(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, home: Path, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_")}
     env.update(HOME=str(home), FLYTE_HOME=str(home / ".flyte"))
-    return subprocess.run([FLYTE, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=home)
+    return subprocess.run([FLYTE, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or home)
 
 
 def test_help_lists_the_commands(tmp_path):
@@ -109,3 +109,38 @@ def test_actions_find_the_devboxs_own_worker_without_an_activated_environment(tm
         done = {phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED}
         d = wait_phase(stub, run.run.action.id.run, done)
         assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
+
+
+@pytest.mark.slow
+def test_start_leaves_a_users_config_yml_alone(tmp_path):
+    """~/.flyte/config.yml is the user's config too: a config.yaml written next to it would shadow it."""
+    mine = tmp_path / ".flyte" / "config.yml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("admin:\n  endpoint: dns:///my.cluster:443\n")
+    data = tmp_path / "box"
+    out = cli("devbox", "start", "--port", "0", "--data", str(data), home=tmp_path)
+    try:
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert not (tmp_path / ".flyte" / "config.yaml").exists()
+        assert "left alone" in out.stdout and str(mine) in out.stdout
+        assert "dns:///127.0.0.1:" in (data / "config.yaml").read_text()
+    finally:
+        cli("devbox", "stop", "--data", str(data), home=tmp_path)
+
+
+@pytest.mark.slow
+def test_start_says_when_another_config_is_read_first(tmp_path):
+    """~/.union/config.yaml comes before ~/.flyte/config.yaml in the search order: no false "now talks to it"."""
+    union = tmp_path / ".union" / "config.yaml"
+    union.parent.mkdir(parents=True)
+    union.write_text("admin:\n  endpoint: dns:///my.cluster:443\n")
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    data = tmp_path / "box"
+    out = cli("devbox", "start", "--port", "0", "--data", str(data), home=tmp_path, cwd=elsewhere)
+    try:
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "now talks to the devbox" not in out.stdout
+        assert f"reads {union} before it" in out.stdout and "flyte -c" in out.stdout
+    finally:
+        cli("devbox", "stop", "--data", str(data), home=tmp_path)

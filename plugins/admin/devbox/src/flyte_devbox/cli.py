@@ -118,16 +118,38 @@ def _write_config(endpoint: str, data: Path, config: Path | None) -> str:
     )
     # ~/.flyte/config.yaml is where the flyte CLIs (ours and the official) look, whatever FLYTE_HOME says.
     target = config or (Path.home() / ".flyte" / "config.yaml")
-    if target.exists() and CONFIG_MARKER not in target.read_text(errors="replace"):
+    # A user's config.yml next to it counts too: a config.yaml written beside it would be read first.
+    siblings = [target]
+    if config is None:
+        siblings.append(target.with_suffix(".yml"))
+    mine = next((p for p in siblings if p.is_file() and CONFIG_MARKER not in p.read_text(errors="replace")), None)
+    if mine is not None:
         own = data / "config.yaml"
         own.write_text(text)
         return (
-            f"{target} exists and was not written by the devbox, so it was left alone.\n"
+            f"{mine} exists and was not written by the devbox, so it was left alone.\n"
             f"The devbox's config is in {own}: use it with `flyte -c {own} ...` or `export FLYTE_CONFIG={own}`."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
+    first = _config_read_first()
+    if first is not None and first.resolve() != target.resolve():
+        return (
+            f"Wrote {target}, but the flyte CLI reads {first} before it (from this folder), so it does not talk "
+            f"to the devbox yet: use `flyte -c {target} ...` or `export FLYTE_CONFIG={target}`."
+        )
     return f"Wrote {target}: the flyte CLI now talks to the devbox."
+
+
+def _config_read_first() -> Path | None:
+    """The config file the flyte CLI would read from the current folder (None: none, or it cannot tell)."""
+    from flyte.config import find_config_file
+    from flyte.errors import ConfigError
+
+    try:
+        return find_config_file()
+    except ConfigError:
+        return None
 
 
 @devbox.command("start")
