@@ -53,7 +53,8 @@ def create_config(endpoint: str, insecure: bool, org: str | None, project: str |
     from flyte.errors import ConfigError
 
     try:
-        target, _ = parse_endpoint(endpoint, insecure)
+        # An http:// endpoint is plaintext even without --insecure: keep that in the file.
+        target, plaintext = parse_endpoint(endpoint, insecure or None)
         auth = canonical_auth_type(auth_type)
     except ConfigError as e:
         raise click.BadParameter(str(e)) from None
@@ -61,7 +62,7 @@ def create_config(endpoint: str, insecure: bool, org: str | None, project: str |
     if path.exists() and not (force or (sys.stdin.isatty() and click.confirm(f"{path} exists. Replace it?"))):
         raise click.ClickException(f"{path} already exists; pass --force to replace it (nothing was written).")
     admin: dict[str, Any] = {"endpoint": f"dns:///{target}"}
-    if insecure:
+    if plaintext:
         admin["insecure"] = True
     if auth:
         admin["authType"] = auth

@@ -154,6 +154,21 @@ def test_create_config_and_use_it(plane_server, tmp_path, monkeypatch):
     assert r.exit_code == 0 and "other:443" in (tmp_path / ".flyte" / "config.yaml").read_text()
 
 
+def test_create_config_keeps_an_http_endpoint_plaintext(plane_server, tmp_path, monkeypatch):
+    """`--endpoint http://host:port` means no TLS: the file must say insecure, or the CLI then speaks TLS to it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLYTE_CONFIG")
+    r = flyte("create", "config", "--endpoint", f"http://{plane_server.endpoint}", "-p", "flytesnacks",
+              "-d", "development")
+    assert r.exit_code == 0, r.output
+    assert "insecure: true" in (tmp_path / ".flyte" / "config.yaml").read_text()
+    from flyte.config import set_config
+
+    set_config(None)
+    r = flyte("get", "projects")
+    assert r.exit_code == 0 and "flytesnacks" in r.output, r.output
+
+
 def test_api_key_from_env_with_auth(tmp_path, monkeypatch):
     from flyte.admin import encode_api_key
 
