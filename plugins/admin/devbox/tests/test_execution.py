@@ -337,3 +337,16 @@ def test_a_run_of_an_undeployed_task_is_named_after_its_task(channel):
     listed = stub.ListRuns(rs.ListRunsRequest(project_id=PROJECT))
     run = next(r for r in listed.runs if r.action.id.run.name == aid.run.name)
     assert run.action.metadata.task.id.name == "my_env.my_task"
+
+
+def test_unknown_project_names_the_command_that_creates_it(channel):
+    from flyteidl2.common import identifier_pb2 as ids
+
+    stub = rsg.RunServiceStub(channel)
+    try:
+        stub.CreateRun(rs.CreateRunRequest(project_id=ids.ProjectIdentifier(name="nope", domain="development"),
+                                           task_spec=py_spec("pass")))
+        raise AssertionError("a run in an unknown project was accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.NOT_FOUND
+        assert "flyte create project --id nope" in e.details()  # the CLI's syntax (--id is required)

@@ -62,7 +62,7 @@ class Runs:
 
         body = self.box.store.get_project(org, project)
         if body is None:
-            fail(Code.NOT_FOUND, f"project '{project}' not found; create it with `flyte create project {project}`")
+            fail(Code.NOT_FOUND, f"project '{project}' not found; create it with `flyte create project --id {project}`")
         if domain not in {d.id for d in pj.Project.FromString(body).domains}:
             fail(Code.NOT_FOUND, f"domain '{domain}' not found in project '{project}'")
 
