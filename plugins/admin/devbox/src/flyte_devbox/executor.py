@@ -26,6 +26,7 @@ from flyteidl2.common import phase_pb2
 from flyteidl2.core import execution_pb2, security_pb2
 from flyteidl2.task import run_pb2, task_definition_pb2
 
+from flyte_devbox.pod import primary_container
 from flyte_devbox.store import ActionRow, AttemptRow, RunKey
 
 if TYPE_CHECKING:
@@ -276,7 +277,7 @@ class Executor:
             ".prevCheckpointPrefix": prev_ckpt if has_prev else "",
             ".runStartTime": start.isoformat().replace("+00:00", "Z"),
         }
-        container = spec.task_template.container
+        container = primary_container(spec.task_template)  # a pod template's primary container too
         argv = [substitute(values, a) for a in (*container.command, *container.args)]
         try:
             env = self._env(row, spec, run_spec, attempt, work)
@@ -426,7 +427,7 @@ class Executor:
         )
         for kv in run_spec.envs.values:
             env[kv.key] = kv.value
-        for kv in spec.task_template.container.env:
+        for kv in primary_container(spec.task_template).env:
             env[kv.key] = kv.value
         secrets_dir = work / ".secrets"
         for sec in spec.task_template.security_context.secrets:

@@ -24,6 +24,7 @@ from flyte_devbox import convert as cv
 from flyte_devbox.convert import fail, org_of, require
 from flyte_devbox.core import Devbox, new_run_name
 from flyte_devbox.datastore import DataStore
+from flyte_devbox.pod import MISSING, primary_container
 from flyte_devbox.store import ActionRow, RunKey
 
 ROOT = "a0"
@@ -84,8 +85,8 @@ class Runs:
             fail(Code.UNIMPLEMENTED, "runs from triggers are not supported by the devbox")
         else:
             fail(Code.INVALID_ARGUMENT, "missing field 'task': set task_spec or task_id")
-        if not spec.task_template.HasField("container"):
-            fail(Code.INVALID_ARGUMENT, "task_spec.task_template.container is missing: the devbox runs container tasks")
+        if primary_container(spec.task_template) is None:
+            fail(Code.INVALID_ARGUMENT, f"task_spec.task_template {MISSING}")
         return spec, task_id
 
     def resolve_run_key(self, req: Any) -> RunKey:
@@ -200,8 +201,8 @@ class Runs:
             version=0,
         )
         if which == "task":
-            if not a.task.spec.task_template.HasField("container"):
-                fail(Code.INVALID_ARGUMENT, "task.spec.task_template.container is missing: the devbox runs containers")
+            if primary_container(a.task.spec.task_template) is None:
+                fail(Code.INVALID_ARGUMENT, f"task.spec.task_template {MISSING}")
             require(a.input_uri, "input_uri")
             row.spec = a.task.spec.SerializeToString()
             if a.task.HasField("id"):

@@ -33,6 +33,7 @@ from flyteidl2.task import task_service_pb2 as tsp
 from flyte_devbox import convert as cv
 from flyte_devbox.convert import fail, org_of, require
 from flyte_devbox.core import Devbox
+from flyte_devbox.pod import MISSING, primary_container
 from flyte_devbox.runs import Runs, action_data, page
 
 MAX_URL_EXPIRY_S = 7 * 24 * 3600
@@ -94,8 +95,8 @@ class TaskService(tsc.TaskService):
         for f in ("project", "domain", "name", "version"):
             require(getattr(t, f), f"task_id.{f}")
         require(request.HasField("spec"), "spec")
-        if not request.spec.task_template.HasField("container"):
-            fail(Code.INVALID_ARGUMENT, "spec.task_template.container is missing: the devbox runs container tasks")
+        if primary_container(request.spec.task_template) is None:
+            fail(Code.INVALID_ARGUMENT, f"spec.task_template {MISSING}")
         Runs(self.box).check_project(org_of(t.org), t.project, t.domain)
         got = self.box.store.put_task(
             org_of(t.org), t.project, t.domain, t.name, t.version, request.spec.SerializeToString()
