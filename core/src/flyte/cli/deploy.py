@@ -51,7 +51,7 @@ def remote_runtime_hook(name: str) -> Any:
 
 
 @click.command("deploy", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", metavar="FILE|DIR", type=click.Path(exists=True, path_type=Path))
 @click.option("--version", default=None, help="Version of the deployed tasks (default: a hash of the code bundle).")
 @click.option("--dry-run", is_flag=True, help="Build the task specs and show what would be deployed; send nothing.")
 @click.option("--image", "images", multiple=True, metavar="NAME=URI",
