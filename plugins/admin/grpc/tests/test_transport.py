@@ -157,3 +157,16 @@ def test_import_flyte_and_help_do_not_import_grpc():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_client_without_credentials_does_not_import_httpx():
+    """httpx (tens of ms of imports) is for token requests only: `flyte get projects` on an open devbox skips it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, asyncio; from flyte.admin import AdminSettings; import flyte_grpc.transport as t; "
+            "c = t.GrpcClient(AdminSettings(endpoint='127.0.0.1:1', insecure=True)); "
+            "bad = [m for m in sys.modules if m == 'httpx' or m.startswith('httpx.')]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -23,10 +23,12 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from flyte.admin import AdminAuthError, AdminSettings
+
+if TYPE_CHECKING:
+    import httpx  # imported on use: only a login or a token request needs it (~70 ms of imports)
 
 log = logging.getLogger("flyte.grpc.auth")
 
@@ -210,6 +212,8 @@ class Authenticator:
         return url
 
     def _http(self) -> httpx.AsyncClient:
+        import httpx
+
         return httpx.AsyncClient(verify=http_verify(self.settings), timeout=self.settings.timeout)
 
     async def _token_request(
@@ -230,6 +234,8 @@ class Authenticator:
         if audience and "audience" not in form:
             form["audience"] = audience
         h = {"Accept": "application/json", "Cache-Control": "no-cache", **(headers or {})}
+        import httpx
+
         try:
             async with self._http() as http:
                 resp = await http.post(url, data=form, headers=h)
