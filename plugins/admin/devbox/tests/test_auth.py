@@ -101,3 +101,16 @@ def test_credentials_file_is_private_and_survives_a_restart(authbox):
     assert authbox.client_secret == secret
     with grpc.insecure_channel(authbox.endpoint) as ch:
         pjg.ProjectServiceStub(ch).ListProjects(pj.ListProjectsRequest(), metadata=[("authorization", f"Bearer {tok}")])
+
+
+def test_whoami_is_the_client_the_token_was_issued_to(authbox):
+    """UserInfo under --auth names the token's client, and a request header cannot claim another identity."""
+    from flyteidl2.auth import identity_pb2, identity_pb2_grpc
+
+    tok = token(authbox, f"{authbox.url}/oauth2/token")
+    with grpc.insecure_channel(authbox.endpoint) as ch:
+        info = identity_pb2_grpc.IdentityServiceStub(ch).UserInfo(
+            identity_pb2.UserInfoRequest(),
+            metadata=[("authorization", f"Bearer {tok}"), ("x-devbox-subject", "admin")],
+        )
+    assert info.subject == authbox.client_id and info.preferred_username == authbox.client_id

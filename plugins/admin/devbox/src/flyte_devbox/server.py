@@ -88,7 +88,9 @@ def _apps(box: Devbox, auth: Any) -> dict[str, Any]:
         ssc.StateServiceASGIApplication(r.StateService(runs), **guarded),
         secc.SecretServiceASGIApplication(s.SecretService(box), **guarded),
         authc.AuthMetadataServiceASGIApplication(s.AuthMetadataService(box), **kw),
-        idc.IdentityServiceASGIApplication(s.IdentityService(), **guarded),
+        idc.IdentityServiceASGIApplication(
+            s.IdentityService(auth.client_id) if auth is not None else s.IdentityService(), **guarded
+        ),
     ]
     return {app.path: app for app in apps}
 

@@ -395,6 +395,14 @@ class AuthMetadataService(authc.AuthMetadataService):
 
 
 class IdentityService(idc.IdentityService):
+    """Who the caller is: under --auth the (only) client its token was issued to, else one local user.
+
+    Never taken from a request header: a caller must not be able to name itself.
+    """
+
+    def __init__(self, subject: str = "devbox-user") -> None:
+        self.subject = subject
+
     async def user_info(self, request: idp.UserInfoRequest, ctx: RequestContext) -> idp.UserInfoResponse:
-        subject = ctx.request_headers().get("x-devbox-subject", "") or "devbox-user"
-        return idp.UserInfoResponse(subject=subject, name=subject, preferred_username=subject)
+        s = self.subject
+        return idp.UserInfoResponse(subject=s, name=s, preferred_username=s)
