@@ -32,7 +32,8 @@ def make_project(root: Path, files: int) -> None:
         folder = root / f"pkg{pkg // 10}" / f"sub{pkg % 10}"
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(min(per_pkg, files - made)):
-            body = "".join(f"def f{j}(x):\n    return x + {rnd.randint(0, 10**6)}\n" for j in range(rnd.randint(25, 100)))
+            body = "".join(f"def f{j}(x):\n    return x + {rnd.randint(0, 10**6)}\n"
+                           for j in range(rnd.randint(25, 100)))
             (folder / f"mod{i}.py").write_text(body)
             made += 1
         (folder / "__pycache__").mkdir(exist_ok=True)
