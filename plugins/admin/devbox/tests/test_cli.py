@@ -144,3 +144,22 @@ def test_start_says_when_another_config_is_read_first(tmp_path):
         assert f"reads {union} before it" in out.stdout and "flyte -c" in out.stdout
     finally:
         cli("devbox", "stop", "--data", str(data), home=tmp_path)
+
+
+def test_stop_never_signals_a_process_that_is_not_the_devbox(tmp_path):
+    """devbox.json outlives a killed devbox; its pid may belong to another process by the time of `stop`."""
+    import json
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        data = tmp_path / "box"
+        data.mkdir()
+        state = {"endpoint": "127.0.0.1:1", "url": "http://127.0.0.1:1", "pid": other.pid}
+        (data / "devbox.json").write_text(json.dumps(state))
+        out = cli("devbox", "stop", "--data", str(data), home=tmp_path)
+        assert out.returncode == 0 and "not running" in out.stdout, out.stdout + out.stderr
+        assert other.poll() is None, "stop killed an unrelated process"
+        assert not (data / "devbox.json").exists()
+    finally:
+        other.kill()
+        other.wait()

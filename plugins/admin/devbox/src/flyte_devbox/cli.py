@@ -225,6 +225,11 @@ def stop(data_dir: Path | None) -> None:
         click.echo(f"No devbox is running with data in {data}.")
         return
     pid = int(st["pid"])
+    if not _is_devbox(pid):
+        # devbox.json outlived its process (SIGKILL, reboot): the pid may be someone else's now.
+        (data / "devbox.json").unlink(missing_ok=True)
+        click.echo("The devbox was not running (stale state removed).")
+        return
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -240,6 +245,23 @@ def stop(data_dir: Path | None) -> None:
     else:
         os.kill(pid, signal.SIGKILL)
     click.echo(f"Stopped the devbox (pid {pid}).")
+
+
+def _is_devbox(pid: int) -> bool:
+    """Is ``pid`` a devbox server (``python -m flyte_devbox serve`` or ``flyte devbox serve``)?"""
+    proc = Path(f"/proc/{pid}/cmdline")
+    if Path("/proc/self/cmdline").exists():
+        try:
+            args = proc.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            return False
+    else:  # no /proc (macOS): ask ps
+        import subprocess
+
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
+        args = out.stdout.split()
+    text = " ".join(args)
+    return "serve" in args and ("flyte_devbox" in text or "devbox" in args)
 
 
 @devbox.command("status")
