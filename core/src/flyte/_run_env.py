@@ -253,11 +253,13 @@ class ConflictTracker:
             return
         self.warned.add(mark)
         first, second = sorted((a, b))
-        warnings.warn(
+        # Not attributed to a line of flyte's (or of the body that happened to start second): it is about the run.
+        warnings.warn_explicit(
             f"Environments '{first}' and '{second}' both set {key} (to different values) and their tasks run at "
             "the same time. Each task sees its own value through os.environ, os.getenv and subprocesses, but C "
             "code reading the process environment (native extensions), os.system and os.exec* see whichever "
             "task set it last. Run them in separate runs, or read the value in Python, if that matters.",
             EnvironmentIsolationWarning,
-            stacklevel=2,
+            "<flyte environments>",
+            0,
         )
