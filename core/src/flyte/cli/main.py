@@ -98,7 +98,7 @@ def _version() -> str:
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="flyte (flyte-core)")
 @click.option("-v", "--verbose", count=True, help="Show tracebacks and flyte's logs (-vv for debug logs).")
-@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
+@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Config file (default: ./config.yaml, ./.flyte/config.yaml, ... ~/.flyte/config.yaml).")
 @click.option("--endpoint", default=None, help="Control plane host:port (overrides admin.endpoint).")
 @click.option("--insecure", is_flag=True, default=None, help="Plaintext connection to the control plane (no TLS).")

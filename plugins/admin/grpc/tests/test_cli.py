@@ -215,3 +215,10 @@ def test_get_run_watch_follows_the_phase(plane_server):
     assert r.exit_code == 0, r.output
     phases = [ln.split()[-3] for ln in r.output.splitlines() if "attempt" in ln and "task" not in ln]
     assert phases == ["QUEUED", "RUNNING", "SUCCEEDED"]
+
+
+def test_a_missing_config_file_names_the_option(tmp_path):
+    """`flyte -c NOPE ...` blamed FLYTE_CONFIG, which the user never set."""
+    r = flyte("-c", str(tmp_path / "nope.yaml"), "get", "projects")
+    assert r.exit_code == 2 and "nope.yaml" in r.output, r.output
+    assert "'-c' / '--config'" in r.output and "FLYTE_CONFIG" not in r.output, r.output
