@@ -230,3 +230,20 @@ def test_long_and_non_ascii_names_and_a_big_file_round_trip(tmp_path: Path) -> N
     with tarfile.open(bundle.path) as tf:
         got = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
     assert got == names
+
+
+def test_day_old_bundles_in_the_shared_folder_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    shared = tmp_path / "tmp" / "flyte-bundles"
+    shared.mkdir()
+    old, fresh = shared / "old.tar.gz", shared / "fresh.tar.gz"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (1_000_000, 1_000_000))
+    _make_tree(tmp_path / "p", sorted(FILES), 0o644, 0)
+    bundle = build_bundle(tmp_path / "p")
+    assert bundle.path.parent == shared
+    assert not old.exists() and fresh.exists() and bundle.path.exists()

@@ -372,6 +372,19 @@ def write_bundle(files: list[BundleFile], out: IO[bytes]) -> str:
     return gz.close()
 
 
+def _prune(folder: Path, max_age: float = 24 * 3600) -> None:
+    """Drop bundles of the shared temporary folder not written for a day (each code version leaves one)."""
+    import time
+
+    cutoff = time.time() - max_age
+    for p in folder.glob("*.tar.gz"):
+        try:
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError:
+            pass  # another process's, or already gone
+
+
 def build_bundle(root: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Bundle:
     """Bundle ``root`` into ``out_dir/<md5>.tar.gz`` (a temporary folder by default). See the module docstring."""
     top = Path(root).resolve()
@@ -380,6 +393,8 @@ def build_bundle(root: str | os.PathLike[str], out_dir: str | os.PathLike[str] |
     files = bundle_files(top)
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.gettempdir()) / "flyte-bundles"
     folder.mkdir(parents=True, exist_ok=True)
+    if out_dir is None:
+        _prune(folder)
     resolved_folder = folder.resolve()
     if resolved_folder == top or top in resolved_folder.parents:
         prefix = resolved_folder.relative_to(top).as_posix() + "/"
