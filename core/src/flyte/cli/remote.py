@@ -55,6 +55,14 @@ def describe_error(e: BaseException, target: str) -> str:
     elif isinstance(code, str):
         name = code
     details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
+    from flyte.admin import AdminAuthError
+
+    if isinstance(e, AdminAuthError):  # its message already names the setting to check
+        return f"{name}: {details}" if name else str(details)
+    if name in ("UNKNOWN", "UNIMPLEMENTED") and "http2 header with status" in str(details):
+        # Something answered over HTTP/2 but is not a gRPC service (a web server, a proxy's error page).
+        return (f"{name}: {details} ({target} answered as a plain web server, not a Flyte control plane; check "
+                "--endpoint/admin.endpoint: it is the control plane's gRPC host:port)")
     hint = {
         "UNAVAILABLE": f"is the control plane at {target} up? Check --endpoint/admin.endpoint and --insecure "
                        "(TLS is the default).",

@@ -222,3 +222,27 @@ def test_a_missing_config_file_names_the_option(tmp_path):
     r = flyte("-c", str(tmp_path / "nope.yaml"), "get", "projects")
     assert r.exit_code == 2 and "nope.yaml" in r.output, r.output
     assert "'-c' / '--config'" in r.output and "FLYTE_CONFIG" not in r.output, r.output
+
+
+def test_error_lines_add_a_hint_only_where_it_helps():
+    """An auth error already names what to set (no '(the credentials were refused ...)' after 'no credentials');
+    a web server answering instead of a control plane is named as such."""
+    from flyte.admin import AdminAuthError
+    from flyte.cli.remote import describe_error
+
+    e = AdminAuthError("The control plane at h:1 requires credentials and there is no terminal for a browser "
+                       "login: set FLYTE_API_KEY, or admin.authType ClientSecret.", code="UNAUTHENTICATED")
+    line = describe_error(e, "h:1")
+    assert line.startswith("UNAUTHENTICATED: The control plane") and "were refused" not in line
+
+    class FakeRpcError(Exception):
+        def code(self):
+            import grpc
+
+            return grpc.StatusCode.UNKNOWN
+
+        def details(self):
+            return "Received http2 header with status: 405"
+
+    line = describe_error(FakeRpcError(), "web.example:443")
+    assert "not a Flyte control plane" in line and "admin.endpoint" in line
