@@ -83,10 +83,10 @@ class Task:
     @classmethod
     def get(cls, name: str, version: str | None = None, *, project: str | None = None,
             domain: str | None = None) -> Task:
-        """Sync form of :meth:`get_async`."""
-        import asyncio
+        """Sync form of :meth:`get_async` (also from a thread that runs an event loop, e.g. a notebook)."""
+        from flyte._syncify import run_sync
 
-        return asyncio.run(cls.get_async(name, version, project=project, domain=domain))
+        return run_sync(cls.get_async, name, version, project=project, domain=domain)
 
     @classmethod
     async def listall_async(cls, *, project: str | None = None, domain: str | None = None) -> list[TaskSummary]:
@@ -100,9 +100,9 @@ class Task:
 
     @classmethod
     def listall(cls, *, project: str | None = None, domain: str | None = None) -> list[TaskSummary]:
-        import asyncio
+        from flyte._syncify import run_sync
 
-        return asyncio.run(cls.listall_async(project=project, domain=domain))
+        return run_sync(cls.listall_async, project=project, domain=domain)
 
 
 def status_of(e: BaseException) -> str:
