@@ -164,7 +164,7 @@ _ERRORS_OTHER = [
     "ModuleLoadError",
     "NotInTaskContextError", "OnlyAsyncIOSupportedError", "ParameterMaterializationError",
     "RestrictedTypeError", "RetriesExhaustedError", "RuntimeDataValidationError", "RuntimeSystemError",
-    "RuntimeUnknownError", "SyncTaskCallInAsyncContextError", "TraceDoesNotAllowNestedTasksError",
+    "RuntimeUnknownError", "TraceDoesNotAllowNestedTasksError",
 ]
 UNSUPPORTED["flyte.errors"] = {
     **{n: "raised only by the Flyte control plane" for n in _ERRORS_CLUSTER},

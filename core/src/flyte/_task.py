@@ -18,7 +18,7 @@ from flyte._cache import Cache, CacheRequest, normalize_cache
 from flyte._retry import RetryStrategy, normalize_retries
 from flyte._secret import Secret, SecretRequest, normalize_secrets
 from flyte._timeout import TimeoutType, deadline_seconds, queued_seconds, timeout_seconds
-from flyte.errors import TaskDefinitionError
+from flyte.errors import SyncTaskCallInAsyncContextError, TaskDefinitionError
 from flyte.types.interface import NativeInterface
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class SyncTaskCallInAsyncContextError(TaskDefinitionError):
-    """A sync task was called without ``.aio`` from async code, which would block the event loop."""
 
 
 @dataclasses.dataclass(eq=False)

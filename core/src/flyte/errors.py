@@ -33,6 +33,13 @@ class TaskDefinitionError(FlyteError, TypeError):
     """A task cannot be defined as written (unsupported type, bad option)."""
 
 
+class SyncTaskCallInAsyncContextError(TaskDefinitionError):
+    """A sync task was called without ``.aio`` from async code, which would block the event loop.
+
+    The official SDK's name; there it is a RuntimeUserError, here a TaskDefinitionError (a TypeError).
+    """
+
+
 class ConfigError(FlyteError, ValueError):
     """The configuration file or an environment variable is invalid."""
 
