@@ -63,6 +63,13 @@ def describe_error(e: BaseException, target: str) -> str:
         # Something answered over HTTP/2 but is not a gRPC service (a web server, a proxy's error page).
         return (f"{name}: {details} ({target} answered as a plain web server, not a Flyte control plane; check "
                 "--endpoint/admin.endpoint: it is the control plane's gRPC host:port)")
+    d = str(details)
+    if name == "UNAVAILABLE" and "WRONG_VERSION_NUMBER" in d:
+        return (f"{name}: TLS handshake with {target} failed: the server speaks plaintext. Add --insecure "
+                "(or admin.insecure: true) if this is a local control plane such as flyte devbox.")
+    if name == "UNAVAILABLE" and "Expected SETTINGS frame" in d:
+        return (f"{name}: {target} is not an HTTP/2 (gRPC) server; check the port in --endpoint/admin.endpoint "
+                "(and --insecure: with TLS the handshake would fail instead).")
     hint = {
         "UNAVAILABLE": f"is the control plane at {target} up? Check --endpoint/admin.endpoint and --insecure "
                        "(TLS is the default).",

@@ -246,3 +246,28 @@ def test_error_lines_add_a_hint_only_where_it_helps():
 
     line = describe_error(FakeRpcError(), "web.example:443")
     assert "not a Flyte control plane" in line and "admin.endpoint" in line
+
+
+def test_tls_to_a_plaintext_server_says_add_insecure(tmp_path):
+    """A real plaintext control plane dialled with TLS (the default): the line says to add --insecure."""
+    srv = ThreadedServer()
+    try:
+        r = flyte("--endpoint", srv.endpoint, "--project", "flytesnacks", "--domain", "development", "get", "projects")
+    finally:
+        srv.close()
+    assert r.exit_code == 1, r.output
+    assert "speaks plaintext" in r.output and "--insecure" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_plain_http1_server_is_named_as_not_grpc(tmp_path):
+    import http.server
+    import threading
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        r = flyte("--endpoint", f"127.0.0.1:{httpd.server_port}", "--insecure", "get", "projects")
+    finally:
+        httpd.shutdown()
+    assert r.exit_code == 1 and "not an HTTP/2 (gRPC) server" in r.output, r.output
