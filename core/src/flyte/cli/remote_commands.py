@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from flyte.cli.remote import call, output_option, scope, settings, to_json
+from flyte.cli.remote import TERMINAL_PHASES, call, output_option, phase_name, scope, settings, to_json
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
@@ -169,11 +169,19 @@ def abort_run(name: str, reason: str, project: str | None, domain: str | None) -
     org, p, d = scope(project, domain)
     req = rs.AbortRunRequest(run_id=ci.RunIdentifier(org=org, project=p, domain=d, name=name), reason=reason)
 
-    async def send(client: Any) -> Any:
-        return await client.run.AbortRun(req)
+    async def send(client: Any) -> str | None:
+        details = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=req.run_id))
+        phase = phase_name(details.details.action.status.phase)
+        if phase in TERMINAL_PHASES:
+            return phase  # nothing to abort: say so instead of "abort requested"
+        await client.run.AbortRun(req)
+        return None
 
-    call(send)
-    click.echo(f"Abort requested for run {name}")
+    ended = call(send)
+    if ended:
+        click.echo(f"Run {name} already ended ({ended}); nothing to abort.")
+    else:
+        click.echo(f"Abort requested for run {name}")
 
 
 @click.command(context_settings=_CTX)

@@ -271,3 +271,11 @@ def test_a_plain_http1_server_is_named_as_not_grpc(tmp_path):
     finally:
         httpd.shutdown()
     assert r.exit_code == 1 and "not an HTTP/2 (gRPC) server" in r.output, r.output
+
+
+def test_abort_of_a_finished_run_says_it_already_ended(plane_server):
+    plane_server.plane.add_run("r-done", "SUCCEEDED")
+    r = remote(plane_server, "abort", "run", "r-done")
+    assert r.exit_code == 0, r.output
+    assert "already ended (SUCCEEDED)" in r.output and "Abort requested" not in r.output
+    assert plane_server.plane.runs["r-done"].action.status.phase != 7  # not turned into ABORTED
