@@ -180,7 +180,10 @@ def get_logs(name: str, action: str, attempt: int, follow: bool, project: str | 
     run_id = ci.RunIdentifier(org=org, project=p, domain=d, name=name)
     action_id = ci.ActionIdentifier(run=run_id, name=action)
 
+    printed = 0
+
     async def stream(client: Any) -> None:
+        nonlocal printed
         n = attempt
         if not n:
             details = await client.run.GetActionDetails(rs.GetActionDetailsRequest(action_id=action_id))
@@ -199,8 +202,12 @@ def get_logs(name: str, action: str, attempt: int, follow: bool, project: str | 
             for logs in resp.logs:
                 for line in logs.lines:
                     click.echo(line.message)
+                    printed += 1
 
     call(stream)
+    if not printed:  # on stderr: a piped listing stays empty
+        click.echo(f"No log lines for action {action} of run {name} (`flyte get run {name}` shows its state and "
+                   "error).", err=True)
 
 
 @click.command("secret")

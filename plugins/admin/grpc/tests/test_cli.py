@@ -279,3 +279,11 @@ def test_abort_of_a_finished_run_says_it_already_ended(plane_server):
     assert r.exit_code == 0, r.output
     assert "already ended (SUCCEEDED)" in r.output and "Abort requested" not in r.output
     assert plane_server.plane.runs["r-done"].action.status.phase != 7  # not turned into ABORTED
+
+
+def test_logs_of_an_action_that_printed_nothing_say_so(plane_server):
+    plane_server.plane.add_run("r-quiet", "FAILED")
+    r = CliRunner().invoke(cli, ["--endpoint", plane_server.endpoint, "--insecure", "--project",
+                                                 "flytesnacks", "--domain", "development", "get", "logs", "r-quiet"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "" and "No log lines for action a0 of run r-quiet" in r.stderr
