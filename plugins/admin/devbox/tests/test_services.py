@@ -173,3 +173,13 @@ def test_list_runs_filters_by_phase_and_task_name(channel):
     with pytest.raises(grpc.RpcError) as e:
         names(F(function=F.EQUAL, field="created_by", values=["x"]))
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED and "created_by" in e.value.details()
+
+
+def test_project_ids_are_dns_labels_as_on_a_cluster(channel):
+    """A project id a Flyte cluster would refuse (it names a namespace) is refused here too, with the rule."""
+    stub = pjg.ProjectServiceStub(channel)
+    for bad in ("Bad Id!", "UPPER", "-lead", "x" * 64):
+        with pytest.raises(grpc.RpcError) as e:
+            stub.CreateProject(pj.CreateProjectRequest(project=pj.Project(id=bad)))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "project.id" in e.value.details()
+    stub.CreateProject(pj.CreateProjectRequest(project=pj.Project(id="ok-project-2")))

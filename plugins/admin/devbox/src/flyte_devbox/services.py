@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import secrets as _secrets
 import time
 from collections.abc import AsyncIterator
@@ -45,6 +46,20 @@ class ClusterService(clc.ClusterService):
         return clp.SelectClusterResponse(cluster_endpoint="", cluster="devbox")
 
 
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _check_label(value: str, field: str) -> None:
+    """Project and domain ids are DNS-1123 labels on a Flyte backend (they name namespaces): refuse the same here,
+    so a name that works on the devbox also works on a cluster."""
+    if len(value) > 63 or not _LABEL.match(value):
+        fail(
+            Code.INVALID_ARGUMENT,
+            f"{field} '{value}' must be lower-case letters, digits and '-', start and end with a letter or digit, "
+            "at most 63 characters",
+        )
+
+
 class ProjectService(pjc.ProjectService):
     def __init__(self, box: Devbox) -> None:
         self.box = box
@@ -53,11 +68,14 @@ class ProjectService(pjc.ProjectService):
         p = pjp.Project()
         p.CopyFrom(request.project)
         require(p.id, "project.id")
+        _check_label(p.id, "project.id")
         p.name = p.name or p.id
         p.org = org_of(p.org)
         if not p.domains:
             for d in ("development", "staging", "production"):
                 p.domains.add(id=d, name=d)
+        for d in p.domains:
+            _check_label(d.id, "project.domains.id")
         if not self.box.store.put_project(p.org, p, create=True):
             fail(Code.ALREADY_EXISTS, f"project '{p.id}' already exists")
         return pjp.CreateProjectResponse()
