@@ -89,7 +89,20 @@ class ActionOutputs(tuple[Any, ...]):
         try:
             return self.__dict__["named_outputs"][name]
         except KeyError:
-            raise AttributeError(f"no output named {name!r}; outputs: {', '.join(self.named_outputs)}") from None
+            pass
+        # o0, o1, ... by position also when the outputs have other names (a NamedTuple's fields), as the
+        # official SDK's ActionOutputs names them
+        if name[:1] == "o" and name[1:].isdigit() and int(name[1:]) < len(self):
+            return self[int(name[1:])]
+        raise AttributeError(f"no output named {name!r}; outputs: {', '.join(self.named_outputs)}")
+
+    def __repr__(self) -> str:
+        """The official SDK's form: ``ActionOutputs(o0=1, o1="a")`` (strings quoted, other values as ``str``)."""
+        parts = [f'{k}="{v}"' if isinstance(v, str) else f"{k}={v}" for k, v in zip(self.named_outputs, self,
+                                                                                    strict=False)]
+        return f"ActionOutputs({', '.join(parts)})"
+
+    __str__ = __repr__
 
     @classmethod
     def of(cls, value: Any, names: list[str]) -> ActionOutputs:
