@@ -110,6 +110,30 @@ def test_client_credentials_and_whoami_under_auth(tmp_path):
         assert len(cached) == 1 and (cached[0].stat().st_mode & 0o777) == 0o600
 
 
+def test_a_browser_login_against_the_devbox_fails_at_once_naming_the_options(tmp_path):
+    """The devbox serves client credentials only: a PKCE login (what a terminal user gets with no authType)
+    must fail right away with what to set, not wait minutes for a browser on an authorize URL that 404s."""
+    import time
+
+    from flyte.admin import AdminAuthError
+
+    opened: list[str] = []
+
+    async def main(box: DevboxProcess) -> None:
+        s = AdminSettings(endpoint=box.endpoint, insecure=True, token_cache=tmp_path / "tokens")
+        async with GrpcClient(s, auth_kwargs={"open_browser": opened.append}) as c:
+            from flyteidl2.project import project_service_pb2 as pj
+
+            await c.project.ListProjects(pj.ListProjectsRequest())
+
+    with DevboxProcess(tmp_path / "box", auth=True) as box:
+        t0 = time.monotonic()
+        with pytest.raises(AdminAuthError) as e:
+            asyncio.run(asyncio.wait_for(main(box), 30))
+        assert time.monotonic() - t0 < 10 and not opened
+        assert "ClientSecret" in str(e.value) and "FLYTE_API_KEY" in str(e.value)
+
+
 def test_watch_survives_a_devbox_restart(tmp_path):
     """The devbox is killed mid-watch and restarted on the same port and data: the watch resumes and no
     update is repeated; the run's final state arrives."""

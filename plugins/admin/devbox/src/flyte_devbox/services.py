@@ -394,7 +394,8 @@ class AuthMetadataService(authc.AuthMetadataService):
         return authp.GetOAuth2MetadataResponse(
             issuer=url,
             token_endpoint=f"{url}/oauth2/token",
-            authorization_endpoint=f"{url}/oauth2/authorize",
+            # No authorization_endpoint: only client credentials are served, and advertising one (it was a
+            # 404) left a PKCE client waiting minutes for a browser login that could never complete.
             response_types_supported=["token"],
             scopes_supported=["all"],
             token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],

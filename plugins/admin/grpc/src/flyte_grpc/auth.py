@@ -402,8 +402,10 @@ class PkceAuthenticator(Authenticator):
             )
         server = await self.server_config()
         if not server.authorization_endpoint:
-            raise AdminAuthError(f"{self.settings.target} advertises no authorization endpoint for a PKCE login.",
-                                 code="UNAUTHENTICATED")
+            raise AdminAuthError(
+                f"{self.settings.target} advertises no authorization endpoint for a browser (PKCE) login: use "
+                "FLYTE_API_KEY, or admin.authType ClientSecret (admin.clientId + admin.clientSecretLocation) or "
+                "ExternalCommand (admin.command).", code="UNAUTHENTICATED")
         client_id = self.settings.client_id or server.client_id
         redirect = server.redirect_uri or "http://localhost:53593/callback"
         verifier = base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
