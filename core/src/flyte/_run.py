@@ -8,7 +8,7 @@ from typing import Any
 from flyte import _initialize, config
 from flyte._syncify import syncify, syncmethod
 from flyte._task import TaskTemplate
-from flyte.errors import RunAbortedError, UnknownPluginError
+from flyte.errors import InvalidInputError, RunAbortedError, UnknownPluginError
 from flyte.plugins.manager import get_plugin_manager
 from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
 
@@ -221,6 +221,14 @@ def with_runcontext(
     ``mode`` names a runtime (``local``, ``sandbox``, ``remote``); unknown settings are
     passed to the runtime as ``RunOptions.extra``.
     """
+    if max_action_concurrency is not None and (
+        isinstance(max_action_concurrency, bool) or not isinstance(max_action_concurrency, int)
+        or max_action_concurrency < 0
+    ):
+        raise InvalidInputError(
+            f"flyte.with_runcontext(max_action_concurrency={max_action_concurrency!r}): give how many actions may "
+            "run at once, a positive int (0 or None: the runtime's default)"
+        )
     return Runner(
         mode,
         name=name,
