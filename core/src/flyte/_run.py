@@ -221,6 +221,10 @@ def with_runcontext(
     ``mode`` names a runtime (``local``, ``sandbox``, ``remote``); unknown settings are
     passed to the runtime as ``RunOptions.extra``.
     """
+    if env_vars is not None and not (
+        isinstance(env_vars, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items())
+    ):
+        raise InvalidInputError(f"flyte.with_runcontext(env_vars={env_vars!r}): give a dict of str to str")
     if max_action_concurrency is not None and (
         isinstance(max_action_concurrency, bool) or not isinstance(max_action_concurrency, int)
         or max_action_concurrency < 0

@@ -112,7 +112,10 @@ def new_run_name() -> str:
 
 def validate_run_name(name: str) -> str:
     """``name`` if it can name a run's folder, else an InvalidInputError saying what is allowed."""
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str):
+        raise InvalidInputError(f"A run name is a str, got {type(name).__name__} {name!r}. "
+                                "Example of a valid name: nightly-2026-11-29")
+    if not name:
         raise InvalidInputError("A run name cannot be empty")
     problem = None
     if len(name) > MAX_NAME_LENGTH:
