@@ -67,6 +67,33 @@ def test_cli_against_the_devbox(devbox, tmp_path):
     assert r.returncode == 0 and "hello from the devbox" in r.stdout, r.stdout + r.stderr
 
 
+def test_get_run_action_phase_and_limit_on_the_control_plane(devbox, tmp_path):
+    """`flyte get run NAME --action a0` shows that action in full (inputs, outputs, error); --phase filters the
+    actions; these options were silently ignored for runs on a control plane."""
+    from flyteidl2.task import common_pb2
+
+    code = ("import sys, pathlib\nfrom flyteidl2.task import common_pb2\n"
+            "p = pathlib.Path(sys.argv[1]); p.mkdir(parents=True, exist_ok=True)\n"
+            "out = common_pb2.Outputs(); lit = out.literals.add(name='o0'); lit.value.scalar.primitive.integer = 42\n"
+            "(p / 'outputs.pb').write_bytes(out.SerializeToString())")
+    inputs = common_pb2.Inputs()
+    lit = inputs.literals.add(name="who")
+    lit.value.scalar.primitive.string_value = "devbox"
+    with grpc.insecure_channel(devbox.endpoint) as ch:
+        stub = rsg.RunServiceStub(ch)
+        run_id = stub.CreateRun(rs.CreateRunRequest(project_id=project_id(), task_spec=py_spec(code, outputs=True),
+                                                    inputs=inputs)).run.action.id.run
+        wait_phase(stub, run_id, {PHASE("ACTION_PHASE_SUCCEEDED"), PHASE("ACTION_PHASE_FAILED")})
+    r = flyte(devbox, "get", "run", run_id.name, "--action", "a0", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{run_id.name} a0") and "SUCCEEDED" in r.stdout
+    assert "who = 'devbox'" in r.stdout and "o0 = 42" in r.stdout, r.stdout
+    r = flyte(devbox, "get", "run", run_id.name, "--phase", "failed", home=tmp_path)
+    assert r.returncode == 0 and "\na0 " not in r.stdout, r.stdout
+    r = flyte(devbox, "get", "run", run_id.name, "--phase", "succeeded", home=tmp_path)
+    assert r.returncode == 0 and "\na0 " in r.stdout, r.stdout
+
+
 def test_follow_logs_and_abort(devbox, tmp_path):
     run_id = create_run(devbox, "import time\nfor i in range(3):\n    print('tick', i, flush=True); time.sleep(0.3)")
     r = flyte(devbox, "get", "logs", run_id.name, "--follow", home=tmp_path)

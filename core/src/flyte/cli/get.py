@@ -337,9 +337,9 @@ def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, 
     """Show one run: its actions (failed ones first) and outputs; works while the run goes."""
     from flyte.cli.remote_get import remote_run, use_remote
 
-    if use_remote(run_base_dir):
-        return remote_run(name, output, watch=watch)
     phases = tuple(p.lower() for p in phases)
+    if use_remote(run_base_dir):
+        return remote_run(name, output, watch=watch, action=action, phases=phases, limit=limit)
     if watch and output == "table" and action is None:
         _watch(name, run_base_dir, phases, limit)
         return

@@ -70,12 +70,67 @@ def remote_runs(limit: int, output: str) -> None:
           wrap=("task", "started"))
 
 
-def remote_run(name: str, output: str, *, watch: bool = False) -> None:
-    """Show one run on the control plane; ``watch``: first follow its phase until it ends."""
+def _literal_text(lit: Any) -> str:
+    """A literal in one line: primitives as themselves, anything else as compact JSON (cut at 200 chars)."""
+    import json
+
+    from google.protobuf.json_format import MessageToDict
+
+    if lit.HasField("scalar") and lit.scalar.HasField("primitive"):
+        prim = lit.scalar.primitive
+        kind = prim.WhichOneof("value")
+        if kind is not None:
+            return repr(getattr(prim, kind)) if kind == "string_value" else str(getattr(prim, kind))
+    text = json.dumps(MessageToDict(lit), separators=(",", ":"))
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def remote_action(name: str, action: str, output: str) -> None:
+    """One action of a run on the control plane in full: state, error, inputs and outputs."""
+    from flyteidl2.common import identifier_pb2 as ci
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    action_id = ci.ActionIdentifier(run=_run_id(name), name=action)
+
+    async def fetch(client: Any) -> tuple[Any, Any]:
+        details = await client.run.GetActionDetails(rs.GetActionDetailsRequest(action_id=action_id))
+        data = await client.run.GetActionData(rs.GetActionDataRequest(action_id=action_id))
+        return details.details, data
+
+    details, data = call(fetch)
+    if output == "json":
+        import json
+
+        from google.protobuf.json_format import MessageToDict
+
+        click.echo(json.dumps(dict(MessageToDict(details), inputs=MessageToDict(data.inputs),
+                                   outputs=MessageToDict(data.outputs)), indent=2))
+        return
+    st = details.status
+    click.echo(f"{name} {action}  task {details.metadata.task.id.name or '-'}  {phase_name(st.phase)}  "
+               f"attempts {st.attempts}  started {when(st.start_time)}  took {took(st.start_time, st.end_time)}")
+    if details.HasField("error_info") and details.error_info.message:
+        click.echo(f"error: {details.error_info.message}")
+    if details.HasField("abort_info") and details.abort_info.reason:
+        click.echo(f"aborted: {details.abort_info.reason}")
+    for title, lits in (("inputs", data.inputs.literals), ("outputs", data.outputs.literals)):
+        if lits:
+            click.echo(f"{title}:")
+            for lit in lits:
+                click.echo(f"  {lit.name} = {_literal_text(lit.value)}")
+
+
+def remote_run(name: str, output: str, *, watch: bool = False, action: str | None = None,
+               phases: tuple[str, ...] = (), limit: int = 200) -> None:
+    """Show one run on the control plane; ``watch``: first follow its phase until it ends; ``action``: that
+    action in full; ``phases``/``limit``: which actions are listed (as for local runs)."""
     from flyteidl2.common import list_pb2
     from flyteidl2.workflow import run_service_pb2 as rs
 
     run_id = _run_id(name)
+    if action is not None and not watch:
+        remote_action(name, action, output)
+        return
 
     async def fetch(client: Any) -> tuple[Any, list[Any]]:
         if watch:
@@ -90,10 +145,16 @@ def remote_run(name: str, output: str, *, watch: bool = False) -> None:
                     break
         details = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=run_id))
         actions = await client.run.ListActions(rs.ListActionsRequest(run_id=run_id,
-                                                                     request=list_pb2.ListRequest(limit=200)))
+                                                                     request=list_pb2.ListRequest(limit=limit)))
         return details.details, list(actions.actions)
 
     details, actions = call(fetch)
+    if action is not None:  # --watch --action: the run has ended, now show that action
+        remote_action(name, action, output)
+        return
+    if phases:
+        wanted = {p.upper() for p in phases} | ({"TIMED_OUT"} if "failed" in phases else set())
+        actions = [x for x in actions if phase_name(x.status.phase) in wanted]
     if output == "json":
         import json
 
