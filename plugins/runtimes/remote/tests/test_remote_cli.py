@@ -100,3 +100,47 @@ def test_submission_errors_are_one_line(devbox: Any, tmp_path: Path) -> None:
     assert down.returncode == 1
     lines = [ln for ln in down.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "UNAVAILABLE" in lines[0] and "127.0.0.1:9" in lines[0], down.stderr
+
+
+_WEB_APP = '''
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"not found"})
+'''
+
+
+def test_an_http2_web_server_instead_of_a_control_plane_is_named(tmp_path: Path) -> None:
+    """An endpoint answered by a plain web server (a proxy, a wrong port) is one line saying so,
+    not a complaint about image builders (SelectCluster's 404 used to read as 'not the devbox')."""
+    import socket
+    import time
+
+    (tmp_path / "webapp.py").write_text(_WEB_APP)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "webapp:app"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the web server did not start"
+                time.sleep(0.1)
+        exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+        env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path), "FLYTE_ADMIN_RETRIES": "0"}
+        r = subprocess.run([exe, "--endpoint", f"127.0.0.1:{port}", "--insecure", "run", PROG, "hello"],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert "not a Flyte control plane" in lines[0] and f"127.0.0.1:{port}" in lines[0], r.stderr
+    assert "builder" not in lines[0]

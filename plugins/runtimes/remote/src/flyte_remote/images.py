@@ -66,6 +66,15 @@ def transport_name() -> str:
     return str(get_config().get("admin.transport") or "grpc")
 
 
+def not_a_control_plane(e: BaseException) -> bool:
+    """Whether a failed call was answered over HTTP/2 by something that is not a gRPC service (a web
+    server, a proxy's error page): grpc reports its HTTP status as UNIMPLEMENTED or UNKNOWN."""
+    from flyte.remote.task import status_of
+
+    details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
+    return status_of(e) in ("UNIMPLEMENTED", "UNKNOWN") and "http2 header with status" in str(details)
+
+
 async def is_devbox(client: Any) -> bool:
     """Whether the control plane is flyte-devbox (it names its cluster ``devbox`` in SelectCluster)."""
     from flyte.remote.task import status_of
@@ -76,6 +85,8 @@ async def is_devbox(client: Any) -> bool:
         resp = await client.cluster.SelectCluster(payload_pb2.SelectClusterRequest(
             org_id=identifier_pb2.OrgIdentifier(name="")))
     except Exception as e:
+        if not_a_control_plane(e):
+            raise  # a web server's 404 reads as UNIMPLEMENTED too: not "some other control plane"
         if status_of(e) in ("UNIMPLEMENTED", "NOT_FOUND", "PERMISSION_DENIED", "INVALID_ARGUMENT"):
             return False  # a control plane without (our use of) SelectCluster is not the devbox
         raise  # unreachable, unauthenticated...: the same one-line error any call would give

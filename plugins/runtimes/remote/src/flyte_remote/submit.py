@@ -166,6 +166,11 @@ def admin_error(e: BaseException, target: Target) -> Exception | None:
     details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
     hint = _HINTS.get(name, "").format(endpoint=target.settings.endpoint, project=target.project,
                                        domain=target.domain)
+    from flyte_remote.images import not_a_control_plane
+
+    if not_a_control_plane(e):
+        hint = (f"{target.settings.endpoint} answered as a plain web server, not a Flyte control plane; check "
+                "admin.endpoint: it is the control plane's gRPC host:port")
     msg = f"Submitting the run to {target.settings.endpoint} failed: {name}: {details}" + (f" ({hint})" if hint else "")
     return AdminError(msg, code=name)
 
