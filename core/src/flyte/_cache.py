@@ -8,6 +8,16 @@ from typing import Literal
 
 CacheBehavior = Literal["auto", "override", "disable", "enabled"]
 
+# What the official SDK also accepts for a behavior (any case), so `cache="on"` / `cache="off"` keep working.
+_ALIASES = {"enable": "auto", "enabled": "auto", "on": "auto", "true": "auto", "yes": "auto",
+            "off": "disable", "false": "disable", "no": "disable", "none": "disable"}
+
+
+def _canonical(behavior: object) -> object:
+    if isinstance(behavior, str) and behavior not in ("auto", "override", "disable"):
+        return _ALIASES.get(behavior.lower(), behavior)
+    return behavior
+
 
 @dataclass(frozen=True)
 class Cache:
@@ -32,8 +42,10 @@ class Cache:
     max_age: object | None = None
 
     def __post_init__(self) -> None:
-        if self.behavior not in ("auto", "override", "disable", "enabled"):
-            raise ValueError(f"Cache behavior must be auto, override, disable or enabled, got {self.behavior!r}")
+        object.__setattr__(self, "behavior", _canonical(self.behavior))
+        if self.behavior not in ("auto", "override", "disable"):
+            raise ValueError(f"Cache behavior must be auto, override or disable (or one of the aliases "
+                             f"{', '.join(sorted(_ALIASES))}), got {self.behavior!r}")
         if self.behavior == "override" and not self.version_override:
             raise ValueError("Cache(behavior='override') needs version_override")
         if isinstance(self.ignored_inputs, str):
@@ -53,6 +65,8 @@ CacheRequest = CacheBehavior | Cache | bool
 
 
 def normalize_cache(req: CacheRequest | None) -> Cache:
+    if isinstance(req, str):
+        req = _canonical(req)  # type: ignore[assignment]
     if req is None or req is False or req == "disable":
         return Cache(behavior="disable")
     if req is True or req in ("auto", "enabled"):
@@ -61,4 +75,5 @@ def normalize_cache(req: CacheRequest | None) -> Cache:
         return req
     if req == "override":
         raise ValueError("cache='override' needs flyte.Cache(behavior='override', version_override=...)")
-    raise ValueError(f"cache must be 'auto', 'disable', True/False or flyte.Cache(...), got {req!r}")
+    raise ValueError(f"cache must be 'auto', 'disable', True/False or flyte.Cache(...) (or one of the aliases "
+                     f"{', '.join(sorted(_ALIASES))}), got {req!r}")
