@@ -159,6 +159,18 @@ def test_a_browser_login_against_the_devbox_fails_at_once_naming_the_options(tmp
             asyncio.run(asyncio.wait_for(main(box), 30))
         assert time.monotonic() - t0 < 10 and not opened
         assert "ClientSecret" in str(e.value) and "FLYTE_API_KEY" in str(e.value)
+        # Device flow: the devbox has none, and no browser login either: the error must not send the user there.
+        s = AdminSettings(endpoint=box.endpoint, insecure=True, auth_type="DeviceFlow", token_cache=tmp_path / "t2")
+
+        async def device() -> None:
+            async with GrpcClient(s, auth_kwargs={"out": opened.append}) as c:
+                from flyteidl2.project import project_service_pb2 as pj
+
+                await c.project.ListProjects(pj.ListProjectsRequest())
+
+        with pytest.raises(AdminAuthError) as e:
+            asyncio.run(asyncio.wait_for(device(), 30))
+        assert "Pkce" not in str(e.value) and "ClientSecret" in str(e.value), str(e.value)
 
 
 def test_watch_survives_a_devbox_restart(tmp_path):

@@ -346,8 +346,11 @@ class DeviceFlowAuthenticator(Authenticator):
     async def _obtain(self) -> Token:
         server = await self.server_config()
         if not server.device_authorization_endpoint:
+            other = ("use admin.authType Pkce (a browser login)" if server.authorization_endpoint else
+                     "use FLYTE_API_KEY, or admin.authType ClientSecret (admin.clientId + admin.clientSecretLocation) "
+                     "or ExternalCommand (admin.command)")
             raise AdminAuthError(f"{self.settings.target} does not offer device flow (no device authorization "
-                                 "endpoint); use admin.authType Pkce.", code="UNAUTHENTICATED")
+                                 f"endpoint); {other}.", code="UNAUTHENTICATED")
         client_id = self.settings.client_id or server.client_id
         form = {"client_id": client_id}
         scopes = self.settings.scopes or server.scopes
