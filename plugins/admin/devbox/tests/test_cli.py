@@ -46,6 +46,8 @@ def test_start_writes_config_status_and_stop(tmp_path):
     finally:
         stop = cli("devbox", "stop", "--data", str(data), home=tmp_path)
     assert stop.returncode == 0 and "Stopped" in stop.stdout
+    # The config it wrote still names the stopped devbox: say so (and how to get on).
+    assert f"{config} still points the flyte CLI at it" in stop.stdout and "--local" in stop.stdout
     st = cli("devbox", "status", "--data", str(data), home=tmp_path)
     assert st.returncode == 1 and "not running" in st.stdout
 

@@ -245,6 +245,16 @@ def stop(data_dir: Path | None) -> None:
     else:
         os.kill(pid, signal.SIGKILL)
     click.echo(f"Stopped the devbox (pid {pid}).")
+    cfg = Path.home() / ".flyte" / "config.yaml"
+    try:
+        text = cfg.read_text(errors="replace")
+    except OSError:
+        return
+    if CONFIG_MARKER in text and f"dns:///{st.get('endpoint')}\n" in text:
+        click.echo(
+            f"{cfg} still points the flyte CLI at it: `flyte devbox start` brings it back; until then "
+            "control-plane commands fail and `flyte run --local` runs tasks on this machine."
+        )
 
 
 def _is_devbox(pid: int) -> bool:
