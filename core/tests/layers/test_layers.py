@@ -174,3 +174,52 @@ def test_no_higher_layer_through_lazy_attributes() -> None:
             if there is not None and there > here:
                 bad.append(f"{module}:{line} uses {name} ({target}, a higher layer)")
     assert not bad, "\n".join(bad)
+
+
+# Modules a lower layer may import inside a function: they load a heavy third-party library, or a
+# large table needed only on a rare path, so that only the code that needs them pays for it.
+HEAVY = {
+    "flyte.types._pydantic": "imports pydantic",
+    "flyte._compat": "the table of official SDK names we lack, loaded only when a name is missing",
+}
+LOWER = ("flyte.errors", "flyte.config", "flyte._lazy", "flyte._syncify", "flyte._compat", "flyte.plugins")
+LOWER += ("flyte.storage",)
+LOWER += ("flyte.types", "flyte.io")
+
+
+def _in_function_flyte_imports(path: Path, module: str) -> list[tuple[int, str]]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+
+    def target(node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        base = package.split(".")[: len(package.split(".")) - node.level + 1]
+        return ".".join([*base, *([node.module] if node.module else [])])
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if in_function and isinstance(child, ast.Import):
+                found.extend((child.lineno, a.name) for a in child.names if a.name.split(".")[0] == "flyte")
+            elif in_function and isinstance(child, ast.ImportFrom) and target(child).split(".")[0] == "flyte":
+                found.append((child.lineno, target(child)))
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text()), False)
+    return found
+
+
+def test_lower_layers_import_flyte_modules_at_module_level() -> None:
+    """Below authoring, an import of a flyte module hidden in a function is either a cycle to fix
+    (move the shared piece down) or a heavy dependency (HEAVY); start-up cost is not a reason here."""
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        if not any(module == m or module.startswith(m + ".") for m in LOWER):
+            continue
+        for line, imported in _in_function_flyte_imports(path, module):
+            if imported not in HEAVY:
+                bad.append(f"{module}:{line} imports {imported} inside a function")
+    assert not bad, "\n".join(bad)

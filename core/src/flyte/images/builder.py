@@ -10,15 +10,21 @@ build an image whose URI the registry already has.
 from __future__ import annotations
 
 import abc
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flyte.images.buildlog import BuildLog, host_platform, network_option
+from flyte.images.credentials import Credentials, credentials_for, split_reference
+from flyte.images.dockerfile import stage_context
+from flyte.images.errors import ImageBuildError
+from flyte.images.registry import manifest_exists
+
 if TYPE_CHECKING:
     from flyte._image import Image
-    from flyte.images.buildlog import BuildLog
-    from flyte.images.credentials import Credentials
 
 OutputCallback = Callable[[str], None]
 
@@ -56,8 +62,6 @@ class ImageBuilder(abc.ABC):
 
     def exists(self, uri: str) -> bool:
         """Whether ``uri`` is already in its registry. Raises if the check itself fails."""
-        from flyte.images.registry import manifest_exists
-
         return manifest_exists(uri)
 
     def exists_locally(self, uri: str) -> bool:
@@ -77,8 +81,6 @@ class ImageBuilder(abc.ABC):
     @staticmethod
     def credentials(uri: str) -> Credentials | None:
         """Credentials for the registry ``uri`` is pushed to (flyte config, then Docker config)."""
-        from flyte.images.credentials import credentials_for, split_reference
-
         return credentials_for(split_reference(uri)[0])
 
 
@@ -123,13 +125,6 @@ class EngineBuilder(ImageBuilder):
         """Push ``uri`` with :meth:`credentials`; raise :func:`flyte.images.buildlog.push_error` on a refusal."""
 
     def build(self, image: Image, *, push: bool = True, on_output: OutputCallback | None = None) -> str:
-        import shutil
-        import tempfile
-
-        from flyte.images.buildlog import BuildLog, host_platform, network_option
-        from flyte.images.dockerfile import stage_context
-        from flyte.images.errors import ImageBuildError
-
         uri = image.uri
         log = BuildLog(on_output)
         if len(image.platform) > 1:

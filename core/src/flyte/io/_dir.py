@@ -7,12 +7,14 @@ import concurrent.futures
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Generic, TypeVar
 
 import flyte.storage as storage
 from flyte.io._blob import MULTIPART, BlobBase, local_path_of
 from flyte.io._file import File, _put_local, _put_local_sync, iter_local_files
+from flyte.storage import data_access
 
 T = TypeVar("T")
 
@@ -85,11 +87,6 @@ class Dir(BlobBase, Generic[T]):
     def new_remote(cls, dir_name: str | None = None, hash: str | None = None) -> Dir[T]:
         """A Dir at a fresh path to fill (``File`` objects under it via :meth:`File.new_remote`-style paths):
         under the run's raw data path inside a run, else a new temporary folder."""
-        import tempfile
-        import uuid
-
-        from flyte.storage import data_access
-
         name = dir_name or uuid.uuid4().hex
         da = data_access.current()
         if da is None:

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import pluggy
 
+from flyte import __version__
 from flyte.errors import PluginError, PluginLoadError, PluginWarning, UnknownPluginError
 from flyte.plugins import hookspecs
 
@@ -103,8 +104,6 @@ class PluginManager:
                 return
             disabled = _disabled()
             if self._builtins:
-                from flyte import __version__
-
                 for name, module in BUILTIN_PLUGINS:
                     if name not in disabled:
                         self._load_one(name, module, "flyte-core", __version__, functools.partial(_import, module))

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from flyte.storage.errors import SigningNotSupported
+
 if TYPE_CHECKING:
     import fsspec
 
@@ -133,8 +135,6 @@ class StorageBackend(abc.ABC):
         ``content_md5`` (base64) binds a PUT to those bytes where the provider supports it.
         This is what a DataProxy server hands out; clients use :mod:`flyte.storage.signed_url`.
         """
-        from flyte.storage.errors import SigningNotSupported
-
         raise SigningNotSupported(f"The {self.name} storage backend cannot sign URLs.")
 
     def signed_put_headers(self, *, content_length: int, content_md5: str | None = None) -> dict[str, str]:

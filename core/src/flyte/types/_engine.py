@@ -44,6 +44,7 @@ from flyte.types._pickle import BYTES, PICKLE, PICKLED
 from flyte.types._struct import DATACLASS
 from flyte.types._transformer import TypePlan, TypeTransformer, fail, type_repr
 from flyte.types._tuples import NAMED_TUPLE, TUPLE, is_typed_tuple
+from flyte.types._typeddict import TYPED_DICT
 
 
 def _builtin(t: Any) -> TypeTransformer[Any] | None:
@@ -72,8 +73,6 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
         if issubclass(t, tuple) and hasattr(t, "_fields"):
             return NAMED_TUPLE
         if issubclass(t, dict) and hasattr(t, "__required_keys__"):  # a TypedDict
-            from flyte.types._typeddict import TYPED_DICT
-
             return TYPED_DICT
         if dataclasses.is_dataclass(t):
             return DATACLASS

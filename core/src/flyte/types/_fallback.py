@@ -13,6 +13,7 @@ import threading
 import warnings
 from typing import Any
 
+from flyte.config import get_config
 from flyte.errors import ConfigError, PickleWarning
 from flyte.types._pickle import PickleTransformer
 from flyte.types._transformer import type_repr
@@ -30,8 +31,6 @@ def new_run() -> None:
 
 def policy() -> str:
     """``warn`` or ``error``, from ``types.pickle`` / ``FLYTE_TYPES_PICKLE``."""
-    from flyte.config import get_config
-
     value = str(get_config().get("types.pickle", "warn") or "warn").strip().lower()
     if value not in POLICIES:
         raise ConfigError(f"types.pickle (FLYTE_TYPES_PICKLE) is {value!r}; use 'warn' (pickle types without a "
