@@ -265,7 +265,7 @@ def test_a_plain_http1_server_is_named_as_not_grpc(tmp_path):
     import threading
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits one poll
     try:
         r = flyte("--endpoint", f"127.0.0.1:{httpd.server_port}", "--insecure", "get", "projects")
     finally:
