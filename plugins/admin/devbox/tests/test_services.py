@@ -93,6 +93,9 @@ def test_children_through_actions_service_snapshot_sentinel_then_updates(channel
     assert any(m.action_update.action_id.name == "late" for m in seen[sentinel:])
     ok = [m.action_update for m in seen if m.action_update.phase == phase_pb2.ACTION_PHASE_SUCCEEDED]
     assert all(u.output_uri.endswith("/1") for u in ok)
+    # Every update names an output prefix, also while queued or running (the official SDK warns otherwise).
+    updates = [m.action_update for m in seen if m.HasField("action_update")]
+    assert updates and all(u.output_uri.endswith(f"/{u.action_id.name}/1") for u in updates), updates
     listed = runs.ListActions(rs.ListActionsRequest(run_id=parent.run)).actions
     assert {a.id.name for a in listed} == {"a0", "early", "late"}
     assert {a.metadata.parent for a in listed if a.id.name != "a0"} == {"a0"}

@@ -145,7 +145,12 @@ def action_details(a: ActionRow, attempts: list[AttemptRow]) -> rd.ActionDetails
 
 
 def action_update(a: ActionRow) -> ss.ActionUpdate:
-    u = ss.ActionUpdate(action_id=action_id(a), phase=a.phase, output_uri=a.output_uri)
+    out = a.output_uri
+    if not out and a.kind == "task" and a.run_output_base:
+        # Before an attempt ends, the prefix of the current (or first) attempt: SDKs expect every update to
+        # name one (the official SDK logs a warning per update without it); outputs are read only on success.
+        out = a.run_output_base.rstrip("/") + f"/{a.name}/{max(a.attempts, 1)}"
+    u = ss.ActionUpdate(action_id=action_id(a), phase=a.phase, output_uri=out)
     if a.error and a.phase != phase_pb2.ACTION_PHASE_SUCCEEDED:
         u.error.CopyFrom(execution_pb2.ExecutionError.FromString(a.error))
     return u
