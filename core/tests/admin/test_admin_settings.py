@@ -212,3 +212,24 @@ def test_api_key_beats_the_config_file_but_not_a_flag_or_variable(tmp_path, monk
     set_overrides({"admin.endpoint": "from-flag:3", "admin.insecure": True, "task.org": "flag-org"})
     s = AdminSettings.from_config(load_config(cfg))
     assert (s.target, s.insecure, s.org, s.client_id) == ("from-flag:3", True, "flag-org", "kid")
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("FLYTE_ADMIN_TIMEOUT", "abc", "admin.timeout must be a number of seconds"),
+    ("FLYTE_ADMIN_TIMEOUT", "-1", "admin.timeout must be at least"),
+    ("FLYTE_ADMIN_RETRIES", "x", "admin.retries must be a whole number"),
+    ("FLYTE_ADMIN_RETRIES", "-2", "admin.retries must be at least 0"),
+])
+def test_bad_numbers_name_the_setting(monkeypatch, key, value, match):
+    monkeypatch.setenv("FLYTE_ADMIN_ENDPOINT", "h:1")
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=match):
+        AdminSettings.from_config(load_config())
+
+
+def test_numbers_from_the_file_and_defaults(tmp_path):
+    cfg = write(tmp_path / "c.yaml", "admin:\n  endpoint: h:1\n  timeout: 2.5\n  retries: 0\n")
+    s = AdminSettings.from_config(load_config(cfg))
+    assert (s.timeout, s.retries) == (2.5, 0)
+    s = AdminSettings.from_config(load_config(write(tmp_path / "d.yaml", "admin:\n  endpoint: h:1\n")))
+    assert (s.timeout, s.retries) == (30.0, 4)

@@ -268,11 +268,25 @@ class AdminSettings:
             domain=cfg.get("task.domain") or None,
             token_cache=Path(str(cfg.get("admin.tokenCache"))).expanduser() if cfg.get("admin.tokenCache")
             else home / "tokens",
-            timeout=float(timeout) if timeout else 30.0,
-            retries=int(retries) if retries is not None and retries != "" else 4,
+            timeout=_number(timeout, "admin.timeout", float, 30.0, minimum=0.001),
+            retries=int(_number(retries, "admin.retries", int, 4, minimum=0)),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _number(value: Any, key: str, kind: type[float] | type[int], default: float, *, minimum: float) -> float:
+    """A numeric setting, or a ConfigError naming the key (from the file or FLYTE_<SECTION>_<KEY>)."""
+    if value is None or value == "":
+        return default
+    try:
+        n = kind(value)
+    except (TypeError, ValueError):
+        what = "a number of seconds" if kind is float else "a whole number"
+        raise ConfigError(f"{key} must be {what}, got {value!r}.") from None
+    if n < minimum:
+        raise ConfigError(f"{key} must be at least {minimum:g}, got {value!r}.")
+    return n
 
 
 def _flag_or_env(key: str) -> Any:
