@@ -144,3 +144,28 @@ def test_an_http2_web_server_instead_of_a_control_plane_is_named(tmp_path: Path)
     assert len(lines) == 1, r.stderr
     assert "not a Flyte control plane" in lines[0] and f"127.0.0.1:{port}" in lines[0], r.stderr
     assert "builder" not in lines[0]
+
+
+def test_a_control_plane_lost_while_following_is_one_line_not_a_failed_run(tmp_path: Path) -> None:
+    """The devbox stopped while `flyte run` waits: the run did not fail, the connection did; one line says so
+    and how to look again (no grpc error repr over five lines)."""
+    import time
+
+    from flyte_devbox.testing import DevboxProcess
+
+    box = DevboxProcess(tmp_path / "box", worker_paths=(os.path.dirname(sys.executable),)).start()
+    try:
+        exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+        env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path), "FLYTE_REMOTE_LOST_AFTER": "5"}
+        p = subprocess.Popen([exe, "--endpoint", box.endpoint, "--insecure", "run", PROG, "sleeper", "--seconds",
+                              "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        time.sleep(4)
+    finally:
+        box.kill()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1, err
+    lines = [ln for ln in err.splitlines() if ln.strip() and "submitted:" not in ln]
+    assert "AioRpcError" not in err and "debug_error_string" not in err, err
+    assert "failed after" not in err, err
+    assert "lost contact with the control plane" in lines[0] and box.endpoint in lines[0], err
+    assert "get run" in err, err

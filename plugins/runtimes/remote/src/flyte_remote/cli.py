@@ -171,6 +171,12 @@ def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
         with contextlib.suppress(Exception):  # the live counts stand in; the outcome does not depend on them
             await _final_counts(handle, counts)
         summary = counts.line()
+        from flyte.admin import AdminError
+
+        if isinstance(error, AdminError):  # not the run's outcome: following it failed
+            click.echo(f"{click.style('Error', fg='red', bold=True)}: {error}", err=True)
+            click.echo(_hints(run), err=True)
+            return 1
         if error is not None:
             if opts.get("verbose"):
                 import traceback

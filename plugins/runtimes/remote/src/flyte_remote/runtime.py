@@ -92,16 +92,49 @@ class RemoteRunHandle(RunHandle):
 
         return syncify(self.refresh_async)()
 
+    #: Seconds without an answer from the control plane after which following a run gives up
+    #: (``FLYTE_REMOTE_LOST_AFTER``); a control plane back within it is resumed as if nothing happened.
+    lost_after: ClassVar[float] = 30.0
+
+    def _lost(self, why: str) -> Exception:
+        from flyte.admin import AdminError
+
+        return AdminError(
+            f"lost contact with the control plane at {self.target.settings.endpoint} while following run "
+            f"{self.name} ({why}); the run may go on there", code="UNAVAILABLE")
+
     async def watch_async(self) -> Any:
-        """Yield each ``RunDetails`` of the run until it ends (resumes after a dropped connection)."""
+        """Yield each ``RunDetails`` of the run until it ends (resumes after a dropped connection or a
+        restarted control plane; raises :class:`flyte.admin.AdminError` after ``lost_after`` seconds
+        without an answer)."""
+        import asyncio
+        import os
+
         from flyteidl2.workflow import run_service_pb2 as rs
 
+        limit = float(os.environ.get("FLYTE_REMOTE_LOST_AFTER") or self.lost_after)
+        silent_since: list[float | None] = [None]  # when reconnecting started, since the last message
+
+        def on_reconnect(_n: int) -> None:
+            now = time.monotonic()
+            if silent_since[0] is None:
+                silent_since[0] = now
+            elif now - silent_since[0] > limit:
+                raise self._lost(f"no answer for {limit:.0f}s")
+
         async with await self._client() as client:
-            async for resp in client.watch(client.run.WatchRunDetails, rs.WatchRunDetailsRequest(run_id=self.run_id())):
-                self._take(resp.details)
-                yield resp.details
-                if self._phase.terminal:
-                    return
+            while True:
+                async for resp in client.watch(client.run.WatchRunDetails,
+                                               rs.WatchRunDetailsRequest(run_id=self.run_id()),
+                                               on_reconnect=on_reconnect):
+                    silent_since[0] = None
+                    self._take(resp.details)
+                    yield resp.details
+                    if self._phase.terminal:
+                        return
+                # The stream ended before the run did (a control plane shutting down): watch again.
+                on_reconnect(0)
+                await asyncio.sleep(0.5)
 
     async def wait_async(self) -> None:
         if not self._phase.terminal:
