@@ -6,11 +6,39 @@ import os
 from typing import Any
 
 from flyte import _initialize, config
-from flyte._syncify import syncify, syncmethod
+from flyte._syncify import Syncified, syncmethod
 from flyte._task import TaskTemplate
 from flyte.errors import InvalidInputError, RunAbortedError, UnknownPluginError
 from flyte.plugins.manager import get_plugin_manager
 from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
+
+
+class _StoppableRun(Syncified[..., "Run"]):
+    """``flyte.run(...)`` / ``Runner.run(...)``: the sync call stops on Ctrl-C (and SIGTERM) like the CLI.
+
+    On the main thread with no running loop the run goes through the CLI's stopping machinery:
+    Ctrl-C ends it within about a second, even when an async body holds the CPU, records it as
+    ABORTED and raises KeyboardInterrupt; the caller's signal handlers are restored afterwards.
+    Elsewhere it is the plain sync call.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Run:
+        import asyncio
+        import threading
+
+        in_loop = True
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            in_loop = False
+        if in_loop or threading.current_thread() is not threading.main_thread():
+            return super().__call__(*args, **kwargs)
+        from flyte._builtin.local.stopping import run_stoppable
+
+        async def main() -> Run:
+            return await self.aio(*args, **kwargs)
+
+        return run_stoppable(main(), library=True)
 
 
 class Run:
@@ -129,7 +157,7 @@ class Runner:
     def __init__(self, mode: str | None = None, **options: Any) -> None:
         self.mode = mode
         self.options = options
-        self.run = syncify(self._run)
+        self.run = _StoppableRun(self._run)
 
     def _runtime(self) -> tuple[str, Runtime, RunOptions]:
         mode, runtime_cls = resolve_runtime(self.mode)
@@ -254,7 +282,7 @@ async def _run(task: TaskTemplate[Any, Any], /, *args: Any, **kwargs: Any) -> Ru
     return await Runner()._run(task, *args, **kwargs)
 
 
-run = syncify(_run)
+run = _StoppableRun(_run)
 run.__doc__ = """Run a task and return its :class:`Run`.
 
 Sync: ``flyte.run(t, x=1)``; async: ``await flyte.run.aio(t, x=1)``.

@@ -144,11 +144,16 @@ def _quiet_exit(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
-def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
+def run_stoppable(coro: Coroutine[Any, Any, T], *, library: bool = False) -> T:
     """``asyncio.run(coro)`` that Ctrl-C and SIGTERM stop within about a second, whatever bodies do.
 
     Raises :class:`Stopped` (a KeyboardInterrupt) when a signal stopped it. Called from the main
     thread; elsewhere (no signals there) it is plain ``asyncio.run``.
+
+    ``library=True`` (a sync ``flyte.run`` in a user's program): SIGTERM is handled only if its
+    handler is the default one; the caller's handlers are restored afterwards (no quiet exit on a
+    second signal); a run stopped by SIGTERM re-raises SIGTERM once the record is written, so the
+    process ends as it would have without flyte (exit status 143).
     """
     global _stop_reason
     if threading.current_thread() is not threading.main_thread():
@@ -186,7 +191,10 @@ def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
         timer.daemon = True
         timer.start()
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    handled = [signal.SIGINT]
+    if not library or signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        handled.append(signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in handled}
     for s in previous:
         signal.signal(s, on_signal)
     try:
@@ -203,9 +211,12 @@ def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
         finally:
             _close_loop(loop, main)
     finally:
-        if state["signum"] is None:
+        if state["signum"] is None or library:
             for s, h in previous.items():
-                signal.signal(s, h)
+                if h is not None:  # None: installed from C, cannot be put back from Python
+                    signal.signal(s, h)
+            if library and state["signum"] == signal.SIGTERM:
+                signal.raise_signal(signal.SIGTERM)  # the default action: the process ends with 143
         else:
             # Stopping: a second signal from here on exits at once, without a traceback.
             for s in previous:
