@@ -24,7 +24,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import flyte
-from flyte.errors import SandboxError
+from flyte.errors import MaxRuntimeExceededError, SandboxError
 
 from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError, limit_error
 from flyte_sandbox.feed import DRIVING, TASK_METHODS, Feed, ObjectHandler, SleepLimit, crossable
@@ -216,6 +216,8 @@ class SandboxExecutor:
                 raise SandboxLimitError(task.name, rec.name, "sleep time", f"{e.seconds:g} s",
                                         "give it more with Sandbox(timeout=...)") from None
             except pm.MontyCrashedError as e:
+                if getattr(e, "timed_out", False) and sb.task_timeout_binds(task.timeout):
+                    raise _task_timed_out(task, rec) from None
                 if getattr(e, "timed_out", False):
                     # One operation (a huge power, a long regex) ran past the limit without the sandbox
                     # getting a chance to stop it, so the pool killed the worker: still the time limit.
@@ -225,6 +227,8 @@ class SandboxExecutor:
                 raise SandboxCrashError(task.name, rec.name, str(e)) from None
             except pm.MontyRuntimeError as e:
                 limit = limit_error(e, task.name, rec.name, sb, task.timeout)
+                if limit is not None and limit.limit == "time" and sb.task_timeout_binds(task.timeout):
+                    raise _task_timed_out(task, rec) from None  # the same instant the controller's fires
                 if limit is not None:
                     raise limit from None
                 reusable = True  # an ordinary exception leaves the session usable
@@ -457,6 +461,11 @@ def _output_type(task: Any) -> Any:
     import typing
 
     return typing.Tuple[tuple(p.python_type for p in outs)]  # noqa: UP006 - built at run time
+
+
+def _task_timed_out(task: Any, rec: ActionRecord) -> BaseException:
+    """The task's own ``timeout=`` ran out: the error the local runtime raises (retried per policy)."""
+    return MaxRuntimeExceededError.after(float(task.timeout), task=task.name, action=rec.name)
 
 
 def _seconds(sb: Sandbox, timeout: Any) -> float:

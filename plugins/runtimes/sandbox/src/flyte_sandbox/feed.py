@@ -62,7 +62,8 @@ class Feed:
         self.sb = sb
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.slept = 0.0
-        self.limit_s = sb.timeout if task.timeout is None else min(sb.timeout, task.timeout)
+        # A binding task timeout= is the controller's to enforce on the wall clock (as locally)
+        self.limit_s = float("inf") if sb.task_timeout_binds(task.timeout) else sb.timeout
         self.groups: list[Any] = []  # flyte.group(...) blocks the body is inside, innermost last
 
     async def run(self, inputs: dict[str, Any]) -> Any:

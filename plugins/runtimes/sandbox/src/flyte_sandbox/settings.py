@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Sleep budget of an attempt whose task timeout= binds (the controller's wall clock stops it first).
+UNBUDGETED_SLEEP = 1e9
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 2**20, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
           "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
@@ -105,15 +108,23 @@ class Sandbox:
         return _human_bytes(self.memory_bytes)
 
     def limits(self, timeout: float | None = None) -> dict[str, Any]:
-        """pydantic-monty ``ResourceLimits`` for one attempt (``timeout`` can only tighten)."""
+        """pydantic-monty ``ResourceLimits`` for one attempt (``timeout`` can only tighten).
+
+        When the task's own ``timeout`` is the binding one, sleeps are not budgeted here: the wall
+        clock of the attempt is the controller's (it raises the task timeout error, as locally).
+        """
         seconds = float(self.timeout if timeout is None else min(self.timeout, timeout))
         return {
             "max_feed_duration_secs": seconds,
-            "max_total_sleep_secs": seconds,
+            "max_total_sleep_secs": UNBUDGETED_SLEEP if self.task_timeout_binds(timeout) else seconds,
             "max_memory": self.memory_bytes,
             "max_recursion_depth": self.max_recursion_depth,
             "max_suspensions": self.max_calls,
         }
+
+    def task_timeout_binds(self, timeout: float | None) -> bool:
+        """Whether the task's ``timeout=`` (not this sandbox's) is the attempt's time limit."""
+        return timeout is not None and timeout <= self.timeout
 
     def key(self) -> tuple[Any, ...]:
         """What decides whether two tasks can share a warm worker session (the limits)."""
