@@ -360,6 +360,19 @@ def _help(ptype: click.ParamType) -> str | None:
     return None
 
 
+def _known_default(param: Param) -> Any:
+    """The default as a Python value; a deployed task's (known only as a literal) decoded for display."""
+    from flyte.types.interface import _LiteralDefault
+
+    d = param.default
+    if type(d) is _LiteralDefault and param.plan.decode is not None:
+        try:
+            return param.plan.decode(d.literal)
+        except Exception:
+            return d
+    return d
+
+
 def option_for(param: Param) -> click.Option:
     """The ``--name`` option of one task input: typed, with its default shown, required when it has none."""
     from flyte.types.interface import EMPTY
@@ -369,7 +382,7 @@ def option_for(param: Param) -> click.Option:
     if "_" in name:
         decls.append(f"--{name.replace('_', '-')}")
     has_default = param.default is not EMPTY
-    default = param.default if has_default else None
+    default = _known_default(param) if has_default else None
     if _simple_name(param.literal_type) == "BOOLEAN":
         # --flag / --no-flag; the official CLI's --flag (and --no-flag when the default is true) both work
         opt = click.Option(
