@@ -101,6 +101,24 @@ def test_an_unwritable_home_runs_without_records_and_says_how_to_keep_them(
     assert len(warnings) == 1, warnings  # one warning, not one per run or per file
     assert str(home / "runs") in warnings[0]
     assert "FLYTE_HOME" in warnings[0] and "--run-base-dir" in warnings[0]
+    # the same warning says the cache is not kept either (review R1-9): the second run recomputed
+    assert f"task cache {home / 'cache.db'}" in warnings[0] and "kept in memory for this run only" in warnings[0]
+    assert calls["n"] == 2
+
+
+def test_an_unwritable_home_with_a_writable_cache_db_does_not_call_the_cache_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("FLYTE_HOME", str(_under_a_file(tmp_path)))
+    monkeypatch.setenv("FLYTE_LOCAL_CACHE_DB", str(tmp_path / "elsewhere" / "cache.db"))
+    calls["n"] = 0
+    with caplog.at_level(logging.WARNING, logger="flyte"):
+        assert flyte.run(root, x=4).outputs()[0] == 41
+        assert flyte.run(root, x=4).outputs()[0] == 41
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1 and "Run records are off" in warnings[0], warnings
+    assert "task cache" not in warnings[0]
+    assert calls["n"] == 1  # the cache was kept
 
 
 def test_an_explicit_unwritable_run_base_dir_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -153,6 +171,7 @@ def test_cli_with_a_read_only_home_runs_and_warns_once(tmp_path: Path, run_flyte
     assert result.returncode == 0, result.stderr
     assert "16" in result.stdout
     assert result.stderr.count("FLYTE_HOME") == 1, result.stderr
+    assert result.stderr.count("kept in memory for this run only") == 1, result.stderr  # and the cache is said lost
     assert "Traceback" not in result.stderr
 
 

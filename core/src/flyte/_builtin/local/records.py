@@ -596,15 +596,32 @@ def open_run_record(
                 f"Cannot keep the run record in {base}: {reason} ({e.filename or base}). "
                 "Pass --run-base-dir (or set FLYTE_LOCAL_RUNS_DIR) to a writable folder."
             ) from None
+        from flyte._builtin.local.cache_store import cache_db_path
+
+        cache = cache_db_path()
+        # The task cache is opened later; if it lives in the same unwritable place, say so now (one warning).
+        cache_off = not _can_write(cache)
         warn_once(
             "home",
             f"Run records are off: cannot write to {base} ({reason}). To keep them, set FLYTE_HOME "
-            "or pass --run-base-dir (run_base_dir=...) to a writable folder.",
+            "or pass --run-base-dir (run_base_dir=...) to a writable folder."
+            + (f" The task cache {cache} cannot be written either: cached results are kept in memory for this "
+               "run only (FLYTE_LOCAL_CACHE_DB can put the cache elsewhere)." if cache_off else ""),
         )
         return RunRecorder(None)
     if requested_name is not None and name != requested_name:
         logger.warning("A run named '%s' exists in %s; this run is '%s'.", requested_name, base, name)
     return RunRecorder(record)
+
+
+def _can_write(path: Path) -> bool:
+    """Whether ``path`` (a file, maybe not there yet) could be written: it or its nearest existing folder."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    for parent in path.parents:
+        if parent.exists():
+            return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
+    return False
 
 
 def scratch_data_dir() -> str:
