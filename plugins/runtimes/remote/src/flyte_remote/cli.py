@@ -40,7 +40,8 @@ class _Counts:
     def line(self) -> str:
         c = Counter(self.phases.values())
         parts = [f"{c[p]} {p.lower()}" for p in _ORDER if c.get(p)]
-        return f"{len(self.phases)} actions: " + ", ".join(parts) if parts else "waiting for actions"
+        n = len(self.phases)
+        return f"{n} action{'' if n == 1 else 's'}: " + ", ".join(parts) if parts else "waiting for actions"
 
     def show(self) -> None:
         if not self.live:
