@@ -117,7 +117,8 @@ def flyte_cli_commands(cli: click.Group) -> None:
 
     Called when the CLI starts, with the root :class:`click.Group`. Add
     commands with ``cli.add_command(...)``; a name already taken is an error
-    naming both plugins.
+    naming both plugins. A command in a module of its own is best added as a
+    ``flyte.cli.lazy.LazyCommand`` so ``flyte --help`` does not import it.
     """
     raise NotImplementedError
 

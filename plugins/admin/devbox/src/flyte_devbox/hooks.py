@@ -9,6 +9,8 @@ from flyte.plugins import hookimpl
 
 @hookimpl
 def flyte_cli_commands(cli: Any) -> None:
-    from flyte_devbox.cli import devbox
+    # flyte_devbox.cli is imported only when `flyte devbox ...` runs (or its help is shown), not on every `flyte` call.
+    from flyte.cli.lazy import LazyCommand
 
-    cli.add_command(devbox)
+    cli.add_command(LazyCommand("devbox", "flyte_devbox.cli:devbox",
+                                help="A Flyte 2 control plane on this machine (gRPC and Connect on one port)."))
