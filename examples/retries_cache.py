@@ -15,8 +15,8 @@ _attempts: dict[str, int] = {}
 
 @env.task(retries=flyte.RetryStrategy(count=3, backoff=flyte.Backoff(base=timedelta(milliseconds=10), factor=2, cap=timedelta(seconds=1))))  # noqa: E501
 async def flaky(key: str) -> int:
-    # Fails twice, then succeeds: the retries absorb it.
-    _attempts[key] = _attempts.get(key, 0) + 1
+    # Fails twice, then succeeds: the retries absorb it (remotely each attempt is a new process: ask the context).
+    _attempts[key] = max(_attempts.get(key, 0), flyte.ctx().attempt_number) + 1
     if _attempts[key] < 3:
         raise ConnectionError(f"transient failure {_attempts[key]}")
     return _attempts[key]
@@ -28,7 +28,7 @@ async def expensive(key: str) -> str:
     return key.upper()
 
 
-@env.task(timeout=timedelta(seconds=5))
+@env.task(timeout=timedelta(seconds=60))
 async def main(key: str = "demo") -> str:
     attempts = await flaky(key)
     value = await expensive(key)

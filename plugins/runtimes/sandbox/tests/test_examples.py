@@ -47,10 +47,10 @@ def line_in(example: str, text: str) -> int:
 
 
 REFUSED = [
-    # flaky() keeps its attempt count in a module-level dict: in the sandbox each call gets a copy.
+    # flaky() asks flyte.ctx() for its attempt number (and keeps a count in a module-level dict).
     ("retries_cache.py", "main", (), "Task 'resilience.flaky' cannot run in the sandbox "
                                      f"(retries_cache.py:{line_in('retries_cache.py', '_attempts[key] = ')}): "
-                                     "changes the module-level '_attempts'"),
+                                     "flyte.ctx is not available inside a sandboxed body"),
     ("files_dirs.py", "main", (), "Task 'files.count_lines' cannot run in the sandbox "
                                   f"(files_dirs.py:{line_in('files_dirs.py', 'async def count_lines') + 1}): "
                                   "'async with' is not supported in the sandbox"),
