@@ -432,7 +432,9 @@ class RunRecorder:
                 self._commit(map(_row, last), _tracebacks(last))
                 return
             first_open: int | None = None
-            rows = []
+            # The actions to write, not their rows: rows (with their literal bytes) are built one at a
+            # time while sqlite takes them, so a batch of 50,000 finished actions costs no extra memory.
+            picked: list[ActionRecord] = []
             finals = []
             running_rows = 0
             settled = time.time() - self._flush_seconds / 2
@@ -442,7 +444,7 @@ class RunRecorder:
                 if state == _FINAL:
                     continue
                 if _complete(a):
-                    rows.append(_row(a))
+                    picked.append(a)
                     finals.append(a)
                     continue
                 if first_open is None:
@@ -451,11 +453,12 @@ class RunRecorder:
                         and running_rows < MAX_RUNNING_ROWS):
                     # Running for a while: shown to readers now, its literals come with its final row.
                     # (Actions that start and end between two batches are written once, finished.)
-                    rows.append(_row(a))
+                    picked.append(a)
                     a.saved = _PARTIAL
                     running_rows += 1
             self._first_open = end if first_open is None else first_open
-            self._commit(rows, _tracebacks(finals))
+            if picked:
+                self._commit(map(_row, picked), _tracebacks(finals))
             for a in finals:
                 a.saved = _FINAL
 
