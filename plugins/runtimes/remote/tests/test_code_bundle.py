@@ -247,3 +247,20 @@ def test_day_old_bundles_in_the_shared_folder_are_pruned(tmp_path: Path, monkeyp
     bundle = build_bundle(tmp_path / "p")
     assert bundle.path.parent == shared
     assert not old.exists() and fresh.exists() and bundle.path.exists()
+
+
+def test_size_warning_names_no_python_source_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`flyte run` builds the bundle in a worker thread: the warning was attributed to
+    concurrent/futures/thread.py with its `result = self.fn(...)` line under it."""
+    import asyncio
+    import warnings
+
+    root = tmp_path / "proj"
+    _touch(root, "small.py")
+    (root / "big.bin").write_bytes(b"x" * 300_000)
+    monkeypatch.setenv("FLYTE_BUNDLE_WARN_MB", "0.25")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(asyncio.to_thread(build_bundle, root, tmp_path / "out"))
+    (w,) = [w for w in caught if issubclass(w.category, BundleSizeWarning)]
+    assert w.filename == "<flyte code bundle>" and w.lineno == 0

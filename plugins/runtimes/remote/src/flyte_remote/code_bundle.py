@@ -239,12 +239,15 @@ def _warn_threshold() -> int:
 def _size_warning(root: Path, files: list[BundleFile], total: int, limit: int) -> None:
     biggest = sorted(files, key=lambda f: (-f.size, f.rel))[:_BIGGEST_SHOWN]
     shown = ", ".join(f"{f.rel} ({_human(f.size)})" for f in biggest)
-    warnings.warn(
+    # About the project, not a line of Python (the bundle is built in a worker thread by `flyte run`).
+    warnings.warn_explicit(
         BundleSizeWarning(
             f"The code bundle of {root} holds {_human(total)} in {len(files)} files (more than {_human(limit)}); "
             f"biggest: {shown}. Add what the tasks do not need to .flyteignore (or .gitignore)."
         ),
-        stacklevel=3,
+        BundleSizeWarning,
+        "<flyte code bundle>",
+        0,
     )
 
 
