@@ -62,7 +62,7 @@ SCRIPT = textwrap.dedent('''
 
     @env.task
     async def loop(n: int) -> int:
-        coros = [sync_mid(i) for i in range(n)]
+        coros = [sync_mid.aio(i) for i in range(n)]
         return sum(await asyncio.gather(*coros))
 
     from flyte_sandbox import workers

@@ -137,7 +137,7 @@ def enum_input(c: Color) -> str:  # L:enum-def
 
 @env.task
 async def calls_refused() -> int:
-    return await imports_socket()
+    return await imports_socket.aio()
 
 
 def double(x: int) -> int:

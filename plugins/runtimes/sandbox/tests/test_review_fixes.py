@@ -73,3 +73,53 @@ def test_compute_past_task_timeout_is_retried_timeout(sandbox_run):
 def test_sandbox_own_limit_stays_a_sandbox_limit(sandbox_run):
     with pytest.raises(SandboxLimitError, match=r"sandbox time limit of 0.3 s; give it more with Sandbox\(timeout"):
         sandbox_run(computes_past_sandbox_limit, n=10**10)
+
+
+# -- R1-1: a sync task called from an async body ---------------------------------------------------------
+
+
+@env.task
+def wc(text: str) -> int:
+    return len(text.split())
+
+
+@env.task
+async def awaits_sync_call(text: str = "a b c") -> str:
+    return f"await: {await wc(text)}"
+
+
+@env.task
+async def plain_sync_call(text: str = "a b c") -> str:
+    return f"plain call: {wc(text)!r}"
+
+
+def count_words(text: str) -> int:
+    return wc(text)
+
+
+@env.task
+async def sync_call_in_helper(text: str = "a b c") -> int:
+    return count_words(text)
+
+
+@env.task
+async def aio_sync_call(text: str = "a b c") -> int:
+    return await wc.aio(text)
+
+
+@pytest.mark.parametrize("task", [awaits_sync_call, plain_sync_call])
+def test_sync_task_called_in_async_body_is_refused_before_the_run(sandbox_run, task):
+    with pytest.raises(flyte.errors.RuntimeUserError, match="SyncTaskCallInAsyncContext|Sync task 'rv.wc' was called"):
+        sandbox_run(task, mode="local")
+    with pytest.raises(flyte.errors.SandboxError,
+                       match=r"test_review_fixes.py:\d+\): calls the sync task 'wc' as `wc\(...\)` in an async body"
+                             r".*SyncTaskCallInAsyncContextError.*`await wc.aio\(...\)`"):
+        sandbox_run(task)
+
+
+def test_sync_task_called_from_helper_of_async_body_fails_as_locally(sandbox_run):
+    for mode in ("local", "sandbox"):
+        with pytest.raises(flyte.errors.RuntimeUserError, match=r"Sync task 'rv.wc' was called from async code.*"
+                                                                 r"Use `await wc.aio\(...\)` instead"):
+            sandbox_run(sync_call_in_helper, mode=mode)
+    assert sandbox_run(aio_sync_call) == (3,)

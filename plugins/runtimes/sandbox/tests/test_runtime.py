@@ -75,8 +75,8 @@ def flip(p: Point) -> Point:
 
 @env.task
 async def points(n: int) -> list[Point]:
-    ps = await asyncio.gather(*(make_point(i) for i in range(n)))
-    return [await flip(p) for p in ps]
+    ps = await asyncio.gather(*(make_point.aio(i) for i in range(n)))
+    return [await flip.aio(p) for p in ps]
 
 
 @env.task
@@ -91,7 +91,7 @@ async def catches(n: int) -> list[str]:
     out = []
     for i in range(n):
         try:
-            out.append(str(await fails(i)))
+            out.append(str(await fails.aio(i)))
         except Exception as e:
             out.append(f"caught: {e}")
     return out
@@ -99,7 +99,7 @@ async def catches(n: int) -> list[str]:
 
 @env.task
 async def propagates() -> int:
-    return await fails(2)
+    return await fails.aio(2)
 
 
 @env.task(cache="auto")
@@ -135,7 +135,7 @@ def slow(x: int) -> int:
 
 @env.task(timeout=0.5)
 async def impatient() -> int:
-    return await slow(1)
+    return await slow.aio(1)
 
 
 @env.task
@@ -350,7 +350,7 @@ def busy(n: int) -> int:
 
 @env.task
 async def many_busy(k: int, n: int) -> list[int]:
-    return await asyncio.gather(*(busy(n) for _ in range(k)))
+    return await asyncio.gather(*(busy.aio(n) for _ in range(k)))
 
 
 @pytest.mark.slow

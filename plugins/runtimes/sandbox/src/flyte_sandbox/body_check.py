@@ -148,10 +148,23 @@ class BodyCheck(ast.NodeVisitor):
     # -- calls ------------------------------------------------------------------------------------
 
     def visit_Call(self, n: ast.Call) -> None:
+        self.sync_task_in_async(n)
         self.gather_fan_out(n)
         self.getattr_on_os(n)
         self.environ_get(n)
         self.record_method(n)
+
+    def sync_task_in_async(self, n: ast.Call) -> None:
+        """``t(...)`` of a sync task in an async body: the local runtime raises SyncTaskCallInAsyncContextError
+        when it runs (the call would block the event loop); the sandbox refuses it before the run."""
+        f = n.func
+        if not isinstance(self.fn, ast.AsyncFunctionDef) or not isinstance(f, ast.Name) or f.id in self.local_names:
+            return
+        t = self.g.get(f.id)
+        if isinstance(t, flyte.TaskTemplate) and not t.is_async:
+            raise self.fail(n, f"calls the sync task '{f.id}' as `{f.id}(...)` in an async body, which would block "
+                            "the event loop (under --runtime local it raises SyncTaskCallInAsyncContextError); use "
+                            f"`await {f.id}.aio(...)`")
 
     def record_method(self, n: ast.Call) -> None:
         """``p.norm()`` on a record that came in: its methods stay on the host (they are not sandboxed code)."""

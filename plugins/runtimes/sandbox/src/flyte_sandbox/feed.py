@@ -160,6 +160,10 @@ class Feed:
         if method not in TASK_METHODS:
             return await snap.resume({"exception": AttributeError(f"'{method}' is not available on task objects "
                                                                   "in the sandbox")})
+        if method == "__call__" and self.prog.is_async and not task.is_async:  # one the check could not see
+            return await snap.resume({"exception": TypeError(
+                f"Sync task '{task.name}' was called from async code without awaiting; this would block the event "
+                f"loop. Use `await {task.short_name}.aio(...)` instead.")})
         pool = self.ex.pool
         if self.prog.is_async and snap.allow_eager_await and pool.pinned < pool.max_pinned \
                 and not self.lease.restored:
