@@ -122,7 +122,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
     "flyte.io": {
         "DataFrame": "dataframes are not a flyte-core type yet; pass a File (e.g. parquet) instead",
-        "EmptyDir": "use Dir.new_remote()",
         "HashFunction": "pass hash_method= a hashlib object (hashlib.sha256()) or the hash string",
         "PARQUET": "dataframes are not a flyte-core type yet",
     },

@@ -84,7 +84,7 @@ class TaskContext:
 
     def __post_init__(self) -> None:
         if self.data_access is None and self.raw_data_path:
-            object.__setattr__(self, "data_access", DataAccess(self.raw_data_path))
+            object.__setattr__(self, "data_access", DataAccess(self.raw_data_path, scope=self.action.name))
 
     @property
     def run_name(self) -> str:

@@ -14,9 +14,9 @@ Example::
 """
 
 from flyte._lazy import lazy_getattr
-from flyte.io._dir import Dir
+from flyte.io._dir import Dir, EmptyDir
 from flyte.io._file import File
 
 __getattr__ = lazy_getattr(__name__, {}, globals())  # official names we lack: a clear NotSupportedError
 
-__all__ = ["Dir", "File"]
+__all__ = ["Dir", "EmptyDir", "File"]

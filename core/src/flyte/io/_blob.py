@@ -8,9 +8,9 @@ the type engine knows; this adds what needs storage (``is_remote``). Their trans
 from __future__ import annotations
 
 from flyte.storage import is_remote
-from flyte.types._blob import MULTIPART, SINGLE, BlobRef, is_blob_type, local_path_of
+from flyte.types._blob import EMPTY_DIR_PATH, MULTIPART, SINGLE, BlobRef, is_blob_type, local_path_of
 
-__all__ = ["MULTIPART", "SINGLE", "BlobBase", "is_blob_type", "local_path_of"]
+__all__ = ["EMPTY_DIR_PATH", "MULTIPART", "SINGLE", "BlobBase", "is_blob_type", "local_path_of"]
 
 
 class BlobBase(BlobRef):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fnmatch
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Generic, TypeVar
 
 import flyte.storage as storage
-from flyte.io._blob import MULTIPART, BlobBase, local_path_of
+from flyte.io._blob import EMPTY_DIR_PATH, MULTIPART, BlobBase, local_path_of
 from flyte.io._file import File, _put_local, _put_local_sync, iter_local_files
 from flyte.storage import data_access
 
@@ -94,6 +95,20 @@ class Dir(BlobBase, Generic[T]):
         return cls(path=da.new_path(name), hash=hash)
 
     @classmethod
+    def empty(cls) -> Dir[T]:
+        """A Dir that stands for "no folder was produced" (an :class:`EmptyDir`).
+
+        Return it from a task that may or may not produce a folder; the receiver checks
+        :attr:`is_empty`. It crosses task boundaries as the official SDK's sentinel path.
+        """
+        return EmptyDir()
+
+    @property
+    def is_empty(self) -> bool:
+        """True for :meth:`empty` / :class:`EmptyDir` (also after it crossed a task boundary)."""
+        return self.path == EMPTY_DIR_PATH
+
+    @classmethod
     def from_existing_remote(cls, remote_path: str, dir_cache_key: str | None = None) -> Dir[T]:
         """A Dir for data already in storage (nothing is copied); ``dir_cache_key`` becomes its hash."""
         return cls(path=remote_path, hash=dir_cache_key)
@@ -118,13 +133,20 @@ class Dir(BlobBase, Generic[T]):
                 continue
             yield File(path=uri)
 
-    def walk_sync(self, recursive: bool = True, max_depth: int | None = None) -> Iterator[File[T]]:
-        """Synchronous :meth:`walk`."""
-        if not self.is_remote:
-            for f in iter_local_files(local_path_of(self.path), recursive, max_depth):
-                yield File(path=f)
-            return
-        yield from _collect_sync(self.walk(recursive, max_depth))
+    def walk_sync(
+        self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None
+    ) -> Iterator[File[T]]:
+        """Synchronous :meth:`walk`; ``file_pattern`` keeps only files whose name matches it (``"*.csv"``).
+
+        The parameters are in the official SDK's order (``file_pattern`` second).
+        """
+        if self.is_remote:
+            files: Iterator[File[T]] = iter(_collect_sync(self.walk(recursive, max_depth)))
+        else:
+            files = (File(path=f) for f in iter_local_files(local_path_of(self.path), recursive, max_depth))
+        for f in files:
+            if file_pattern in ("*", "") or fnmatch.fnmatchcase(f.path.rstrip("/").rsplit("/", 1)[-1], file_pattern):
+                yield f
 
     async def list_files(self) -> list[File[T]]:
         """The files directly in this folder."""
@@ -204,3 +226,17 @@ def _collect_sync(agen: AsyncIterator[File[T]]) -> list[File[T]]:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, collect()).result()
+
+
+class EmptyDir(Dir[T]):
+    """``Dir.empty()``: "no folder was produced", as a Dir (``Optional[Dir]`` needs no special case then).
+
+    Its path is always the sentinel (whatever ``path`` is passed). Received by another task it is a
+    plain :class:`Dir` whose :attr:`~Dir.is_empty` is True: test that, not ``isinstance(d, EmptyDir)``.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, name: str | None = None, format: str = "",
+                 hash: str | None = None) -> None:
+        super().__init__(path=EMPTY_DIR_PATH, name="" if name is None else name, format=format, hash=hash)

@@ -160,6 +160,25 @@ class File(BlobBase, Generic[T]):
             return cls(path=os.path.join(tempfile.mkdtemp(prefix="flyte-"), name), hash=digest)
         return cls(path=da.new_path(name), hash=digest)
 
+    @classmethod
+    def named_remote(cls, name: str) -> File[T]:
+        """A File at a path fixed by ``name`` for the running action: the same on every attempt.
+
+        :meth:`new_remote` gives a fresh path each call; this one gives the same path for the same
+        ``name`` within one action, so a retried attempt finds what an earlier one wrote there.
+        ``name`` is a plain file name (no folders). Only inside a running task (ValueError otherwise).
+        """
+        if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise ValueError(f"File.named_remote({name!r}): give a plain file name such as 'data.csv' "
+                             "(no folders, not empty)")
+        da = data_access.current()
+        if da is None:
+            raise ValueError("File.named_remote() requires an active task execution context: call it inside a task.")
+        path = da.named_path(name)
+        if not storage.is_remote(path):
+            os.makedirs(os.path.dirname(local_path_of(path)), exist_ok=True)
+        return cls(path=path)
+
     # -- access ---------------------------------------------------------------------------
 
     async def exists(self) -> bool:

@@ -31,8 +31,14 @@ from flyte.storage import copy_sync, get, is_remote, join, open_sync, put, strip
 class DataAccess:
     """Uploads to, and fresh paths under, one raw data prefix (local folder or any served URL)."""
 
-    def __init__(self, raw_data_path: str) -> None:
+    def __init__(self, raw_data_path: str, scope: str | None = None) -> None:
         self.raw_data_path = str(raw_data_path)
+        self.scope = scope  # the action this serves (same on every attempt): where named paths go
+
+    def named_path(self, name: str) -> str:
+        """The same path for the same ``name`` on every attempt of the action (``<prefix>/named/<scope>/<name>``)."""
+        base = join(self.raw_data_path, "named")
+        return join(base, self.scope, name) if self.scope else join(base, name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw_data_path!r})"

@@ -31,6 +31,11 @@ MULTIPART = 1
 UPLOADED: contextvars.ContextVar[dict[int, str] | None] = contextvars.ContextVar("flyte_uploaded", default=None)
 
 
+# The path of ``flyte.io.Dir.empty()`` ("no folder was produced"), as the official SDK writes it on the wire:
+# no scheme and leading colons, so it is never a real local or object-store path, and it is never uploaded.
+EMPTY_DIR_PATH = "::flyte-empty-dir::"
+
+
 def local_path_of(path: str) -> str:
     return path[len("file://") :] if path.startswith("file://") else path
 
@@ -99,7 +104,7 @@ class BlobRef:
     async def _uri_for_literal(self) -> str:
         """The URI to put on the wire: the path itself, or where the running task's data access put it."""
         da = _data_access.current()
-        if da is None or is_remote(self.path) or da.holds(self.path):
+        if da is None or is_remote(self.path) or self.path == EMPTY_DIR_PATH or da.holds(self.path):
             return self.path
         raw = da.raw_data_path
         if self._uploaded is not None and self._uploaded[0] == raw:
