@@ -169,3 +169,18 @@ def test_a_control_plane_lost_while_following_is_one_line_not_a_failed_run(tmp_p
     assert "failed after" not in err, err
     assert "lost contact with the control plane" in lines[0] and box.endpoint in lines[0], err
     assert "get run" in err, err
+
+
+def test_a_run_aborted_while_followed_says_aborted_not_failed(devbox: Any, tmp_path: Path) -> None:
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path)}
+    base = [exe, "--endpoint", devbox.endpoint, "--insecure"]
+    p = subprocess.Popen([*base, "run", PROG, "sleeper", "--seconds", "60"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    assert p.stderr is not None
+    name = p.stderr.readline().split()[1]
+    subprocess.run([*base, "--project", "flytesnacks", "--domain", "development", "abort", "run", name],
+                   capture_output=True, text=True, timeout=60, env=env, check=True)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1
+    assert f"Run {name} was aborted" in err and "failed" not in err.split("was aborted")[0], err

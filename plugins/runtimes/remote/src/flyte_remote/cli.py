@@ -183,7 +183,10 @@ def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
                 import traceback
 
                 traceback.print_exception(error)
-            click.echo(f"{click.style(f'Run {run.name} failed', fg='red', bold=True)} after {elapsed:.2f}s: {error}",
+            from flyte.runtime import Phase
+
+            ended = "was aborted" if getattr(handle, "_phase", None) == Phase.ABORTED else "failed"
+            click.echo(f"{click.style(f'Run {run.name} {ended}', fg='red', bold=True)} after {elapsed:.2f}s: {error}",
                        err=True)
             tb = getattr(error, "remote_traceback", None)
             if tb and opts.get("verbose"):
