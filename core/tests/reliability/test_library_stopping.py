@@ -54,6 +54,8 @@ PROGRAM = textwrap.dedent(
             flyte.with_runcontext(name=what).run(hog)
         except KeyboardInterrupt:
             print("KeyboardInterrupt", flush=True)
+            again = flyte.with_runcontext(name=what + "-again").run(quick)  # the program goes on
+            print("again", again.phase.value, again.outputs()[0], flush=True)
             sys.exit(7)
         print("returned", flush=True)
     """
@@ -90,6 +92,7 @@ def test_ctrl_c_stops_a_cpu_bound_async_body_and_raises_keyboard_interrupt(tmp_p
     out, err, took = _signal_after_start(proc, mark, signal.SIGINT, wait_for)
     assert took < 2.0, f"exited {took:.2f}s after Ctrl-C\n{err}"
     assert proc.returncode == 7 and "KeyboardInterrupt" in out, (proc.returncode, out, err)
+    assert "again SUCCEEDED 1" in out, (out, err)
     record = json.loads((runs_base / "lib-int" / "run.json").read_text())
     assert record["phase"] == "ABORTED", record
     assert "interrupted" in (record["error"] or ""), record

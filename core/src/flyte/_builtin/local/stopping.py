@@ -217,6 +217,8 @@ def run_stoppable(coro: Coroutine[Any, Any, T], *, library: bool = False) -> T:
                     signal.signal(s, h)
             if library and state["signum"] == signal.SIGTERM:
                 signal.raise_signal(signal.SIGTERM)  # the default action: the process ends with 143
+            if library:
+                _stop_reason = None  # the caller may catch the KeyboardInterrupt and start another run
         else:
             # Stopping: a second signal from here on exits at once, without a traceback.
             for s in previous:
