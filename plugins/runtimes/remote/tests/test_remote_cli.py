@@ -184,3 +184,13 @@ def test_a_run_aborted_while_followed_says_aborted_not_failed(devbox: Any, tmp_p
     _, err = p.communicate(timeout=120)
     assert p.returncode == 1
     assert f"Run {name} was aborted" in err and "failed" not in err.split("was aborted")[0], err
+
+
+def test_tls_to_a_plaintext_control_plane_says_insecure(devbox: Any, tmp_path: Path) -> None:
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path), "FLYTE_ADMIN_RETRIES": "0"}
+    r = subprocess.run([exe, "--endpoint", devbox.endpoint, "run", PROG, "hello"], capture_output=True, text=True,
+                       timeout=120, env=env, cwd=tmp_path)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "speaks plaintext" in lines[0] and "insecure" in lines[0], r.stderr

@@ -171,6 +171,9 @@ def admin_error(e: BaseException, target: Target) -> Exception | None:
     if not_a_control_plane(e):
         hint = (f"{target.settings.endpoint} answered as a plain web server, not a Flyte control plane; check "
                 "admin.endpoint: it is the control plane's gRPC host:port")
+    elif name == "UNAVAILABLE" and "WRONG_VERSION_NUMBER" in str(details):
+        hint = (f"the TLS handshake failed: {target.settings.endpoint} speaks plaintext; set admin.insecure: true "
+                "(--insecure, flyte.init(insecure=True)) for a local control plane such as flyte devbox")
     msg = f"Submitting the run to {target.settings.endpoint} failed: {name}: {details}" + (f" ({hint})" if hint else "")
     return AdminError(msg, code=name)
 
