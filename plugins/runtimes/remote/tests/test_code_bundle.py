@@ -264,3 +264,32 @@ def test_size_warning_names_no_python_source_line(tmp_path: Path, monkeypatch: p
         asyncio.run(asyncio.to_thread(build_bundle, root, tmp_path / "out"))
     (w,) = [w for w in caught if issubclass(w.category, BundleSizeWarning)]
     assert w.filename == "<flyte code bundle>" and w.lineno == 0
+
+
+def test_gitignore_of_the_enclosing_repository_is_honoured(tmp_path: Path) -> None:
+    """The bundle root is often a folder of a git repository: the repository's own .gitignore files
+    above it apply (git's rules), e.g. a root `.env` or `*.log` rule; folders outside a repository
+    contribute nothing."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitignore").write_text("*.log\n.env\n/app/top_only.txt\n")
+    (repo / "app" / ".gitignore").parent.mkdir()
+    _touch(repo / "app", "main.py")
+    _touch(repo / "app", "run.log")
+    _touch(repo / "app", ".env")
+    _touch(repo / "app", "top_only.txt")
+    _touch(repo / "app" / "sub", "deep.log")
+    _touch(repo / "app" / "sub", "keep.py")
+    (repo / "app" / ".flyteignore").write_text("!run.log\n")  # deeper files win
+    assert [f.rel for f in bundle_files(repo / "app")] == [".flyteignore", "main.py", "run.log", "sub/keep.py"]
+    (tmp_path / ".gitignore").write_text("*.py\n")  # above the repository: not git's business
+    assert "main.py" in [f.rel for f in bundle_files(repo / "app")]
+
+
+def test_a_repository_root_bundle_ignores_rules_above_it(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("*.py\n")  # another repository's rules
+    repo = tmp_path / "inner"
+    (repo / ".git").mkdir(parents=True)
+    _touch(repo, "main.py", "..odd/x.py")
+    assert [f.rel for f in bundle_files(repo)] == ["..odd/x.py", "main.py"]

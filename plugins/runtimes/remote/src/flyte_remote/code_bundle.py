@@ -9,8 +9,9 @@ unchanged program is never uploaded twice (the control plane answers "already th
 Left out:
 
 - what ``.gitignore`` and ``.flyteignore`` files say (git's rules, in the root and in any
-  subfolder; a nested file's patterns are relative to its folder; ``!`` re-includes; a folder that
-  is ignored is not entered, so nothing inside it can be re-included, as in git);
+  subfolder, and in the folders above the root up to the git repository holding it; a file's
+  patterns are relative to its folder; ``!`` re-includes; a folder that is ignored is not
+  entered, so nothing inside it can be re-included, as in git);
 - virtualenvs (any folder holding ``pyvenv.cfg``), VCS metadata and tool caches
   (:data:`ALWAYS_EXCLUDED_DIRS`), bytecode;
 - symlinks whose target is outside the root or is a folder (a file link inside the tree is
@@ -160,10 +161,13 @@ def _read_rules(folder: str) -> list[_Rule]:
 
 
 def _ignored(rel: str, is_dir: bool, scopes: list[tuple[str, list[_Rule]]]) -> bool:
-    """Git's decision for ``rel`` (POSIX, relative to the root): the last matching rule wins, deeper files last."""
+    """Git's decision for ``rel`` (POSIX, relative to the root): the last matching rule wins, deeper files last.
+
+    A scope's base is the prefix of ``rel`` its file's folder stands for; a base starting with NUL
+    is a folder above the root (:func:`_enclosing_scopes`) and carries the root's path from there."""
     decision = False
     for base, rules in scopes:
-        sub = rel[len(base):]
+        sub = base[1:] + rel if base.startswith("\0") else rel[len(base):]
         for r in rules:
             if r.dir_only and not is_dir:
                 continue
@@ -172,13 +176,33 @@ def _ignored(rel: str, is_dir: bool, scopes: list[tuple[str, list[_Rule]]]) -> b
     return decision
 
 
+def _enclosing_scopes(top: Path) -> list[tuple[str, list[_Rule]]]:
+    """The ignore files of the folders above ``top`` up to the git repository holding it (none outside
+    one), outermost first: git applies a repository's .gitignore files to every folder under them."""
+    if (top / ".git").exists():
+        return []
+    chain: list[Path] = []
+    for folder in top.parents:
+        chain.append(folder)
+        if (folder / ".git").exists():
+            break
+    else:
+        return []
+    scopes: list[tuple[str, list[_Rule]]] = []
+    for folder in reversed(chain):
+        rules = _read_rules(str(folder))
+        if rules:
+            scopes.append(("\0" + top.relative_to(folder).as_posix() + "/", rules))
+    return scopes
+
+
 def bundle_files(root: str | os.PathLike[str]) -> list[BundleFile]:
     """The files of ``root`` that go into the bundle, sorted by their relative POSIX path."""
     top = Path(root).resolve()
     top_s = str(top)
     out: list[BundleFile] = []
     # (folder path, its POSIX prefix relative to the root, ignore scopes in effect there)
-    stack: list[tuple[str, str, list[tuple[str, list[_Rule]]]]] = [(top_s, "", [])]
+    stack: list[tuple[str, str, list[tuple[str, list[_Rule]]]]] = [(top_s, "", _enclosing_scopes(top))]
     while stack:
         folder, prefix, scopes = stack.pop()
         own = _read_rules(folder)
