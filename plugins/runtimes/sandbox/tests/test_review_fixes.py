@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 
 import flyte
@@ -123,3 +124,31 @@ def test_sync_task_called_from_helper_of_async_body_fails_as_locally(sandbox_run
                                                                  r"Use `await wc.aio\(...\)` instead"):
             sandbox_run(sync_call_in_helper, mode=mode)
     assert sandbox_run(aio_sync_call) == (3,)
+
+
+# -- R1-14: functools.partial(task, ...) ----------------------------------------------------------------
+
+
+@env.task
+async def add(x: int, y: int, scale: int = 1) -> int:
+    return (x + y) * scale
+
+
+@env.task
+async def maps_partial() -> list[int]:
+    return [r async for r in flyte.map.aio(functools.partial(add, y=5, scale=2), [1, 2, 3])]
+
+
+@env.task
+def maps_imported_partial() -> list[int]:
+    from functools import partial
+
+    return list(flyte.map(partial(add, y=5, scale=2), [1, 2, 3]))
+
+
+@pytest.mark.parametrize("task", [maps_partial, maps_imported_partial])
+def test_partial_of_a_task_is_refused_before_the_run(sandbox_run, task):
+    assert sandbox_run(task, mode="local") == ([12, 14, 16],)
+    with pytest.raises(flyte.errors.SandboxError, match=r"test_review_fixes.py:\d+\): functools.partial of the task "
+                                                        r"'add' is not available in the sandbox"):
+        sandbox_run(task)

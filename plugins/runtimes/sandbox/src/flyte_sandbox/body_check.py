@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import types
 import typing
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,7 @@ class BodyCheck(ast.NodeVisitor):
 
     def visit_Call(self, n: ast.Call) -> None:
         self.sync_task_in_async(n)
+        self.partial_of_task(n)
         self.gather_fan_out(n)
         self.getattr_on_os(n)
         self.environ_get(n)
@@ -165,6 +167,34 @@ class BodyCheck(ast.NodeVisitor):
             raise self.fail(n, f"calls the sync task '{f.id}' as `{f.id}(...)` in an async body, which would block "
                             "the event loop (under --runtime local it raises SyncTaskCallInAsyncContextError); use "
                             f"`await {f.id}.aio(...)`")
+
+    def is_partial(self, f: ast.expr) -> bool:
+        """``functools.partial`` (as ``functools.partial``, or a name imported from functools)."""
+        if isinstance(f, ast.Attribute):
+            return f.attr == "partial" and isinstance(f.value, ast.Name) and self.module_name(f.value.id) == "functools"
+        if isinstance(f, ast.Name):
+            if f.id not in self.local_names:
+                return self.g.get(f.id) is functools.partial
+            return any(isinstance(i, ast.ImportFrom) and i.module == "functools"
+                       and any((a.asname or a.name) == f.id and a.name == "partial" for a in i.names)
+                       for i in ast.walk(self.fn))
+        return False
+
+    def partial_of_task(self, n: ast.Call) -> None:
+        """``functools.partial(t, ...)`` of a task: pydantic-monty's partial cannot wrap the host's task (it would
+        fail when the run gets there), so it is refused now."""
+        if not n.args or not self.is_partial(n.func):
+            return
+        t = n.args[0]
+        if isinstance(t, ast.Attribute) and t.attr == "aio":
+            t = t.value
+        if not isinstance(t, ast.Name) or t.id in self.local_names \
+                or not isinstance(self.g.get(t.id), flyte.TaskTemplate):
+            return
+        raise self.fail(n, f"functools.partial of the task '{t.id}' is not available in the sandbox (its partial "
+                        "cannot wrap a task); pass the fixed arguments to each call instead, e.g. "
+                        f"`await asyncio.gather(*({t.id}.aio(x, ...) for x in xs))`, or give flyte.map one list per "
+                        "argument")
 
     def record_method(self, n: ast.Call) -> None:
         """``p.norm()`` on a record that came in: its methods stay on the host (they are not sandboxed code)."""
