@@ -152,3 +152,58 @@ def test_partial_of_a_task_is_refused_before_the_run(sandbox_run, task):
     with pytest.raises(flyte.errors.SandboxError, match=r"test_review_fixes.py:\d+\): functools.partial of the task "
                                                         r"'add' is not available in the sandbox"):
         sandbox_run(task)
+
+
+# -- R1-15: ordinary code that pydantic-monty runs differently ----------------------------------------------
+
+
+def rounded(x: float, n: int) -> float:
+    return round(x, n)
+
+
+@env.task
+def rounds(x: float, n: int) -> str:
+    return f"{round(x, n)} {round(x, ndigits=n)} {round(x)} {round(7, 1)} {rounded(x, n)} {round(-x, n)}"
+
+
+@pytest.mark.parametrize("x", [2.675, 0.125, 1.005, 2.5])
+def test_round_with_digits_matches_cpython(sandbox_run, x):
+    expected = f"{round(x, 2)} {round(x, 2)} {round(x)} {round(7, 1)} {round(x, 2)} {round(-x, 2)}"
+    assert sandbox_run(rounds, mode="local", x=x, n=2) == (expected,)
+    assert sandbox_run(rounds, x=x, n=2) == (expected,)
+
+
+@env.task
+def formats(name: str) -> str:
+    return "hello {name}".format_map({"name": name})
+
+
+@env.task
+def reads_cause(x: int) -> str:
+    try:
+        try:
+            raise KeyError(x)
+        except KeyError as e0:
+            raise ValueError("bad") from e0
+    except ValueError as e:
+        return repr(e.__cause__)
+
+
+@env.task
+def adds_note(x: int) -> str:
+    try:
+        raise ValueError("bad")
+    except ValueError as e:
+        e.add_note("more")
+        return str(e)
+
+
+@pytest.mark.parametrize("task, kwargs, what", [
+    (formats, {"name": "w"}, r"uses .format_map, which str .*use s.format\(\*\*mapping\)"),
+    (reads_cause, {"x": 1}, r"uses .__cause__, which exceptions in the sandbox's Python \(pydantic-monty\)"),
+    (adds_note, {"x": 1}, r"uses .add_note, which exceptions"),
+])
+def test_missing_attributes_are_refused_before_the_run(sandbox_run, task, kwargs, what):
+    sandbox_run(task, mode="local", **kwargs)  # fine on the host
+    with pytest.raises(flyte.errors.SandboxError, match=r"test_review_fixes.py:\d+\): " + what):
+        sandbox_run(task, **kwargs)

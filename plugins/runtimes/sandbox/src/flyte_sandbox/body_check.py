@@ -32,11 +32,12 @@ from flyte_sandbox.rules import (
     GATHER_HOST,
     IMPURE_MODULES,
     IO_AVAILABLE,
+    MISSING_ATTRIBUTES,
     MODEL_METHODS,
     is_flyte_map,
     is_flyte_module,
 )
-from flyte_sandbox.shims import IO_ATTRS, IO_MODULE
+from flyte_sandbox.shims import IO_ATTRS, IO_MODULE, ROUND_FUNCTION
 from flyte_sandbox.typecheck import is_record_class
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class BodyCheck(ast.NodeVisitor):
     def visit_Call(self, n: ast.Call) -> None:
         self.sync_task_in_async(n)
         self.partial_of_task(n)
+        self.round_digits(n)
         self.gather_fan_out(n)
         self.getattr_on_os(n)
         self.environ_get(n)
@@ -195,6 +197,22 @@ class BodyCheck(ast.NodeVisitor):
                         "cannot wrap a task); pass the fixed arguments to each call instead, e.g. "
                         f"`await asyncio.gather(*({t.id}.aio(x, ...) for x in xs))`, or give flyte.map one list per "
                         "argument")
+
+    def missing_attribute(self, n: ast.Attribute) -> None:
+        """Attributes of str and exceptions pydantic-monty lacks: an AttributeError at run time, refused now."""
+        if n.attr in MISSING_ATTRIBUTES and (n.attr.startswith("__") or id(n) in self.callees):
+            raise self.fail(n, f"uses .{n.attr}, {MISSING_ATTRIBUTES[n.attr]}")
+
+    def round_digits(self, n: ast.Call) -> None:
+        """``round(x, n)``: rounded by CPython on the host when x is a float (pydantic-monty's differs, shims.py)."""
+        f = n.func
+        if not isinstance(f, ast.Name) or f.id != "round" or f.id in self.local_names or "round" in self.g \
+                or (len(n.args) < 2 and not n.keywords):
+            return
+        assert f.end_lineno is not None and f.end_col_offset is not None
+        self.edits.append((f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, ROUND_FUNCTION))
+        self.b.rounds = True
+        self.b.impure = True
 
     def record_method(self, n: ast.Call) -> None:
         """``p.norm()`` on a record that came in: its methods stay on the host (they are not sandboxed code)."""
@@ -413,6 +431,7 @@ class BodyCheck(ast.NodeVisitor):
         self.b.impure = True
 
     def visit_Attribute(self, n: ast.Attribute) -> None:
+        self.missing_attribute(n)
         if isinstance(n.ctx, ast.Store | ast.Del) and self.record_of(n.value) is not None:
             self.refuse_record_change(n, n)
         if isinstance(n.ctx, ast.Load) and id(n) not in self.callees and id(n) not in self.annotations:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import flyte
 
-from flyte_sandbox.rules import DATACLASSES_HOST, GATHER_HOST, GROUP_HOST, MAP_AIO_HOST, MAP_HOST, MODEL_METHODS
+from flyte_sandbox.rules import (
+    DATACLASSES_HOST,
+    GATHER_HOST,
+    GROUP_HOST,
+    MAP_AIO_HOST,
+    MAP_HOST,
+    MODEL_METHODS,
+    ROUND_HOST,
+)
 from flyte_sandbox.values import to_sandbox
 
 if TYPE_CHECKING:
@@ -217,6 +225,10 @@ class Feed:
 
         return await snap.resume(settle(call))
 
+    async def round(self, snap: Any, name: str) -> Any:
+        """``round(x, n)`` of a float, as CPython rounds it (see shims.ROUND_SHIM)."""
+        return await snap.resume(settle(lambda: round(float(snap.args[0]), snap.args[1])))
+
     async def answer(self, snap: Any, coro: Coroutine[Any, Any, Any], wait: bool = False) -> Any:
         """Resume with ``coro``'s outcome: a future in an async body (unless ``wait``), else its result, the
         worker marked as waiting meanwhile (so it may be parked)."""
@@ -240,6 +252,7 @@ _HOST_FUNCTIONS: dict[str, ObjectHandler] = {
     GATHER_HOST: Feed.gather,
     GROUP_HOST: Feed.group,
     DATACLASSES_HOST: Feed.dataclass_function,
+    ROUND_HOST: Feed.round,
 }
 _SNAPSHOT_HANDLERS: dict[type, _Handler | None] = {}
 

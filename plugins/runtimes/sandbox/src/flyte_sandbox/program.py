@@ -48,7 +48,7 @@ from flyte_sandbox.rules import (
     is_flyte_map,
     is_flyte_module,
 )
-from flyte_sandbox.shims import DATACLASS_SHIM, IO_MODULE, IO_SHIM
+from flyte_sandbox.shims import DATACLASS_SHIM, IO_MODULE, IO_SHIM, ROUND_SHIM
 from flyte_sandbox.typecheck import check_types, is_record_class
 
 _CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
@@ -212,6 +212,7 @@ class _Builder:
         self.uses_io = False  # the body uses io.StringIO / io.BytesIO (see shims.py)
         self.dataclass_functions = False  # ... dataclasses.replace / asdict / astuple (answered by the host)
         self.sleeps = False
+        self.rounds = False  # the body calls round(x, n) (see shims.py)
         self.probes: dict[tuple[str, str | None], str] = {}  # (module, attribute or None) -> first "file:line"
         self.impure = False
         self.bound: dict[str, str] = {}  # global name -> what it was bound to (to catch clashes between helpers)
@@ -394,6 +395,9 @@ def build_program(task: Any) -> Program:
     if b.uses_io:
         parts.append(IO_SHIM)
         line += IO_SHIM.count("\n")
+    if b.rounds:
+        parts.append(ROUND_SHIM)
+        line += ROUND_SHIM.count("\n")
     if b.dataclass_functions:
         parts.append(DATACLASS_SHIM)
         line += DATACLASS_SHIM.count("\n")

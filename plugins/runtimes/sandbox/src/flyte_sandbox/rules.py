@@ -29,6 +29,20 @@ MISSING_BUILTINS = frozenset({
     "classmethod", "compile", "copyright", "credits", "delattr", "dir", "exit", "globals", "help", "input",
     "issubclass", "license", "memoryview", "quit", "staticmethod", "super", "vars",
 })
+# Attributes of builtin types pydantic-monty 1.4 lacks (each an AttributeError there), and what to use instead.
+# Dunders are refused wherever they are read; the others (method names) only when called.
+_NO_EXC_ATTR = ("which exceptions in the sandbox's Python (pydantic-monty) do not have; use str(e), e.args or "
+                "type(e) instead (or keep what you need in a variable before raising)")
+MISSING_ATTRIBUTES = {
+    "format_map": "which str in the sandbox's Python (pydantic-monty) does not have; use s.format(**mapping)",
+    "__cause__": _NO_EXC_ATTR,
+    "__context__": _NO_EXC_ATTR,
+    "__traceback__": _NO_EXC_ATTR,
+    "__suppress_context__": _NO_EXC_ATTR,
+    "__notes__": _NO_EXC_ATTR,
+    "add_note": _NO_EXC_ATTR,
+    "with_traceback": _NO_EXC_ATTR,
+}
 # What of ``os`` a body may touch: environment (granted names only) and paths (granted mount only).
 ALLOWED_OS_ATTRS = frozenset({"getenv", "environ", "path", "getcwd", "listdir", "sep", "linesep", "fspath", "stat"})
 AVAILABLE = ", ".join(sorted((ALLOWED_MODULES - {"__future__"}) | {"io"}))  # for messages; io: see shims.py
@@ -49,6 +63,7 @@ MAP_AIO_HOST = "__flyte_map_aio__"
 GROUP_HOST = "__flyte_group__"  # (name, entering): the host enters or leaves flyte.group(name) for the body
 # Methods of pydantic models a body may call (pydantic's own code, run by the host on the host's record).
 MODEL_METHODS = frozenset({"model_dump", "model_dump_json", "model_copy"})
+ROUND_HOST = "__flyte_round__"  # (number, ndigits): round() of a float to ndigits, answered by CPython (see shims.py)
 DATACLASSES_HOST = "__flyte_dataclasses__"  # (operation, record, changes): dataclasses.replace/asdict/astuple
 # dataclasses functions pydantic-monty lacks, answered by the host: name -> sandbox-side function calling it
 DATACLASS_FUNCTIONS = {name: f"__flyte_dc_{name}__" for name in ("replace", "asdict", "astuple")}

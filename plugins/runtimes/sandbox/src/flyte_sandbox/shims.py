@@ -172,6 +172,17 @@ IO_SHIM = (
 )
 
 
+# round(x, n) of a float: pydantic-monty rounds the decimal text (round(2.675, 2) == 2.68), CPython the exact
+# binary value (2.67). The host answers that case; everything else stays in the sandbox.
+ROUND_SHIM = (
+    "def __flyte_sandbox_round__(number, ndigits=None):\n"
+    "    if ndigits is None or type(number) is not float:\n"
+    "        return round(number) if ndigits is None else round(number, ndigits)\n"
+    "    return __flyte_round__(number, ndigits)\n"
+)
+ROUND_FUNCTION = "__flyte_sandbox_round__"
+
+
 # dataclasses.replace / asdict / astuple: pydantic-monty's dataclasses module does not have them. The body's
 # records are the host's (see values.py), so the host answers: these sandbox-side functions make one host call.
 DATACLASS_SHIM = (
