@@ -207,3 +207,27 @@ def test_missing_attributes_are_refused_before_the_run(sandbox_run, task, kwargs
     sandbox_run(task, mode="local", **kwargs)  # fine on the host
     with pytest.raises(flyte.errors.SandboxError, match=r"test_review_fixes.py:\d+\): " + what):
         sandbox_run(task, **kwargs)
+
+
+# -- R1-4: a child's failure reads the same in the parent's error ------------------------------------------
+
+
+@env.task
+async def boom(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+@env.task
+async def awaits_boom(x: int) -> int:
+    return await boom(x)
+
+
+def test_child_failure_reads_as_locally(sandbox_run):
+    messages = []
+    for mode in ("local", "sandbox"):
+        with pytest.raises(flyte.errors.RuntimeUserError) as ei:
+            sandbox_run(awaits_boom, mode=mode, x=1)
+        messages.append(str(ei.value))
+    assert messages[0] == ("task 'rv.awaits_boom' (action a0) failed: task 'rv.boom' (action a1) failed: "
+                           "ValueError: bad 1")
+    assert messages[1] == messages[0]

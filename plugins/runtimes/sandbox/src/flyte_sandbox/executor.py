@@ -27,7 +27,7 @@ import flyte
 from flyte.errors import MaxRuntimeExceededError, SandboxError
 
 from flyte_sandbox.errors import SandboxCrashError, SandboxLimitError, limit_error
-from flyte_sandbox.feed import DRIVING, TASK_METHODS, Feed, ObjectHandler, SleepLimit, crossable
+from flyte_sandbox.feed import CROSSED, DRIVING, TASK_METHODS, Feed, ObjectHandler, SleepLimit, crossable
 from flyte_sandbox.program import Program, TaskRef, build_program
 from flyte_sandbox.rules import BATCH, KWARGS
 from flyte_sandbox.settings import Sandbox, sandbox_of
@@ -503,6 +503,9 @@ def _user_exception(prog: Program, e: Any) -> BaseException:
     inner = e.exception()
     if not isinstance(inner, BaseException):
         inner = RuntimeError(str(e))
+    original = CROSSED.get((type(inner), str(inner)))
+    if original is not None:  # a host error (a child's failure) the body let through: as under local
+        return original
     where = _where(prog, e)
     if where:
         inner.add_note(f"raised in the sandbox at{where.rstrip(')').replace(' (', ' ')}")

@@ -9,6 +9,7 @@ call out what is called: an OS function (answered from the task's grants), a hos
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -278,14 +279,29 @@ def settle(fn: Any) -> Any:
         return {"exception": crossable(e)}
 
 
+# Exceptions that crossed into a body as a builtin copy (a child task's RuntimeUserError, say), by
+# (builtin class, message): if the body lets the copy escape, the host raises the original again, so the
+# parent's error reads as under the local runtime. Bounded: only the most recent ones are kept.
+CROSSED: collections.OrderedDict[tuple[type, str], BaseException] = collections.OrderedDict()
+_CROSSED_MAX = 256
+
+
 def crossable(e: BaseException) -> BaseException:
     """Exceptions of flyte's own classes cross as the builtin they derive from, message kept."""
     if type(e).__module__ == "builtins":
         return e
     for base in type(e).__mro__:
         if base.__module__ == "builtins" and issubclass(base, Exception):
-            return base(str(e))
-    return RuntimeError(str(e))
+            copy: BaseException = base(str(e))
+            break
+    else:
+        copy = RuntimeError(str(e))
+    key = (type(copy), str(copy))
+    CROSSED[key] = e
+    CROSSED.move_to_end(key)
+    while len(CROSSED) > _CROSSED_MAX:
+        CROSSED.popitem(last=False)
+    return copy
 
 
 def _plain(value: Any, record: type[dict[str, Any]] | type[tuple[Any, ...]]) -> Any:
