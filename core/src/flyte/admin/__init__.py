@@ -102,8 +102,11 @@ class AdminClient(Protocol):
     def identity(self) -> Any: ...
 
     def watch(
-        self, method: Callable[..., Any], request: Any, *, max_reconnects: int | None = None
+        self, method: Callable[..., Any], request: Any, *, max_reconnects: int | None = None,
+        on_reconnect: Callable[[int], Any] | None = None,
     ) -> AsyncIterator[Any]:
+        """Iterate a server stream, resuming after disconnects; ``on_reconnect(n)`` is called before the
+        n-th reopening (raising from it stops the watch with that error)."""
         ...
 
     async def close(self) -> None:

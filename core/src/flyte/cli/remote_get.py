@@ -120,6 +120,32 @@ def remote_action(name: str, action: str, output: str) -> None:
                 click.echo(f"  {lit.name} = {_literal_text(lit.value)}")
 
 
+class _GiveUp:
+    """``on_reconnect`` of a watch: after ``FLYTE_REMOTE_LOST_AFTER`` (30) seconds of reconnecting without an
+    answer, stop with one line instead of waiting forever for a control plane that is gone."""
+
+    def __init__(self) -> None:
+        import os
+
+        self.limit = float(os.environ.get("FLYTE_REMOTE_LOST_AFTER") or 30.0)
+        self.since: float | None = None
+
+    def __call__(self, _reconnects: int) -> None:
+        import time
+
+        from flyte.admin import AdminError
+
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        elif now - self.since > self.limit:
+            raise AdminError(f"lost contact with the control plane: no answer for {self.limit:.0f}s "
+                             "(the run may go on there)", code="UNAVAILABLE")
+
+    def answered(self) -> None:
+        self.since = None
+
+
 def remote_run(name: str, output: str, *, watch: bool = False, action: str | None = None,
                phases: tuple[str, ...] = (), limit: int = 200) -> None:
     """Show one run on the control plane; ``watch``: first follow its phase until it ends; ``action``: that
@@ -137,7 +163,9 @@ def remote_run(name: str, output: str, *, watch: bool = False, action: str | Non
             # WatchRunDetails resumes after a dropped connection; every phase change is one line (stderr
             # with -o json, so the document on stdout stays clean).
             req = rs.WatchRunDetailsRequest(run_id=run_id)
-            async for update in client.watch(client.run.WatchRunDetails, req):
+            give_up = _GiveUp()
+            async for update in client.watch(client.run.WatchRunDetails, req, on_reconnect=give_up):
+                give_up.answered()
                 st = update.details.action.status
                 click.echo(f"{when(st.start_time)}  {phase_name(st.phase)}"
                            f"  attempt {st.attempts}", err=output == "json")
@@ -253,13 +281,15 @@ def get_logs(name: str, action: str, attempt: int, follow: bool, project: str | 
                 nonlocal follow
                 follow = True  # a finished action's stream ends by itself: read it all
         req = dp.TailLogsRequest(action_id=action_id, attempt=n)
-        it = client.watch(client.dataproxy.TailLogs, req).__aiter__()
+        give_up = _GiveUp()
+        it = client.watch(client.dataproxy.TailLogs, req, on_reconnect=give_up).__aiter__()
         while True:
             try:
                 # Without --follow, stop once the server has nothing more to say for a moment.
                 resp = await (it.__anext__() if follow else asyncio.wait_for(it.__anext__(), 2.0))
             except (StopAsyncIteration, TimeoutError):
                 return
+            give_up.answered()
             for logs in resp.logs:
                 for line in logs.lines:
                     click.echo(line.message)

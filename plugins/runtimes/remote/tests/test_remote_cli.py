@@ -194,3 +194,29 @@ def test_tls_to_a_plaintext_control_plane_says_insecure(devbox: Any, tmp_path: P
     assert r.returncode == 1
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "speaks plaintext" in lines[0] and "insecure" in lines[0], r.stderr
+
+
+def test_get_run_watch_and_logs_follow_give_up_when_the_control_plane_is_gone(tmp_path: Path) -> None:
+    import time
+
+    from flyte_devbox.testing import DevboxProcess
+
+    box = DevboxProcess(tmp_path / "box", worker_paths=(os.path.dirname(sys.executable),)).start()
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "FLYTE_CONFIG": "", "HOME": str(tmp_path), "FLYTE_REMOTE_LOST_AFTER": "4"}
+    base = [exe, "--endpoint", box.endpoint, "--insecure", "--project", "flytesnacks", "--domain", "development"]
+    try:
+        r = subprocess.run([*base, "run", "--detach", PROG, "sleeper", "--seconds", "60"], capture_output=True,
+                           text=True, timeout=120, env=env, cwd=tmp_path)
+        name = r.stderr.split()[1]
+        procs = [subprocess.Popen([*base, "get", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env, cwd=tmp_path)
+                 for args in (["run", name, "--watch"], ["logs", name, "--follow"])]
+        time.sleep(4)
+    finally:
+        box.kill()
+    for p in procs:
+        _, err = p.communicate(timeout=90)
+        assert p.returncode == 1, err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "lost contact with the control plane" in lines[0], err
