@@ -7,6 +7,7 @@ import functools
 from datetime import timedelta
 
 import flyte
+import pydantic
 import pytest
 from flyte.errors import DeadlineExceededError, MaxRuntimeExceededError, TaskTimedoutError
 from flyte_sandbox import Sandbox
@@ -231,3 +232,32 @@ def test_child_failure_reads_as_locally(sandbox_run):
     assert messages[0] == ("task 'rv.awaits_boom' (action a0) failed: task 'rv.boom' (action a1) failed: "
                            "ValueError: bad 1")
     assert messages[1] == messages[0]
+
+
+# -- R1-3: str() of a pydantic model ---------------------------------------------------------------------
+
+
+class MInner(pydantic.BaseModel):
+    x: float
+
+
+class MOuter(pydantic.BaseModel):
+    m: MInner
+    ms: dict[str, MInner]
+
+
+@env.task
+def model_text(m: MOuter) -> str:
+    return f"{m}"
+
+
+@env.task
+def model_repr(m: MOuter) -> str:
+    return f"{m!r} {m.m.x}"
+
+
+def test_str_of_a_pydantic_model_is_refused_before_the_run(sandbox_run):
+    m = MOuter(m=MInner(x=3.0), ms={"a": MInner(x=1.0)})
+    with pytest.raises(flyte.errors.SandboxError, match=r"py:\d+\): formats the pydantic model MOuter"):
+        sandbox_run(model_text, m=m)
+    assert sandbox_run(model_repr, m=m) == sandbox_run(model_repr, mode="local", m=m)

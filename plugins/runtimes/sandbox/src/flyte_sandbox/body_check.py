@@ -157,6 +157,23 @@ class BodyCheck(ast.NodeVisitor):
         self.getattr_on_os(n)
         self.environ_get(n)
         self.record_method(n)
+        if isinstance(n.func, ast.Name) and n.func.id in ("str", "print") and n.func.id not in self.local_names \
+                and n.func.id not in self.g:
+            for a in n.args:
+                self.model_as_text(a)
+
+    def visit_FormattedValue(self, n: ast.FormattedValue) -> None:
+        if n.conversion in (-1, ord("s")) and not n.format_spec:
+            self.model_as_text(n.value)
+
+    def model_as_text(self, expr: ast.expr) -> None:
+        """``str()`` of a pydantic model: pydantic's ``__str__`` (``x=1 y=2``) is host code the sandbox does not run;
+        its own text would be the repr (``P(x=1, y=2)``), a silent difference, so it is refused."""
+        cls = self.record_of(expr)
+        if cls is not None and isinstance(getattr(cls, "model_fields", None), dict):
+            raise self.fail(expr, f"formats the pydantic model {cls.__name__} as text (str(), print() or an f-string); "
+                            "pydantic's str() is host code, and the sandbox would give its repr instead; use "
+                            f"{{x!r}}, .model_dump() or .model_dump_json(), or format its fields")
 
     def sync_task_in_async(self, n: ast.Call) -> None:
         """``t(...)`` of a sync task in an async body: the local runtime raises SyncTaskCallInAsyncContextError
