@@ -160,12 +160,12 @@ def sb_slow(x: int) -> int:
 
 @sandboxed.task(retries=5, timeout=flyte.Timeout(deadline=0.6))
 async def sb_parent() -> int:
-    return await sb_slow(1)
+    return await sb_slow.aio(1)
 
 
 @sandboxed.task(timeout=flyte.Timeout(max_runtime=timedelta(milliseconds=400)))
 async def sb_runtime() -> int:
-    return await sb_slow(2)
+    return await sb_slow.aio(2)
 
 
 @pytest.mark.parametrize(("task", "error"), [(sb_parent, DeadlineExceededError), (sb_runtime, MaxRuntimeExceededError)])
