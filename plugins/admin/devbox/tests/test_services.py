@@ -74,10 +74,13 @@ def test_children_through_actions_service_snapshot_sentinel_then_updates(channel
     actions.Enqueue(asp.EnqueueRequest(action=child("early")))  # idempotent
     seen: list = []
     got_all = threading.Event()
+    snapshot_done = threading.Event()
 
     def watch() -> None:
         for msg in actions.WatchForUpdates(asp.WatchForUpdatesRequest(parent_action_id=parent), timeout=30):
             seen.append(msg)
+            if msg.HasField("control_message"):
+                snapshot_done.set()
             done = {m.action_update.action_id.name for m in seen if m.action_update.phase in DONE}
             if {"early", "late"} <= done:
                 got_all.set()
@@ -85,6 +88,8 @@ def test_children_through_actions_service_snapshot_sentinel_then_updates(channel
 
     t = threading.Thread(target=watch, daemon=True)
     t.start()
+    # "late" is enqueued once the snapshot is over, so it can only arrive as a live update.
+    assert snapshot_done.wait(30), seen
     actions.Enqueue(asp.EnqueueRequest(action=child("late")))
     assert got_all.wait(30), seen
     sentinel = next(i for i, m in enumerate(seen) if m.HasField("control_message"))
