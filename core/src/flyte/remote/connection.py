@@ -41,6 +41,7 @@ def target(project: str | None = None, domain: str | None = None) -> Target:
     """The control plane and project/domain runs go to (raises ConfigError when no endpoint is configured)."""
     from flyte import _initialize
     from flyte.admin import AdminSettings
+    from flyte.errors import ConfigError
 
     init = _initialize.get_init_config()
     overrides: dict[str, object] = {}
@@ -50,7 +51,16 @@ def target(project: str | None = None, domain: str | None = None) -> Target:
             overrides["endpoint"] = init.endpoint
             if init.insecure:
                 overrides["insecure"] = True
-    settings = AdminSettings.from_config(**overrides)
+    try:
+        settings = AdminSettings.from_config(**overrides)
+    except ConfigError as e:
+        if not str(e).startswith(NO_ENDPOINT) or _in_cli():
+            raise
+        raise ConfigError(
+            f"{NO_ENDPOINT}: call flyte.init(endpoint='HOST:PORT') (insecure=True for a plaintext devbox) or "
+            "flyte.init_from_config() (reads the config file that `flyte create config --endpoint HOST:PORT` or "
+            "`flyte devbox start` writes) before running, or set FLYTE_ADMIN_ENDPOINT or FLYTE_API_KEY."
+        ) from None
     org = (init.org if init is not None else None) or settings.org or ""
     return Target(
         settings=settings,
@@ -59,6 +69,17 @@ def target(project: str | None = None, domain: str | None = None) -> Target:
         domain=domain or (init.domain if init else None) or settings.domain or DEFAULT_DOMAIN,
         root_dir=init.root_dir if init is not None else None,
     )
+
+
+NO_ENDPOINT = "No control plane is configured"  # how AdminSettings.from_config's no-endpoint error begins
+
+
+def _in_cli() -> bool:
+    """Whether a ``flyte`` CLI command is running (its errors name CLI flags; Python callers get ``flyte.init``)."""
+    import sys
+
+    click = sys.modules.get("click")
+    return click is not None and click.get_current_context(silent=True) is not None
 
 
 def _init_overrides(extra: dict[str, object]) -> dict[str, object]:
