@@ -64,6 +64,9 @@ def test_deploy_then_run_the_deployed_task(devbox: Any, tmp_path: Path) -> None:
     again = _flyte(devbox, "deploy", str(proj / "app.py"), cwd=tmp_path)  # unchanged code: same version, no error
     assert again.returncode == 0, again.stderr
     assert f"dep1_main.main:{version}" in again.stdout
+    assert "Deployed" not in again.stdout
+    assert (f"Nothing changed: all 2 task(s) of 2 environment(s) are already deployed to flytesnacks/development "
+            f"as version {version}") in again.stdout
 
     listed = _flyte(devbox, "run", "deployed-task", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr

@@ -147,23 +147,40 @@ async def deploy(
         for t, spec in await specs(bundle_uri, resolved):
             tid = task_definition_pb2.TaskIdentifier(org=target.org, project=target.project, domain=target.domain,
                                                      name=t.name, version=ver)
-            created = True
-            try:
-                await client.task.DeployTask(task_service_pb2.DeployTaskRequest(task_id=tid, spec=spec))
-            except Exception as e:
-                if status_of(e) != "ALREADY_EXISTS":
-                    raise
-                existing = await client.task.GetTaskDetails(task_service_pb2.GetTaskDetailsRequest(task_id=tid))
-                theirs = existing.details.spec.task_template.SerializeToString(deterministic=True)
-                if theirs != spec.task_template.SerializeToString(deterministic=True):
-                    raise DeployError(
-                        f"task {t.name} version {ver} is already deployed with a different spec; "
-                        "deploy with another --version (or without --version: it follows the code)"
-                    ) from None
-                created = False
+            ours = spec.task_template.SerializeToString(deterministic=True)
+
+            # Asked first: a control plane may answer OK (not ALREADY_EXISTS) to an identical spec, and the
+            # CLI then says "already deployed" rather than "Deployed".
+            created = not await _already_there(client, tid, ours)
+            if created:
+                try:
+                    await client.task.DeployTask(task_service_pb2.DeployTaskRequest(task_id=tid, spec=spec))
+                except Exception as e:
+                    if status_of(e) != "ALREADY_EXISTS" or not await _already_there(client, tid, ours):
+                        raise
+                    created = False
             done.append(DeployedTask(t.name, ver, spec.task_template.container.image
                                      or _pod_image(spec), spec, created))
     return done
+
+
+async def _already_there(client: Any, tid: Any, template: bytes) -> bool:
+    """Whether task ``tid`` is deployed with this serialized template (DeployError: with another one)."""
+    from flyte.remote.task import status_of
+    from flyteidl2.task import task_service_pb2
+
+    try:
+        existing = await client.task.GetTaskDetails(task_service_pb2.GetTaskDetailsRequest(task_id=tid))
+    except Exception as e:
+        if status_of(e) == "NOT_FOUND":
+            return False
+        raise
+    if existing.details.spec.task_template.SerializeToString(deterministic=True) != template:
+        raise DeployError(
+            f"task {tid.name} version {tid.version} is already deployed with a different spec; "
+            "deploy with another --version (or without --version: it follows the code)"
+        )
+    return True
 
 
 def _pod_image(spec: Any) -> str:

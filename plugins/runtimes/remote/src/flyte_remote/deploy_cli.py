@@ -42,8 +42,13 @@ def cli_deploy(modules: list[Any], path: str, opts: dict[str, Any]) -> int:
     if opts.get("dry_run"):
         click.echo(f"Dry run: {len(done)} task(s) of {len(envs)} environment(s) would be deployed to "
                    f"{t.project}/{t.domain} as version {done[0].version} (nothing was uploaded):")
+    elif not any(d.created for d in done):
+        click.echo(f"Nothing changed: all {len(done)} task(s) of {len(envs)} environment(s) are already deployed to "
+                   f"{t.project}/{t.domain} as version {done[0].version} (nothing was registered):")
     else:
-        click.echo(f"Deployed {len(done)} task(s) of {len(envs)} environment(s) to {t.project}/{t.domain} "
+        fresh = sum(d.created for d in done)
+        known = f" ({len(done) - fresh} already there)" if fresh < len(done) else ""
+        click.echo(f"Deployed {fresh} task(s){known} of {len(envs)} environment(s) to {t.project}/{t.domain} "
                    f"as version {done[0].version} in {time.perf_counter() - started:.2f}s:")
     for d in done:
         click.echo(f"  {d.name}:{d.version}  image {d.image}")
