@@ -127,7 +127,7 @@ class TaskContext:
     @property
     def report(self) -> Report:
         """This action's report (:mod:`flyte.report`)."""
-        from flyte.report._report import current_report
+        from flyte.report._report import current_report  # in-function: flyte.report._report imports this module
 
         if _current.get() is self:
             return current_report()

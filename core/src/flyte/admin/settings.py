@@ -21,6 +21,8 @@ import shlex
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from flyte import config as fc
+from flyte.config import flyte_home, get_config
 from flyte.errors import ConfigError
 
 AUTH_TYPES: dict[str, str] = {
@@ -186,8 +188,6 @@ class AdminSettings:
 
         Raises :class:`~flyte.errors.ConfigError` when no endpoint is configured anywhere.
         """
-        from flyte.config import flyte_home, get_config
-
         cfg = config or get_config()
 
         def get(key: str, *aliases: str) -> Any:
@@ -291,8 +291,6 @@ def _number(value: Any, key: str, kind: type[float] | type[int], default: float,
 
 def _flag_or_env(key: str) -> Any:
     """``key`` as a CLI flag (:func:`flyte.config.set_overrides`) or ``FLYTE_<SECTION>_<KEY>`` set it, else None."""
-    from flyte import config as fc
-
     value = fc._overrides.get(key)
     if value is None:
         value = os.environ.get("FLYTE_" + key.replace(".", "_").upper()) or None
@@ -301,7 +299,5 @@ def _flag_or_env(key: str) -> Any:
 
 def is_remote_configured(config: Any = None) -> bool:
     """True when an endpoint is configured (flag, config file, ``FLYTE_ADMIN_ENDPOINT`` or ``FLYTE_API_KEY``)."""
-    from flyte.config import get_config
-
     cfg = config or get_config()
     return bool(cfg.get("admin.endpoint") or os.environ.get("FLYTE_API_KEY"))

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flyte._context import current
+
 logger = logging.getLogger("flyte.durable")
 
 _lock = threading.Lock()
@@ -62,8 +64,6 @@ def recorded(kind: str, make: Callable[[], Any]) -> Any:
 
     Outside a task nothing is recorded: ``make()`` is returned.
     """
-    from flyte._context import current
-
     tc = current()
     if tc is None:
         return make()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, ParamSpec, TypeVar
 
+from flyte._context import current as _current_context
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -123,9 +125,7 @@ def _both(fn: Callable[P, R]) -> _Both[P, R]:
 
 
 def _context() -> Any:
-    from flyte._context import current
-
-    return current()
+    return _current_context()
 
 
 def current_report() -> Report:

@@ -15,6 +15,7 @@ from typing import Any
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import LiteralType
 
+from flyte.errors import TypeTransformerError
 from flyte.types._transformer import Decoder, Encoder, TypeTransformer, fail, type_repr, value_repr
 
 
@@ -169,7 +170,7 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
         try:
             return self.model(t).model_validate(self._to_plain(t, v))
         except Exception as e:
-            if type(e).__name__ == "TypeTransformerError":
+            if isinstance(e, TypeTransformerError):
                 raise
             raise fail(f"{value_repr(v)} does not fit {type_repr(t)}: {e}") from e
 

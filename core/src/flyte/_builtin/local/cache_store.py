@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flyte._builtin.local.records import warn_once
+from flyte.config import flyte_home, get_config
+
 logger = logging.getLogger("flyte.local")
 
 # SQLite result codes meaning "this file is damaged", as opposed to locked or busy.
@@ -30,8 +33,6 @@ _warned: set[str] = set()
 
 
 def cache_db_path() -> Path:
-    from flyte.config import flyte_home, get_config
-
     explicit = get_config().get("local.cache_db")  # FLYTE_LOCAL_CACHE_DB overrides it
     return Path(explicit).expanduser() if explicit else flyte_home() / "cache.db"
 
@@ -96,9 +97,6 @@ class CacheStore:
 
     def _memory(self, e: BaseException) -> sqlite3.Connection:
         reason = getattr(e, "strerror", None) or str(e)
-        from flyte._builtin.local.records import warn_once
-        from flyte.config import flyte_home
-
         message = (
             f"The task cache {self.path} cannot be used ({reason}): cached results are kept in memory for this run "
             "only. To keep them, set FLYTE_HOME (or FLYTE_LOCAL_CACHE_DB) to a writable place."

@@ -599,7 +599,7 @@ def open_run_record(
                 f"Cannot keep the run record in {base}: {reason} ({e.filename or base}). "
                 "Pass --run-base-dir (or set FLYTE_LOCAL_RUNS_DIR) to a writable folder."
             ) from None
-        from flyte._builtin.local.cache_store import cache_db_path
+        from flyte._builtin.local.cache_store import cache_db_path  # in-function: cache_store imports this module
 
         cache = cache_db_path()
         # The task cache is opened later; if it lives in the same unwritable place, say so now (one warning).

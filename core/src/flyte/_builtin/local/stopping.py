@@ -23,6 +23,8 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from flyte._builtin.local.records import abort_open_records, aborted_runs, finishing_now
+
 T = TypeVar("T")
 
 _ESCALATE_AFTER = 0.5  # seconds the loop gets to react to a cancellation before the body is interrupted
@@ -121,8 +123,6 @@ class Stopped(KeyboardInterrupt):
         super().__init__(_describe(signum))
         self.signum = signum
         self.reason = _describe(signum)
-        from flyte._builtin.local.records import aborted_runs
-
         self.runs: list[tuple[str, str]] = aborted_runs()
 
 
@@ -131,8 +131,6 @@ def _describe(signum: int) -> str:
 
 
 def _quiet_exit(signum: int, frame: Any) -> None:
-    from flyte._builtin.local.records import abort_open_records, finishing_now
-
     if finishing_now():
         return  # the record is being written (milliseconds); the process exits right after
     abort_open_records(_stop_reason or _describe(signum), blocking=False)
@@ -203,8 +201,6 @@ def run_stoppable(coro: Coroutine[Any, Any, T], *, library: bool = False) -> T:
         except (asyncio.CancelledError, KeyboardInterrupt) as e:
             if state["signum"] is None:
                 raise
-            from flyte._builtin.local.records import abort_open_records
-
             # The run normally recorded itself while unwinding; this covers a body that held the loop.
             abort_open_records(_stop_reason or "stopped")
             raise Stopped(state["signum"]) from e
