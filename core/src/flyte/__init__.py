@@ -97,6 +97,10 @@ def __getattr__(name: str) -> Any:
     elif name.startswith("__"):
         raise AttributeError(f"module 'flyte' has no attribute {name!r}")
     else:
+        from flyte._lazy import is_submodule
+
+        if is_submodule("flyte", name):  # `from flyte import submodule`: not an official name we lack
+            raise AttributeError(f"module 'flyte' has no attribute {name!r}")
         from flyte._compat import missing
 
         raise missing("flyte", name)  # an official SDK name we lack: one line pointing at docs/compatibility.md

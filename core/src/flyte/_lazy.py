@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
+
+
+def is_submodule(package: str, name: str) -> bool:
+    """Whether ``package.name`` is a module on disk (a file or a folder in the package's path)."""
+    for base in getattr(sys.modules.get(package), "__path__", ()):
+        where = os.path.join(base, name)
+        if os.path.exists(where + ".py") or os.path.isdir(where):
+            return True
+    return False
 
 
 def lazy_getattr(package: str, table: dict[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
@@ -17,7 +28,9 @@ def lazy_getattr(package: str, table: dict[str, str], namespace: dict[str, Any])
     def __getattr__(name: str) -> Any:
         module = table.get(name)
         if module is None:
-            if name.startswith("__"):
+            if name.startswith("__") or is_submodule(package, name):
+                # `from package import submodule` asks for the attribute before importing the submodule:
+                # answer plainly, without loading the compatibility table (start-up time of `flyte --help`).
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
             from flyte._compat import missing
 

@@ -40,7 +40,6 @@ from flyte.errors import (
     RuntimeUserError,
     TaskTimedoutError,
 )
-from flyte.report._report import current_report, save
 from flyte.runtime import Phase
 from flyte.runtime.body import BodyRunner
 from flyte.runtime.cache_keys import cache_inputs_digest
@@ -88,6 +87,9 @@ async def execute_body(
 
 def _save_report(task: TaskTemplate[Any, Any], context: TaskContext) -> None:
     """A ``report=True`` task's report is written when its body ends, also when it failed."""
+    # Imported here for start-up time: only report=True tasks need it (html and the widgets).
+    from flyte.report._report import current_report, save
+
     token = _context._current.set(context)
     try:
         current_report()  # a report=True task gets its (possibly empty) page

@@ -23,7 +23,6 @@ import contextlib
 import os
 import pathlib
 import shutil
-import tempfile
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +48,11 @@ _CHUNK = 4 * 1024 * 1024
 
 
 def random_local_dir(base: str | os.PathLike[str] | None = None) -> pathlib.Path:
-    root = pathlib.Path(base) if base else pathlib.Path(tempfile.gettempdir())
+    if not base:
+        import tempfile  # start-up time: only runs that stage downloads need it
+
+        base = tempfile.gettempdir()
+    root = pathlib.Path(base)
     p = root / uuid.uuid4().hex
     p.mkdir(parents=True, exist_ok=True)
     return p
