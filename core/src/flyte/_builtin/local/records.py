@@ -390,9 +390,6 @@ class RunRecorder:
         else:
             self._timer = self._loop.call_later(self._flush_seconds, self._tick)
 
-    def note(self, event: str, action: ActionRecord) -> None:
-        """Kept for callers that pass it as ``on_event``: changes are found by scanning, nothing to do."""
-
     def _tick(self) -> None:
         if self.finished or self._loop is None:
             return
