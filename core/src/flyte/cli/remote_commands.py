@@ -132,10 +132,7 @@ def create_secret(name: str, value: str | None, from_file: str | None, project: 
         spec = sd.SecretSpec(string_value=value)
     req = sp.CreateSecretRequest(id=_secret_id(name, project, domain), secret_spec=spec)
 
-    async def send(client: Any) -> Any:
-        return await client.secret.CreateSecret(req)
-
-    call(send)
+    call(lambda client: client.secret.CreateSecret(req))
     click.echo(f"Created secret {name}")
 
 
@@ -149,10 +146,7 @@ def delete_secret(name: str, project: str | None, domain: str | None) -> None:
 
     req = sp.DeleteSecretRequest(id=_secret_id(name, project, domain))
 
-    async def send(client: Any) -> Any:
-        return await client.secret.DeleteSecret(req)
-
-    call(send)
+    call(lambda client: client.secret.DeleteSecret(req))
     click.echo(f"Deleted secret {name}")
 
 
