@@ -30,6 +30,41 @@ from flyte_devbox.store import ActionRow, RunKey
 ROOT = "a0"
 
 
+def queued_row(
+    run: RunKey,
+    name: str,
+    parent: str,
+    group: str,
+    input_uri: str,
+    run_output_base: str,
+    spec: bytes | None = None,
+    task_id: bytes | None = None,
+) -> ActionRow:
+    """A new task action, queued now, with no attempts yet."""
+    now = time.time()
+    return ActionRow(
+        run=run,
+        name=name,
+        parent=parent,
+        group=group,
+        kind="task",
+        spec=spec,
+        task_id=task_id,
+        input_uri=input_uri,
+        run_output_base=run_output_base,
+        phase=phase_pb2.ACTION_PHASE_QUEUED,
+        attempts=0,
+        start_time=now,
+        end_time=None,
+        error=None,
+        abort_reason=None,
+        output_uri="",
+        created_at=now,
+        queued_at=now,
+        version=0,
+    )
+
+
 async def read_pb(data: DataStore, uri: str, msg: Any, what: str) -> Any:
     try:
         raw = await data.read(uri)
@@ -126,28 +161,7 @@ class Runs:
         else:
             input_uri = await self.box.ensure_empty_inputs()
             payload = None
-        now = time.time()
-        root = ActionRow(
-            run=key,
-            name=ROOT,
-            parent="",
-            group="",
-            kind="task",
-            spec=spec.SerializeToString(),
-            task_id=task_id,
-            input_uri=input_uri,
-            run_output_base=str(base),
-            phase=phase_pb2.ACTION_PHASE_QUEUED,
-            attempts=0,
-            start_time=now,
-            end_time=None,
-            error=None,
-            abort_reason=None,
-            output_uri="",
-            created_at=now,
-            queued_at=now,
-            version=0,
-        )
+        root = queued_row(key, ROOT, "", "", input_uri, str(base), spec.SerializeToString(), task_id)
         run_spec = req.run_spec
         if req.HasField("run_start_time"):
             run_spec = run_pb2.RunSpec()
@@ -177,29 +191,8 @@ class Runs:
         parent_row = self.get_row(key, parent)
         if parent_row.terminal and self.box.store.get_action(key, name) is None:
             fail(Code.FAILED_PRECONDITION, f"parent action {parent} of run {key} has already finished; no new children")
-        now = time.time()
         which = a.WhichOneof("spec")
-        row = ActionRow(
-            run=key,
-            name=name,
-            parent=parent,
-            group=a.group,
-            kind="task",
-            spec=None,
-            task_id=None,
-            input_uri=a.input_uri,
-            run_output_base=a.run_output_base or self.box.run_base(key),
-            phase=phase_pb2.ACTION_PHASE_QUEUED,
-            attempts=0,
-            start_time=now,
-            end_time=None,
-            error=None,
-            abort_reason=None,
-            output_uri="",
-            created_at=now,
-            queued_at=now,
-            version=0,
-        )
+        row = queued_row(key, name, parent, a.group, a.input_uri, a.run_output_base or self.box.run_base(key))
         if which == "task":
             if primary_container(a.task.spec.task_template) is None:
                 fail(Code.INVALID_ARGUMENT, f"task.spec.task_template {MISSING}")
@@ -209,6 +202,7 @@ class Runs:
                 row.task_id = a.task.id.SerializeToString()
         elif which == "trace":
             tr = a.trace
+            now = row.created_at
             row.kind = "trace"
             row.spec = tr.spec.SerializeToString()
             row.phase = tr.phase or phase_pb2.ACTION_PHASE_SUCCEEDED
