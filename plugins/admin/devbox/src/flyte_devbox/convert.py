@@ -42,6 +42,12 @@ def run_key(rid: ids.RunIdentifier, field: str = "run_id") -> RunKey:
     return RunKey(org_of(rid.org), rid.project, rid.domain, rid.name)
 
 
+def require_task_id(t: Any, field: str = "task_id") -> None:
+    """Every part of a task identifier except org (which defaults) must be set."""
+    for f in ("project", "domain", "name", "version"):
+        require(getattr(t, f), f"{field}.{f}")
+
+
 def action_key(aid: ids.ActionIdentifier, field: str = "action_id") -> tuple[RunKey, str]:
     key = run_key(aid.run, f"{field}.run")
     require(aid.name, f"{field}.name")

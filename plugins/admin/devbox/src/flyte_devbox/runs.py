@@ -109,8 +109,7 @@ class Runs:
             task_id = None
         elif which == "task_id":
             t = req.task_id
-            for f in ("project", "domain", "name", "version"):
-                require(getattr(t, f), f"task_id.{f}")
+            cv.require_task_id(t)
             hit = self.box.store.get_task(org_of(t.org), t.project, t.domain, t.name, t.version)
             if hit is None:
                 fail(Code.NOT_FOUND, f"task {t.project}/{t.domain}/{t.name}:{t.version} not found; deploy it first")

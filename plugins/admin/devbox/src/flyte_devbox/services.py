@@ -110,8 +110,7 @@ class TaskService(tsc.TaskService):
 
     async def deploy_task(self, request: tsp.DeployTaskRequest, ctx: RequestContext) -> tsp.DeployTaskResponse:
         t = request.task_id
-        for f in ("project", "domain", "name", "version"):
-            require(getattr(t, f), f"task_id.{f}")
+        cv.require_task_id(t)
         require(request.HasField("spec"), "spec")
         if primary_container(request.spec.task_template) is None:
             fail(Code.INVALID_ARGUMENT, f"spec.task_template {MISSING}")
@@ -129,8 +128,7 @@ class TaskService(tsc.TaskService):
         self, request: tsp.GetTaskDetailsRequest, ctx: RequestContext
     ) -> tsp.GetTaskDetailsResponse:
         t = request.task_id
-        for f in ("project", "domain", "name", "version"):
-            require(getattr(t, f), f"task_id.{f}")
+        cv.require_task_id(t)
         hit = self.box.store.get_task(org_of(t.org), t.project, t.domain, t.name, t.version)
         if hit is None:
             fail(Code.NOT_FOUND, f"task {t.project}/{t.domain}/{t.name}:{t.version} not found")
