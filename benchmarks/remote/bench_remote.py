@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flyte_devbox.testing import DevboxProcess, official_python
+from flyte_devbox.testing import DevboxProcess, official_python, run_sdk_program
 
 PROGRAM = textwrap.dedent(
     """
@@ -62,20 +61,12 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "UCTL_", "FLYTECTL_"))}
-    env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
 def _submit(python: str, prog: Path, port: int, n: int, home: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
-    r = subprocess.run([python, "fanout.py", str(port), str(n)], capture_output=True, text=True, timeout=1800,
-                       env=_env(home), cwd=prog)
+    r, lines = run_sdk_program(python, "fanout.py", str(port), str(n), cwd=prog, home=home, timeout=1800)
     total = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"{python} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
-    lines = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
     return float(lines["ELAPSED"]), total
 
 
@@ -120,8 +111,8 @@ def bench_first_action(box: DevboxProcess, prog: Path, home: Path, reps: int) ->
     times = []
     for _ in range(reps + 1):
         t0 = time.time()
-        r = subprocess.run([flyte, "--endpoint", box.endpoint, "--insecure", "run", "--detach", "fanout.py", "main",
-                            "--n", "1"], capture_output=True, text=True, timeout=120, env=_env(home), cwd=prog)
+        r, _ = run_sdk_program(flyte, "--endpoint", box.endpoint, "--insecure", "run", "--detach", "fanout.py", "main",
+                               "--n", "1", cwd=prog, home=home, timeout=120)
         if r.returncode != 0:
             raise RuntimeError(r.stderr)
         name = r.stderr.split("Run ", 1)[1].split(" ", 1)[0]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import textwrap
 from pathlib import Path
 
 import grpc
 import pytest
-from flyte_devbox.testing import DevboxProcess, official_python, project_id, py_spec
+from flyte_devbox.testing import DevboxProcess, official_python, project_id, py_spec, run_sdk_program
 from flyteidl2.workflow import run_service_pb2 as rs
 from flyteidl2.workflow import run_service_pb2_grpc as rsg
 
@@ -57,24 +56,16 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def official_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "UCTL_", "FLYTECTL_"))}
-    env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
 def test_official_client_lists_projects_and_runs_and_uploads(devbox, channel, tmp_path):
     run = rsg.RunServiceStub(channel).CreateRun(rs.CreateRunRequest(project_id=project_id(), task_spec=py_spec("pass")))
     script = tmp_path / "client.py"
     script.write_text(CLIENT)
     payload = tmp_path / "payload.bin"
     payload.write_bytes(os.urandom(100_000))
-    out = subprocess.run(
-        [OFFICIAL, str(script), str(devbox.port), str(payload)],
-        capture_output=True, text=True, timeout=120, env=official_env(tmp_path), cwd=tmp_path,
-    )  # fmt: skip
+    out, lines = run_sdk_program(
+        OFFICIAL, str(script), str(devbox.port), str(payload), cwd=tmp_path, home=tmp_path, timeout=120  # type: ignore[arg-type]
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
     assert "flytesnacks" in lines["PROJECTS"].split(",")
     assert run.run.action.id.run.name in lines["RUNS"].split(",")
     digest, native = lines["UPLOAD"].split()
@@ -90,10 +81,7 @@ def test_official_sdk_runs_a_fan_out_on_the_devbox(tmp_path):
     prog.mkdir()
     (prog / "fanout.py").write_text(PROGRAM)
     with DevboxProcess(tmp_path / "box", worker_paths=(worker_bin,), concurrency=6) as box:
-        out = subprocess.run(
-            [OFFICIAL, "fanout.py", str(box.port)],
-            capture_output=True, text=True, timeout=300, env=official_env(tmp_path), cwd=prog,
-        )  # fmt: skip
+        out, _ = run_sdk_program(OFFICIAL, "fanout.py", str(box.port), cwd=prog, home=tmp_path)  # type: ignore[arg-type]
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
         assert "PHASE ActionPhase.SUCCEEDED" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
         assert "OUTPUT 14" in out.stdout

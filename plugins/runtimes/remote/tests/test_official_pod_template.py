@@ -4,13 +4,12 @@ TaskTemplate.k8s_pod (no container), the devbox runs each SDK's primary containe
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from flyte_devbox.testing import DevboxProcess, official_python
+from flyte_devbox.testing import DevboxProcess, official_python, run_sdk_program
 
 OFFICIAL = official_python()
 pytestmark = [
@@ -54,12 +53,6 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "UCTL_", "FLYTECTL_"))}
-    env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
 def test_both_sdks_pod_template_programs_on_one_devbox(tmp_path: Path) -> None:
     ours_bin = os.path.dirname(sys.executable)
     official_bin = str(Path(OFFICIAL).parent)  # type: ignore[arg-type]
@@ -69,10 +62,8 @@ def test_both_sdks_pod_template_programs_on_one_devbox(tmp_path: Path) -> None:
     with DevboxProcess(tmp_path / "box", worker_paths=(ours_bin, official_bin), concurrency=6) as box:
         outs = {}
         for who, python in (("official", OFFICIAL), ("ours", sys.executable)):
-            r = subprocess.run([python, "podprog.py", str(box.port), "3"], capture_output=True, text=True,
-                               timeout=300, env=_env(tmp_path), cwd=prog)
+            r, outs[who] = run_sdk_program(python, "podprog.py", str(box.port), "3", cwd=prog, home=tmp_path)
             assert r.returncode == 0, f"{who}: {r.stdout[-2000:]}{r.stderr[-3000:]}"
-            outs[who] = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
         assert outs["official"]["OUTPUT"] == outs["ours"]["OUTPUT"] == "8"  # 0+1+4 and FROM_POD in each child
         import grpc
         from flyteidl2.common import identifier_pb2

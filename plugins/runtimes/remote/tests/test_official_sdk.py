@@ -4,13 +4,12 @@ own worker entry point runs its actions (``a0`` and ``flyte-core-worker`` side b
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from flyte_devbox.testing import DevboxProcess, official_python
+from flyte_devbox.testing import DevboxProcess, official_python, run_sdk_program
 
 OFFICIAL = official_python()
 pytestmark = [
@@ -44,12 +43,6 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "UCTL_", "FLYTECTL_"))}
-    env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
 def test_official_sdk_and_flyte_core_on_one_devbox(tmp_path: Path) -> None:
     ours_bin = os.path.dirname(sys.executable)
     official_bin = str(Path(OFFICIAL).parent)  # type: ignore[arg-type]
@@ -59,10 +52,8 @@ def test_official_sdk_and_flyte_core_on_one_devbox(tmp_path: Path) -> None:
     with DevboxProcess(tmp_path / "box", worker_paths=(ours_bin, official_bin), concurrency=6) as box:
         outs = {}
         for who, python in (("official", OFFICIAL), ("ours", sys.executable)):
-            r = subprocess.run([python, "fanout.py", str(box.port), "4"], capture_output=True, text=True,
-                               timeout=300, env=_env(tmp_path), cwd=prog)
+            r, lines = run_sdk_program(python, "fanout.py", str(box.port), "4", cwd=prog, home=tmp_path)
             assert r.returncode == 0, f"{who}: {r.stdout[-2000:]}{r.stderr[-3000:]}"
-            lines = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
             outs[who] = lines
         assert outs["official"]["OUTPUT"] == outs["ours"]["OUTPUT"] == "14"
         import grpc

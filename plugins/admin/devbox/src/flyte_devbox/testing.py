@@ -166,3 +166,26 @@ def official_python() -> str | None:
         if cand and Path(cand).exists():
             return cand
     return None
+
+
+def sdk_env(home: str | os.PathLike[str]) -> dict[str, str]:
+    """This process's environment without any FLYTE_/UCTL_/FLYTECTL_ variable, with HOME set to ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "UCTL_", "FLYTECTL_"))}
+    env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def run_sdk_program(
+    executable: str,
+    *args: str,
+    cwd: str | os.PathLike[str],
+    home: str | os.PathLike[str],
+    timeout: float = 300,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run ``executable *args`` (an SDK program or CLI against a devbox) in ``cwd`` with :func:`sdk_env`.
+
+    Returns the finished process and its ``KEY value`` stdout lines as a dict; the caller checks the exit code.
+    """
+    r = subprocess.run([executable, *args], capture_output=True, text=True, timeout=timeout, env=sdk_env(home), cwd=cwd)
+    lines = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+    return r, lines
