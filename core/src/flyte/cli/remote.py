@@ -150,9 +150,10 @@ def table(what: str, columns: list[str], rows: list[list[Any]], wrap: tuple[str,
 
 
 def phase_cell(phase: int) -> tuple[str, dict[str, Any]]:
+    from flyte.cli.get import PHASE_COLORS  # one colour scheme for local and remote listings
+
     name = phase_name(phase)
-    color = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "TIMED_OUT": "red", "ABORTED": "yellow"}
-    return name, {"fg": color.get(name, "white")}
+    return name, {"fg": PHASE_COLORS.get(name, "white")}
 
 
 def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
