@@ -20,6 +20,11 @@ def default_data_dir() -> Path:
     return Path(home).expanduser() / "devbox"
 
 
+def _data_dir(given: Path | None) -> Path:
+    """The devbox data folder: --data if given, else the default, as an absolute path."""
+    return (given or default_data_dir()).expanduser().resolve()
+
+
 def _common(f):  # type: ignore[no-untyped-def]
     f = click.option(
         "--worker-path",
@@ -73,7 +78,7 @@ def serve(
     from flyte_devbox.core import Settings
     from flyte_devbox.server import run
 
-    data = (data_dir or default_data_dir()).expanduser().resolve()
+    data = _data_dir(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         data_dir=data,
@@ -171,7 +176,7 @@ def start(
     concurrency: int,
 ) -> None:
     """Start the devbox in the background and point the CLI at it."""
-    data = (data_dir or default_data_dir()).expanduser().resolve()
+    data = _data_dir(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     st = _state(data)
     if st and _alive(st["url"]):
@@ -219,7 +224,7 @@ def start(
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def stop(data_dir: Path | None) -> None:
     """Stop a devbox started with `flyte devbox start`."""
-    data = (data_dir or default_data_dir()).expanduser().resolve()
+    data = _data_dir(data_dir)
     st = _state(data)
     if not st:
         click.echo(f"No devbox is running with data in {data}.")
@@ -278,7 +283,7 @@ def _is_devbox(pid: int) -> bool:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def status(data_dir: Path | None) -> None:
     """Is the devbox running, and where."""
-    data = (data_dir or default_data_dir()).expanduser().resolve()
+    data = _data_dir(data_dir)
     st = _state(data)
     if st and _alive(st["url"]):
         click.echo(f"running on {st['url']} (pid {st['pid']}, data in {data})")
