@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,10 @@ _ACTION_COLS = (
     "org, project, domain, run, name, parent, grp, kind, spec, task_id, input_uri, run_output_base, phase, "
     "attempts, start_time, end_time, error, abort_reason, output_uri, created_at, queued_at, version, extra"
 )
+
+
+# ActionRow's fields after `run`, in column order (the run key fills the first four columns).
+_ACTION_FIELDS = tuple(f.name for f in fields(ActionRow))[1:]
 
 
 def _action(r: tuple[Any, ...]) -> ActionRow:
@@ -295,34 +299,9 @@ class Store:
         return [RunKey(*r) for r in self._conn.execute(q, args)]
 
     def _insert_action(self, a: ActionRow) -> None:
-        self._conn.execute(
-            f"INSERT INTO actions({_ACTION_COLS}) VALUES({','.join('?' * 23)})",
-            (
-                a.run.org,
-                a.run.project,
-                a.run.domain,
-                a.run.name,
-                a.name,
-                a.parent,
-                a.group,
-                a.kind,
-                a.spec,
-                a.task_id,
-                a.input_uri,
-                a.run_output_base,
-                a.phase,
-                a.attempts,
-                a.start_time,
-                a.end_time,
-                a.error,
-                a.abort_reason,
-                a.output_uri,
-                a.created_at,
-                a.queued_at,
-                a.version,
-                a.extra,
-            ),
-        )
+        r = a.run
+        values = (r.org, r.project, r.domain, r.name, *(getattr(a, f) for f in _ACTION_FIELDS))
+        self._conn.execute(f"INSERT INTO actions({_ACTION_COLS}) VALUES({','.join('?' * len(values))})", values)
 
     def insert_action(self, a: ActionRow) -> bool:
         """Insert a child action; False when one with that name exists in the run (idempotent enqueue)."""
