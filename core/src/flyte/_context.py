@@ -242,11 +242,7 @@ def reset_current(token: contextvars.Token[TaskContext | None]) -> None:
 
 def _current_data_access() -> DataAccess | None:
     tc = _current.get()
-    if tc is None or tc.data_access is None:
-        return None
-    da = tc.data_access
-    # A runtime shares one DataAccess across a run; named paths belong to the action asking.
-    return da if da.scope == tc.action.name else da.scoped(tc.action.name)
+    return tc.data_access if tc is not None else None
 
 
 _data_access.set_provider(_current_data_access)

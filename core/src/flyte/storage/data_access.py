@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,12 +39,6 @@ class DataAccess:
         """The same path for the same ``name`` on every attempt of the action (``<prefix>/named/<scope>/<name>``)."""
         base = join(self.raw_data_path, "named")
         return join(base, self.scope, name) if self.scope else join(base, name)
-
-    def scoped(self, scope: str) -> DataAccess:
-        """This data access for one action: the same prefix, named paths under ``scope``."""
-        other = copy.copy(self)
-        other.scope = scope
-        return other
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw_data_path!r})"
