@@ -67,6 +67,17 @@ def test_cli_against_the_devbox(devbox, tmp_path):
     assert r.returncode == 0 and "hello from the devbox" in r.stdout, r.stdout + r.stderr
 
 
+def test_get_runs_of_a_project_that_does_not_exist_is_an_error(devbox, tmp_path):
+    """A mistyped project listed "No runs" and exit 0, as if it were an empty project."""
+    r = flyte(devbox, "--project", "no-such-project", "get", "runs", home=tmp_path)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "Project 'no-such-project' does not exist" in r.stderr and "flyte get projects" in r.stderr
+    r = flyte(devbox, "create", "project", "--id", "empty-one", home=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = flyte(devbox, "--project", "empty-one", "get", "runs", home=tmp_path)
+    assert r.returncode == 0 and "No runs" in r.stderr, r.stdout + r.stderr
+
+
 def test_get_run_action_phase_and_limit_on_the_control_plane(devbox, tmp_path):
     """`flyte get run NAME --action a0` shows that action in full (inputs, outputs, error); --phase filters the
     actions; these options were silently ignored for runs on a control plane."""

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from flyte.remote.names import phase_name
+
 T = TypeVar("T")
 
 TERMINAL_PHASES = ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "RECOVERED")
@@ -106,15 +108,6 @@ def call(fn: Callable[[Any], Awaitable[T]]) -> T:
         if callable(getattr(e, "code", None)) and callable(getattr(e, "details", None)):
             raise click.ClickException(describe_error(e, s.target)) from None
         raise
-
-
-def phase_name(phase: int) -> str:
-    from flyteidl2.common import phase_pb2
-
-    try:
-        return phase_pb2.ActionPhase.Name(phase).removeprefix("ACTION_PHASE_")
-    except ValueError:
-        return str(phase)
 
 
 def when(ts: Any) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from flyte.cli.remote import TERMINAL_PHASES, call, output_option, phase_name, scope, settings, to_json
+from flyte.cli.remote import TERMINAL_PHASES, call, output_option, scope, settings, to_json
+from flyte.remote.names import phase_name
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 

@@ -16,7 +16,6 @@ from flyte.cli.remote import (
     call,
     output_option,
     phase_cell,
-    phase_name,
     scope,
     scope_options,
     table,
@@ -24,6 +23,7 @@ from flyte.cli.remote import (
     took,
     when,
 )
+from flyte.remote.names import phase_name
 
 
 def use_remote(run_base_dir: str | None = None) -> bool:
@@ -57,6 +57,8 @@ def remote_runs(limit: int, output: str) -> None:
 
     resp = call(fetch)
     runs = list(resp.runs)
+    if not runs:
+        _require_project(org, project)
     if resp.token:
         # on stderr: what is piped stays a clean listing
         click.echo(f"Showing the newest {len(runs)} runs; more exist (--limit {limit * 2} shows more).", err=True)
@@ -68,6 +70,26 @@ def remote_runs(limit: int, output: str) -> None:
             for r in runs]
     table(f"runs in {project}/{domain}", ["name", "task", "phase", "started", "duration"], rows,
           wrap=("task", "started"))
+
+
+def _require_project(org: str, project: str) -> None:
+    """An empty listing of a project that does not exist is a mistyped name, not "no runs": say so."""
+    from flyteidl2.project import project_service_pb2 as ps
+
+    async def get(client: Any) -> Any:
+        try:
+            return await client.project.GetProject(ps.GetProjectRequest(id=project, org=org))
+        except Exception as e:  # AdminError carries the status name; a raw grpc error a StatusCode
+            code = getattr(e, "code", None)
+            code = code() if callable(code) else code
+            if getattr(code, "name", code) == "NOT_FOUND":
+                return None
+            raise
+
+    if call(get) is None:
+        raise click.ClickException(
+            f"Project {project!r} does not exist on this control plane. `flyte get projects` lists them; "
+            f"`flyte create project --id {project}` creates it.")
 
 
 def _literal_text(lit: Any) -> str:

@@ -24,6 +24,7 @@ from flyte import _context
 from flyte._controller import Controller
 from flyte.errors import FlyteError
 from flyte.remote import io, names
+from flyte.remote.names import phase_name
 from flyte.remote.spec import SpecContext, task_spec
 from flyte.types.interface import default_inputs, inputs_to_literals, literals_to_outputs
 
@@ -35,12 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flyte.remote")
 
 _TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
-
-
-def phase_name(phase: int) -> str:
-    from flyteidl2.common import phase_pb2
-
-    return str(phase_pb2.ActionPhase.Name(phase)).removeprefix("ACTION_PHASE_")
 
 
 class ControlPlaneError(FlyteError):
@@ -285,4 +280,4 @@ class ActionsController(Controller):
             self.client = None
 
 
-__all__ = ["ActionsController", "ControlPlaneError", "phase_name"]
+__all__ = ["ActionsController", "ControlPlaneError"]

@@ -1,4 +1,4 @@
-"""Deterministic names of child actions.
+"""Names on the control plane: deterministic names of child actions, and phase names.
 
 The same parent, task, inputs and call order give the same name, so a parent that is retried
 (a new attempt of the same action) enqueues children under the names they already have: the
@@ -35,3 +35,13 @@ def cache_key(task_name: str, cache_version: str, lits: Mapping[str, Any], ignor
     skip = {ignored} if isinstance(ignored, str) else set(ignored)
     digest = inputs_digest({k: v.SerializeToString(deterministic=True) for k, v in lits.items() if k not in skip})
     return hashlib.sha256(f"{task_name}\0{cache_version}\0{digest}".encode()).hexdigest()
+
+
+def phase_name(phase: int) -> str:
+    """``ACTION_PHASE_SUCCEEDED`` -> ``SUCCEEDED``; a phase this flyteidl2 does not know prints as its number."""
+    from flyteidl2.common import phase_pb2
+
+    try:
+        return str(phase_pb2.ActionPhase.Name(phase)).removeprefix("ACTION_PHASE_")
+    except ValueError:
+        return str(phase)

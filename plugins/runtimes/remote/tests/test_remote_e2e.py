@@ -140,7 +140,7 @@ def _actions(box: Any, run_name: str) -> dict[str, str]:
         async with await connect(AdminSettings(endpoint=box.endpoint, insecure=True)) as client:
             rid = identifier_pb2.RunIdentifier(project="flytesnacks", domain="development", name=run_name)
             resp = await client.run.ListActions(rs.ListActionsRequest(run_id=rid))
-            from flyte.remote.controller import phase_name
+            from flyte.remote.names import phase_name
 
             return {a.id.name: phase_name(a.status.phase) for a in resp.actions}
 

@@ -61,7 +61,7 @@ class _Counts:
 
 async def _watch_counts(handle: Any, counts: _Counts) -> None:
     from flyte.admin import connect
-    from flyte.remote.controller import phase_name
+    from flyte.remote.names import phase_name
     from flyteidl2.workflow import run_service_pb2 as rs
 
     async with await connect(handle.target.settings) as client:
@@ -75,7 +75,7 @@ async def _watch_counts(handle: Any, counts: _Counts) -> None:
 async def _final_counts(handle: Any, counts: _Counts) -> None:
     """Every action's final phase (ListActions, page by page): the summary must not depend on the watch's timing."""
     from flyte.admin import connect
-    from flyte.remote.controller import phase_name
+    from flyte.remote.names import phase_name
     from flyteidl2.common import list_pb2
     from flyteidl2.workflow import run_service_pb2 as rs
 
@@ -94,7 +94,7 @@ async def _final_counts(handle: Any, counts: _Counts) -> None:
 async def _follow_logs(handle: Any, counts: _Counts) -> None:
     """Stream the root action's logs, attempt after attempt, until it has ended and its last stream is read."""
     from flyte.admin import connect
-    from flyte.remote.controller import phase_name
+    from flyte.remote.names import phase_name
     from flyteidl2.common import identifier_pb2
     from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
     from flyteidl2.workflow import run_service_pb2 as rs

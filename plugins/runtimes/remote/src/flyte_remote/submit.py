@@ -27,7 +27,7 @@ _PHASES = {
 
 def phase_of(phase: int) -> Phase:
     """A flyteidl2 ``ActionPhase`` as a :class:`flyte.runtime.Phase` (UNSPECIFIED: queued)."""
-    from flyte.remote.controller import phase_name
+    from flyte.remote.names import phase_name
 
     return _PHASES.get(phase_name(phase), Phase.QUEUED)
 
