@@ -24,6 +24,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("flyte.cli.build", "build", "Build the images of every environment in a file."),
     "deploy": ("flyte.cli.deploy", "deploy", "Deploy the tasks of a file or folder to the control plane."),
     "completion": ("flyte.cli.completion", "completion", "Print or install TAB completion for bash, zsh or fish."),
+    "console": ("flyte.cli.console", "console", "Serve the web console for local runs (127.0.0.1 by default)."),
 }
 
 

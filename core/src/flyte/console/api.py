@@ -1,0 +1,243 @@
+"""The console's request handler: routes, JSON answers and static files, free of any web framework.
+
+:meth:`ConsoleApp.handle` takes a method, a raw (still percent-encoded) path, a query string, headers
+and a body, and returns a :class:`Response`; ``flyte console``'s stdlib server and the devbox's ASGI
+app both call it. What it serves: the page (one ``index.html`` for every page route), the files of
+the static folder (regular files directly inside it, by name; never a symlink, never a path with a
+separator after decoding), and the JSON API of ``docs/console.md``. Nothing else: an unknown path is
+a 404 naming no file.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from flyte.console.store import BadRequest, Forbidden, NotFound, RunStore
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 500
+
+# The page's own policy (W's index.html carries the same one in a meta tag).
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+# A report is the user's HTML: scripts may run, but in an opaque origin (no cookies, no API calls as the page).
+REPORT_CSP = "sandbox allow-scripts"
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_JSON_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                              "\u2029": "\\u2029"})
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """Every header to send: content type and length, nosniff, no caching of data, then the extra ones."""
+        out = [("Content-Type", self.content_type), ("Content-Length", str(len(self.body))),
+               ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+        if not any(k.lower() == "cache-control" for k, _ in self.headers):
+            out.append(("Cache-Control", "no-store"))
+        return out + self.headers
+
+
+def json_bytes(doc: Any) -> bytes:
+    """JSON that stays inert even if a browser sniffs it as HTML: ``<``, ``>``, ``&`` are escaped."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).translate(_JSON_UNSAFE).encode()
+
+
+def _json(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status, json_bytes(doc), headers=list(headers or []))
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, {"error": message})
+
+
+#: ``authorize(headers)`` -> None when the request may go on, else why not (sent back, with a 401).
+Authorizer = Callable[[Mapping[str, str]], "str | None"]
+
+
+class ConsoleApp:
+    """The console over ``store``.
+
+    ``authorize`` (the devbox's ``--auth``) guards aborts, and every API read when ``reads_need_auth``.
+    """
+
+    def __init__(self, store: RunStore, static_dir: Path | None = None, authorize: Authorizer | None = None,
+                 reads_need_auth: bool = False) -> None:
+        self.store = store
+        self.static_dir = (static_dir or STATIC_DIR).resolve()
+        self.authorize = authorize
+        self.reads_need_auth = reads_need_auth and authorize is not None
+
+    # -- entry -----------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes = b"") -> Response:
+        """Answer one request. ``headers`` keys are lower-case; ``raw_path`` is as sent (percent-encoded)."""
+        try:
+            return self._route(method.upper(), raw_path, query, headers)
+        except NotFound as e:
+            return _error(404, str(e))
+        except Forbidden as e:
+            return _error(403, str(e))
+        except BadRequest as e:
+            return _error(400, str(e))
+        except Exception as e:  # a bug or an unreadable store: say what, keep serving
+            import logging
+
+            logging.getLogger("flyte.console").exception("console request %s %s failed", method, raw_path[:200])
+            return _error(500, f"{type(e).__name__}: {e}")
+
+    def _route(self, method: str, raw_path: str, query: str, headers: Mapping[str, str]) -> Response:
+        parts = _segments(raw_path)
+        if parts is None:
+            return _error(404, "Not found")
+        if parts and parts[0] == "api":
+            return self._api(method, parts[1:], _query(query), headers)
+        if method not in ("GET", "HEAD"):
+            return _error(405, f"{method} is not allowed here")
+        if parts and parts[0] == "static" and len(parts) == 2:
+            return self._static(parts[1])
+        if (not parts or (parts[0] == "runs" and len(parts) == 2)
+                or (parts[0] == "runs" and len(parts) == 4 and parts[2] == "actions")):
+            return self._page()
+        return _error(404, "Not found")
+
+    # -- pages and static files ----------------------------------------------------------
+
+    def _page(self) -> Response:
+        r = self._static("index.html")
+        if r.status == 200:
+            r.headers.append(("Content-Security-Policy", PAGE_CSP))
+        return r
+
+    def _static(self, name: str) -> Response:
+        if not _SEGMENT.fullmatch(name):
+            return _error(404, "Not found")
+        path = self.static_dir / name
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return _error(404, "Not found")
+        import stat
+
+        # a regular file directly in the folder; a symlink (even to a file inside) is never followed
+        if not stat.S_ISREG(st.st_mode) or path.resolve().parent != self.static_dir:
+            return _error(404, "Not found")
+        data = path.read_bytes()
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype in ("application/javascript", "image/svg+xml", "application/json"):
+            ctype += "; charset=utf-8"
+        return Response(200, data, ctype, headers=[("Cache-Control", "no-cache")])
+
+    # -- the API -----------------------------------------------------------------------
+
+    def _api(self, method: str, parts: list[str], q: dict[str, str], headers: Mapping[str, str]) -> Response:
+        store = self.store
+        if parts == ["info"]:
+            if method != "GET":
+                return _error(405, "use GET")
+            from flyte import __version__
+
+            return _json(200, {"source": store.source, "title": store.title, "can_abort": store.can_abort,
+                               "auth": self.authorize is not None, "version": __version__})
+        if parts == [] or parts[0] != "runs":
+            return _error(404, "Not found")
+        if len(parts) == 3 and parts[2] == "abort":
+            if method != "POST":
+                return _error(405, "use POST to abort a run")
+            denied = self._check(headers)
+            if denied:
+                return denied
+            return _json(200, {"phase": store.abort(parts[1])})
+        if method not in ("GET", "HEAD"):
+            return _error(405, f"{method} is not allowed here")
+        if self.reads_need_auth:
+            denied = self._check(headers)
+            if denied:
+                return denied
+        if len(parts) == 1:
+            phases = frozenset(p.strip().upper() for p in q.get("phase", "").split(",") if p.strip())
+            limit = _int(q.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+            runs, cursor = store.list_runs(phases=phases, task=q.get("task") or None, limit=limit,
+                                           since=q.get("since") or None)
+            return _json(200, {"runs": runs, "cursor": cursor})
+        run = parts[1]
+        if len(parts) == 2:
+            summary, actions, cursor = store.get_run(run, since=q.get("since") or None)
+            return _json(200, {"run": summary, "actions": actions, "cursor": cursor})
+        if len(parts) >= 4 and parts[2] == "actions":
+            action = parts[3]
+            if len(parts) == 4:
+                return _json(200, store.get_action(run, action))
+            if parts[4:] == ["logs"]:
+                offset = _int(q.get("offset"), "offset", 0, 0, 2**62)
+                return _json(200, store.logs(run, action, offset))
+            if parts[4:] == ["report"]:
+                html = store.report(run, action)
+                return Response(200, html.encode("utf-8"), "text/html; charset=utf-8",
+                                headers=[("Content-Security-Policy", REPORT_CSP)])
+        return _error(404, "Not found")
+
+    def _check(self, headers: Mapping[str, str]) -> Response | None:
+        if self.authorize is None:
+            return None
+        why = self.authorize(headers)
+        if why is None:
+            return None
+        return _json(401, {"error": why}, headers=[("WWW-Authenticate", 'Bearer realm="flyte-console"')])
+
+
+def _segments(raw_path: str) -> list[str] | None:
+    """The decoded path segments, or None when the path tries to leave where it is (``..``, ``%2f``, NUL...)."""
+    path = raw_path.split("?", 1)[0]
+    if not path.startswith("/") or "\\" in path:
+        return None
+    out = []
+    for raw in path.split("/")[1:]:
+        if raw == "":
+            continue
+        try:
+            seg = unquote(raw, errors="strict") if "%" in raw else raw
+        except UnicodeDecodeError:
+            return None
+        if seg in (".", "..") or "/" in seg or "\\" in seg or "\x00" in seg or ".." in seg:
+            return None
+        out.append(seg)
+    return out
+
+
+def _query(query: str) -> dict[str, str]:
+    try:
+        parsed = parse_qs(query, keep_blank_values=True, max_num_fields=50)
+    except ValueError as e:
+        raise BadRequest(f"Bad query string: {e}") from None
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise BadRequest(f"{name}={value[:40]!r} is not a whole number") from None
+    if not low <= n <= high:
+        raise BadRequest(f"{name}={n} is out of range ({low}..{high})")
+    return n
+
+
+__all__ = ["PAGE_CSP", "REPORT_CSP", "STATIC_DIR", "Authorizer", "ConsoleApp", "Response", "json_bytes"]

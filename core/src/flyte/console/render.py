@@ -1,0 +1,147 @@
+"""Inputs and outputs as the console shows them: flyteidl2 literals rendered to text, without their Python types.
+
+A record keeps literals, not the Python types that made them, so the type shown is read off the
+literal (``int``, ``list[str]``, ``File``, ``DataFrame``...). Values are text, cut at
+:data:`MAX_VALUE_CHARS`; URLs lose their query strings (signed-URL signatures) and anything
+:func:`flyte.storage.redaction.scrub` knows to be secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_VALUE_CHARS = 10_000
+Rendered = list[dict[str, Any]]
+
+
+def scrub_text(text: str) -> str:
+    from flyte.storage.redaction import scrub
+
+    return scrub(text)
+
+
+def _redact(url: str) -> str:
+    from flyte.storage.redaction import redact_url
+
+    return redact_url(url) if "://" in url else url.split("?", 1)[0]
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def _plain(lit: Any) -> tuple[str, Any, str | None]:
+    """``(type name, plain Python value, uri)`` of a flyteidl2 Literal."""
+    which = lit.WhichOneof("value")
+    if which == "collection":
+        items = [_plain(x) for x in lit.collection.literals]
+        inner = _common_type([t for t, _, _ in items])
+        return f"list[{inner}]", [v for _, v, _ in items], None
+    if which == "map":
+        pairs = {k: _plain(v) for k, v in lit.map.literals.items()}
+        inner = _common_type([t for t, _, _ in pairs.values()])
+        return f"dict[str, {inner}]", {k: v for k, (_, v, _) in pairs.items()}, None
+    if which == "offloaded_metadata":
+        uri = _redact(lit.offloaded_metadata.uri)
+        return "offloaded", f"<offloaded value at {uri}>", uri
+    if which != "scalar":
+        return "None", None, None
+    s = lit.scalar
+    kind = s.WhichOneof("value")
+    if kind == "primitive":
+        p = s.primitive
+        pk = p.WhichOneof("value")
+        if pk == "integer":
+            return "int", p.integer, None
+        if pk == "float_value":
+            return "float", p.float_value, None
+        if pk == "string_value":
+            return "str", p.string_value, None
+        if pk == "boolean":
+            return "bool", p.boolean, None
+        if pk == "datetime":
+            return "datetime", p.datetime.ToDatetime().isoformat(), None
+        if pk == "duration":
+            return "timedelta", str(p.duration.ToTimedelta()), None
+        return "None", None, None
+    if kind == "none_type":
+        return "None", None, None
+    if kind == "blob":
+        uri = _redact(s.blob.uri)
+        multipart = s.blob.metadata.type.dimensionality == 1
+        return ("Dir" if multipart else "File"), uri, uri
+    if kind == "structured_dataset":
+        uri = _redact(s.structured_dataset.uri)
+        fmt = s.structured_dataset.metadata.structured_dataset_type.format
+        return "DataFrame", uri + (f" ({fmt})" if fmt else ""), uri
+    if kind == "binary":
+        if s.binary.tag == "msgpack":
+            import msgpack
+
+            try:
+                return "object", msgpack.unpackb(s.binary.value, strict_map_key=False), None
+            except Exception:
+                pass
+        return "bytes", f"<{len(s.binary.value)} bytes, tag {s.binary.tag or '-'}>", None
+    if kind == "union":
+        return _plain(s.union.value)
+    if kind == "generic":
+        from google.protobuf.json_format import MessageToDict
+
+        return "dict", MessageToDict(s.generic), None
+    if kind == "error":
+        return "error", f"<error {s.error.message}>", None
+    if kind == "schema":
+        uri = _redact(s.schema.uri)
+        return "schema", uri, uri
+    return str(kind), f"<{kind}>", None
+
+
+def _common_type(types: list[str]) -> str:
+    kinds = set(types)
+    if not kinds:
+        return "Any"
+    if len(kinds) == 1:
+        return kinds.pop()
+    return " | ".join(sorted(kinds))
+
+
+def _text(type_name: str, value: Any) -> str:
+    if isinstance(value, str) and type_name in ("str", "File", "Dir", "DataFrame", "offloaded", "datetime",
+                                                "timedelta", "bytes", "error", "schema"):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def render_literal(lit: Any, name: str) -> dict[str, Any]:
+    type_name, value, uri = _plain(lit)
+    return {"name": name, "type": type_name, "value": _clip(scrub_text(_text(type_name, value))), "uri": uri}
+
+
+def render_literal_map(blob: bytes | None) -> Rendered | None:
+    """The ``Rendered`` list of a serialized ``LiteralMap`` (None when there is none)."""
+    if blob is None:
+        return None
+    from flyteidl2.core.literals_pb2 import LiteralMap
+
+    m = LiteralMap()
+    try:
+        m.ParseFromString(blob)
+    except Exception as e:
+        return [{"name": "?", "type": "unreadable", "value": f"<unreadable literal map: {e}>", "uri": None}]
+    return [render_literal(m.literals[k], k) for k in sorted(m.literals)]
+
+
+def render_literals(literals: Any) -> Rendered:
+    """The ``Rendered`` list of named literals: a mapping name -> Literal, or repeated ``NamedLiteral``."""
+    items = literals.items() if hasattr(literals, "items") else ((n.name, n.value) for n in literals)
+    return [render_literal(lit, name) for name, lit in items]
+
+
+__all__ = ["MAX_VALUE_CHARS", "Rendered", "render_literal", "render_literal_map", "render_literals", "scrub_text"]
