@@ -18,6 +18,9 @@ Container engines (module scope, one per test module, so modules never see each 
   ``podman system service``; ``podman_stack.target(builder, unavailable)`` is a
   :class:`flyte.testing.builders.BuilderTarget`.
 - ``dockerd_stack``: the same with a private dockerd.
+- ``python_base`` (session scope): a base image with this machine's Python, flyte-core and flyte-grpc
+  (:mod:`flyte_testing.python_image`); ``python_base.image(dockerd_stack)`` pushes it to that stack's
+  registry once and returns its URI, for images whose tasks really run (``FROM`` it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import pytest
 
 if TYPE_CHECKING:
     from flyte_testing.engines import Stack
+    from flyte_testing.python_image import PythonBase
     from flyte_testing.services import Service
 
 T = TypeVar("T")
@@ -115,6 +119,14 @@ def dockerd_stack() -> Iterator[Stack]:
     from flyte_testing import engines
 
     yield from _stack(engines.dockerd_stack)
+
+
+@pytest.fixture(scope="session")
+def python_base() -> PythonBase:
+    """A Python + flyte-core base image's root file system (cached across sessions); ``.image(stack)`` pushes it."""
+    from flyte_testing import python_image
+
+    return python_image.PythonBase(_started(python_image.python_rootfs))
 
 
 def pytest_report_header(config: Any) -> str | None:

@@ -27,6 +27,27 @@ def _data_dir(given: Path | None) -> Path:
 
 def _common(f):  # type: ignore[no-untyped-def]
     f = click.option(
+        "--image-builder",
+        default=None,
+        metavar="NAME",
+        help="Build images clients ask for (flyte build --builder remote, flyte run --runtime remote) with this "
+        "local builder plugin (docker, podman) on this host, and push them with this host's registry credentials.",
+    )(f)
+    f = click.option(
+        "--engine-url",
+        default=None,
+        help="The container engine's API for --executor docker|podman (unix:///... or tcp://...; default: "
+        "DOCKER_HOST or /var/run/docker.sock for docker; CONTAINER_HOST, podman's socket, or a `podman system "
+        "service` the devbox starts, for podman).",
+    )(f)
+    f = click.option(
+        "--executor",
+        type=click.Choice(["subprocess", "docker", "podman"]),
+        default="subprocess",
+        show_default=True,
+        help="How actions run: subprocesses of this machine, or containers of each task's image.",
+    )(f)
+    f = click.option(
         "--worker-path",
         "worker_paths",
         multiple=True,
@@ -73,8 +94,12 @@ def serve(
     storage: str | None,
     worker_paths: tuple[str, ...],
     concurrency: int,
+    executor: str,
+    engine_url: str | None,
+    image_builder: str | None,
 ) -> None:
     """Run the devbox in the foreground until Ctrl-C."""
+    from flyte_devbox.containers import EngineUnavailable
     from flyte_devbox.core import Settings
     from flyte_devbox.server import run
 
@@ -88,10 +113,13 @@ def serve(
         worker_paths=list(worker_paths),
         concurrency=concurrency,
         auth=auth,
+        executor=executor,
+        engine_url=engine_url,
+        image_builder=image_builder,
     )
     try:
         run(settings)
-    except OSError as e:
+    except (OSError, EngineUnavailable) as e:
         raise click.ClickException(str(e)) from e
     except Exception as e:
         if storage and type(e).__module__.startswith("flyte"):
@@ -174,6 +202,9 @@ def start(
     storage: str | None,
     worker_paths: tuple[str, ...],
     concurrency: int,
+    executor: str,
+    engine_url: str | None,
+    image_builder: str | None,
 ) -> None:
     """Start the devbox in the background and point the CLI at it."""
     data = _data_dir(data_dir)
@@ -198,6 +229,11 @@ def start(
         cmd += ["--worker-path", str(Path(p).resolve())]
     if storage:
         cmd += ["--storage", storage]
+    cmd += ["--executor", executor]
+    if engine_url:
+        cmd += ["--engine-url", engine_url]
+    if image_builder:
+        cmd += ["--image-builder", image_builder]
     import subprocess
 
     log = (data / "devbox.log").open("ab")

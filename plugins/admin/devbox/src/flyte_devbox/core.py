@@ -38,6 +38,9 @@ class Settings:
     auth: bool = False
     max_message_bytes: int = 16 * 1024 * 1024
     kill_grace_s: float = 2.0
+    image_builder: str | None = None  # --image-builder: the local builder plugin that builds images (images.py)
+    executor: str = "subprocess"  # or docker / podman: each action in a container of its image
+    engine_url: str | None = None  # the container engine's API (default: DOCKER_HOST / podman's socket)
 
     @property
     def state_db(self) -> Path:
@@ -70,7 +73,12 @@ class Devbox:
         self.data: DataStore = (
             BucketStore(settings.storage) if settings.storage else LocalStore(settings.files_dir, self.signer)
         )
-        self.executor = Executor(self)
+        if settings.executor == "subprocess":
+            self.executor = Executor(self)
+        else:
+            from flyte_devbox.containers import ContainerExecutor
+
+            self.executor = ContainerExecutor(self)
         # Runs without inputs share one empty inputs.pb (no object written per run).
         self.empty_inputs = self.data.join(self.data.root, "inputs", "empty", "inputs.pb")
         self._empty_written = False
@@ -79,6 +87,12 @@ class Devbox:
     @property
     def url(self) -> str:
         return f"http://{self.settings.host}:{self.settings.port}"
+
+    @property
+    def cluster_name(self) -> str:
+        """What SelectCluster answers: ``devbox``, or ``devbox-docker``/``devbox-podman`` (actions need images)."""
+        ex = self.settings.executor
+        return "devbox" if ex == "subprocess" else f"devbox-{ex}"
 
     @property
     def endpoint(self) -> str:

@@ -79,7 +79,7 @@ class Executor:
         # nested calls deeper than the limit would otherwise wait for each other forever.
         self._open_children: dict[tuple[RunKey, str], int] = {}
         self._tasks: dict[tuple[RunKey, str], asyncio.Task[None]] = {}
-        self._procs: dict[tuple[RunKey, str], subprocess.Popen[bytes]] = {}
+        self._procs: dict[tuple[RunKey, str], Running] = {}
 
     # ---- public ---------------------------------------------------------------------------------
 
@@ -153,8 +153,7 @@ class Executor:
             timer.cancel()
         proc = self._procs.pop(key, None)
         if proc is not None:
-            _kill_tree(proc.pid, signal.SIGKILL)
-            asyncio.get_running_loop().run_in_executor(None, kill_by_token, _attempt_token(row, row.attempts))
+            proc.kill()
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
@@ -166,14 +165,18 @@ class Executor:
                 at.phase = phase_pb2.ACTION_PHASE_ABORTED
                 self.box.store.put_attempt(row, at)
 
-    def recover_interrupted(self, row: ActionRow) -> None:
-        """The devbox died while this action ran: kill leftovers, fail the attempt, retry per policy."""
+    def _kill_leftovers(self, row: ActionRow) -> None:
+        """Kill what an attempt started before the devbox died (``row.extra`` is what ``Running.ident`` was)."""
         if row.extra:
             with contextlib.suppress(ValueError):
                 pid = int(row.extra.decode())
                 if _is_our_process(pid, _attempt_token(row, row.attempts)):
                     _kill_tree(pid, signal.SIGKILL)
         kill_by_token(_attempt_token(row, row.attempts))
+
+    def recover_interrupted(self, row: ActionRow) -> None:
+        """The devbox died while this action ran: kill leftovers, fail the attempt, retry per policy."""
+        self._kill_leftovers(row)
         err = system_error("DevboxRestarted", "the devbox stopped while this attempt was running")
         self._fail_attempt(row, row.attempts, err)
         spec = task_definition_pb2.TaskSpec.FromString(row.spec or b"")
@@ -192,7 +195,7 @@ class Executor:
         for timer in self._timers.values():
             timer.cancel()
         for key, proc in list(self._procs.items()):
-            _kill_tree(proc.pid, signal.SIGKILL)
+            proc.kill()
             self._procs.pop(key, None)
         tasks = list(self._tasks.values())
         for t in tasks:
@@ -288,43 +291,31 @@ class Executor:
         if not argv:
             err = user_error("NoCommand", f"task {spec.task_template.id.name} has no container command or args to run")
             return self._end_attempt(row, at, _Outcome(phase_pb2.ACTION_PHASE_FAILED, err))
-        exe = shutil.which(argv[0], path=env.get("PATH"))
-        if exe is None:
-            err = system_error(
-                "CommandNotFound",
-                f"'{argv[0]}' was not found on the action's PATH; start the devbox with --worker-path DIR "
-                "pointing at the folder that holds the SDK's worker entry point",
-            )
-            return self._end_attempt(row, at, _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=False))
 
         if attempt == 1 or row.phase != phase_pb2.ACTION_PHASE_RUNNING:
             if attempt == 1:
                 row.start_time = now
             row.phase = phase_pb2.ACTION_PHASE_RUNNING
         key = (rk, row.name)
-        spawn = asyncio.get_running_loop().run_in_executor(None, _spawn, [exe, *argv[1:]], work, env, logs)
-        try:
-            proc = await asyncio.shield(spawn)
-        except asyncio.CancelledError:
-            spawn.add_done_callback(_kill_spawned)
-            raise
+        launched = await self._launch(row, spec, attempt, argv, env, work, logs)
+        if isinstance(launched, _Outcome):
+            return self._end_attempt(row, at, launched)
+        proc = launched
         self._procs[key] = proc
-        row.extra = str(proc.pid).encode()
+        row.extra = proc.ident.encode()
         box.save(row)
         timed_out = False
         try:
-            await asyncio.wait_for(_wait(proc), limit)
+            await asyncio.wait_for(proc.wait(), limit)
         except TimeoutError:
             timed_out = True
-            await self._terminate(proc)
+            await proc.terminate(self.box.settings.kill_grace_s)
         except asyncio.CancelledError:
-            _kill_tree(proc.pid, signal.SIGKILL)
+            proc.kill()
             raise
         finally:
             self._procs.pop(key, None)
-            _kill_tree(proc.pid, signal.SIGKILL)  # leftovers of the group
-            # ... and descendants that left it (setsid, double fork): they still carry the token.
-            asyncio.get_running_loop().run_in_executor(None, kill_by_token, _attempt_token(row, attempt))
+            proc.kill()  # leftovers
         if timed_out:
             deadline_hit = deadline_s > 0 and time.time() >= row.created_at + deadline_s - 0.05
             what = f"deadline of {deadline_s:g}s" if deadline_hit else f"max runtime of {limit:g}s"
@@ -336,6 +327,33 @@ class Executor:
             )
         outcome = await self._read_outcome(prefix, proc.returncode or 0, logs, spec)
         return self._end_attempt(row, at, outcome)
+
+    async def _launch(
+        self,
+        row: ActionRow,
+        spec: task_definition_pb2.TaskSpec,
+        attempt: int,
+        argv: list[str],
+        env: dict[str, str],
+        work: Path,
+        logs: Path,
+    ) -> Running | _Outcome:
+        """Start one attempt (``argv`` with ``env`` in ``work``, output to ``logs/stdout|stderr``), or say why not."""
+        exe = shutil.which(argv[0], path=env.get("PATH"))
+        if exe is None:
+            err = system_error(
+                "CommandNotFound",
+                f"'{argv[0]}' was not found on the action's PATH; start the devbox with --worker-path DIR "
+                "pointing at the folder that holds the SDK's worker entry point",
+            )
+            return _Outcome(phase_pb2.ACTION_PHASE_FAILED, err, retryable=False)
+        spawn = asyncio.get_running_loop().run_in_executor(None, _spawn, [exe, *argv[1:]], work, env, logs)
+        try:
+            proc = await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            spawn.add_done_callback(_kill_spawned)
+            raise
+        return _Process(proc, _attempt_token(row, attempt))
 
     async def _read_outcome(self, prefix: str, code: int, logs: Path, spec: task_definition_pb2.TaskSpec) -> _Outcome:
         data = self.box.data
@@ -387,19 +405,11 @@ class Executor:
                 self.box.store.put_attempt(row, at)
         row.error = err.SerializeToString()
 
-    async def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
-        _kill_tree(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(_wait(proc), self.box.settings.kill_grace_s)
-        except TimeoutError:
-            _kill_tree(proc.pid, signal.SIGKILL)
-            await _wait(proc)
-
     def _env(
         self, row: ActionRow, spec: task_definition_pb2.TaskSpec, run_spec: run_pb2.RunSpec, attempt: int, work: Path
     ) -> dict[str, str]:
+        """The devbox's own environment, PATH with the worker paths, then :meth:`_action_env`."""
         s = self.box.settings
-        rk = row.run
         env = dict(os.environ)
         paths = [str(Path(p).resolve()) for p in s.worker_paths]
         # Last resort: the devbox's own environment's scripts (`flyte devbox start` from a virtualenv that
@@ -407,6 +417,18 @@ class Executor:
         # python is a symlink to the base interpreter, whose folder holds none of the venv's scripts.
         own_bin = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([*paths, env.get("PATH", os.defpath), own_bin])
+        env.update(self._action_env(row, spec, run_spec, attempt, work))
+        return env
+
+    def _action_env(
+        self, row: ActionRow, spec: task_definition_pb2.TaskSpec, run_spec: run_pb2.RunSpec, attempt: int, work: Path
+    ) -> dict[str, str]:
+        """What the backend sets for an attempt: the contract's variables, the run's and container's env, secrets.
+
+        Raises LookupError naming a secret the task needs that does not exist.
+        """
+        rk = row.run
+        env: dict[str, str] = {}
         env.update(
             {
                 "ACTION_NAME": row.name,
@@ -450,6 +472,49 @@ class Executor:
                 var = sec.env_var or name.replace("-", "_").upper()
                 env[var] = value.decode(errors="replace")
         return env
+
+
+class Running:
+    """One started attempt, as the executor drives it: wait for it, stop it, kill what is left of it."""
+
+    ident: str  # kept in the action's row while it runs: what a restarted devbox looks for
+    returncode: int | None
+
+    async def wait(self) -> int:
+        raise NotImplementedError
+
+    async def terminate(self, grace_s: float) -> None:
+        """Ask it to stop, then kill it after ``grace_s``; returns once it has exited."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """Kill it and everything it started, now (idempotent; must not block the event loop)."""
+        raise NotImplementedError
+
+
+class _Process(Running):
+    def __init__(self, proc: subprocess.Popen[bytes], token: str) -> None:
+        self.proc = proc
+        self.token = token
+        self.ident = str(proc.pid)
+        self.returncode = None
+
+    async def wait(self) -> int:
+        self.returncode = await _wait(self.proc)
+        return self.returncode
+
+    async def terminate(self, grace_s: float) -> None:
+        _kill_tree(self.proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.wait(), grace_s)
+        except TimeoutError:
+            _kill_tree(self.proc.pid, signal.SIGKILL)
+            await self.wait()
+
+    def kill(self) -> None:
+        _kill_tree(self.proc.pid, signal.SIGKILL)  # leftovers of the group
+        # ... and descendants that left it (setsid, double fork): they still carry the token.
+        asyncio.get_running_loop().run_in_executor(None, kill_by_token, self.token)
 
 
 def _prepare(folders: tuple[Path, ...]) -> None:

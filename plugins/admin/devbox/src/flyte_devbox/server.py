@@ -78,7 +78,7 @@ def _apps(box: Devbox, auth: Any) -> dict[str, Any]:
     kw: dict[str, Any] = {"read_max_bytes": box.settings.max_message_bytes}
     guarded = dict(kw, interceptors=(auth,) if auth is not None else ())
     apps = [
-        clc.ClusterServiceASGIApplication(s.ClusterService(), **guarded),
+        clc.ClusterServiceASGIApplication(s.ClusterService(box.cluster_name), **guarded),
         pjc.ProjectServiceASGIApplication(s.ProjectService(box), **guarded),
         tsc.TaskServiceASGIApplication(s.TaskService(box), **guarded),
         rsc.RunServiceASGIApplication(r.RunService(runs), **guarded),

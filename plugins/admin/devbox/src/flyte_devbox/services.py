@@ -41,9 +41,14 @@ MAX_URL_EXPIRY_S = 7 * 24 * 3600
 
 
 class ClusterService(clc.ClusterService):
+    def __init__(self, cluster: str = "devbox") -> None:
+        # "devbox": actions run as subprocesses, images are not needed (flyte-remote skips building them);
+        # "devbox-docker"/"devbox-podman": actions run in their images, which clients build as for a cluster.
+        self.cluster = cluster
+
     async def select_cluster(self, request: clp.SelectClusterRequest, ctx: RequestContext) -> clp.SelectClusterResponse:
         # An empty endpoint tells clients to keep using this one.
-        return clp.SelectClusterResponse(cluster_endpoint="", cluster="devbox")
+        return clp.SelectClusterResponse(cluster_endpoint="", cluster=self.cluster)
 
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

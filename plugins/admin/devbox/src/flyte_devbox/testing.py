@@ -28,6 +28,8 @@ class DevboxProcess:
         concurrency: int = 8,
         env: dict[str, str] | None = None,
         storage: str | None = None,
+        executor: str = "subprocess",
+        engine_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
@@ -36,6 +38,8 @@ class DevboxProcess:
         self.concurrency = concurrency
         self.env = env
         self.storage = storage
+        self.executor = executor
+        self.engine_url = engine_url
         self.proc: subprocess.Popen[bytes] | None = None
         self.client_id: str | None = None
         self.client_secret: str | None = None
@@ -69,6 +73,10 @@ class DevboxProcess:
             cmd += ["--worker-path", p]
         if self.storage:
             cmd += ["--storage", self.storage]
+        if self.executor != "subprocess":
+            cmd += ["--executor", self.executor]
+        if self.engine_url:
+            cmd += ["--engine-url", self.engine_url]
         env = dict(os.environ if self.env is None else self.env)
         log = (self.data_dir / "devbox.log").open("ab")
         t0 = time.perf_counter()
