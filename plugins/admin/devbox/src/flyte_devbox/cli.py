@@ -103,6 +103,8 @@ def serve(
     from flyte_devbox.core import Settings
     from flyte_devbox.server import run
 
+    if image_builder:
+        _check_image_builder(image_builder)
     data = _data_dir(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     settings = Settings(
@@ -125,6 +127,21 @@ def serve(
         if storage and type(e).__module__.startswith("flyte"):
             raise click.ClickException(f"--storage {storage}: {e}") from e
         raise
+
+
+def _check_image_builder(name: str) -> None:
+    """An unknown builder is an error; one whose engine is not answering now is a warning (it may start later)."""
+    from flyte.errors import FlyteError
+
+    from flyte_devbox.images import check_builder
+
+    try:
+        why = check_builder(name)
+    except FlyteError as e:
+        raise click.ClickException(f"--image-builder {name}: {e}") from None
+    if why:
+        click.echo(f"warning: --image-builder {name} cannot build on this host now ({why}); "
+                   "image builds fail until it can", err=True)
 
 
 def _state(data: Path) -> dict[str, Any] | None:

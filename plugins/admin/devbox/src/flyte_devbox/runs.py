@@ -24,6 +24,7 @@ from flyte_devbox import convert as cv
 from flyte_devbox.convert import fail, org_of, require
 from flyte_devbox.core import Devbox, new_run_name
 from flyte_devbox.datastore import DataStore
+from flyte_devbox.images import check_enabled
 from flyte_devbox.pod import MISSING, primary_container
 from flyte_devbox.store import ActionRow, RunKey
 
@@ -110,6 +111,7 @@ class Runs:
         elif which == "task_id":
             t = req.task_id
             cv.require_task_id(t)
+            check_enabled(self.box, t.project, t.domain, t.name)  # the build task of a devbox that builds no images
             hit = self.box.store.get_task(org_of(t.org), t.project, t.domain, t.name, t.version)
             if hit is None:
                 fail(Code.NOT_FOUND, f"task {t.project}/{t.domain}/{t.name}:{t.version} not found; deploy it first")

@@ -71,6 +71,7 @@ def _apps(box: Devbox, auth: Any) -> dict[str, Any]:
     from flyteidl2.workflow import run_service_connect as rsc
     from flyteidl2.workflow import state_service_connect as ssc
 
+    from flyte_devbox import images as im
     from flyte_devbox import runs as r
     from flyte_devbox import services as s
 
@@ -87,6 +88,7 @@ def _apps(box: Devbox, auth: Any) -> dict[str, Any]:
         qsc.QueueServiceASGIApplication(r.QueueService(runs), **guarded),
         ssc.StateServiceASGIApplication(r.StateService(runs), **guarded),
         secc.SecretServiceASGIApplication(s.SecretService(box), **guarded),
+        im.isc.ImageServiceASGIApplication(im.ImageService(box), **guarded),
         authc.AuthMetadataServiceASGIApplication(s.AuthMetadataService(box), **kw),
         idc.IdentityServiceASGIApplication(
             s.IdentityService(auth.client_id) if auth is not None else s.IdentityService(), **guarded
@@ -201,6 +203,10 @@ async def serve(
     settings.port = sock.getsockname()[1]
     box = Devbox(settings)
     box.set_port(settings.port)
+    if settings.image_builder:
+        from flyte_devbox.images import enable_builds
+
+        enable_builds(box)
     auth = None
     if settings.auth:
         from flyte_devbox.auth import Auth

@@ -34,6 +34,7 @@ from flyteidl2.task import task_service_pb2 as tsp
 from flyte_devbox import convert as cv
 from flyte_devbox.convert import fail, org_of, require
 from flyte_devbox.core import Devbox
+from flyte_devbox.images import check_enabled
 from flyte_devbox.pod import MISSING, primary_container
 from flyte_devbox.runs import Runs, action_data, page
 
@@ -134,6 +135,7 @@ class TaskService(tsc.TaskService):
     ) -> tsp.GetTaskDetailsResponse:
         t = request.task_id
         cv.require_task_id(t)
+        check_enabled(self.box, t.project, t.domain, t.name)
         hit = self.box.store.get_task(org_of(t.org), t.project, t.domain, t.name, t.version)
         if hit is None:
             fail(Code.NOT_FOUND, f"task {t.project}/{t.domain}/{t.name}:{t.version} not found")
@@ -170,6 +172,7 @@ class TaskService(tsc.TaskService):
         n = request.task_name
         for f in ("project", "domain", "name"):
             require(getattr(n, f), f"task_name.{f}")
+        check_enabled(self.box, n.project, n.domain, n.name)
         limit, offset = page(request.request)
         rows = self.box.store.list_versions(org_of(n.org), n.project, n.domain, n.name)
         versions = [

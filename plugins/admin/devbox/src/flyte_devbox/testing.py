@@ -30,6 +30,7 @@ class DevboxProcess:
         storage: str | None = None,
         executor: str = "subprocess",
         engine_url: str | None = None,
+        image_builder: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
@@ -40,6 +41,7 @@ class DevboxProcess:
         self.storage = storage
         self.executor = executor
         self.engine_url = engine_url
+        self.image_builder = image_builder
         self.proc: subprocess.Popen[bytes] | None = None
         self.client_id: str | None = None
         self.client_secret: str | None = None
@@ -77,6 +79,8 @@ class DevboxProcess:
             cmd += ["--executor", self.executor]
         if self.engine_url:
             cmd += ["--engine-url", self.engine_url]
+        if self.image_builder:
+            cmd += ["--image-builder", self.image_builder]
         env = dict(os.environ if self.env is None else self.env)
         log = (self.data_dir / "devbox.log").open("ab")
         t0 = time.perf_counter()

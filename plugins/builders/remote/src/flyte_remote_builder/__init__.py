@@ -1,0 +1,1 @@
+"""flyte-remote-builder: build flyte images on the control plane (``--builder remote``)."""

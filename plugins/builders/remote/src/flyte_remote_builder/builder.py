@@ -1,0 +1,346 @@
+"""The ``remote`` image builder: the control plane builds and pushes, this machine needs no engine.
+
+How an image is made sure of (the official remote builder's wire shape):
+
+1. ``exists(uri)``: ``ImageService.GetImage`` for ``name:tag`` (the repository's last component and the
+   content-hash tag). The image exists when the control plane answers with exactly ``uri``.
+2. ``build(image)``: the image's ``ImageSpec`` and a tarball of the files its layers copy go up through
+   DataProxy signed URLs (content-addressed: an unchanged context is not sent again); then a run of the
+   control plane's system task ``build-image`` (project ``system``, domain ``production`` or
+   ``FLYTE_IMAGEBUILDER_TASK_DOMAIN``, latest version) with the inputs ``spec``, ``context`` and
+   ``target_image``. Its log is streamed (``TailLogs``) to ``on_output`` while it runs (``flyte build``'s
+   live display); a failed build raises :class:`~flyte.images.errors.ImageBuildError` with the failing
+   step and the log's last lines (or the registry error the control plane met, as the same class).
+
+Where runs go (org, project, domain) and how to reach the control plane come from the flyte config
+(``admin.endpoint``...) or ``flyte.init``, like any remote run. Options: ``project``, ``domain`` (of the
+build runs), ``timeout`` (seconds a build may take, default 3600), ``endpoint`` and ``insecure`` (another
+control plane than the configured one).
+
+Example::
+
+    from flyte.images import build_images
+    build_images([env.image], builder="remote")   # flyte build FILE --builder remote
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte.images.builder import ImageBuilder, OutputCallback
+from flyte.images.buildlog import BuildLog
+from flyte.images.credentials import split_reference
+from flyte.images.errors import (
+    BuilderUnavailableError,
+    ImageBuildError,
+    RegistryAuthError,
+    RegistryError,
+    RegistryUnreachableError,
+)
+
+if TYPE_CHECKING:
+    from flyte import Image
+    from flyte.remote.connection import Target
+
+BUILD_TASK_NAME = "build-image"
+BUILD_TASK_PROJECT = "system"
+DEFAULT_TIMEOUT = 3600.0
+_LOG_MARK = "\n--- build output (last lines) ---\n"
+
+
+def build_task_domain() -> str:
+    return os.environ.get("FLYTE_IMAGEBUILDER_TASK_DOMAIN", "production")
+
+
+def short_name(uri: str) -> str:
+    """``host:5000/a/b:tag`` -> ``b:tag``: what ``GetImage`` is asked for (as the official client does)."""
+    _host, repo, tag = split_reference(uri)
+    return f"{repo.rsplit('/', 1)[-1]}:{tag}"
+
+
+def _status(e: BaseException) -> str:
+    code = getattr(e, "code", None)
+    if callable(code):
+        try:
+            return str(code().name)
+        except Exception:
+            return ""
+    return code if isinstance(code, str) else ""
+
+
+def _details(e: BaseException) -> str:
+    details = getattr(e, "details", None)
+    text = details() if callable(details) else None
+    return str(text or e)
+
+
+def _sync(coro: Any) -> Any:
+    """Run ``coro`` to completion from sync code, also when the caller is inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class RemoteBuilder(ImageBuilder):
+    """Builds on the control plane (see the module docstring)."""
+
+    name = "remote"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.timeout = float(options.get("timeout") or DEFAULT_TIMEOUT)
+
+    def __repr__(self) -> str:
+        return f"RemoteBuilder({self.options.get('project') or ''}{'/' if self.options.get('domain') else ''}" \
+               f"{self.options.get('domain') or ''})"
+
+    # -- where ---------------------------------------------------------------------------------------
+
+    def target(self) -> Target:
+        """The control plane and the project/domain build runs go to: the ``endpoint`` option (with
+        ``insecure``), else the configured control plane."""
+        from flyte.remote.connection import DEFAULT_DOMAIN, DEFAULT_PROJECT, Target, target
+
+        project, domain = self.options.get("project"), self.options.get("domain")
+        if not self.options.get("endpoint"):
+            return target(project, domain)
+        from flyte.admin import AdminSettings
+
+        settings = AdminSettings.from_config(endpoint=str(self.options["endpoint"]),
+                                             insecure=bool(self.options.get("insecure", False)))
+        return Target(settings=settings, org=settings.org or "", project=project or settings.project or DEFAULT_PROJECT,
+                      domain=domain or settings.domain or DEFAULT_DOMAIN)
+
+    async def _connect(self, t: Target) -> Any:
+        from flyte.admin import connect
+
+        return await connect(t.settings)
+
+    def _unreachable(self, t: Target, e: BaseException) -> BuilderUnavailableError:
+        return BuilderUnavailableError(
+            f"no control plane answering at {t.settings.endpoint} ({_status(e) or type(e).__name__}: {_details(e)}); "
+            "is it running (flyte devbox start), and are admin.endpoint and admin.insecure right?")
+
+    async def _build_task(self, client: Any, t: Target) -> Any:
+        """The TaskIdentifier of the latest version of the control plane's build task."""
+        from flyteidl2.common import list_pb2
+        from flyteidl2.task import task_definition_pb2 as td
+        from flyteidl2.task import task_service_pb2 as ts
+
+        domain = build_task_domain()
+        name = td.TaskName(org=t.org, project=BUILD_TASK_PROJECT, domain=domain, name=BUILD_TASK_NAME)
+        try:
+            resp = await client.task.ListVersions(ts.ListVersionsRequest(
+                task_name=name, request=list_pb2.ListRequest(limit=1)))
+        except Exception as e:
+            status = _status(e)
+            if status == "FAILED_PRECONDITION":
+                raise BuilderUnavailableError(f"the control plane at {t.settings.endpoint} answered: {_details(e)}") \
+                    from None
+            if status in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "UNKNOWN"):
+                raise self._unreachable(t, e) from None
+            if status != "NOT_FOUND":
+                raise
+            resp = None
+        if resp is None or not resp.versions:
+            raise BuilderUnavailableError(
+                f"the control plane at {t.settings.endpoint} has no image build task "
+                f"({BUILD_TASK_PROJECT}/{domain}/{BUILD_TASK_NAME}); for flyte-devbox, start it with "
+                "--image-builder docker (or podman)")
+        return td.TaskIdentifier(org=t.org, project=BUILD_TASK_PROJECT, domain=domain, name=BUILD_TASK_NAME,
+                                 version=resp.versions[0].version)
+
+    # -- the ImageBuilder interface ------------------------------------------------------------------
+
+    def check_available(self) -> str | None:
+        from flyte.errors import ConfigError
+
+        try:
+            t = self.target()
+        except ConfigError as e:
+            return f"no control plane is configured ({e})"
+
+        async def ask() -> None:
+            async with await self._connect(t) as client:
+                await self._build_task(client, t)
+
+        try:
+            _sync(ask())
+        except BuilderUnavailableError as e:
+            return str(e)
+        except Exception as e:
+            return str(self._unreachable(t, e))
+        return None
+
+    def exists(self, uri: str) -> bool:
+        """Whether the control plane has ``uri`` (``GetImage``). Raises when it cannot tell."""
+        return bool(_sync(self.exists_async(uri)))
+
+    async def exists_async(self, uri: str) -> bool:
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.imagebuilder import definition_pb2, payload_pb2
+
+        t = self.target()
+        req = payload_pb2.GetImageRequest(
+            id=definition_pb2.ImageIdentifier(name=short_name(uri)), organization=t.org,
+            project_id=identifier_pb2.ProjectIdentifier(organization=t.org, domain=t.domain, name=t.project))
+        try:
+            async with await self._connect(t) as client:
+                resp = await client.image.GetImage(req)
+        except Exception as e:
+            status = _status(e)
+            if status == "NOT_FOUND":
+                return False
+            if status == "UNAVAILABLE" and "registry" in _details(e):
+                # the control plane is there, the image's registry did not answer it
+                raise RegistryUnreachableError(f"{_details(e)} (asked by the control plane at "
+                                               f"{t.settings.endpoint})", registry=split_reference(uri)[0]) from None
+            if status == "UNAVAILABLE" or status == "DEADLINE_EXCEEDED":
+                why = self.check_available() or str(self._unreachable(t, e))
+                raise BuilderUnavailableError(f"image builder 'remote' cannot run here: {why}") from None
+            raise RegistryError(f"the control plane at {t.settings.endpoint} could not tell whether {uri} exists: "
+                                f"{status}: {_details(e)}", registry=split_reference(uri)[0]) from None
+        return str(resp.image.fqin) == uri
+
+    def build(self, image: Image, *, push: bool = True, on_output: OutputCallback | None = None) -> str:
+        if not push:
+            raise ImageBuildError(
+                f"{image.uri}: the remote builder builds on the control plane, which always pushes; build with "
+                "--push, or use a local builder (--builder docker or podman) to keep an image on this machine",
+                uri=image.uri)
+        return str(_sync(self.build_async(image, on_output=on_output)))
+
+    async def build_async(self, image: Image, *, on_output: OutputCallback | None = None) -> str:
+        from flyte.storage.dataproxy import DataProxyClient, StubAdapter
+
+        from flyte_remote_builder.spec import image_spec, write_context
+
+        uri = image.uri
+        if "/" not in uri:
+            raise ImageBuildError(f"{uri}: the image names no registry for the control plane to push to; set "
+                                  "image.registry or Image.clone(registry=...)", uri=uri)
+        spec, files = image_spec(image)
+        t = self.target()
+        log = BuildLog(on_output)
+        try:
+            client = await self._connect(t)
+        except Exception as e:
+            raise self._unreachable(t, e) from None
+        async with client:
+            task_id = await self._build_task(client, t)
+            dp = DataProxyClient(StubAdapter(client.dataproxy, timeout=t.settings.timeout), project=t.project,
+                                 domain=t.domain, org=t.org)
+            with tempfile.TemporaryDirectory(prefix="flyte-remote-build-") as tmp:
+                spec_file = Path(tmp) / "spec.pb"
+                spec_file.write_bytes(spec.SerializeToString(deterministic=True))
+                spec_uri = (await dp.upload_file(spec_file)).native_url
+                tarball = await asyncio.to_thread(write_context, files, Path(tmp) / "context.tar.gz")
+                context_uri = (await dp.upload_file(tarball)).native_url if tarball is not None else ""
+            log.add(f"uploaded the image spec and a build context of {len(files)} files" if files
+                    else "uploaded the image spec (no build context: no layer copies files)")
+            run = await self._start(client, t, task_id, spec_uri, context_uri, uri)
+            log.add(f"build run {run.name} started on {t.settings.endpoint}")
+            phase, error = await self._follow(client, run, log)
+            if phase != "SUCCEEDED":
+                raise self._failure(uri, phase, error, log)
+            return await self._output(client, run) or uri
+
+    # -- the build run -------------------------------------------------------------------------------
+
+    async def _start(self, client: Any, t: Target, task_id: Any, spec_uri: str, context_uri: str, uri: str) -> Any:
+        from flyte.remote.io import inputs_message
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.core import literals_pb2
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        def s(v: str) -> Any:
+            return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(string_value=v)))
+
+        inputs = inputs_message({"spec": s(spec_uri), "context": s(context_uri), "target_image": s(uri)})
+        req = rs.CreateRunRequest(task_id=task_id, inputs=inputs,
+                                  project_id=identifier_pb2.ProjectIdentifier(organization=t.org, name=t.project,
+                                                                              domain=t.domain))
+        try:
+            resp = await client.run.CreateRun(req)
+        except Exception as e:
+            if _status(e) == "FAILED_PRECONDITION":
+                raise BuilderUnavailableError(f"the control plane at {t.settings.endpoint} answered: {_details(e)}") \
+                    from None
+            raise
+        return resp.run.action.id.run
+
+    async def _follow(self, client: Any, run: Any, log: BuildLog) -> tuple[str, Any]:
+        """Stream the build's log into ``log`` until the run ends; (phase name, error info)."""
+        from flyte.remote.names import phase_name
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        aid = identifier_pb2.ActionIdentifier(run=run, name="a0")
+        deadline = time.monotonic() + self.timeout
+
+        async def tail() -> None:
+            async for resp in client.watch(client.dataproxy.TailLogs, dp.TailLogsRequest(action_id=aid, attempt=1)):
+                for logs in resp.logs:
+                    for line in logs.lines:
+                        log.add(line.message)
+
+        tailing = asyncio.ensure_future(tail())
+        try:
+            async for resp in client.watch(client.run.WatchRunDetails, rs.WatchRunDetailsRequest(run_id=run)):
+                action = resp.details.action
+                name = phase_name(action.status.phase)
+                if name in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
+                    # the log ends with the attempt: let it drain before judging
+                    with_timeout = max(1.0, min(30.0, deadline - time.monotonic()))
+                    with contextlib.suppress(Exception):  # a log that does not end in time is not the verdict
+                        await asyncio.wait_for(asyncio.shield(tailing), with_timeout)
+                    return name, action.error_info
+                if time.monotonic() > deadline:
+                    await client.run.AbortRun(rs.AbortRunRequest(run_id=run, reason="build timed out"))
+                    raise ImageBuildError(f"the build run {run.name} took longer than {self.timeout:.0f}s and was "
+                                          "aborted (the remote builder's timeout option)")
+        finally:
+            tailing.cancel()
+        return "UNKNOWN", None
+
+    async def _output(self, client: Any, run: Any) -> str:
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.workflow import run_service_pb2 as rs
+
+        aid = identifier_pb2.ActionIdentifier(run=run, name="a0")
+        resp = await client.run.GetActionData(rs.GetActionDataRequest(action_id=aid))
+        for nl in resp.outputs.literals:
+            return str(nl.value.scalar.primitive.string_value)
+        return ""
+
+    def _failure(self, uri: str, phase: str, error: Any, log: BuildLog) -> Exception:
+        code = str(getattr(error, "code", "") or "")
+        message = str(getattr(error, "message", "") or f"the build run ended {phase}")
+        summary = message.split(_LOG_MARK, 1)[0].strip()
+        registry = split_reference(uri)[0]
+        if code == "RegistryAuthError":
+            return RegistryAuthError(summary, registry=registry)
+        if code == "RegistryUnreachableError":
+            return RegistryUnreachableError(summary, registry=registry)
+        if code == "RegistryError":
+            return RegistryError(summary, registry=registry)
+        if code == "BuilderUnavailableError":
+            return BuilderUnavailableError(f"the control plane's builder cannot build: {summary}")
+        step = log.step
+        if step is None and "at step `" in summary:
+            step = summary.split("at step `", 1)[1].split("`", 1)[0]
+        body = "\n".join(log.lines[-25:]) if log.lines else message.partition(_LOG_MARK)[2]
+        text = f"{summary}{_LOG_MARK}{body}" if body else summary
+        return ImageBuildError(text, uri=uri, step=step, log="\n".join(log.lines), summary=summary)
