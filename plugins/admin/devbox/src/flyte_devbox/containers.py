@@ -41,6 +41,7 @@ from flyteidl2.common import phase_pb2
 from flyteidl2.task import task_definition_pb2
 
 from flyte_devbox.executor import Executor, Running, _attempt_token, _Outcome, system_error
+from flyte_devbox.images import runs_on_host
 from flyte_devbox.pod import primary_container
 
 if TYPE_CHECKING:
@@ -315,6 +316,8 @@ class ContainerExecutor(Executor):
             log.warning("removed %d container(s) left by an earlier run of this devbox", n)
 
     def _env(self, row, spec, run_spec, attempt, work):  # type: ignore[no-untyped-def]
+        if runs_on_host(spec):  # the image build task (flyte_devbox.images): a subprocess of this host
+            return super()._env(row, spec, run_spec, attempt, work)
         env = {k: v for k, v in os.environ.items()
                if k.startswith(PASSTHROUGH_PREFIXES) or k in PASSTHROUGH_NAMES}
         env.update(self._action_env(row, spec, run_spec, attempt, work))
@@ -349,6 +352,8 @@ class ContainerExecutor(Executor):
         work: Path,
         logs: Path,
     ) -> Running | _Outcome:
+        if runs_on_host(spec):
+            return await super()._launch(row, spec, attempt, argv, env, work, logs)
         import docker.errors
 
         container = primary_container(spec.task_template)
