@@ -4,7 +4,9 @@ For each environment (the task's and those it ``depends_on``): an ``--image NAME
 wins; an image given as a string is used as is; a :class:`flyte.Image` is made sure of with the
 configured builder (``image.builder``): its registry is asked first and a missing image is built
 and pushed; a registry that cannot be asked is an error, never "assume it exists"
-(:func:`flyte.images.build_images`). An environment with ``image="auto"`` (or none) gets the
+(:func:`flyte.images.build_images`). With ``image.builder: remote`` (flyte-remote-builder) the
+control plane is asked instead (``ImageService.GetImage``) and builds what is missing, so this
+machine needs no container engine. An environment with ``image="auto"`` (or none) gets the
 default image of this SDK: Debian's Python with flyte-core and the plugins the environment needs
 at the versions installed here: the admin transport (children are actions on the control
 plane), the storage backends and type transformers installed, flyte-sandbox when a task has
@@ -12,7 +14,10 @@ plane), the storage backends and type transformers installed, flyte-sandbox when
 
 flyte-devbox answers ``SelectCluster`` with the cluster ``devbox`` and runs every action as a
 subprocess of its own machine: it records the image URIs of the specs and pulls nothing, so for it
-images are resolved to their content-addressed URIs without building.
+images are resolved to their content-addressed URIs without building. A devbox started with
+``--executor docker|podman`` answers ``devbox-docker``/``devbox-podman``: its actions run in their
+images, which are then built as for a cluster (on the devbox itself with ``image.builder: remote`` and
+``--image-builder``).
 """
 
 from __future__ import annotations
