@@ -332,12 +332,16 @@ def _report_lines(reports: dict[str, Path]) -> list[str]:
 @click.option("--watch", "-w", is_flag=True, help="Keep the view live until the run ends.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--run-base-dir", default=None, help="Where local run records are kept.")
+@click.option("--timeline", "timeline", default=None, metavar="FILE",
+              help="Write the run's timeline to FILE (.svg, or .png drawn by headless Chromium) and exit.")
 def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, watch: bool, output: str,
-            run_base_dir: str | None) -> None:
+            run_base_dir: str | None, timeline: str | None) -> None:
     """Show one run: its actions (failed ones first) and outputs; works while the run goes."""
     from flyte.cli.remote_get import remote_run, use_remote
 
     phases = tuple(p.lower() for p in phases)
+    if timeline is not None:
+        return _write_timeline(name, run_base_dir, timeline, remote=use_remote(run_base_dir))
     if use_remote(run_base_dir):
         return remote_run(name, output, watch=watch, action=action, phases=phases, limit=limit)
     if watch and output == "table" and action is None:
@@ -374,6 +378,27 @@ def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, 
     reports = _report_lines(report_paths(name, run_base_dir))
     for line in run_view(run, actions, phases, limit, terminal_width()) + reports:
         click.echo(line)
+
+
+def _write_timeline(name: str, run_base_dir: str | None, dest: str, remote: bool) -> None:
+    """``--timeline FILE``: one bar per action attempt, coloured by phase (flyte.console.timeline)."""
+    if remote:
+        raise click.ClickException(
+            "--timeline draws local runs; for a run on a control plane or devbox open its console page "
+            "(the devbox serves one at its URL: /runs/<name>), or pass --run-base-dir for local records"
+        )
+    from flyte.console.local import LocalRunStore
+    from flyte.console.store import NotFound
+    from flyte.console.timeline import TimelineError, write_timeline
+
+    try:
+        run, actions, _ = LocalRunStore(_base(run_base_dir)).get_run(name)
+        path = write_timeline(run, actions, dest)
+    except NotFound as e:
+        raise click.ClickException(str(e)) from None
+    except TimelineError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Timeline of run {name} ({len(actions)} actions): {path}")
 
 
 WATCH_INTERVAL = 0.5

@@ -62,7 +62,7 @@ def _json(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -
     return Response(status, json_bytes(doc), headers=list(headers or []))
 
 
-def _error(status: int, message: str) -> Response:
+def error_response(status: int, message: str) -> Response:
     return _json(status, {"error": message})
 
 
@@ -90,31 +90,31 @@ class ConsoleApp:
         try:
             return self._route(method.upper(), raw_path, query, headers)
         except NotFound as e:
-            return _error(404, str(e))
+            return error_response(404, str(e))
         except Forbidden as e:
-            return _error(403, str(e))
+            return error_response(403, str(e))
         except BadRequest as e:
-            return _error(400, str(e))
+            return error_response(400, str(e))
         except Exception as e:  # a bug or an unreadable store: say what, keep serving
             import logging
 
             logging.getLogger("flyte.console").exception("console request %s %s failed", method, raw_path[:200])
-            return _error(500, f"{type(e).__name__}: {e}")
+            return error_response(500, f"{type(e).__name__}: {e}")
 
     def _route(self, method: str, raw_path: str, query: str, headers: Mapping[str, str]) -> Response:
         parts = _segments(raw_path)
         if parts is None:
-            return _error(404, "Not found")
+            return error_response(404, "Not found")
         if parts and parts[0] == "api":
             return self._api(method, parts[1:], _query(query), headers)
         if method not in ("GET", "HEAD"):
-            return _error(405, f"{method} is not allowed here")
+            return error_response(405, f"{method} is not allowed here")
         if parts and parts[0] == "static" and len(parts) == 2:
             return self._static(parts[1])
         if (not parts or (parts[0] == "runs" and len(parts) == 2)
                 or (parts[0] == "runs" and len(parts) == 4 and parts[2] == "actions")):
             return self._page()
-        return _error(404, "Not found")
+        return error_response(404, "Not found")
 
     # -- pages and static files ----------------------------------------------------------
 
@@ -126,17 +126,17 @@ class ConsoleApp:
 
     def _static(self, name: str) -> Response:
         if not _SEGMENT.fullmatch(name):
-            return _error(404, "Not found")
+            return error_response(404, "Not found")
         path = self.static_dir / name
         try:
             st = os.lstat(path)
         except OSError:
-            return _error(404, "Not found")
+            return error_response(404, "Not found")
         import stat
 
         # a regular file directly in the folder; a symlink (even to a file inside) is never followed
         if not stat.S_ISREG(st.st_mode) or path.resolve().parent != self.static_dir:
-            return _error(404, "Not found")
+            return error_response(404, "Not found")
         data = path.read_bytes()
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype in ("application/javascript", "image/svg+xml", "application/json"):
@@ -149,22 +149,22 @@ class ConsoleApp:
         store = self.store
         if parts == ["info"]:
             if method != "GET":
-                return _error(405, "use GET")
+                return error_response(405, "use GET")
             from flyte import __version__
 
             return _json(200, {"source": store.source, "title": store.title, "can_abort": store.can_abort,
                                "auth": self.authorize is not None, "version": __version__})
         if parts == [] or parts[0] != "runs":
-            return _error(404, "Not found")
+            return error_response(404, "Not found")
         if len(parts) == 3 and parts[2] == "abort":
             if method != "POST":
-                return _error(405, "use POST to abort a run")
+                return error_response(405, "use POST to abort a run")
             denied = self._check(headers)
             if denied:
                 return denied
             return _json(200, {"phase": store.abort(parts[1])})
         if method not in ("GET", "HEAD"):
-            return _error(405, f"{method} is not allowed here")
+            return error_response(405, f"{method} is not allowed here")
         if self.reads_need_auth:
             denied = self._check(headers)
             if denied:
@@ -190,7 +190,7 @@ class ConsoleApp:
                 html = store.report(run, action)
                 return Response(200, html.encode("utf-8"), "text/html; charset=utf-8",
                                 headers=[("Content-Security-Policy", REPORT_CSP)])
-        return _error(404, "Not found")
+        return error_response(404, "Not found")
 
     def _check(self, headers: Mapping[str, str]) -> Response | None:
         if self.authorize is None:
@@ -240,4 +240,6 @@ def _int(value: str | None, name: str, default: int, low: int, high: int) -> int
     return n
 
 
-__all__ = ["PAGE_CSP", "REPORT_CSP", "STATIC_DIR", "Authorizer", "ConsoleApp", "Response", "json_bytes"]
+__all__ = [
+    "PAGE_CSP", "REPORT_CSP", "STATIC_DIR", "Authorizer", "ConsoleApp", "Response", "error_response", "json_bytes",
+]

@@ -1,0 +1,163 @@
+"""The web console on a real devbox's port: its JSON API over the devbox's runs, logs, abort, and --auth."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import grpc
+from flyte_devbox.testing import DevboxProcess, project_id, py_spec, wait_phase
+from flyteidl2.common import phase_pb2
+from flyteidl2.task import common_pb2
+from flyteidl2.workflow import run_service_pb2 as rs
+from flyteidl2.workflow import run_service_pb2_grpc as rsg
+
+PROJECT = project_id()
+DONE = {phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED, phase_pb2.ACTION_PHASE_ABORTED,
+        phase_pb2.ACTION_PHASE_TIMED_OUT}
+
+DOUBLE = """
+import sys, pathlib
+from flyteidl2.task import common_pb2
+prefix = pathlib.Path(sys.argv[1]); prefix.mkdir(parents=True, exist_ok=True)
+inputs = common_pb2.Inputs.FromString(pathlib.Path(sys.argv[2]).read_bytes())
+x = inputs.literals[0].value.scalar.primitive.integer
+out = common_pb2.Outputs()
+lit = out.literals.add(name="o0"); lit.value.scalar.primitive.integer = x * 2
+(prefix / "outputs.pb").write_bytes(out.SerializeToString())
+(prefix / "report.html").write_text("<p id=rep>report of <b>x</b></p>")
+print("doubling <x>", x, flush=True)
+"""
+SLEEP = "import time; print('sleeping', flush=True); time.sleep(120)"
+FAIL = "import sys; print('about to fail', file=sys.stderr); raise SystemExit(3)"
+
+
+def call(url: str, method: str = "GET", token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(url, method=method, headers=headers, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def api(url: str, method: str = "GET", token: str | None = None) -> tuple[int, Any]:
+    status, _, body = call(url, method, token)
+    return status, json.loads(body)
+
+
+def create(channel: grpc.Channel, code: str, x: int | None = None, **kw: Any) -> Any:
+    stub = rsg.RunServiceStub(channel)
+    inputs = common_pb2.Inputs()
+    if x is not None:
+        inputs.literals.add(name="x").value.scalar.primitive.integer = x
+    run = stub.CreateRun(rs.CreateRunRequest(project_id=PROJECT, task_spec=py_spec(code, **kw), inputs=inputs))
+    return stub, run.run.action.id
+
+
+def test_devbox_serves_the_console_over_its_runs(devbox: DevboxProcess, channel: grpc.Channel) -> None:
+    stub, aid = create(channel, DOUBLE, x=21, outputs=True, name="doubler")
+    assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
+    status, info = api(devbox.url + "/api/info")
+    assert status == 200 and info["source"] == "devbox" and info["can_abort"] is True and info["auth"] is False
+    status, doc = api(devbox.url + "/api/runs?task=doubler")
+    assert status == 200
+    run = next(r for r in doc["runs"] if r["name"] == aid.run.name)
+    assert run["phase"] == "SUCCEEDED" and run["task"] == "doubler" and run["actions"]["total"] == 1
+    status, doc = api(f"{devbox.url}/api/runs/{aid.run.name}")
+    assert status == 200
+    assert doc["run"]["inputs"] == [{"name": "x", "type": "int", "value": "21", "uri": None}]
+    assert doc["run"]["outputs"] == [{"name": "o0", "type": "int", "value": "42", "uri": None}]
+    (a0,) = doc["actions"]
+    assert a0["name"] == "a0" and a0["attempts"][0]["n"] == 1 and a0["attempts"][0]["phase"] == "SUCCEEDED"
+    status, detail = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0")
+    assert status == 200 and detail["has_logs"] is True and detail["has_report"] is True and detail["error"] is None
+    status, logs = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs")
+    assert status == 200 and "doubling <x> 21" in logs["text"]
+    status, again = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs?offset={logs['offset']}")
+    assert again["text"] == "" and again["done"] is True
+    status, headers, body = call(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/report")
+    assert status == 200 and headers["content-security-policy"] == "sandbox allow-scripts"
+    assert b"<p id=rep>report of <b>x</b></p>" in body
+    status, headers, body = call(f"{devbox.url}/runs/{aid.run.name}")
+    assert status == 200 and headers["content-type"].startswith("text/html") and b"<html" in body
+    assert call(f"{devbox.url}/api/runs/nope")[0] == 404
+    assert call(f"{devbox.url}/static/..%2f..%2fstore.py")[0] == 404
+    assert call(f"{devbox.url}/healthz")[0] == 200  # the devbox's own routes are untouched
+
+
+def test_failed_action_shows_its_error_and_since_cursor(devbox: DevboxProcess, channel: grpc.Channel) -> None:
+    stub, aid = create(channel, FAIL, name="failer")
+    assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_FAILED
+    _, doc = api(f"{devbox.url}/api/runs?phase=failed")
+    assert aid.run.name in [r["name"] for r in doc["runs"]]
+    assert all(r["phase"] == "FAILED" for r in doc["runs"])
+    _, detail = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0")
+    assert detail["phase"] == "FAILED" and detail["error"]["message"]
+    _, logs = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs")
+    assert "about to fail" in logs["text"]
+    time.sleep(2.5)  # the run ended more than the cursor's slack (2 s) ago
+    _, first = api(f"{devbox.url}/api/runs/{aid.run.name}")
+    assert [a["name"] for a in first["actions"]] == ["a0"]
+    _, later = api(f"{devbox.url}/api/runs/{aid.run.name}?since={urllib.parse.quote(first['cursor'])}")
+    assert later["actions"] == [] and later["run"]["phase"] == "FAILED"
+    status, bad = api(f"{devbox.url}/api/runs?since=garbage")
+    assert status == 400 and "cursor" in bad["error"]
+
+
+def test_abort_from_the_console(devbox: DevboxProcess, channel: grpc.Channel) -> None:
+    stub, aid = create(channel, SLEEP, name="sleeper")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        _, doc = api(f"{devbox.url}/api/runs/{aid.run.name}")
+        if doc["run"]["phase"] == "RUNNING":
+            break
+        time.sleep(0.1)
+    _, doc = api(f"{devbox.url}/api/runs?phase=running")
+    assert aid.run.name in [r["name"] for r in doc["runs"]]
+    assert api(f"{devbox.url}/api/runs/{aid.run.name}/abort")[0] == 405  # GET
+    status, body = api(f"{devbox.url}/api/runs/{aid.run.name}/abort", method="POST")
+    assert status == 200 and body["phase"] == "ABORTED"
+    d = wait_phase(stub, aid.run, DONE)
+    assert d.action.status.phase == phase_pb2.ACTION_PHASE_ABORTED
+    _, detail = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0")
+    assert detail["error"]["kind"] == "Aborted" and "console" in detail["error"]["message"]
+    assert api(f"{devbox.url}/api/runs/nope/abort", method="POST")[0] == 404
+
+
+def _token(box: DevboxProcess) -> str:
+    data = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": box.client_id,
+                                   "client_secret": box.client_secret}).encode()
+    with urllib.request.urlopen(urllib.request.Request(box.url + "/oauth2/token", data=data), timeout=10) as r:
+        token: str = json.loads(r.read())["access_token"]
+    return token
+
+
+def test_auth_guards_reads_and_abort(tmp_path: Any) -> None:
+    with DevboxProcess(tmp_path / "box", auth=True) as box:
+        token = _token(box)
+        status, info = api(box.url + "/api/info")
+        assert status == 200 and info["auth"] is True
+        status, headers, body = call(box.url + "/api/runs")
+        assert status == 401 and "bearer token" in json.loads(body)["error"]
+        assert headers["www-authenticate"].startswith("Bearer")
+        assert call(box.url + "/api/runs", token="dbx1.0.bad")[0] == 401
+        assert call(box.url + "/")[0] == 200  # the page itself is not secret
+        status, doc = api(box.url + "/api/runs", token=token)
+        assert status == 200 and doc["runs"] == []
+        creds = grpc.access_token_call_credentials(token)
+        ch = grpc.secure_channel(box.endpoint, grpc.composite_channel_credentials(
+            grpc.local_channel_credentials(), creds))
+        try:
+            stub, aid = create(ch, SLEEP, name="guarded")
+            assert call(f"{box.url}/api/runs/{aid.run.name}/abort", method="POST")[0] == 401
+            assert call(f"{box.url}/api/runs/{aid.run.name}/abort", method="POST", token="dbx1.1.x")[0] == 401
+            status, body = api(f"{box.url}/api/runs/{aid.run.name}/abort", method="POST", token=token)
+            assert status == 200 and body["phase"] == "ABORTED"
+        finally:
+            ch.close()
