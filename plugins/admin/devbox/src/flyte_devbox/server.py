@@ -104,6 +104,7 @@ class Router:
         self.box = box
         self.auth = auth
         self.apps = _apps(box, auth)
+        self.console: Any = None  # the web console (flyte_devbox.console), made on its first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -152,6 +153,13 @@ class Router:
                     "more_trailers": False,
                 }
             )
+            return
+        from flyte_devbox.console import console_app, console_path
+
+        if console_path(path):
+            if self.console is None:
+                self.console = console_app(self.box, self.auth)
+            await self.console(scope, receive, send)
             return
         await _text(send, 404, f"404 Not Found: {path} is not a service, data URL or endpoint of this devbox\n")
 
