@@ -90,15 +90,48 @@
 
   const conn = () => document.getElementById("conn");
 
-  async function api(path, opts) {
+  // A devbox started with --auth wants a bearer token on /api (but /api/info): asked for once on a 401, kept in
+  // sessionStorage (this tab only), sent as a header (no cookie, so no cross-site request can use it).
+  const TOKEN_KEY = "flyte-console-token";
+  let asking = null;
+  function askToken() {
+    if (asking) return asking;
+    asking = new Promise((resolve) => {
+      const dlg = document.getElementById("token");
+      const input = document.getElementById("token-input");
+      const done = (token) => {
+        document.getElementById("token-ok").onclick = null;
+        document.getElementById("token-cancel").onclick = null;
+        if (dlg.open) dlg.close();
+        if (token) sessionStorage.setItem(TOKEN_KEY, token);
+        asking = null;
+        resolve(token);
+      };
+      input.value = "";
+      document.getElementById("token-ok").onclick = () => done(input.value.trim());
+      document.getElementById("token-cancel").onclick = () => done("");
+      input.onkeydown = (ev) => { if (ev.key === "Enter") done(input.value.trim()); };
+      dlg.showModal();
+    });
+    return asking;
+  }
+
+  async function api(path, opts, retried) {
     let r;
+    const headers = { Accept: "application/json" };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = `Bearer ${token}`;
     try {
-      r = await fetch(path, Object.assign({ headers: { Accept: "application/json" }, cache: "no-store" }, opts));
+      r = await fetch(path, Object.assign({ headers, cache: "no-store" }, opts));
     } catch (e) {
       conn().textContent = "Console server unreachable; retrying…";
       throw new ApiError("the console server is unreachable", 0);
     }
     conn().textContent = "";
+    if (r.status === 401 && !retried) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      if (await askToken()) return api(path, opts, true);
+    }
     let body = null;
     try {
       body = await r.json();
@@ -241,7 +274,10 @@
     const phaseSel = h("select", { id: "f-phase", "aria-label": "Filter by phase" },
       h("option", { value: "" }, "All phases"), PHASES.map((p) => h("option", { value: p }, p)));
     phaseSel.value = filters.phase;
-    const taskSel = h("select", { id: "f-task", "aria-label": "Filter by task" }, h("option", { value: "" }, "All tasks"));
+    const taskList = h("datalist", { id: "f-task-list" });
+    const taskSel = h("input", { id: "f-task", type: "search", list: "f-task-list", placeholder: "any task",
+      "aria-label": "Filter by task (part of its name)" });
+    taskSel.value = filters.task;
     const count = h("span", { class: "muted", role: "status", "aria-live": "polite" });
     const tbody = h("tbody");
     const table = h("table", { class: "runs", "aria-label": "Runs, newest first" },
@@ -253,7 +289,7 @@
     main().replaceChildren(
       h("h1", null, "Runs"),
       h("div", { class: "filters" },
-        h("label", null, "Phase", phaseSel), h("label", null, "Task", taskSel), count),
+        h("label", null, "Phase", phaseSel), h("label", null, "Task", taskSel, taskList), count),
       errBox, table, empty);
 
     function syncUrl() {
@@ -266,7 +302,7 @@
 
     function onFilter() {
       filters.phase = phaseSel.value;
-      filters.task = taskSel.value;
+      filters.task = taskSel.value.trim();
       syncUrl();
       runs.clear();
       cursor = null;
@@ -274,23 +310,26 @@
       load();
     }
     phaseSel.addEventListener("change", onFilter);
-    taskSel.addEventListener("change", onFilter);
+    let typing = null;
+    taskSel.addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(onFilter, 250);
+    });
 
     function refreshTaskOptions() {
-      const have = new Set([...taskSel.options].map((o) => o.value));
-      const want = [...tasks].sort();
-      if (filters.task) want.push(filters.task);
-      for (const t of want) {
+      const have = new Set([...taskList.options].map((o) => o.value));
+      for (const t of [...tasks].sort()) {
         if (!have.has(t)) {
-          taskSel.append(h("option", { value: t }, t));
+          taskList.append(h("option", { value: t }));
           have.add(t);
         }
       }
-      taskSel.value = filters.task;
     }
 
     function matches(r) {
-      return (!filters.phase || phaseOf(r) === filters.phase) && (!filters.task || r.task === filters.task);
+      // the server's meaning: the task filter is a case-insensitive part of the task's name
+      return (!filters.phase || phaseOf(r) === filters.phase) &&
+        (!filters.task || (r.task || "").toLowerCase().includes(filters.task.toLowerCase()));
     }
 
     function cell(tr, i) {
@@ -393,7 +432,7 @@
         if (r && !TERMINAL.has(phaseOf(r))) fillRow(tr, r);
       }
     }, 1000);
-    return { kind: "runs", stop() { poll.stop(); clearInterval(tick); gen++; } };
+    return { kind: "runs", stop() { poll.stop(); clearInterval(tick); clearTimeout(typing); gen++; } };
   }
 
   // ---------------------------------------------------------------- run page: the action tree

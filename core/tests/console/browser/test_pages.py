@@ -1,0 +1,395 @@
+"""The console's pages in headless Chromium, over `flyte console`'s real server and real local runs.
+
+Fixtures from ../conftest.py (C's: ``console_server`` over sample runs, ``make_console``) and ./conftest.py
+(``browser``, ``page``, ``shoot``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+SAMPLE_TASKS = HERE.parent / "sample_tasks.py"
+HOSTILE_TASKS = HERE / "hostile_tasks.py"
+FLYTE = str(Path(sys.executable).with_name("flyte"))
+
+
+def expect(x: Any) -> Any:
+    from playwright.sync_api import expect as pw_expect
+
+    return pw_expect(x)
+
+
+def flyte_run(base: Path, name: str, file: Path, task: str, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
+    """`flyte run` in a process of its own, its record in ``base`` (as a user would start a run)."""
+    cmd = [FLYTE, "run", "--no-progress", "--run-base-dir", str(base), "--name", name, str(file), task, *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    if wait:
+        out, _ = proc.communicate(timeout=120)
+        assert (base / name / "run.json").exists(), out.decode(errors="replace")
+    return proc
+
+
+def wait_for_record(base: Path, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not (base / name / "run.json").exists():
+        assert time.monotonic() < deadline, f"run {name} wrote no record in {timeout} s"
+        time.sleep(0.05)
+
+
+def tree_row(page: Any, key: str) -> Any:
+    return page.locator(f'.tree .row[data-key="{key}"]')
+
+
+def loaded(page: Any) -> None:
+    """Wait until the run page has its actions."""
+    page.wait_for_function("window.flyteConsole.page && window.flyteConsole.page.state "
+                           "&& window.flyteConsole.page.state.actions.size > 0")
+
+
+def action_of_task(page: Any, task_suffix: str) -> str:
+    """The name of the first action whose task ends with ``task_suffix`` (from the page's own state)."""
+    loaded(page)
+    name = page.evaluate(
+        """(suffix) => { for (const a of window.flyteConsole.page.state.actions.values())
+             if ((a.task || '').endsWith(suffix)) return a.name; return null; }""", task_suffix)
+    assert name, f"no action of a task ending in {task_suffix!r}"
+    return name
+
+
+def phase_pixels(page: Any, css_var: str) -> int:
+    """How many timeline pixels have the colour of a phase (bars are drawn in it)."""
+    return page.evaluate(
+        """(v) => {
+          const c = document.querySelector('.tl-sticky canvas');
+          const probe = document.createElement('canvas').getContext('2d');
+          probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue(v).trim();
+          probe.fillRect(0, 0, 1, 1);
+          const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] === r && d[i + 1] === g && d[i + 2] === b) n++;
+          return n;
+        }""", css_var)
+
+
+# ---------------------------------------------------------------- the runs list
+
+
+def test_runs_list_shows_runs_newest_first_and_a_fresh_run_without_reload(make_console, page, shoot, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "first-run", SAMPLE_TASKS, "fanout", "--n", "3")
+    flyte_run(base, "broken-run", SAMPLE_TASKS, "failing")
+    console = make_console(base)
+    page.goto(console.url + "/")
+    rows = page.locator("table.runs tbody tr")
+    expect(rows).to_have_count(2)
+    # newest first
+    assert rows.nth(0).get_attribute("data-run") == "broken-run"
+    first = page.locator('tr[data-run="first-run"]')
+    expect(first.locator(".phase")).to_have_text("SUCCEEDED")
+    expect(first.locator("td").nth(1)).to_have_text("console_samples.fanout")
+    # 3 map items + group extras (middle + 2 leaves) + report + root = 8 actions
+    expect(first.locator(".counts .c").first).to_have_text("8")
+    expect(page.locator('tr[data-run="broken-run"] .phase')).to_have_text("FAILED")
+    expect(page.locator('tr[data-run="broken-run"] td.err')).to_contain_text("ValueError")
+
+    # a run made while the page is open shows up by itself
+    flyte_run(base, "fresh-run", SAMPLE_TASKS, "retried")
+    fresh = page.locator('tr[data-run="fresh-run"]')
+    expect(fresh.locator(".phase")).to_have_text("SUCCEEDED", timeout=10_000)
+    assert rows.nth(0).get_attribute("data-run") == "fresh-run"
+
+    # filters: by phase (server and page agree), by part of a task's name
+    page.select_option("#f-phase", "FAILED")
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_have_attribute("data-run", "broken-run")
+    assert "phase=FAILED" in page.url
+    page.select_option("#f-phase", "")
+    page.fill("#f-task", "FANOUT")
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_have_attribute("data-run", "first-run")
+    page.fill("#f-task", "")
+    expect(rows).to_have_count(3)
+    shoot(page, "runs-list")
+
+    # a link opens the run page without a reload
+    page.evaluate("window.__same_document = true")
+    page.click('tr[data-run="first-run"] a')
+    expect(page).to_have_url(console.url + "/runs/first-run")
+    expect(page.locator(".runhead h1")).to_contain_text("first-run")
+    assert page.evaluate("window.__same_document") is True
+
+
+def test_runs_list_empty_store_says_how_to_start(make_console, page, tmp_path):
+    console = make_console(tmp_path)
+    page.goto(console.url + "/")
+    expect(page.locator(".empty")).to_contain_text("flyte run")
+
+
+# ---------------------------------------------------------------- the run page
+
+
+def test_run_page_shows_tree_timeline_and_a_failed_actions_error(console_server, page, shoot):
+    run = console_server.names["failing"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    expect(page.locator(".runhead .phase")).to_have_text("FAILED")
+    expect(page.locator(".runerr")).to_contain_text("ValueError")
+    root = tree_row(page, "a0")
+    expect(root).to_contain_text("console_samples.failing")
+    failed = action_of_task(page, ".explode")
+    row = tree_row(page, failed)
+    expect(row).to_contain_text("console_samples.explode")
+    assert row.get_attribute("aria-level") == "2"
+    # bars in the failed colour are on the timeline (root and child both failed)
+    page.wait_for_function("document.querySelector('.tl-sticky canvas').width > 0")
+    assert phase_pixels(page, "--ph-failed") > 200
+
+    row.click()
+    expect(page).to_have_url(f"{console_server.url}/runs/{run}/actions/{failed}")
+    box = page.locator(".details .error-box")
+    expect(box.locator(".msg")).to_contain_text("ValueError: it broke <script>alert('x')</script>")
+    expect(box.locator("h3")).to_contain_text("ValueError")
+    expect(box.locator("pre.traceback")).to_contain_text("raise ValueError(message)")
+    expect(page.locator(".details .inputs")).to_contain_text("message")
+    # the error was shown as text: no element came out of it
+    assert page.locator("main script").count() == 0
+    shoot(page, "run-failed")
+
+
+def test_run_page_tree_folds_map_items_and_shows_groups(console_server, page, shoot):
+    run = console_server.names["fanout"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    tree = page.locator(".tree")
+    map_row = tree.locator('.row[data-kind="map"]')
+    expect(map_row).to_have_count(1)
+    expect(map_row).to_contain_text("square_map")
+    expect(map_row).to_contain_text("4 items")
+    expect(map_row).to_have_attribute("aria-expanded", "false")
+    expect(tree.locator('.row[data-kind="group"]')).to_contain_text("extras")
+    # folded: the squares have no rows of their own; their bars are drawn on the map's row
+    expect(tree.locator(".row", has_text="#0 ")).to_have_count(0)
+    assert phase_pixels(page, "--ph-succeeded") > 200
+    # nested children: middle -> leaf, two levels under the group
+    middle = action_of_task(page, ".middle")
+    leaf_levels = page.evaluate(
+        "(m) => [...document.querySelectorAll('.tree .row')].filter(r => r.textContent.includes('.leaf'))"
+        ".map(r => r.getAttribute('aria-level'))", middle)
+    assert leaf_levels and set(leaf_levels) == {"4"}, leaf_levels
+
+    map_row.locator(".tw").click()
+    expect(map_row).to_have_attribute("aria-expanded", "true")
+    expect(tree.locator(".row", has_text="#0 ")).to_have_count(1)
+    expect(tree.locator(".row", has_text="#3 ")).to_have_count(1)
+    shoot(page, "run-tree")
+
+
+def test_deep_link_opens_a_folded_map_item_and_history_works(console_server, page):
+    run = console_server.names["fanout"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    loaded(page)
+    item = page.evaluate(
+        "() => [...window.flyteConsole.page.state.actions.values()].find(a => a.map && a.map.index === 2).name")
+    page.goto(f"{console_server.url}/runs/{run}/actions/{item}")
+    row = tree_row(page, item)
+    expect(row).to_have_attribute("aria-selected", "true")
+    expect(page.locator('.tree .row[data-kind="map"]')).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(".details h2")).to_have_text("console_samples.square")
+    expect(page.locator(".details .kv")).to_contain_text("#2 of square_map")
+    expect(page.locator(".details .inputs pre")).to_have_text("2")
+    expect(page.locator(".details .outputs pre")).to_have_text("4")
+
+    # selecting another action pushes its URL; Back returns to the item
+    tree_row(page, "a0").click()
+    expect(page).to_have_url(f"{console_server.url}/runs/{run}/actions/a0")
+    page.go_back()
+    expect(page).to_have_url(f"{console_server.url}/runs/{run}/actions/{item}")
+    expect(tree_row(page, item)).to_have_attribute("aria-selected", "true")
+    expect(page.locator(".details h2")).to_have_text("console_samples.square")
+
+    # an unknown action says so
+    page.goto(f"{console_server.url}/runs/{run}/actions/a999")
+    expect(page.locator(".notice.bad")).to_contain_text('No action named "a999"')
+
+
+def test_unknown_run_says_so(console_server, page):
+    page.goto(f"{console_server.url}/runs/no-such-run")
+    expect(page.locator(".notice.bad")).to_contain_text("no-such-run")
+
+
+def test_report_is_shown_in_a_sandboxed_iframe(console_server, page, shoot):
+    run = console_server.names["fanout"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    reporting = action_of_task(page, ".reporting")
+    tree_row(page, reporting).click()
+    frame_el = page.locator(".details .report iframe")
+    expect(frame_el).to_have_attribute("sandbox", "allow-scripts")
+    assert frame_el.get_attribute("src") == f"/api/runs/{run}/actions/{reporting}/report"
+    frame = page.frame_locator(".details .report iframe")
+    # the report is the task's own HTML (its "<of>" is a tag there, as in any browser)
+    expect(frame.locator("#r")).to_have_text("Report  fanout & co")
+    inner = next(f for f in page.frames if f.url.endswith("/report"))
+    # the report's own script ran, inside the frame only, in an opaque origin that cannot reach the console
+    inner.wait_for_function("document.title === 'report ran'")
+    assert page.title().endswith("Flyte console")
+    assert inner.evaluate("window.origin") == "null"
+    assert inner.evaluate("() => { try { return parent.document.title } catch (e) { return 'blocked' } }") == "blocked"
+    shoot(page, "run-report")
+
+
+def test_hostile_strings_are_shown_as_text_and_never_run(make_console, page, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "hostile-run", HOSTILE_TASKS, "hostile")
+    console = make_console(base)
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("hostile_tasks_for_test", HOSTILE_TASKS)
+    assert spec and spec.loader
+    mod = module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    hostile = mod.HOSTILE
+
+    page.goto(console.url + "/")
+    expect(page.locator('tr[data-run="hostile-run"] td.err')).to_contain_text(hostile)
+    page.goto(console.url + "/runs/hostile-run")
+    expect(page.locator(".runerr")).to_contain_text(hostile)
+    # the group's name is the hostile string: a tree row shows it literally
+    expect(page.locator('.tree .row[data-kind="group"] .label')).to_have_text(f"group {hostile}")
+    boom = action_of_task(page, ".boom")
+    tree_row(page, boom).click()
+    expect(page.locator(".details .error-box .msg")).to_contain_text(hostile)
+    expect(page.locator(".details .inputs pre")).to_have_text(hostile)
+    # hover a bar: the tooltip is text too
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("main img, main script, .tip img").count() == 0
+
+
+# ---------------------------------------------------------------- live updates
+
+
+def test_live_updates_without_reload(make_console, page, shoot, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    console = make_console(base)
+    page.goto(console.url + "/")
+    expect(page.locator(".empty")).to_be_visible()
+    page.evaluate("window.__same_document = true")
+    proc = flyte_run(base, "live-run", SAMPLE_TASKS, "slow", "--seconds", "4", "--children", "3", wait=False)
+    try:
+        wait_for_record(base, "live-run")
+        row = page.locator('tr[data-run="live-run"]')
+        expect(row.locator(".phase")).to_have_text("RUNNING", timeout=15_000)
+        # the run page, while it runs: children appear and the phase changes, without a reload
+        row.locator("a").click()
+        expect(page.locator(".runhead .phase")).to_have_text("RUNNING")
+        naps = page.locator(".tree .row", has_text="console_samples.nap")
+        expect(naps).to_have_count(1, timeout=10_000)
+        assert page.locator("#abort").count() == 0  # a local run has no abort button
+        shoot(page, "run-live")
+        expect(naps).to_have_count(3, timeout=20_000)
+        expect(page.locator(".runhead .phase")).to_have_text("SUCCEEDED", timeout=20_000)
+        expect(tree_row(page, "a0").locator(".dot")).to_have_class("dot SUCCEEDED")
+        assert page.evaluate("window.__same_document") is True
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------- timeline and keyboard
+
+
+def test_timeline_zooms_pans_hovers_and_selects(console_server, page):
+    run = console_server.names["fanout"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    page.wait_for_function("window.flyteConsole.page.state.view !== null")
+    span = "() => { const v = window.flyteConsole.page.state.view; return v.t1 - v.t0; }"
+    full = page.evaluate(span)
+    page.get_by_role("button", name="Zoom in").click()
+    zoomed = page.evaluate(span)
+    assert zoomed == pytest.approx(full / 1.6, rel=0.01)
+    canvas = page.locator(".tl-sticky canvas")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 100)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -400)
+    page.keyboard.up("Control")
+    page.wait_for_function(f"({span})() < {zoomed * 0.9}")
+    # drag pans: the window moves, its width stays
+    before = page.evaluate("() => window.flyteConsole.page.state.view.t0")
+    width = page.evaluate(span)
+    page.mouse.move(box["x"] + 300, box["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, box["y"] + 100, steps=5)
+    page.mouse.up()
+    assert page.evaluate("() => window.flyteConsole.page.state.view.t0") > before
+    assert page.evaluate(span) == pytest.approx(width)
+    page.get_by_role("button", name="Fit the whole run").click()
+    assert page.evaluate(span) == pytest.approx(full, rel=0.01)
+
+    # hover over the middle of a bar shows what it is; a click selects its action
+    reporting = action_of_task(page, ".reporting")
+    x, y = page.evaluate(
+        """(name) => { const p = window.flyteConsole.page, st = p.state, a = st.actions.get(name);
+             const c = document.querySelector('.tl-sticky canvas').getBoundingClientRect();
+             const i = st.rowIndex.get(name); const g = document.querySelector('.gantt');
+             const mid = (a.start + a.end) / 2;
+             return [c.left + (mid - st.view.t0) / (st.view.t1 - st.view.t0) * c.width,
+                     c.top + 28 + i * 24 - g.scrollTop + 12]; }""", reporting)
+    page.mouse.move(x, y)
+    expect(page.locator(".tip")).to_contain_text("console_samples.reporting")
+    page.mouse.click(x, y)
+    expect(page).to_have_url(f"{console_server.url}/runs/{run}/actions/{reporting}")
+    expect(page.locator(".details h2")).to_have_text("console_samples.reporting")
+
+
+def test_keyboard_moves_through_the_tree_and_opens_a_map(console_server, page):
+    run = console_server.names["fanout"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    expect(tree_row(page, "a0")).to_have_attribute("aria-selected", "true")
+    page.locator(".tree").focus()
+    page.keyboard.press("ArrowDown")
+    map_row = page.locator('.tree .row[data-kind="map"]')
+    expect(map_row).to_have_attribute("aria-selected", "true")
+    expect(page.locator(".details h2")).to_have_text("map square_map")
+    page.keyboard.press("ArrowRight")
+    expect(map_row).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(".details h2")).to_have_text("console_samples.square")
+    page.keyboard.press("ArrowLeft")  # to the map
+    page.keyboard.press("ArrowLeft")  # fold it
+    expect(map_row).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("End")
+    expect(page.locator(".details h2")).to_have_text("console_samples.reporting")
+    # the timeline takes keys too
+    span = "() => { const v = window.flyteConsole.page.state.view; return v.t1 - v.t0; }"
+    full = page.evaluate(span)
+    page.locator(".tl-sticky canvas").focus()
+    page.keyboard.press("+")
+    assert page.evaluate(span) < full
+
+
+def test_dark_scheme_uses_dark_colours(console_server, browser, shoot):
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, color_scheme="dark")
+    try:
+        pg = context.new_page()
+        pg.goto(f"{console_server.url}/runs/{console_server.names['fanout']}")
+        expect(pg.locator(".runhead .phase")).to_have_text("SUCCEEDED")
+        bg = pg.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert bg == "rgb(13, 17, 23)"
+        shoot(pg, "run-dark")
+    finally:
+        context.close()
