@@ -139,8 +139,9 @@ class Engine:
                 f"--executor {kind} needs the 'docker' package (the Docker Engine API client): "
                 "pip install 'flyte-devbox[containers]'"
             ) from e
-        self.api: docker.APIClient = docker.APIClient(base_url=url, timeout=_API_TIMEOUT, version="auto")
         try:
+            # version="auto" asks the engine for its API version right away: the first call that can fail
+            self.api: docker.APIClient = docker.APIClient(base_url=url, timeout=_API_TIMEOUT, version="auto")
             self.api.ping()
         except Exception as e:
             self.close()
