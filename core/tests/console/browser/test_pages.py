@@ -52,7 +52,7 @@ def tree_row(page: Any, key: str) -> Any:
 
 def loaded(page: Any) -> None:
     """Wait until the run page has its actions."""
-    page.wait_for_function("window.flyteConsole.page && window.flyteConsole.page.state "
+    page.wait_for_function("() => window.flyteConsole.page && window.flyteConsole.page.state "
                            "&& window.flyteConsole.page.state.actions.size > 0")
 
 
@@ -152,7 +152,7 @@ def test_run_page_shows_tree_timeline_and_a_failed_actions_error(console_server,
     expect(row).to_contain_text("console_samples.explode")
     assert row.get_attribute("aria-level") == "2"
     # bars in the failed colour are on the timeline (root and child both failed)
-    page.wait_for_function("document.querySelector('.tl-sticky canvas').width > 0")
+    page.wait_for_function("() => document.querySelector('.tl-sticky canvas').width > 0")
     assert phase_pixels(page, "--ph-failed") > 200
 
     row.click()
@@ -240,7 +240,7 @@ def test_report_is_shown_in_a_sandboxed_iframe(console_server, page, shoot):
     expect(frame.locator("#r")).to_have_text("Report  fanout & co")
     inner = next(f for f in page.frames if f.url.endswith("/report"))
     # the report's own script ran, inside the frame only, in an opaque origin that cannot reach the console
-    inner.wait_for_function("document.title === 'report ran'")
+    inner.wait_for_function("() => document.title === 'report ran'")
     assert page.title().endswith("Flyte console")
     assert inner.evaluate("window.origin") == "null"
     assert inner.evaluate("() => { try { return parent.document.title } catch (e) { return 'blocked' } }") == "blocked"
@@ -315,7 +315,7 @@ def test_live_updates_without_reload(make_console, page, shoot, tmp_path):
 def test_timeline_zooms_pans_hovers_and_selects(console_server, page):
     run = console_server.names["fanout"]
     page.goto(f"{console_server.url}/runs/{run}")
-    page.wait_for_function("window.flyteConsole.page.state.view !== null")
+    page.wait_for_function("() => window.flyteConsole.page.state.view !== null")
     span = "() => { const v = window.flyteConsole.page.state.view; return v.t1 - v.t0; }"
     full = page.evaluate(span)
     page.get_by_role("button", name="Zoom in").click()
@@ -327,7 +327,7 @@ def test_timeline_zooms_pans_hovers_and_selects(console_server, page):
     page.keyboard.down("Control")
     page.mouse.wheel(0, -400)
     page.keyboard.up("Control")
-    page.wait_for_function(f"({span})() < {zoomed * 0.9}")
+    page.wait_for_function(f"() => ({span})() < {zoomed * 0.9}")
     # drag pans: the window moves, its width stays
     before = page.evaluate("() => window.flyteConsole.page.state.view.t0")
     width = page.evaluate(span)
