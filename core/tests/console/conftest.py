@@ -6,11 +6,13 @@
   traceback, an error with ``<script>`` in it), ``retried`` (a child succeeds on its 2nd attempt)).
 - ``console_server``: ``flyte console``'s server over those runs on a free port: ``.url``, ``.base``, ``.names``.
 - ``make_console``: ``make_console(base)`` serves another runs dir for the test (stopped after it); ``.url``.
-- ``run_sample(base, task, name=None, **inputs)``: one more run of a task of sample_tasks.py into ``base``.
+- ``run_sample``: ``run_sample(base, task, name=None, **inputs)`` makes one more run of a task of sample_tasks.py
+  into ``base`` and returns its name (failed runs too).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import importlib.util
 import sys
@@ -44,8 +46,14 @@ def run_sample(base: Path, task: str, name: str | None = None, **inputs: Any) ->
     import flyte
 
     t = getattr(sample_module(), task)
-    run = asyncio.run(flyte.with_runcontext(mode="local", name=name, run_base_dir=str(base)).submit(t, **inputs))
-    return run.name
+
+    def go() -> str:
+        runner = flyte.with_runcontext(mode="local", name=name, run_base_dir=str(base))
+        return asyncio.run(runner.submit(t, **inputs)).name
+
+    # on a thread of its own: a test may hold a running event loop here (Playwright's sync API does)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(go).result()
 
 
 @dataclass
@@ -67,6 +75,11 @@ def make_sample_runs(base: Path) -> SampleRuns:
     runs.names["failing"] = run_sample(base, "failing", name="failing-sample")
     runs.names["retried"] = run_sample(base, "retried", name="retried-sample", key="fixture")
     return runs
+
+
+@pytest.fixture(name="run_sample")
+def run_sample_fixture() -> Callable[..., str]:
+    return run_sample
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from flyte.console.store import BadRequest, Forbidden, NotFound, RunStore
 
@@ -109,6 +109,9 @@ class ConsoleApp:
             return self._api(method, parts[1:], _query(query), headers)
         if method not in ("GET", "HEAD"):
             return error_response(405, f"{method} is not allowed here")
+        if len(parts) == 7 and parts[:3] == ["v2", "runs", "project"] and parts[4] == "domain":
+            # the official console's run URL (what `flyte run` prints for a devbox run) -> this console's page
+            return Response(302, b"", "text/plain; charset=utf-8", headers=[("Location", f"/runs/{quote(parts[6])}")])
         if parts and parts[0] == "static" and len(parts) == 2:
             return self._static(parts[1])
         if (not parts or (parts[0] == "runs" and len(parts) == 2)

@@ -64,4 +64,13 @@ def run_link(run_dir: Path) -> str | None:
     return f"{base}/runs/{quote(run_dir.name)}" if base else None
 
 
-__all__ = ["STATE_FILE", "console_url", "remove_state", "run_link", "write_state"]
+def link_for_record(record_url: str) -> str | None:
+    """The console link of a local run whose record is at ``record_url`` (``file:///...``), or None."""
+    if not record_url.startswith("file://"):
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    return run_link(Path(unquote(urlsplit(record_url).path)))
+
+
+__all__ = ["STATE_FILE", "console_url", "link_for_record", "remove_state", "run_link", "write_state"]

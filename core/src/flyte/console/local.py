@@ -5,7 +5,8 @@ its ``run.json`` and ``actions.db``; a listing stats those two files per run and
 what changed. Actions are read with their light columns only; literals are decoded for the one
 action (or the run's root) asked for.
 
-Cursors: the runs list's cursor is the newest change it saw (mtime, ns); the run's cursor is the
+Cursors: the runs list's cursor is the time of its scan (ns; an answer to ``since`` has the runs whose
+files changed after it, less a slack for an mtime a little behind the write); the run's cursor is the
 largest ``rowid`` of its actions (``INSERT OR REPLACE`` gives a rewritten row a new, larger rowid,
 so "changed since" is ``rowid > cursor``).
 """
@@ -200,10 +201,10 @@ class LocalRunStore:
     def list_runs(self, *, phases: frozenset[str] = frozenset(), task: str | None = None, limit: int = 500,
                   since: str | None = None) -> tuple[list[RunSummary], str]:
         since_ns = _parse_cursor(since, "t") if since else None
-        now = time.time()
+        scanned_at = time.time_ns()  # the next cursor: what changes after this (less the slack) is new
+        now = scanned_at / 1e9
         with self._lock:
             scanned = self._scan()
-        newest = max((m for _, m in scanned), default=0)
         wanted = task.lower() if task else None
         picked: list[RunSummary] = []
         for summary, changed in scanned:
@@ -221,7 +222,7 @@ class LocalRunStore:
             if doc["phase"] == "RUNNING":
                 doc["duration"] = summary_duration(doc["start"], doc["end"], now)
             runs.append(doc)
-        return runs, f"t{max(newest, since_ns or 0)}"
+        return runs, f"t{scanned_at}"
 
     # -- one run --------------------------------------------------------------------
 

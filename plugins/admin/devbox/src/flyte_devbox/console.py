@@ -390,7 +390,7 @@ def console_app(box: Devbox, auth: Any) -> ConsoleASGI:
 
 def console_path(path: str) -> bool:
     """Whether ``path`` is the console's (the page routes, its static files and its API)."""
-    return path == "/" or path.startswith(("/runs/", "/static/", "/api/")) or path in ("/runs", "/api")
+    return path == "/" or path.startswith(("/runs/", "/static/", "/api/", "/v2/runs/")) or path in ("/runs", "/api")
 
 
 __all__ = ["DevboxRunStore", "console_app", "console_path", "phase_name"]

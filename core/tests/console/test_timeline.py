@@ -1,0 +1,92 @@
+"""`flyte get run NAME --timeline FILE`: one bar per action attempt, coloured by phase, names escaped."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flyte.console.timeline import PHASE_COLORS, find_chromium, timeline_svg
+
+FLYTE = str(Path(sys.executable).with_name("flyte"))
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def bars(svg: str) -> list[ET.Element]:
+    root = ET.fromstring(svg)  # well-formed: every name was escaped
+    return [e for e in root.iter(f"{NS}rect") if e.get("class") == "bar"]
+
+
+def test_one_bar_per_attempt_coloured_by_phase_and_escaped() -> None:
+    run = {"name": "r<1>", "task": "t&co", "phase": "FAILED", "start": 100.0, "end": 112.0, "duration": 12.0}
+    actions = [
+        {"name": "a0", "parent": None, "task": "env.main", "phase": "FAILED", "start": 100.0, "end": 112.0,
+         "attempts": [{"n": 1, "phase": "FAILED", "start": 100.0, "end": 112.0}], "cache_hit": False,
+         "error": "boom <script>alert(1)</script>"},
+        {"name": "a1", "parent": "a0", "task": "env.<flaky>", "phase": "SUCCEEDED", "start": 101.0, "end": 106.0,
+         "attempts": [{"n": 1, "phase": "FAILED", "start": 101.0, "end": 103.0},
+                      {"n": 2, "phase": "SUCCEEDED", "start": 103.5, "end": 106.0}], "cache_hit": False, "error": None},
+        {"name": "a2", "parent": "a0", "task": "env.cached", "phase": "SUCCEEDED", "start": 107.0, "end": 107.1,
+         "attempts": [{"n": 1, "phase": "SUCCEEDED", "start": 107.0, "end": 107.1}], "cache_hit": True, "error": None},
+        {"name": "a3", "parent": "a0", "task": "env.waiting", "phase": "QUEUED", "start": None, "end": None,
+         "attempts": [], "cache_hit": False, "error": None},
+    ]
+    svg = timeline_svg(run, actions, width=1000)
+    found = bars(svg)
+    assert [b.get("data-phase") for b in found] == ["FAILED", "FAILED", "SUCCEEDED", "CACHED"]
+    assert [b.get("fill") for b in found] == [PHASE_COLORS[p] for p in ("FAILED", "FAILED", "SUCCEEDED", "CACHED")]
+    # bars sit on a shared time axis: the retry starts after the first attempt ends
+    x = [float(b.get("x", 0)) for b in found]
+    w = [float(b.get("width", 0)) for b in found]
+    assert x[1] + w[1] <= x[2]
+    assert w[0] > w[1] > 0
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "&lt;flaky&gt; #2/2" in svg
+    assert "r&lt;1&gt;" in svg and "t&amp;co" in svg
+    labels = [t.text for t in ET.fromstring(svg).iter(f"{NS}text")]
+    assert "0s" in labels and any(lbl and re.fullmatch(r"\d+s", lbl) and lbl != "0s" for lbl in labels)
+    assert "a3 waiting" in labels  # an action without times still has its row
+
+
+def test_cli_writes_the_svg_of_a_local_run(sample_runs: Any, tmp_path: Path) -> None:
+    out = tmp_path / "t.svg"
+    r = subprocess.run([FLYTE, "get", "run", sample_runs.names["fanout"], "--run-base-dir", str(sample_runs.base),
+                        "--timeline", str(out)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"Timeline of run {sample_runs.names['fanout']} (9 actions): {out}" in r.stdout
+    assert len(bars(out.read_text())) == 9
+    retried = tmp_path / "r.svg"
+    r = subprocess.run([FLYTE, "get", "run", sample_runs.names["retried"], "--run-base-dir", str(sample_runs.base),
+                        "--timeline", str(retried)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    svg = retried.read_text()
+    assert "flaky #2/2" in svg and "1 earlier attempt(s) without recorded times" in svg
+
+
+def test_cli_errors_say_what_to_do(sample_runs: Any, tmp_path: Path) -> None:
+    base = ["--run-base-dir", str(sample_runs.base), "--timeline"]
+    r = subprocess.run([FLYTE, "get", "run", "nope", *base, str(tmp_path / "x.svg")], capture_output=True, text=True)
+    assert r.returncode == 1 and "No run named 'nope'" in r.stderr
+    name = sample_runs.names["fanout"]
+    r = subprocess.run([FLYTE, "get", "run", name, *base, str(tmp_path / "x.jpg")], capture_output=True, text=True)
+    assert r.returncode == 1 and ".svg or .png" in r.stderr
+    r = subprocess.run([FLYTE, "get", "run", name, *base, str(tmp_path / "x.png")], capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "FLYTE_CHROMIUM": str(tmp_path / "no-such-browser"),
+                            "HOME": str(tmp_path)})
+    assert r.returncode == 1 and "install the 'chromium' package" in r.stderr and "--timeline run.svg" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_chromium() is None, reason="needs chromium (the PNG is drawn by headless Chromium)")
+def test_cli_writes_a_png_with_chromium(sample_runs: Any, tmp_path: Path) -> None:
+    out = tmp_path / "t.png"
+    r = subprocess.run([FLYTE, "get", "run", sample_runs.names["failing"], "--run-base-dir", str(sample_runs.base),
+                        "--timeline", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width == 1200 and height > 100
