@@ -254,6 +254,7 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
                    err=True)
         if run.url:
             click.echo(f"Record: {run.url}", err=True)
+            _console_link(run.url, err=True)
         return 1
     click.echo(f"{click.style(f'Run {run.name} succeeded', fg='green')} in {elapsed:.2f}s ({progress.summary()})")
     for k, v in outputs.named_outputs.items():
@@ -264,4 +265,16 @@ def execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
         click.echo(f"  {k} = {text}")
     if run.url:
         click.echo(click.style(f"Record: {run.url}", dim=True))
+        _console_link(run.url, err=False)
     return 0
+
+
+def _console_link(record_url: str, err: bool) -> None:
+    """``Console: <url>/runs/<name>`` when a ``flyte console`` serves this run's records (its state file says so)."""
+    if not record_url.startswith("file://"):
+        return
+    from flyte.console.link import link_for_record
+
+    link = link_for_record(record_url)
+    if link:
+        click.echo(f"Console: {link}", err=err)
