@@ -80,3 +80,38 @@ def test_unreachable_control_plane(tmp_path: Path) -> None:
     builder = RemoteBuilder(endpoint=f"dns:///127.0.0.1:{port}", insecure=True)
     why = builder.check_available()
     assert why is not None and f"127.0.0.1:{port}" in why and "no control plane answering" in why
+
+
+def test_devbox_whose_engine_is_gone(tmp_path: Path) -> None:
+    """--image-builder docker with no Docker Engine: the devbox starts (with a warning) and a build request is
+    a BuilderUnavailableError saying why, after the registry was asked (an image already there needs no engine)."""
+    import os
+
+    from flyte_testing.engines import EngineUnavailable, start_registry
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "DOCKER_"))}
+    env.update(HOME=str(tmp_path), FLYTE_CONFIG="", DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+    try:
+        registry = start_registry()
+        reg = registry.__enter__()
+    except EngineUnavailable as e:
+        pytest.skip(str(e))
+    try:
+        with DevboxProcess(tmp_path / "box", image_builder="docker", env=env) as box:
+            assert "cannot build on this host now" in (tmp_path / "box" / "devbox.log").read_text()
+            builder = RemoteBuilder(endpoint=f"dns:///{box.endpoint}", insecure=True)
+            assert builder.check_available() is None
+            img = Image.from_base(f"{reg.host}/base:1").with_commands(["true"]).clone(registry=reg.host)
+            with pytest.raises(BuilderUnavailableError) as e:
+                build_images([img], builder=builder)
+            assert f"{tmp_path}/no-docker.sock" in str(e.value), str(e.value)
+    finally:
+        registry.__exit__(None, None, None)
+
+
+def test_devbox_refuses_remote_as_its_builder(tmp_path: Path) -> None:
+    flyte = Path(sys.executable).parent / "flyte"
+    r = subprocess.run([str(flyte), "devbox", "serve", "--port", "0", "--data", str(tmp_path), "--image-builder",
+                        "remote"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin",
+                                                                                   "HOME": str(tmp_path)})
+    assert r.returncode != 0 and "docker or podman" in r.stderr

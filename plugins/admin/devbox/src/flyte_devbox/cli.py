@@ -135,6 +135,9 @@ def _check_image_builder(name: str) -> None:
 
     from flyte_devbox.images import check_builder
 
+    if name.strip().lower() == "remote":
+        raise click.ClickException("--image-builder remote would send each build back to a control plane; the devbox "
+                                   "builds with a local builder plugin on its host: docker or podman")
     try:
         why = check_builder(name)
     except FlyteError as e:
