@@ -134,6 +134,11 @@ class ImageRecords:
             ).fetchall()
         return [ImageRecord(*r) for r in rows]
 
+    def all(self) -> list[ImageRecord]:
+        with self._conn() as c:
+            rows = c.execute("SELECT fqin, name, builds, run, updated_at FROM images ORDER BY updated_at").fetchall()
+        return [ImageRecord(*r) for r in rows]
+
     def get(self, fqin: str) -> ImageRecord | None:
         found = [r for r in self.find(fqin) if r.fqin == fqin] if "/" in fqin else []
         return found[0] if found else None
