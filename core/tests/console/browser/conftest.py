@@ -22,10 +22,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 DOC_IMAGES = Path(__file__).resolve().parents[4] / "docs" / "images" / "console"
 REQUIRE_ENV = "FLYTE_TESTING_REQUIRE_SERVICES"
+# read once at import: every test runs with the machine's FLYTE_* variables removed (core/tests/conftest.py)
+SCREENSHOTS = os.environ.get("FLYTE_CONSOLE_SCREENSHOTS") == "1"
+CHROMIUM_ENV = os.environ.get("FLYTE_TEST_CHROMIUM")
 
 
 def chromium_path() -> str | None:
-    explicit = os.environ.get("FLYTE_TEST_CHROMIUM")
+    explicit = CHROMIUM_ENV
     if explicit:
         return explicit if os.path.exists(explicit) else None
     for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
@@ -85,7 +88,7 @@ def shoot(tmp_path: Path) -> Callable[..., Path]:
         out = tmp_path / f"{name}.png"
         pg.screenshot(path=str(out), **kw)
         assert out.stat().st_size > 1000
-        if os.environ.get("FLYTE_CONSOLE_SCREENSHOTS") == "1":
+        if SCREENSHOTS:
             DOC_IMAGES.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out, DOC_IMAGES / out.name)
         return out

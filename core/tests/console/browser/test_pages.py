@@ -244,6 +244,7 @@ def test_report_is_shown_in_a_sandboxed_iframe(console_server, page, shoot):
     assert page.title().endswith("Flyte console")
     assert inner.evaluate("window.origin") == "null"
     assert inner.evaluate("() => { try { return parent.document.title } catch (e) { return 'blocked' } }") == "blocked"
+    page.evaluate("document.querySelector('.details .report').scrollIntoView({block: 'end'})")
     shoot(page, "run-report")
 
 

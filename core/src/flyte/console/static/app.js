@@ -755,7 +755,9 @@
       const a = n.a;
       const label = a.map ? `#${a.map.index} ${a.task || a.name}` : a.task || a.name;
       const d = elapsed(a);
-      return [label, `${a.name}${d != null ? ` · ${fmtDur(d)}` : ""}${a.cache_hit ? " · cached" : ""}`];
+      // short names (a0, a12: local runs) help; a devbox's long generated ids only crowd the label out
+      const name = a.name.length <= 8 ? a.name : "";
+      return [label, [name, d != null ? fmtDur(d) : "", a.cache_hit ? "cached" : ""].filter(Boolean).join(" · ")];
     }
 
     function renderRows() {
@@ -1074,7 +1076,9 @@
           logsEl = st.logs.el;
         }
       }
-      parts.push(logsEl || h("div", { class: "logs" }, h("h3", null, "Logs"), h("p", { class: "muted" }, "No logs for this action.")));
+      parts.push(logsEl || h("div", { class: "logs" }, h("h3", null, "Logs"), h("p", { class: "muted" },
+        st.source === "local" ? "Local runs keep no logs: the output went to the terminal that ran the run."
+          : "No logs for this action.")));
       if (d.has_report) {
         const old = refresh && details.querySelector(".report");
         parts.push(old || h("div", { class: "report" }, h("h3", null, "Report"),
@@ -1494,6 +1498,7 @@
     info().then((inf) => {
       if (st.stopped) return;
       st.canAbort = !!(inf && inf.can_abort);
+      st.source = inf && inf.source;
       if (st.run) renderHead();
     });
     load().then((going) => {
