@@ -382,23 +382,65 @@ def get_run(name: str, action: str | None, phases: tuple[str, ...], limit: int, 
 
 def _write_timeline(name: str, run_base_dir: str | None, dest: str, remote: bool) -> None:
     """``--timeline FILE``: one bar per action attempt, coloured by phase (flyte.console.timeline)."""
-    if remote:
-        raise click.ClickException(
-            "--timeline draws local runs; for a run on a control plane or devbox open its console page "
-            "(the devbox serves one at its URL: /runs/<name>), or pass --run-base-dir for local records"
-        )
     from flyte.console.local import LocalRunStore
     from flyte.console.store import NotFound
     from flyte.console.timeline import TimelineError, write_timeline
 
     try:
-        run, actions, _ = LocalRunStore(_base(run_base_dir)).get_run(name)
+        if remote:
+            run, actions = _remote_timeline_data(name)
+        else:
+            run, actions, _ = LocalRunStore(_base(run_base_dir)).get_run(name)
         path = write_timeline(run, actions, dest)
     except NotFound as e:
         raise click.ClickException(str(e)) from None
     except TimelineError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"Timeline of run {name} ({len(actions)} actions): {path}")
+
+
+def _remote_timeline_data(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A control-plane run and its actions in the console API's shapes (action-level times: ListActions)."""
+    from flyteidl2.common import list_pb2
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    from flyte.cli.remote import call
+    from flyte.cli.remote_get import _run_id
+    from flyte.remote.names import phase_name
+
+    run_id = _run_id(name)
+
+    async def fetch(client: Any) -> tuple[Any, list[Any]]:
+        details = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=run_id))
+        found: list[Any] = []
+        token = ""
+        while True:
+            page = await client.run.ListActions(rs.ListActionsRequest(
+                run_id=run_id, request=list_pb2.ListRequest(limit=1000, token=token)))
+            found += page.actions
+            token = page.token
+            if not token or not page.actions:
+                return details.details, found
+
+    def seconds(st: Any, field: str) -> float | None:
+        return getattr(st, field).ToNanoseconds() / 1e9 if st.HasField(field) else None
+
+    details, listed = call(fetch)
+    actions = []
+    for x in listed:
+        st = x.status
+        phase, start, end = phase_name(st.phase), seconds(st, "start_time"), seconds(st, "end_time")
+        n = max(st.attempts, 1)
+        tries: list[dict[str, Any]] = [{"n": i, "phase": "FAILED", "start": None, "end": None} for i in range(1, n)]
+        tries.append({"n": n, "phase": phase, "start": start, "end": end})
+        actions.append({"name": x.id.name, "parent": x.metadata.parent or None,
+                        "task": x.metadata.task.id.name or x.metadata.trace.name or "", "phase": phase,
+                        "start": start, "end": end, "attempts": tries, "cache_hit": False, "error": None})
+    a = details.action
+    start, end = seconds(a.status, "start_time"), seconds(a.status, "end_time")
+    run = {"name": name, "task": a.metadata.task.id.name, "phase": phase_name(a.status.phase), "start": start,
+           "end": end, "duration": (end or time.time()) - start if start else None}
+    return run, actions
 
 
 WATCH_INTERVAL = 0.5

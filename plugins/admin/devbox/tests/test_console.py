@@ -161,3 +161,43 @@ def test_auth_guards_reads_and_abort(tmp_path: Any) -> None:
             assert status == 200 and body["phase"] == "ABORTED"
         finally:
             ch.close()
+
+
+def test_official_run_urls_redirect_and_the_timeline_of_a_devbox_run(devbox: DevboxProcess, channel: grpc.Channel,
+                                                                      tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    stub, aid = create(channel, FAIL, name="timed", retries=1)
+    assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_FAILED
+    # what `flyte run` prints for a remote run is the official console's URL form: it leads to this console's page
+    status, headers, _ = call_no_redirect(f"{devbox.url}/v2/runs/project/{PROJECT.name}/domain/{PROJECT.domain}/"
+                                          f"{aid.run.name}")
+    assert status == 302 and headers["location"] == f"/runs/{aid.run.name}"
+    _, detail = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0")
+    assert [t["n"] for t in detail["attempts"]] == [1, 2] and all(t["start"] for t in detail["attempts"])
+    out = tmp_path / "t.svg"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_")}
+    env["HOME"] = str(tmp_path)
+    flyte = str(Path(sys.executable).with_name("flyte"))
+    r = subprocess.run([flyte, "--endpoint", devbox.endpoint, "--insecure", "--project", PROJECT.name, "--domain",
+                        PROJECT.domain, "get", "run", aid.run.name, "--timeline", str(out)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    svg = out.read_text()
+    assert svg.count('class="bar"') == 1 and 'data-phase="FAILED"' in svg and "timed #2/2" in svg
+
+
+def call_no_redirect(url: str) -> tuple[int, dict[str, str], bytes]:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
