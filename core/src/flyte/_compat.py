@@ -229,8 +229,11 @@ def _uses(source: str, filename: str) -> list[tuple[int, str]]:
                 found.append((line, prefix))
                 return
 
+    attributes: list[ast.Attribute] = []  # read after every import is known (one walk of the tree: start-up time)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Attribute):
+            attributes.append(node)
+        elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name == "flyte" or a.name.startswith("flyte."):
                     note(node.lineno, a.name)
@@ -245,8 +248,8 @@ def _uses(source: str, filename: str) -> list[tuple[int, str]]:
                 qualified = f"{node.module}.{a.name}"
                 note(node.lineno, qualified)
                 aliases[a.asname or a.name] = qualified
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and not isinstance(getattr(node, "ctx", None), ast.Store):
+    for node in attributes:
+        if not isinstance(node.ctx, ast.Store):
             chain: list[str] = []
             cur: ast.expr = node
             while isinstance(cur, ast.Attribute):

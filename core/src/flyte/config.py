@@ -197,6 +197,16 @@ def set_overrides(values: dict[str, Any]) -> None:
     _overrides.update({k: v for k, v in values.items() if v is not None})
 
 
+def is_remote_configured(config: Config | None = None) -> bool:
+    """True when an endpoint is configured (flag, config file, ``FLYTE_ADMIN_ENDPOINT`` or ``FLYTE_API_KEY``).
+
+    Here rather than in :mod:`flyte.admin` (which re-exports it) so that ``flyte run`` can ask without
+    importing the connection settings (a few ms of start-up on every local run).
+    """
+    cfg = config or get_config()
+    return bool(cfg.get("admin.endpoint") or os.environ.get("FLYTE_API_KEY"))
+
+
 def __getattr__(name: str) -> object:
     if name.startswith("__"):
         raise AttributeError(name)  # import machinery probes (__path__...), before flyte._compat exists

@@ -182,6 +182,16 @@ HEAVY = {
     "flyte.types._pydantic": "imports pydantic",
     "flyte._compat": "the table of official SDK names we lack, loaded only when a name is missing",
 }
+# Modules a lower layer may import inside a function to keep start-up short (issue 9: "in-function imports
+# remain only for heavy third-party dependencies and start-up speed"): each is off the path of a plain run, and
+# the reason says what loading it up front would cost. benchmarks/README.md has the measurements.
+STARTUP = {
+    "flyte.types._struct": "dataclass and msgpack-dict transformers: loads msgpack and the msgpack codec",
+    "flyte.types._msgpack_codec": "the msgpack codec (and msgpack): only dataclasses, models and msgpack dicts use it",
+    "flyte.types._tuples": "tuple and NamedTuple transformers: only for those types",
+    "flyte.types._typeddict": "the TypedDict transformer: only for TypedDicts",
+    "flyte.types._guess": "guessing a Python type from a literal type: only outputs read without their type",
+}
 LOWER = ("flyte.errors", "flyte.config", "flyte._lazy", "flyte._syncify", "flyte._compat", "flyte.plugins")
 LOWER += ("flyte.storage",)
 LOWER += ("flyte.types", "flyte.io")
@@ -212,7 +222,8 @@ def _in_function_flyte_imports(path: Path, module: str) -> list[tuple[int, str]]
 
 def test_lower_layers_import_flyte_modules_at_module_level() -> None:
     """Below authoring, an import of a flyte module hidden in a function is either a cycle to fix
-    (move the shared piece down) or a heavy dependency (HEAVY); start-up cost is not a reason here."""
+    (move the shared piece down), a heavy dependency (HEAVY) or a module kept off the start-up path of
+    every run (STARTUP, each with its reason); anything else is an error."""
     bad = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC.parent).with_suffix("")
@@ -220,6 +231,37 @@ def test_lower_layers_import_flyte_modules_at_module_level() -> None:
         if not any(module == m or module.startswith(m + ".") for m in LOWER):
             continue
         for line, imported in _in_function_flyte_imports(path, module):
-            if imported not in HEAVY:
+            if imported not in HEAVY and imported not in STARTUP:
                 bad.append(f"{module}:{line} imports {imported} inside a function")
     assert not bad, "\n".join(bad)
+
+
+def test_an_unlisted_import_inside_a_function_is_caught(tmp_path: Path) -> None:
+    """The check sees in-function imports (absolute and relative) and only the listed modules pass."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "def f():\n    from flyte.types._pickle import PICKLE\n    from . import _struct\n    return PICKLE\n"
+    )
+    found = _in_function_flyte_imports(probe, "flyte.types.probe")
+    assert found == [(2, "flyte.types._pickle"), (3, "flyte.types")]
+    assert all(imported not in HEAVY and imported not in STARTUP for _, imported in found)
+
+
+def test_every_listed_exception_is_used_and_kept_off_the_start_up_path() -> None:
+    """Each STARTUP/HEAVY entry is still imported inside a function somewhere below authoring (no stale
+    entries), and a STARTUP module is really off the path: the type engine and the interface code every run
+    loads do not import it."""
+    used: set[str] = set()
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        if any(module == m or module.startswith(m + ".") for m in LOWER):
+            used |= {imported for _, imported in _in_function_flyte_imports(path, module)}
+    assert set(STARTUP) <= used, f"listed but never imported in a function: {sorted(set(STARTUP) - used)}"
+    assert all(reason.strip() for reason in {**HEAVY, **STARTUP}.values())
+    code = (
+        "import sys, flyte.types._engine, flyte.types.interface, flyte._context\n"
+        f"print(sorted(m for m in {sorted(STARTUP)!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"loaded at start-up after all: {out}"

@@ -29,9 +29,9 @@ from flyte.admin.settings import (
     ApiKey,
     decode_api_key,
     encode_api_key,
-    is_remote_configured,
     parse_endpoint,
 )
+from flyte.config import is_remote_configured
 from flyte.errors import FlyteError
 
 SERVICES: tuple[str, ...] = (

@@ -295,9 +295,3 @@ def _flag_or_env(key: str) -> Any:
     if value is None:
         value = os.environ.get("FLYTE_" + key.replace(".", "_").upper()) or None
     return value
-
-
-def is_remote_configured(config: Any = None) -> bool:
-    """True when an endpoint is configured (flag, config file, ``FLYTE_ADMIN_ENDPOINT`` or ``FLYTE_API_KEY``)."""
-    cfg = config or get_config()
-    return bool(cfg.get("admin.endpoint") or os.environ.get("FLYTE_API_KEY"))

@@ -28,7 +28,7 @@ from flyte.remote.names import phase_name
 
 def use_remote(run_base_dir: str | None = None) -> bool:
     """True when ``get runs``/``get run`` should ask the control plane instead of local records."""
-    from flyte.admin import is_remote_configured
+    from flyte.config import is_remote_configured
 
     return run_base_dir is None and is_remote_configured()
 

@@ -187,8 +187,7 @@ MAX_OUTPUT_CHARS = 2000
 def _init_from_config() -> None:
     """Like the official CLI: the config file (if any) sets storage, project/domain and the endpoint."""
     from flyte._initialize import get_init_config, init_from_config
-    from flyte.admin import is_remote_configured
-    from flyte.config import find_config_file
+    from flyte.config import find_config_file, is_remote_configured
 
     # An endpoint from `flyte --endpoint`/FLYTE_ADMIN_ENDPOINT/FLYTE_API_KEY also makes remote the default.
     if get_init_config() is None and (find_config_file() is not None or is_remote_configured()):

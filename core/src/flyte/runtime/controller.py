@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flyte import _context, _run_env
-from flyte._builtin.local import cache_store
 from flyte._builtin.local.records import format_failure
 from flyte._context import ActionID, RawDataPath, TaskContext
 from flyte._controller import Controller
@@ -48,6 +47,7 @@ from flyte.storage.data_access import DataAccess
 from flyte.types.interface import inputs_to_literals, literals_to_inputs, literals_to_outputs, outputs_to_literals
 
 if TYPE_CHECKING:
+    from flyte._builtin.local import cache_store
     from flyte._task import TaskTemplate
 
 logger = logging.getLogger("flyte.local")
@@ -263,6 +263,8 @@ class InProcessController(Controller):
             assert rec.inputs is not None
             # Local File/Dir inputs are keyed by their content, not by their path (reads files: a thread).
             digest = await asyncio.to_thread(cache_inputs_digest, in_lits, rec.inputs, task.cache.ignored_inputs)
+            from flyte._builtin.local import cache_store  # start-up time: only runs of cached tasks need it
+
             cache_key = cache_store.cache_key(task.name, task.cache_version, digest)
             if not self.overwrite_cache:
                 hit = await asyncio.to_thread(self._cache_store().get, cache_key)
@@ -414,7 +416,9 @@ class InProcessController(Controller):
 
     def _cache_store(self) -> cache_store.CacheStore:
         if self._cache is None:
-            self._cache = cache_store.CacheStore()
+            from flyte._builtin.local.cache_store import CacheStore
+
+            self._cache = CacheStore()
         return self._cache
 
     def _install_env(self) -> None:

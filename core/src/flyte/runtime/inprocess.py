@@ -19,13 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import flyte.storage as storage  # its functions load on first use: only a remote raw data path needs them
 from flyte._builtin.local.records import abort_reason, new_run_name, open_run_record, scratch_data_dir
 from flyte._builtin.local.stopping import stop_reason
 from flyte.errors import InvalidInputError
 from flyte.runtime import ActionOutputs, Phase, RunHandle, RunOptions, Runtime
 from flyte.runtime.body import BodyRunner, InProcessBodyRunner
 from flyte.runtime.controller import InProcessController
-from flyte.storage import check_writable_async, is_remote
 
 if TYPE_CHECKING:
     from flyte._task import TaskTemplate
@@ -87,9 +87,9 @@ class InProcessRuntime(Runtime):
         kwargs: dict[str, Any],
         options: RunOptions,
     ) -> InProcessRunHandle:
-        if options.raw_data_path and is_remote(options.raw_data_path):
+        if options.raw_data_path and storage.is_remote(options.raw_data_path):
             # A missing plugin, bucket or credential shows up now, not after tasks have run.
-            await check_writable_async(options.raw_data_path)
+            await storage.check_writable_async(options.raw_data_path)
         runner = await self.open_runner(task, options)
         try:
             return await self._run(runner, task, args, kwargs, options)

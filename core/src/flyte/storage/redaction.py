@@ -17,10 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 #: Schemes whose ``name@host`` is not a credential (``abfss://container@account.dfs...``).
 _AT_IS_NOT_USERINFO = ("abfs", "abfss", "az", "wasb", "wasbs")
 
-_URL_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
-_SECRET_PARAM = re.compile(
-    r"\b(sig|signature|x-amz-signature|x-goog-signature|x-amz-security-token|accountkey|sharedaccesssignature)=[^&;\s'\"<>]+",
-    re.I,
+_URL_QUERY = r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*"
+_SECRET_PARAM = (
+    r"\b(sig|signature|x-amz-signature|x-goog-signature|x-amz-security-token|accountkey|sharedaccesssignature)=[^&;\s'\"<>]+"
 )
 
 # secret-looking values of the configured storage options, replaced wherever they appear
@@ -47,8 +46,9 @@ def redact_url(url: str) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with URL query strings, signatures and account keys removed."""
-    text = _URL_QUERY.sub(r"\1", text)
-    text = _SECRET_PARAM.sub(lambda m: m.group(1) + "=REDACTED", text)
+    # Patterns compiled on first use (re caches them): every run imports this module, few ever scrub.
+    text = re.sub(_URL_QUERY, r"\1", text)
+    text = re.sub(_SECRET_PARAM, lambda m: m.group(1) + "=REDACTED", text, flags=re.I)
     for value in _secrets:
         text = text.replace(value, "REDACTED")
     return text

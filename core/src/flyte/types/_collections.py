@@ -23,7 +23,6 @@ from typing import Any
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import EnumType, LiteralType, SimpleType, TypeAnnotation
 
-from flyte.types._struct import check_msgpack_type, msgpack_decoder, msgpack_encoder, msgpack_to_literal
 from flyte.types._transformer import Decoder, Encoder, TypeTransformer, fail, type_repr, value_repr
 from flyte.types._transformer import nested_plan as _plan
 
@@ -124,7 +123,9 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
 
     def get_literal_type(self, t: Any) -> LiteralType:
         vt = self._value_type(t)
-        if vt is None:
+        if vt is None:  # a dict that travels as msgpack: the codec loads on first use (STARTUP in the layer test)
+            from flyte.types._struct import check_msgpack_type
+
             check_msgpack_type(t)
             return _struct_type()
         return LiteralType(map_value_type=_plan(vt).literal_type)
@@ -132,6 +133,8 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     def sync_encoder(self, t: Any, lt: LiteralType) -> Encoder | None:
         vt = self._value_type(t)
         if vt is None:
+            from flyte.types._struct import msgpack_encoder
+
             return msgpack_encoder(t, dict)
         sub = _plan(vt).encode
         if sub is None:
@@ -157,6 +160,8 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     def sync_decoder(self, t: Any) -> Decoder | None:
         vt = self._value_type(t)
         if vt is None:
+            from flyte.types._struct import msgpack_decoder
+
             return msgpack_decoder(t)
         sub = _plan(vt).decode
         if sub is None:
@@ -172,6 +177,8 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     async def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType) -> Literal:
         vt = self._value_type(python_type)
         if vt is None:
+            from flyte.types._struct import msgpack_to_literal
+
             return await msgpack_to_literal(python_val, python_type)
         if not isinstance(python_val, dict):
             raise fail(f"Expected a dict, got {type(python_val).__name__} {value_repr(python_val)}")

@@ -30,21 +30,16 @@ import types
 import typing
 from typing import Any
 
-import msgpack
 from flyteidl2.core.literals_pb2 import Literal
 from flyteidl2.core.types_pb2 import LiteralType
 
 import flyte.storage as storage
 from flyte.errors import TypeTransformerError
 from flyte.plugins.manager import get_plugin_manager
-from flyte.types import _collections, _fallback, _guess, _simple, _transformer
+from flyte.types import _collections, _fallback, _simple, _transformer
 from flyte.types._literal import LITERAL
-from flyte.types._msgpack_codec import codec_for
 from flyte.types._pickle import BYTES, PICKLE, PICKLED
-from flyte.types._struct import DATACLASS
 from flyte.types._transformer import TypePlan, TypeTransformer, fail, type_repr
-from flyte.types._tuples import NAMED_TUPLE, TUPLE, is_typed_tuple
-from flyte.types._typeddict import TYPED_DICT
 
 
 def _builtin(t: Any) -> TypeTransformer[Any] | None:
@@ -63,7 +58,11 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
         return _collections.UNION
     if origin is typing.Literal:
         return LITERAL
+    # Tuples, TypedDicts and dataclasses load their transformers on first use (STARTUP in the layer test):
+    # with the msgpack codec they are a fifth of the type engine's import cost, and most runs never need them.
     if origin is tuple:
+        from flyte.types._tuples import TUPLE, is_typed_tuple
+
         return TUPLE if is_typed_tuple(t) else None
     if t is bytes:
         return BYTES
@@ -71,10 +70,16 @@ def _builtin(t: Any) -> TypeTransformer[Any] | None:
         if issubclass(t, enum.Enum):
             return _collections.ENUM
         if issubclass(t, tuple) and hasattr(t, "_fields"):
+            from flyte.types._tuples import NAMED_TUPLE
+
             return NAMED_TUPLE
         if issubclass(t, dict) and hasattr(t, "__required_keys__"):  # a TypedDict
+            from flyte.types._typeddict import TYPED_DICT
+
             return TYPED_DICT
         if dataclasses.is_dataclass(t):
+            from flyte.types._struct import DATACLASS
+
             return DATACLASS
         if "pydantic" in sys.modules:  # a model class exists only if pydantic is imported: never import it here
             from pydantic import BaseModel
@@ -291,7 +296,9 @@ class TypeEngine:
     @classmethod
     def guess_python_type(cls, literal_type: LiteralType) -> Any:
         """A Python type that reads literals of ``literal_type`` (structs as plain dicts, blobs as File/Dir)."""
-        return _guess.guess_python_type(literal_type, cls._guess_from_transformers)
+        from flyte.types._guess import guess_python_type  # outputs read without their Python type only
+
+        return guess_python_type(literal_type, cls._guess_from_transformers)
 
     @classmethod
     def _guess_from_transformers(cls, literal_type: LiteralType) -> Any:
@@ -344,6 +351,10 @@ async def decode_other_forms(p: TypePlan, lit: Literal, err: Exception) -> Any:
     if lit.WhichOneof("value") == "scalar" and lit.scalar.WhichOneof("value") == "binary":
         b = lit.scalar.binary
         if b.tag == "msgpack":
+            import msgpack
+
+            from flyte.types._msgpack_codec import codec_for
+
             try:
                 codec = codec_for(p.python_type)
             except TypeTransformerError:

@@ -26,7 +26,6 @@ import os
 import re
 import secrets
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -626,6 +625,8 @@ def _can_write(path: Path) -> bool:
 
 def scratch_data_dir() -> str:
     """A raw data folder for a run that keeps no record (its outputs still need a place)."""
+    import tempfile  # start-up time: only runs without a record need it
+
     return tempfile.mkdtemp(prefix="flyte-run-")
 
 

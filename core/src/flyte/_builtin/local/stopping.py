@@ -64,6 +64,11 @@ class DaemonThreadPool(ThreadPoolExecutor):
                 t.start()
         return f
 
+    @property
+    def started(self) -> bool:
+        """Whether any call was ever submitted (a worker thread exists)."""
+        return bool(self._workers)
+
     def _work(self) -> None:
         while True:
             item = self._queue.get()
@@ -159,8 +164,9 @@ def run_stoppable(coro: Coroutine[Any, Any, T], *, library: bool = False) -> T:
     loop = asyncio.new_event_loop()
     # asyncio.to_thread calls of bodies get daemon threads too, and closing the loop waits for them only briefly.
     # Same size as asyncio's own default executor.
-    loop.set_default_executor(DaemonThreadPool(max_workers=min(32, (os.cpu_count() or 1) + 4),
-                                               thread_name_prefix="flyte-to-thread", shutdown_timeout=0.5))
+    pool = DaemonThreadPool(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="flyte-to-thread",
+                            shutdown_timeout=0.5)
+    loop.set_default_executor(pool)
     main = loop.create_task(coro)
     state: dict[str, Any] = {"signum": None, "loop_alive": False, "escalating": False, "escalated": False}
 
@@ -205,7 +211,7 @@ def run_stoppable(coro: Coroutine[Any, Any, T], *, library: bool = False) -> T:
             abort_open_records(_stop_reason or "stopped")
             raise Stopped(state["signum"]) from e
         finally:
-            _close_loop(loop, main)
+            _close_loop(loop, main, pool)
     finally:
         if state["signum"] is None or library:
             for s, h in previous.items():
@@ -221,7 +227,7 @@ def run_stoppable(coro: Coroutine[Any, Any, T], *, library: bool = False) -> T:
                 signal.signal(s, _quiet_exit)
 
 
-def _close_loop(loop: asyncio.AbstractEventLoop, main: asyncio.Task[Any]) -> None:
+def _close_loop(loop: asyncio.AbstractEventLoop, main: asyncio.Task[Any], pool: DaemonThreadPool) -> None:
     try:
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for t in pending:
@@ -230,7 +236,10 @@ def _close_loop(loop: asyncio.AbstractEventLoop, main: asyncio.Task[Any]) -> Non
             # Tasks get a moment to unwind; one that ignores cancellation is left behind.
             loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
         loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
+        if not pool.started:
+            pool.shutdown(wait=False)  # never used: asyncio's shutdown would start a thread only to join nothing
+        else:
+            loop.run_until_complete(loop.shutdown_default_executor())
     except BaseException:
         pass
     finally:
