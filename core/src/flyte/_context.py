@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flyte._compat import missing
 from flyte.storage import data_access as _data_access
 from flyte.storage.data_access import DataAccess
 
@@ -195,10 +194,14 @@ class TaskContext:
 
     @property
     def checkpoint(self) -> Any:
+        from flyte._compat import missing  # the table of official names we lack: only when one is asked for
+
         raise missing("flyte.ctx()", "checkpoint")
 
     @property
     def checkpoint_paths(self) -> Any:
+        from flyte._compat import missing  # the table of official names we lack: only when one is asked for
+
         raise missing("flyte.ctx()", "checkpoint_paths")
 
     def __getattr__(self, name: str) -> Any:
@@ -245,7 +248,12 @@ def _current_data_access() -> DataAccess | None:
     return tc.data_access if tc is not None else None
 
 
-_data_access.set_provider(_current_data_access)
+def _current_action_name() -> str | None:
+    tc = _current.get()
+    return tc.action.name if tc is not None else None
+
+
+_data_access.set_provider(_current_data_access, scope=_current_action_name)
 
 
 def raw_data_path() -> str | None:

@@ -35,6 +35,12 @@ async def two_names() -> list[str]:
 
 
 @env.task
+async def two_actions() -> list[str]:
+    a, b = await two_names(), await two_names()
+    return [a[0], b[0], a[2], b[2]]
+
+
+@env.task
 async def maybe_dir(produce: bool) -> Dir:
     return Dir.empty()
 
@@ -56,6 +62,14 @@ def test_named_remote_same_name_same_path_other_name_other_path() -> None:
     a, b, a2 = flyte.run(two_names).outputs()[0]
     assert a == a2 and a != b
     assert a.endswith("/a.csv") and b.endswith("/b.csv")
+
+
+def test_named_remote_differs_between_actions() -> None:
+    """The in-process controller shares one DataAccess across the run: named paths must still be per action."""
+    first, second, first_again, second_again = flyte.run(two_actions).outputs()[0]
+    assert first != second, "two actions asking for the same name must not share the path"
+    assert first == first_again and second == second_again  # and stable within each action
+    assert first.endswith("/a.csv") and second.endswith("/a.csv")
 
 
 def test_named_remote_outside_a_task_and_with_a_folder_is_refused() -> None:

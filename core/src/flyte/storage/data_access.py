@@ -25,7 +25,8 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 
-from flyte.storage import copy_sync, get, is_remote, join, open_sync, put, strip_file_header
+import flyte.storage as storage  # the functions load on first use (flyte.storage.api)
+from flyte.storage.registry import is_remote, join, strip_file_header
 
 
 class DataAccess:
@@ -36,9 +37,15 @@ class DataAccess:
         self.scope = scope  # the action this serves (same on every attempt): where named paths go
 
     def named_path(self, name: str) -> str:
-        """The same path for the same ``name`` on every attempt of the action (``<prefix>/named/<scope>/<name>``)."""
+        """The same path for the same ``name`` on every attempt of the action (``<prefix>/named/<action>/<name>``).
+
+        The action is ``scope`` or, when it is ``None`` (a runtime shares one data access across the
+        run), the action running now (:func:`current_scope`), looked up only here: sharing costs
+        nothing per task.
+        """
         base = join(self.raw_data_path, "named")
-        return join(base, self.scope, name) if self.scope else join(base, name)
+        scope = self.scope if self.scope is not None else current_scope()
+        return join(base, scope, name) if scope else join(base, name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw_data_path!r})"
@@ -59,21 +66,21 @@ class DataAccess:
         """Copy a local file or folder to a fresh path under the prefix; return its URI."""
         local = os.path.abspath(strip_file_header(local_path))
         uri = self.new_path(name or os.path.basename(local.rstrip(os.sep)))
-        await put(local, uri, recursive=os.path.isdir(local))
+        await storage.put(local, uri, recursive=os.path.isdir(local))
         return uri
 
     def upload_sync(self, local_path: str, name: str | None = None) -> str:
         """Blocking :meth:`upload` (streams each file)."""
         local = os.path.abspath(strip_file_header(local_path))
         uri = self.new_path(name or os.path.basename(local.rstrip(os.sep)))
-        return copy_sync(local, uri, recursive=os.path.isdir(local))
+        return storage.copy_sync(local, uri, recursive=os.path.isdir(local))
 
     async def write_bytes(self, data: bytes, name: str | None = None) -> str:
         """Write ``data`` to a fresh path under the prefix (a large value offloaded); return its URI."""
         uri = self.new_path(name)
 
         def write() -> None:
-            with open_sync(uri, "wb") as f:
+            with storage.open_sync(uri, "wb") as f:
                 f.write(data)
 
         await asyncio.to_thread(write)
@@ -81,10 +88,11 @@ class DataAccess:
 
     async def download(self, uri: str, local_path: str, recursive: bool = False) -> str:
         """Copy ``uri`` (a file, or a folder with ``recursive=True``) to ``local_path``; return the local path."""
-        return await get(uri, local_path, recursive=recursive)
+        return await storage.get(uri, local_path, recursive=recursive)
 
 
 _provider: Callable[[], DataAccess | None] | None = None
+_scope_provider: Callable[[], str | None] | None = None
 
 
 _using: contextvars.ContextVar[DataAccess | None] = contextvars.ContextVar("flyte_data_access", default=None)
@@ -110,11 +118,20 @@ def using(da: DataAccess) -> Iterator[DataAccess]:
         _using.reset(token)
 
 
-def set_provider(provider: Callable[[], DataAccess | None] | None) -> None:
-    """Tell :func:`current` where to find the running task's data access.
+def current_scope() -> str | None:
+    """The name of the action running now (where its named paths go), else ``None``."""
+    p = _scope_provider
+    return p() if p is not None else None
 
-    :mod:`flyte._context` registers the task context's ``data_access`` here when it is
-    imported: the context sits in a higher layer, and this keeps the dependency pointing down.
+
+def set_provider(
+    provider: Callable[[], DataAccess | None] | None, scope: Callable[[], str | None] | None = None
+) -> None:
+    """Tell :func:`current` where to find the running task's data access, and :func:`current_scope` its action.
+
+    :mod:`flyte._context` registers the task context's ``data_access`` and action name here when it
+    is imported: the context sits in a higher layer, and this keeps the dependency pointing down.
     """
-    global _provider
+    global _provider, _scope_provider
     _provider = provider
+    _scope_provider = scope
