@@ -153,3 +153,14 @@ def test_pages_serve_index_html_with_a_policy(console_server: Any) -> None:
         assert headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in headers["content-security-policy"]
         assert b"<!doctype html>" in body.lower()
+
+
+def test_action_detail_knows_its_map_index(console_server: Any) -> None:
+    name = console_server.names["fanout"]
+    _, doc = get_json(f"{console_server.url}/api/runs/{name}")
+    squares = [a for a in doc["actions"] if a["task"] == "console_samples.square"]
+    for a in squares:
+        _, detail = get_json(f"{console_server.url}/api/runs/{name}/actions/{a['name']}")
+        assert detail["map"] == a["map"]
+        assert detail["inputs"] == [{"name": "x", "type": "int", "value": str(a["map"]["index"]), "uri": None}]
+        assert detail["outputs"] == [{"name": "o0", "type": "int", "value": str(a["map"]["index"] ** 2), "uri": None}]

@@ -272,8 +272,11 @@ class LocalRunStore:
         try:
             db = _connect(db_path)
             try:
-                rows = db.execute(f"SELECT {_LIGHT} FROM actions ORDER BY length(name), name").fetchall()
-                io = db.execute("SELECT inputs, outputs FROM actions WHERE name = ?", (action,)).fetchone()
+                io = db.execute("SELECT inputs, outputs, parent, grp FROM actions WHERE name = ?", (action,)).fetchone()
+                # the action and its siblings in its group: enough to know its place in a flyte.map
+                rows = db.execute(f"SELECT {_LIGHT} FROM actions WHERE name = ? OR (grp != '' AND grp = ? AND "
+                                  "parent IS ?) ORDER BY length(name), name",
+                                  (action, io[3] if io else "", io[2] if io else None)).fetchall()
                 try:
                     tb_row = db.execute("SELECT traceback FROM tracebacks WHERE name = ?", (action,)).fetchone()
                 except sqlite3.OperationalError:
