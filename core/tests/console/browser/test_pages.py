@@ -394,3 +394,27 @@ def test_dark_scheme_uses_dark_colours(console_server, browser, shoot):
         shoot(pg, "run-dark")
     finally:
         context.close()
+
+
+def test_thousands_of_actions_keep_the_page_small_and_reachable(make_console, page, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "wide-run", HERE / "wide_tasks.py", "wide", "--n", "5000")
+    console = make_console(base)
+    page.goto(console.url + "/runs/wide-run")
+    loaded(page)
+    assert page.evaluate("window.flyteConsole.page.state.rows.length") == 5001
+    # only the rows on screen (and a few around them) exist in the page
+    assert page.locator(".tree .row").count() < 80
+    page.locator(".tree").focus()
+    page.keyboard.press("End")
+    last = page.evaluate("() => window.flyteConsole.page.state.rows.at(-1).node.key")
+    expect(tree_row(page, last)).to_have_attribute("aria-selected", "true")
+    expect(page.locator(".details h2")).to_have_text("console_wide.one")
+    assert page.locator(".tree .row").count() < 80
+    # the timeline drew the bars of the rows on screen
+    assert phase_pixels(page, "--ph-succeeded") > 200
+    # find narrows the 5,000 rows to the matching ones
+    page.fill(".toolbar input[type=search]", last)
+    page.wait_for_function("(k) => window.flyteConsole.page.state.rows.some(r => r.node.key === k) && "
+                           "window.flyteConsole.page.state.rows.length < 50", arg=last)
