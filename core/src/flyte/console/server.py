@@ -56,6 +56,8 @@ class ConsoleServer(ThreadingHTTPServer):
 
     def __init__(self, app: ConsoleApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
+        if ":" in host:  # an IPv6 address (::1)
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
 
     @property
