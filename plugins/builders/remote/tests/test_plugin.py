@@ -117,3 +117,11 @@ def test_devbox_refuses_remote_as_its_builder(tmp_path: Path) -> None:
                         "remote"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin",
                                                                                    "HOME": str(tmp_path)})
     assert r.returncode != 0 and "docker or podman" in r.stderr
+
+
+def test_network_option_is_refused() -> None:
+    from flyte.images.errors import ImageBuildError
+
+    img = Image.from_base("127.0.0.1:5000/b:1").with_commands(["true"]).clone(registry="127.0.0.1:5000")
+    with pytest.raises(ImageBuildError, match="FLYTE_IMAGE_BUILD_NETWORK"):
+        RemoteBuilder(network="none", endpoint="dns:///127.0.0.1:1", insecure=True).build(img)

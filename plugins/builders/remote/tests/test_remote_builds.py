@@ -207,3 +207,11 @@ def test_flyte_build_cli_failure_shows_the_log_tail(remote_env: RemoteEnv, tmp_p
     assert "about-to-fail-9" in r.stderr  # the log's tail
     assert "exit 3" in r.stderr and "failed" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_build_past_its_timeout_is_aborted(remote_env: RemoteEnv, tmp_path: Path) -> None:
+    img = _image(remote_env, tmp_path, uuid.uuid4().hex[:12]).with_commands(["sleep 60"])
+    with pytest.raises(ImageBuildError) as e:
+        build_images([img], builder=remote_env.builder(timeout=3))
+    assert "took longer than 3s" in str(e.value) and "aborted" in str(e.value)
+    assert not remote_env.builder().exists(img.uri)

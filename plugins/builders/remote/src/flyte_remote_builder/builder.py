@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,6 +213,11 @@ class RemoteBuilder(ImageBuilder):
         return str(resp.image.fqin) == uri
 
     def build(self, image: Image, *, push: bool = True, on_output: OutputCallback | None = None) -> str:
+        if self.options.get("network"):
+            raise ImageBuildError(
+                f"{image.uri}: the remote builder cannot choose the network of RUN steps (--network); the control "
+                "plane's builder uses its own setting (flyte-devbox: FLYTE_IMAGE_BUILD_NETWORK in its environment)",
+                uri=image.uri)
         if not push:
             raise ImageBuildError(
                 f"{image.uri}: the remote builder builds on the control plane, which always pushes; build with "
@@ -251,7 +255,12 @@ class RemoteBuilder(ImageBuilder):
                     else "uploaded the image spec (no build context: no layer copies files)")
             run = await self._start(client, t, task_id, spec_uri, context_uri, uri)
             log.add(f"build run {run.name} started on {t.settings.endpoint}")
-            phase, error = await self._follow(client, run, log)
+            try:
+                phase, error = await asyncio.wait_for(self._follow(client, run, log), self.timeout)
+            except TimeoutError:  # _follow aborted the run when it was cancelled
+                raise ImageBuildError(f"the build run {run.name} took longer than {self.timeout:.0f}s (the remote "
+                                      "builder's timeout option) and was aborted", uri=uri, log="\n".join(log.lines),
+                                      ) from None
             if phase != "SUCCEEDED":
                 raise self._failure(uri, phase, error, log)
             return await self._output(client, run) or uri
@@ -288,7 +297,6 @@ class RemoteBuilder(ImageBuilder):
         from flyteidl2.workflow import run_service_pb2 as rs
 
         aid = identifier_pb2.ActionIdentifier(run=run, name="a0")
-        deadline = time.monotonic() + self.timeout
 
         async def tail() -> None:
             async for resp in client.watch(client.dataproxy.TailLogs, dp.TailLogsRequest(action_id=aid, attempt=1)):
@@ -297,20 +305,22 @@ class RemoteBuilder(ImageBuilder):
                         log.add(line.message)
 
         tailing = asyncio.ensure_future(tail())
+        finished = False
         try:
             async for resp in client.watch(client.run.WatchRunDetails, rs.WatchRunDetailsRequest(run_id=run)):
                 action = resp.details.action
                 name = phase_name(action.status.phase)
                 if name in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
                     # the log ends with the attempt: let it drain before judging
-                    with_timeout = max(1.0, min(30.0, deadline - time.monotonic()))
+                    finished = True
                     with contextlib.suppress(Exception):  # a log that does not end in time is not the verdict
-                        await asyncio.wait_for(asyncio.shield(tailing), with_timeout)
+                        await asyncio.wait_for(asyncio.shield(tailing), 30.0)
                     return name, action.error_info
-                if time.monotonic() > deadline:
-                    await client.run.AbortRun(rs.AbortRunRequest(run_id=run, reason="build timed out"))
-                    raise ImageBuildError(f"the build run {run.name} took longer than {self.timeout:.0f}s and was "
-                                          "aborted (the remote builder's timeout option)")
+        except asyncio.CancelledError:  # Ctrl-C while following: the build on the control plane stops too
+            if not finished:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(client.run.AbortRun(rs.AbortRunRequest(run_id=run, reason="build cancelled")))
+            raise
         finally:
             tailing.cancel()
         return "UNKNOWN", None
