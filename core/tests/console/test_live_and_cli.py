@@ -159,3 +159,20 @@ def test_a_state_file_of_a_dead_console_is_ignored(tmp_path: Path) -> None:
     (tmp_path / ".console.json").write_text(json.dumps(dict(doc, pid=dead.pid, pid_start=None)))
     assert console_url(tmp_path) is None
     assert link_for_record("https://example.com/x") is None
+
+
+def test_a_damaged_record_is_a_500_naming_the_file_and_the_rest_still_lists(tmp_path: Path, run_sample: Any) -> None:
+    from flyte.console.api import ConsoleApp
+
+    base = tmp_path / "runs"
+    good = run_sample(base, "fanout", name="good", n=2)
+    bad = run_sample(base, "fanout", name="bad", n=2)
+    (base / bad / "actions.db").write_bytes(b"this is not sqlite" * 100)
+    (base / "half").mkdir()
+    (base / "half" / "run.json").write_text("{not json")
+    app = ConsoleApp(LocalRunStore(base))
+    r = app.handle("GET", f"/api/runs/{bad}", "", {})
+    assert r.status == 500 and "actions.db" in json.loads(r.body)["error"]
+    r = app.handle("GET", "/api/runs", "", {})
+    assert r.status == 200 and {x["name"] for x in json.loads(r.body)["runs"]} == {good, bad}
+    assert app.handle("GET", "/api/runs/half", "", {}).status == 404

@@ -131,7 +131,8 @@ class LocalRunStore:
         end = doc.get("end") or None
         return {
             "name": name, "task": str(doc.get("task", "")), "phase": phase, "start": start, "end": end,
-            "duration": summary_duration(start, end, time.time()), "actions": actions, "error": one_line(error),
+            "duration": summary_duration(start, end, time.time()), "actions": actions,
+            "error": one_line(scrub_text(error)) if error else None,
         }
 
     def _live_counts(self, db_path: Path) -> dict[str, int]:
@@ -258,7 +259,7 @@ class LocalRunStore:
             finally:
                 db.close()
         except sqlite3.Error as e:
-            raise NotFound(f"The actions of run {name!r} are unreadable: {db_path}: {e}") from None
+            raise RuntimeError(f"The actions of run {name!r} are unreadable: {db_path}: {e}") from None
         return rows, (root[0], root[1]) if root else None
 
     def get_action(self, run: str, action: str) -> Action:
@@ -284,7 +285,7 @@ class LocalRunStore:
             finally:
                 db.close()
         except sqlite3.Error as e:
-            raise NotFound(f"The actions of run {run!r} are unreadable: {db_path}: {e}") from None
+            raise RuntimeError(f"The actions of run {run!r} are unreadable: {db_path}: {e}") from None
         if io is None:
             raise NotFound(f"Run {run!r} has no action {action!r}")
         shaped = _shape_actions(rows, settle=not running)
@@ -359,7 +360,7 @@ def _shape_actions(rows: list[tuple[Any, ...]], settle: bool) -> list[Action]:
         out.append({
             "name": name, "parent": parent or None, "task": task, "group": group, "phase": phase,
             "start": start, "end": end, "attempts": tries, "map": mapped, "cache_hit": bool(cache_hit),
-            "error": one_line(error),
+            "error": one_line(scrub_text(error)) if error else None,
         })
     return out
 
