@@ -29,8 +29,12 @@ class _Handler(BaseHTTPRequestHandler):
         return "flyte-console"
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "Bad Content-Length")
+            return
+        if length < 0 or length > MAX_BODY:
             self.send_error(413, "Request body too large")
             return
         body = self.rfile.read(length) if length else b""
