@@ -17,6 +17,7 @@ the two in step and checks them against the official SDK's installed API.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -213,8 +214,23 @@ _scanned: dict[tuple[str, float], list[tuple[int, str]]] = {}
 MAX_SCANNED_FILES = 200
 
 
+@functools.cache
+def _flagged_names() -> frozenset[str]:
+    """The last part of every name :func:`reason` knows (``checkpoint``, ``Run``, ``extras``...)."""
+    names = {m.rpartition(".")[2] for m in UNSUPPORTED_MODULES}
+    for members in UNSUPPORTED.values():
+        names.update(members)
+    return frozenset(names)
+
+
 def _uses(source: str, filename: str) -> list[tuple[int, str]]:
     """(line, qualified name) of every use of an unsupported official API in ``source``."""
+    import re
+
+    # Every part of a name noted below is an identifier of the source: a source naming none of the
+    # flagged names has no use to find, and most programs are skipped without walking their syntax tree.
+    if _flagged_names().isdisjoint(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source)):
+        return []
     import ast
 
     tree = ast.parse(source, filename)
