@@ -1,0 +1,162 @@
+// Flyte console: the selected action of a run page: summary, attempts, error and traceback, inputs and
+// outputs, the log (tailed while the action runs) and its flyte.report in a sandboxed iframe.
+
+import {
+  FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, badge, fmtDur, fmtTime, now, elapsed, api, countsEl,
+} from "./util.js";
+
+/** The details panel of one run page: `details` (the element), `st` (the page state), `runName`. */
+export function makeDetails(env) {
+  const { details, st, runName } = env;
+    function kv(pairs) {
+      return h("dl", { class: "kv" }, pairs.filter((p) => p && p[1] != null && p[1] !== "").map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
+    }
+
+    function valuesTable(title, vals, cls) {
+      if (!vals || !vals.length) return h("div", { class: cls }, h("h3", null, title), h("p", { class: "muted" }, "None."));
+      return h("div", { class: cls }, h("h3", null, title),
+        h("table", { class: "vals" },
+          h("thead", null, h("tr", null, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Value"))),
+          h("tbody", null, vals.map((v) => h("tr", null,
+            h("td", null, h("code", null, v.name)), h("td", null, h("code", null, v.type || "")),
+            h("td", { class: "v" }, h("pre", null, v.value ?? ""), v.uri ? h("div", { class: "muted" }, h("code", null, v.uri)) : null))))));
+    }
+
+    function errorBox(err) {
+      if (!err) return null;
+      return h("div", { class: "error-box", role: "region", "aria-label": "Error" },
+        h("h3", null, "Error", err.kind ? h("span", { class: "muted" }, ` (${err.kind})`) : null),
+        h("div", { class: "msg" }, err.message || ""),
+        err.traceback ? h("details", { open: true }, h("summary", null, "Traceback"), h("pre", { class: "traceback" }, err.traceback)) : null);
+    }
+
+    function stopLogs() {
+      if (st.logs) st.logs.stop();
+      st.logs = null;
+    }
+
+    function logsSection(actionName) {
+      const pre = h("pre", { class: "logtext", tabindex: "0", "aria-label": "Logs" });
+      const status = h("div", { class: "muted", role: "status" }, "Loading logs…");
+      const sec = h("div", { class: "logs" }, h("h3", null, "Logs"), pre, status);
+      let offset = 0;
+      let total = 0;
+      const MAX = 2_000_000; // characters kept in the page; older text is dropped from the top
+      let stopped = false;
+      let timer = null;
+      const step = async () => {
+        if (stopped) return;
+        let more = false;
+        try {
+          const body = await api(`${apiAction(runName, actionName)}/logs?offset=${offset}`);
+          if (stopped) return;
+          const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+          if (body.text) {
+            pre.append(document.createTextNode(body.text));
+            total += body.text.length;
+            if (total > MAX) {
+              pre.textContent = pre.textContent.slice(-MAX / 2);
+              total = pre.textContent.length;
+            }
+            if (atBottom) pre.scrollTop = pre.scrollHeight;
+          }
+          more = body.offset > offset;
+          offset = body.offset ?? offset;
+          if (body.done && !more) {
+            status.textContent = total ? "End of log." : "No log output.";
+            return;
+          }
+          status.textContent = "Live: following the log…";
+        } catch (e) {
+          status.textContent = `Could not read the logs: ${e.message}`;
+          if (e.status && e.status !== 0) return;
+        }
+        timer = setTimeout(step, more ? 50 : POLL_MS);
+      };
+      step();
+      return { el: sec, stop() { stopped = true; clearTimeout(timer); } };
+    }
+
+    async function showDetails(key, refresh) {
+      const n = st.tree.byKey.get(key);
+      const my = ++st.detailGen;
+      if (!n) {
+        stopLogs();
+        details.replaceChildren();
+        return;
+      }
+      if (n.kind !== "action") {
+        stopLogs();
+        details.dataset.key = key;
+        const failed = n.actions.filter((a) => FAILED.has(phaseOf(a))).slice(0, 50);
+        details.replaceChildren(...[
+          h("div", { class: "dhead" }, h("h2", null, n.kind === "map" ? `map ${n.label}` : `group ${n.label}`), badge(n.phase)),
+          kv([["Holds", `${n.total} action${n.total === 1 ? "" : "s"}`],
+            ["Started", fmtTime(n.start)], ["Ended", fmtTime(n.end)],
+            ["Duration", n.start != null ? fmtDur((n.end ?? now()) - n.start) : null]]),
+          countsEl(Object.assign({ total: n.total }, n.counts)),
+          failed.length ? h("div", null, h("h3", null, "Failed"),
+            h("ul", null, failed.map((a) => h("li", null,
+              h("a", { href: actionPath(runName, a.name), "data-nav": "" }, a.map ? `#${a.map.index} ${a.name}` : a.name),
+              a.error ? h("span", { class: "muted" }, ` ${a.error}`) : null)))) : null].filter(Boolean));
+        return;
+      }
+      let d;
+      try {
+        d = await api(apiAction(runName, key));
+      } catch (e) {
+        if (my !== st.detailGen || st.stopped) return;
+        if (!refresh) {
+          stopLogs();
+          details.dataset.key = key;
+          details.replaceChildren(h("div", { class: "notice bad", role: "alert" }, `Could not load action ${key}: ${e.message}`));
+        }
+        return;
+      }
+      if (my !== st.detailGen || st.stopped) return;
+      const keepLogs = refresh && details.dataset.key === key && st.logs && d.has_logs;
+      const attempts = d.attempts || [];
+      const parts = [
+        h("div", { class: "dhead" }, h("h2", null, d.task || d.name), badge(phaseOf(d)),
+          d.cache_hit ? h("span", { class: "muted" }, "cache hit") : null),
+        kv([
+          ["Action", h("code", null, d.name)],
+          ["Parent", d.parent ? h("a", { href: actionPath(runName, d.parent), "data-nav": "" }, d.parent) : null],
+          ["Group", d.group],
+          ["Map item", d.map ? `#${d.map.index} of ${d.map.of}` : null],
+          ["Started", fmtTime(d.start)], ["Ended", fmtTime(d.end)],
+          ["Duration", d.start != null ? fmtDur(elapsed(d)) : null],
+          ["Attempts", attempts.length > 1 ? String(attempts.length) : null],
+        ]),
+        attempts.length > 1 ? h("table", { class: "attempts", "aria-label": "Attempts" },
+          h("thead", null, h("tr", null, ["Attempt", "Phase", "Started", "Duration"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", null, attempts.map((t) => h("tr", null, h("td", null, String(t.n)), h("td", null, badge(phaseOf(t))),
+            h("td", null, fmtTime(t.start)), h("td", null, fmtDur(elapsed(t))))))) : null,
+        errorBox(d.error),
+        valuesTable("Inputs", d.inputs, "inputs"),
+        valuesTable("Outputs", d.outputs, "outputs"),
+      ];
+      let logsEl = null;
+      if (keepLogs) logsEl = details.querySelector(".logs");
+      else {
+        stopLogs();
+        if (d.has_logs) {
+          st.logs = logsSection(key);
+          logsEl = st.logs.el;
+        }
+      }
+      parts.push(logsEl || h("div", { class: "logs" }, h("h3", null, "Logs"), h("p", { class: "muted" },
+        st.source === "local" ? "Local runs keep no logs: the output went to the terminal that ran the run."
+          : "No logs for this action.")));
+      if (d.has_report) {
+        const old = refresh && details.querySelector(".report");
+        parts.push(old || h("div", { class: "report" }, h("h3", null, "Report"),
+          h("iframe", { sandbox: "allow-scripts", src: `${apiAction(runName, key)}/report`, title: `Report of ${d.task || d.name}`,
+            referrerpolicy: "no-referrer", loading: "lazy" })));
+      }
+      details.dataset.key = key;
+      details.replaceChildren(...parts.filter(Boolean));
+    }
+
+  return { show: showDetails, stopLogs };
+}
