@@ -47,8 +47,9 @@ def launch(playwright: Any) -> Any:
     """Chromium from Debian's package, headless, with no network of its own (this machine has none)."""
     exe = chromium_path()
     if exe is None:
-        unavailable("chromium not found (/usr/bin/chromium): `python3 dev.py setup` installs Debian's chromium "
-                    "(core/pyproject.toml [tool.flyte-dev] apt), or set FLYTE_TEST_CHROMIUM")
+        where = f"FLYTE_TEST_CHROMIUM={CHROMIUM_ENV}" if CHROMIUM_ENV else "/usr/bin/chromium, or chromium on PATH"
+        unavailable(f"chromium not found ({where}): `python3 dev.py setup` installs Debian's chromium "
+                    "(core/pyproject.toml [tool.flyte-dev] apt), or set FLYTE_TEST_CHROMIUM to a Chromium binary")
     return playwright.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
 
 
