@@ -63,7 +63,8 @@ def test_cli_writes_the_svg_of_a_local_run(sample_runs: Any, tmp_path: Path) -> 
                         "--timeline", str(retried)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     svg = retried.read_text()
-    assert "flaky #2/2" in svg and "1 earlier attempt(s) without recorded times" in svg
+    assert "flaky #1/2" in svg and "flaky #2/2" in svg  # one bar per attempt
+    assert [b.get("data-phase") for b in bars(svg)] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
 
 
 def test_cli_errors_say_what_to_do(sample_runs: Any, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ its ``run.json`` and ``actions.db``; a listing stats those two files per run and
 what changed. Actions are read with their light columns only; literals are decoded for the one
 action (or the run's root) asked for.
 
+Retried actions have their attempts' times in the ``retries`` table (older records: only the last attempt's).
+
 Cursors: the runs list's cursor is the time of its scan (ns; an answer to ``since`` has the runs whose
 files changed after it, less a slack for an mtime a little behind the write); the run's cursor is the
 largest ``rowid`` of its actions (``INSERT OR REPLACE`` gives a rewritten row a new, larger rowid,
@@ -238,8 +240,8 @@ class LocalRunStore:
             raise NotFound(f"The record of run {name!r} is unreadable: {d / 'run.json'}")
         summary = dict(read[0])
         live = summary["phase"] == "RUNNING"
-        rows, root_io = self._actions(d, name)
-        actions = _shape_actions(rows, settle=not live)
+        rows, root_io, retries = self._actions(d, name)
+        actions = _shape_actions(rows, settle=not live, retries=retries)
         max_row = max((r[0] for r in rows), default=0)
         if since_row is not None and not (since_live and not live):  # a run that just ended: everything again
             actions = [a for a, r in zip(actions, rows, strict=True) if r[0] > since_row]
@@ -247,20 +249,22 @@ class LocalRunStore:
         summary["outputs"] = render_literal_map(root_io[1]) if root_io else None
         return summary, actions, f"a{max_row * 2 + int(live)}"
 
-    def _actions(self, d: Path, name: str) -> tuple[list[tuple[Any, ...]], tuple[bytes | None, bytes | None] | None]:
+    def _actions(self, d: Path, name: str) -> tuple[list[tuple[Any, ...]], tuple[bytes | None, bytes | None] | None,
+                                                    dict[str, list[float]]]:
         db_path = d / "actions.db"
         if not db_path.is_file():
-            return [], None
+            return [], None, {}
         try:
             db = _connect(db_path)
             try:
                 rows = db.execute(f"SELECT {_LIGHT} FROM actions ORDER BY length(name), name").fetchall()
                 root = db.execute("SELECT inputs, outputs FROM actions WHERE name = 'a0'").fetchone()
+                retries = _retry_logs(db)
             finally:
                 db.close()
         except sqlite3.Error as e:
             raise RuntimeError(f"The actions of run {name!r} are unreadable: {db_path}: {e}") from None
-        return rows, (root[0], root[1]) if root else None
+        return rows, (root[0], root[1]) if root else None, retries
 
     def get_action(self, run: str, action: str) -> Action:
         d = self._run_dir(run)
@@ -282,13 +286,14 @@ class LocalRunStore:
                     tb_row = db.execute("SELECT traceback FROM tracebacks WHERE name = ?", (action,)).fetchone()
                 except sqlite3.OperationalError:
                     tb_row = None
+                retries = _retry_logs(db, action)
             finally:
                 db.close()
         except sqlite3.Error as e:
             raise RuntimeError(f"The actions of run {run!r} are unreadable: {db_path}: {e}") from None
         if io is None:
             raise NotFound(f"Run {run!r} has no action {action!r}")
-        shaped = _shape_actions(rows, settle=not running)
+        shaped = _shape_actions(rows, settle=not running, retries=retries)
         doc = next(a for a in shaped if a["name"] == action)
         raw_error = next((r[9] for r in rows if r[1] == action), None)
         traceback = tb_row[0] if tb_row else None
@@ -334,7 +339,45 @@ def _parse_cursor(cursor: str, kind: str) -> int:
     return int(cursor[1:])
 
 
-def _shape_actions(rows: list[tuple[Any, ...]], settle: bool) -> list[Action]:
+def _attempts(n: int, phase: str, start: float | None, end: float | None,
+              log: list[float] | None) -> list[dict[str, Any]]:
+    """An action's attempts; times of earlier ones from its retry log (``ActionRecord.retry_log``), else None.
+
+    The log is: end of attempt 1, then (start, end) of each later failed attempt, then the last attempt's start.
+    """
+    def at(i: int) -> float | None:
+        return float(log[i]) if log is not None and 0 <= i < len(log) else None
+
+    tries = []
+    for k in range(1, n + 1):
+        last = k == n
+        k_start = start if k == 1 else at(2 * k - 3)
+        k_end = end if last else at(2 * k - 2)
+        tries.append({"n": k, "phase": phase if last else "FAILED", "start": k_start, "end": k_end})
+    return tries
+
+
+def _retry_logs(db: sqlite3.Connection, name: str | None = None) -> dict[str, list[float]]:
+    try:
+        if name is None:
+            rows = db.execute("SELECT name, times FROM retries").fetchall()
+        else:
+            rows = db.execute("SELECT name, times FROM retries WHERE name = ?", (name,)).fetchall()
+    except sqlite3.OperationalError:  # a record written before retries were kept
+        return {}
+    out: dict[str, list[float]] = {}
+    for action, times in rows:
+        try:
+            log = json.loads(times)
+        except ValueError:
+            continue
+        if isinstance(log, list):
+            out[action] = log
+    return out
+
+
+def _shape_actions(rows: list[tuple[Any, ...]], settle: bool,
+                   retries: dict[str, list[float]] | None = None) -> list[Action]:
     """API ``Action`` dicts from light rows (``_LIGHT``); a run that ended shows unfinished actions as ABORTED."""
     out: list[Action] = []
     map_index: dict[tuple[str | None, str], int] = {}
@@ -353,10 +396,7 @@ def _shape_actions(rows: list[tuple[Any, ...]], settle: bool) -> list[Action]:
                 i = map_index.get(key, 0)
                 map_index[key] = i + 1
                 mapped = {"of": group, "index": i}
-        n = int(attempts or 0)
-        tries = [{"n": i, "phase": "FAILED", "start": None, "end": None} for i in range(1, n)]
-        if n:
-            tries.append({"n": n, "phase": phase, "start": start, "end": end})
+        tries = _attempts(int(attempts or 0), phase, start, end, retries.get(name) if retries else None)
         out.append({
             "name": name, "parent": parent or None, "task": task, "group": group, "phase": phase,
             "start": start, "end": end, "attempts": tries, "map": mapped, "cache_hit": bool(cache_hit),

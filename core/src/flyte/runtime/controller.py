@@ -284,6 +284,8 @@ class InProcessController(Controller):
         deadline_at = self.loop.time() + task.deadline if task.deadline else None
         for attempt in range(retries + 1):
             rec.attempts = attempt + 1
+            if attempt and rec.retry_log is not None:  # a retry begins (queued for a slot from here)
+                rec.retry_log.append(time.time())
             try:
                 if deadline_at is None:
                     out = await self._attempt(task, in_lits, rec, parent, attempt)
@@ -296,6 +298,9 @@ class InProcessController(Controller):
             except Exception as e:
                 last_exc = e
                 if attempt < retries and not isinstance(e, (NonRecoverableError, DeadlineExceededError)):
+                    if rec.retry_log is None:
+                        rec.retry_log = []
+                    rec.retry_log.append(time.time())  # this attempt's end (kept in the record's retries table)
                     delay = backoff.delay(attempt) if backoff else 0.0
                     if deadline_at is not None:
                         delay = min(delay, max(0.0, deadline_at - self.loop.time()))

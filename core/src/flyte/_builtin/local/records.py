@@ -72,6 +72,8 @@ class ActionRecord:
     outputs: dict[str, bytes] | None = None
     traceback: str | None = None  # of the last failed attempt, for `flyte get run NAME --action aN`
     saved: int = 0  # what actions.db holds of it: 0 nothing, 1 a running row, 2 its final row (the recorder's)
+    # a retried action: end of attempt 1, then start and end of each later failed attempt, then the last one's start
+    retry_log: list[float] | None = None
 
 
 def format_failure(exc: BaseException) -> str:
@@ -214,10 +216,13 @@ CREATE TABLE IF NOT EXISTS actions (
   start REAL, end REAL, error TEXT, cache_hit INTEGER, inputs BLOB, outputs BLOB
 );
 CREATE TABLE IF NOT EXISTS tracebacks (name TEXT PRIMARY KEY, traceback TEXT);
+CREATE TABLE IF NOT EXISTS retries (name TEXT PRIMARY KEY, times TEXT);
 """
 # Tracebacks in their own table: only failed actions have one (the actions table stays as narrow as before).
 _INSERT = "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_TB = "INSERT OR REPLACE INTO tracebacks VALUES (?,?)"
+# Retried actions' attempt times (ActionRecord.retry_log as JSON), for the console's timeline: only they have a row.
+_INSERT_RETRIES = "INSERT OR REPLACE INTO retries VALUES (?,?)"
 
 
 def _varint(n: int) -> bytes:
@@ -266,6 +271,10 @@ def _tracebacks(actions: Iterable[ActionRecord]) -> list[tuple[str, str]]:
     return [(a.name, a.traceback) for a in actions if a.traceback is not None]
 
 
+def _retries(actions: Iterable[ActionRecord]) -> list[tuple[str, str]]:
+    return [(a.name, json.dumps(a.retry_log)) for a in actions if a.retry_log]
+
+
 def _open_actions_db(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
     # A rollback journal: a batch is all or nothing even if the process is killed mid-commit, and rows are
@@ -284,6 +293,7 @@ def write_actions(directory: Path, actions: list[ActionRecord]) -> None:
         db.execute("BEGIN")
         db.executemany(_INSERT, (_row(a) for a in actions))
         db.executemany(_INSERT_TB, _tracebacks(actions))
+        db.executemany(_INSERT_RETRIES, _retries(actions))
         db.execute("COMMIT")
     finally:
         db.close()
@@ -425,7 +435,7 @@ class RunRecorder:
             if everything:  # the last batch: what is not final yet, as it is now
                 last = [a for a in actions[self._first_open:end] if a.saved != _FINAL]
                 self._first_open = end
-                self._commit(map(_row, last), _tracebacks(last))
+                self._commit(map(_row, last), _tracebacks(last), _retries(last))
                 return
             first_open: int | None = None
             # The actions to write, not their rows: rows (with their literal bytes) are built one at a
@@ -454,11 +464,12 @@ class RunRecorder:
                     running_rows += 1
             self._first_open = end if first_open is None else first_open
             if picked:
-                self._commit(map(_row, picked), _tracebacks(finals))
+                self._commit(map(_row, picked), _tracebacks(finals), _retries(finals))
             for a in finals:
                 a.saved = _FINAL
 
-    def _commit(self, rows: Iterable[tuple[Any, ...]], tracebacks: list[tuple[str, str]]) -> None:
+    def _commit(self, rows: Iterable[tuple[Any, ...]], tracebacks: list[tuple[str, str]],
+                retries: list[tuple[str, str]] | None = None) -> None:
         if self.record is None or (isinstance(rows, list) and not rows):
             return
         if self._db is None:
@@ -469,6 +480,8 @@ class RunRecorder:
             db.executemany(_INSERT, rows)
             if tracebacks:
                 db.executemany(_INSERT_TB, tracebacks)
+            if retries:
+                db.executemany(_INSERT_RETRIES, retries)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
