@@ -49,6 +49,8 @@ _PHASES = {
 _SLACK_S = 2.0
 _ACTION_COLS = ("name, parent, grp, kind, task_id, spec, phase, attempts, start_time, end_time, error, abort_reason, "
                 "created_at")
+# the same columns without the specs (task names are cached: a 10,000-action run's specs are megabytes)
+_LIGHT_COLS = _ACTION_COLS.replace("task_id, spec", "NULL, NULL")
 
 
 def phase_name(value: int) -> str:
@@ -122,6 +124,21 @@ class DevboxRunStore:
             self._task_names[k] = name
         return name
 
+    def _name_tasks(self, key: RunKey, actions: list[str]) -> None:
+        """Cache the task names of ``actions`` not named yet (their specs are read only then)."""
+        k = (key.org, key.project, key.domain, key.name)
+        missing = [a for a in actions if (*k, a) not in self._task_names]
+        if not missing:
+            return
+        db = self._db()
+        q = "SELECT name, kind, task_id, spec FROM actions WHERE org=? AND project=? AND domain=? AND run=?"
+        if len(missing) > 500:
+            found = db.execute(q, k).fetchall()
+        else:
+            found = db.execute(q + f" AND name IN ({','.join('?' * len(missing))})", (*k, *missing)).fetchall()
+        for name, kind, task_id, spec in found:
+            self._task_name(key, name, kind, task_id, spec)
+
     # -- runs -----------------------------------------------------------------------
 
     def list_runs(self, *, phases: frozenset[str] = frozenset(), task: str | None = None, limit: int = 500,
@@ -172,9 +189,10 @@ class DevboxRunStore:
         now = time.time()
         key = self._key(name)
         db = self._db()
-        rows = db.execute(f"SELECT {_ACTION_COLS} FROM actions WHERE org=? AND project=? AND domain=? AND run=?",
+        rows = db.execute(f"SELECT {_LIGHT_COLS} FROM actions WHERE org=? AND project=? AND domain=? AND run=?",
                           (key.org, key.project, key.domain, key.name)).fetchall()
         rows.sort(key=lambda r: (len(r[0]), r[0]))
+        self._name_tasks(key, [r[0] for r in rows])
         attempts: dict[str, list[dict[str, Any]]] = {}
         for action, n, phase, start, end in db.execute(
             "SELECT action, attempt, phase, start_time, end_time FROM attempts WHERE org=? AND project=? AND domain=? "
