@@ -176,3 +176,38 @@ def test_a_damaged_record_is_a_500_naming_the_file_and_the_rest_still_lists(tmp_
     r = app.handle("GET", "/api/runs", "", {})
     assert r.status == 200 and {x["name"] for x in json.loads(r.body)["runs"]} == {good, bad}
     assert app.handle("GET", "/api/runs/half", "", {}).status == 404
+
+
+@pytest.mark.slow
+def test_live_updates_follow_a_running_run(tmp_path: Path, run_sample: Any) -> None:
+    """While a run goes, `since` answers carry it RUNNING with its actions as they are recorded, then its end."""
+    import threading
+
+    base = tmp_path / "runs"
+    base.mkdir()
+    store = LocalRunStore(base)
+    _, cursor = store.list_runs()
+    done: list[str] = []
+    worker = threading.Thread(target=lambda: done.append(run_sample(base, "slow", name="going", seconds=2.4,
+                                                                    children=3)))
+    worker.start()
+    seen_running = False
+    run_cursor = None
+    names_seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline:
+        runs, cursor = store.list_runs(since=cursor)
+        if any(r["name"] == "going" and r["phase"] == "RUNNING" for r in runs):
+            seen_running = True
+            summary, actions, run_cursor = store.get_run("going", since=run_cursor)
+            assert summary["phase"] == "RUNNING" and summary["end"] is None
+            names_seen |= {a["name"] for a in actions}
+        time.sleep(0.2)
+    worker.join(30)
+    assert done == ["going"] and seen_running
+    assert len(names_seen) >= 2, names_seen  # the root and a running or finished child at least, while it ran
+    runs, _ = store.list_runs(since=cursor)
+    (final,) = [r for r in runs if r["name"] == "going"]
+    assert final["phase"] == "SUCCEEDED" and final["actions"] == {"total": 4, "SUCCEEDED": 4}
+    summary, actions, _ = store.get_run("going", since=run_cursor)
+    assert summary["phase"] == "SUCCEEDED" and {a["phase"] for a in actions} == {"SUCCEEDED"}
