@@ -334,7 +334,8 @@ class DevboxRunStore:
                 return None
             data = self.box.data
             candidates = [data.join(at.output_prefix, "report.html") for at in reversed(self.box.store.attempts(row))]
-            candidates.append(data.join(self.box.run_base(key), "reports", f"{action}.html"))
+            # flyte.report's own place in a run folder (the run's base as the worker knows it: _U_RUN_BASE)
+            candidates.append(data.join(row.run_output_base or self.box.run_base(key), "reports", f"{action}.html"))
             for uri in candidates:
                 if await data.exists(uri):
                     return uri
