@@ -418,3 +418,15 @@ def test_thousands_of_actions_keep_the_page_small_and_reachable(make_console, pa
     page.fill(".toolbar input[type=search]", last)
     page.wait_for_function("(k) => window.flyteConsole.page.state.rows.some(r => r.node.key === k) && "
                            "window.flyteConsole.page.state.rows.length < 50", arg=last)
+
+
+def test_retried_action_shows_its_attempts(console_server, page):
+    run = console_server.names["retried"]
+    page.goto(f"{console_server.url}/runs/{run}")
+    flaky = action_of_task(page, ".flaky")
+    tree_row(page, flaky).click()
+    rows = page.locator(".details table.attempts tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator(".phase")).to_have_text("FAILED")
+    expect(rows.nth(1).locator(".phase")).to_have_text("SUCCEEDED")
+    expect(page.locator(".details .outputs pre")).to_have_text("ok after 2")

@@ -115,11 +115,16 @@ export function makeTimeline(env) {
       // one bar per attempt; an action without attempts is one bar of its own times
       const out = [];
       const atts = a.attempts && a.attempts.length ? a.attempts : [{ n: 1, phase: a.phase, start: a.start, end: a.end }];
+      let untimed = 0; // earlier attempts whose times the store did not keep (local records): a marker, not a bar
       for (const t of atts) {
-        if (t.start == null) continue;
+        if (t.start == null) {
+          untimed += 1;
+          continue;
+        }
         let end = t.end;
         if (end == null) end = live && !TERMINAL.has(phaseOf(t)) ? now() : (a.end ?? t.start);
-        out.push({ t0: t.start, t1: end, phase: phaseOf(t), n: t.n, a });
+        out.push({ t0: t.start, t1: end, phase: phaseOf(t), n: t.n, a, untimed });
+        untimed = 0;
       }
       return out;
     }
@@ -243,10 +248,16 @@ export function makeTimeline(env) {
           ctx.fillStyle = c;
           last = c;
         }
-        ctx.fillRect(Math.max(-2, x0), y, Math.max(2, Math.min(w + 2, x1) - Math.max(-2, x0) - (b.n > 1 ? 0 : 0)), barH);
+        ctx.fillRect(Math.max(-2, x0), y, Math.max(2, Math.min(w + 2, x1) - Math.max(-2, x0)), barH);
         if (b.n > 1) {
           // a gap before a retry, so attempts read as separate bars
           ctx.clearRect(x0, y, 1, barH);
+        }
+        if (b.untimed) {
+          // earlier failed attempts without times: a failed-coloured notch before the bar
+          ctx.fillStyle = colors.phase.FAILED;
+          ctx.fillRect(x0 - 5, y, 3, barH);
+          last = null;
         }
       }
       ctx.globalAlpha = 1;
@@ -273,7 +284,8 @@ export function makeTimeline(env) {
       const b = hit.bar;
       const a = b.a;
       const lines = [`${a.task || ""} (${a.name})${a.map ? ` #${a.map.index}` : ""}`,
-        `${b.phase}${(a.attempts || []).length > 1 ? ` · attempt ${b.n}` : ""}`,
+        `${b.phase}${(a.attempts || []).length > 1 ? ` · attempt ${b.n}` : ""}` +
+          (b.untimed ? ` (after ${b.untimed} failed attempt${b.untimed > 1 ? "s" : ""} without recorded times)` : ""),
         `+${fmtDur(b.t0 - (st.run.start ?? b.t0))} · ${fmtDur(b.t1 - b.t0)}`];
       if (a.error) lines.push(a.error);
       return lines.join("\n");
