@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 
 import grpc
+import pytest
 from flyte_devbox.testing import DevboxProcess, project_id, py_spec, wait_phase
 from flyteidl2.common import phase_pb2
 from flyteidl2.task import common_pb2
@@ -201,3 +202,47 @@ def call_no_redirect(url: str) -> tuple[int, dict[str, str], bytes]:
             return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+@pytest.mark.slow
+def test_flyte_run_on_the_devbox_links_to_its_console_page(tmp_path: Any) -> None:
+    """`flyte run` of this SDK against a devbox: the printed link leads to the run's page; its API shows the tree
+    (map items, a group's nested children), inputs/outputs and the report written by the worker."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bin_dir = os.path.dirname(sys.executable)
+    tasks = Path(__file__).resolve().parents[4] / "core" / "tests" / "console" / "sample_tasks.py"
+    with DevboxProcess(tmp_path / "box", worker_paths=(bin_dir,), concurrency=4) as box:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_")}
+        env.update(HOME=str(tmp_path), FLYTE_CONFIG="")
+        r = subprocess.run([os.path.join(bin_dir, "flyte"), "--endpoint", box.endpoint, "--insecure", "run",
+                            str(tasks), "fanout", "--n", "2"], capture_output=True, text=True, timeout=300, env=env,
+                           cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        link = re.search(r"submitted: (http://\S+)", r.stderr)
+        assert link, r.stderr
+        status, headers, _ = call_no_redirect(link.group(1))
+        assert status == 302
+        page = box.url + headers["location"]
+        status, _, body = call(page)
+        assert status == 200 and b"<html" in body
+        name = headers["location"].rsplit("/", 1)[1]
+        _, doc = api(f"{box.url}/api/runs/{name}")
+        assert doc["run"]["phase"] == "SUCCEEDED"
+        assert doc["run"]["outputs"][0]["value"] == "[0, 1, 23]"
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for a in doc["actions"]:
+            by_task.setdefault(a["task"].rsplit(".", 1)[-1], []).append(a)
+        assert sorted(a["map"]["index"] for a in by_task["square"]) == [0, 1]
+        (middle,) = by_task["middle"]
+        assert middle["group"] == "extras" and {a["parent"] for a in by_task["leaf"]} == {middle["name"]}
+        (rep,) = by_task["reporting"]
+        _, detail = api(f"{box.url}/api/runs/{name}/actions/{rep['name']}")
+        assert detail["has_report"] is True
+        status, headers, body = call(f"{box.url}/api/runs/{name}/actions/{rep['name']}/report")
+        assert status == 200 and b"Report <of> fanout & co" in body
+        assert headers["content-security-policy"] == "sandbox allow-scripts"
