@@ -430,3 +430,37 @@ def test_retried_action_shows_its_attempts(console_server, page):
     expect(rows.nth(0).locator(".phase")).to_have_text("FAILED")
     expect(rows.nth(1).locator(".phase")).to_have_text("SUCCEEDED")
     expect(page.locator(".details .outputs pre")).to_have_text("ok after 2")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phase_badges_are_readable(console_server, browser, scheme):
+    """Every phase badge's text against its colour: WCAG AA contrast (4.5:1), in light and dark."""
+    context = browser.new_context(color_scheme=scheme)
+    try:
+        pg = context.new_page()
+        pg.goto(console_server.url + "/")
+        expect(pg.locator("table.runs .phase").first).to_be_visible()
+        ratios = pg.evaluate(
+            """() => {
+              const rgb = (c) => c.match(/\\d+/g).slice(0, 3).map(Number);
+              const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
+                return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                .reduce((acc, v, i) => acc + v * [0.2126, 0.7152, 0.0722][i], 0);
+              const out = {};
+              for (const p of ["QUEUED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RUNNING", "SUCCEEDED", "CACHED",
+                               "FAILED", "TIMED_OUT", "ABORTED", "UNKNOWN"]) {
+                const el = document.createElement("span");
+                el.className = `phase ${p}`;
+                el.textContent = p;
+                document.body.append(el);
+                const cs = getComputedStyle(el);
+                const [a, b] = [lum(rgb(cs.color)), lum(rgb(cs.backgroundColor))].sort((x, y) => y - x);
+                out[p] = (a + 0.05) / (b + 0.05);
+                el.remove();
+              }
+              return out;
+            }""")
+        low = {p: round(r, 2) for p, r in ratios.items() if r < 4.5}
+        assert not low, f"phase badges under 4.5:1 contrast in the {scheme} scheme: {low}"
+    finally:
+        context.close()
