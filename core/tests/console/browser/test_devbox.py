@@ -71,3 +71,29 @@ def test_devbox_console_shows_a_run_its_live_logs_and_aborts_it(devbox, page, sh
     expect(page.locator(".runhead .phase")).to_have_text("ABORTED", timeout=30_000)
     expect(page.locator("#abort")).to_have_count(0)
     expect(page.locator(".details .logs [role=status]")).not_to_contain_text("Live", timeout=15_000)
+
+
+def test_devbox_with_auth_asks_once_for_a_token(page, tmp_path):
+    import httpx
+    from flyte_devbox.testing import DevboxProcess
+
+    with DevboxProcess(tmp_path / "devbox", auth=True) as box:
+        r = httpx.post(f"{box.url}/oauth2/token", data={"grant_type": "client_credentials"},
+                       auth=(box.client_id, box.client_secret))
+        token = r.json()["access_token"]
+        page.goto(box.url + "/")
+        dialog = page.locator("dialog#token")
+        expect(dialog).to_be_visible()
+        # a wrong token is refused and asked for again
+        page.fill("#token-input", "not-a-token")
+        page.locator("#token-ok").click()
+        expect(dialog).to_be_visible()
+        page.fill("#token-input", token)
+        page.locator("#token-ok").click()
+        expect(dialog).to_be_hidden()
+        expect(page.locator(".empty")).to_contain_text("No runs yet")
+        # kept for this tab: a reload asks no more
+        page.reload()
+        expect(page.locator(".empty")).to_contain_text("No runs yet")
+        expect(dialog).to_be_hidden()
+        assert page.evaluate("sessionStorage.getItem('flyte-console-token')") == token
