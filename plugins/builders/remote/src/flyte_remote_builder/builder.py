@@ -101,8 +101,8 @@ class RemoteBuilder(ImageBuilder):
         self.timeout = float(options.get("timeout") or DEFAULT_TIMEOUT)
 
     def __repr__(self) -> str:
-        return f"RemoteBuilder({self.options.get('project') or ''}{'/' if self.options.get('domain') else ''}" \
-               f"{self.options.get('domain') or ''})"
+        shown = {k: self.options[k] for k in ("endpoint", "project", "domain") if self.options.get(k)}
+        return f"RemoteBuilder({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     # -- where ---------------------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class RemoteBuilder(ImageBuilder):
             if status == "FAILED_PRECONDITION":
                 raise BuilderUnavailableError(f"the control plane at {t.settings.endpoint} answered: {_details(e)}") \
                     from None
-            if status in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "UNKNOWN"):
+            if status in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
                 raise self._unreachable(t, e) from None
             if status != "NOT_FOUND":
                 raise
@@ -179,7 +179,8 @@ class RemoteBuilder(ImageBuilder):
         except BuilderUnavailableError as e:
             return str(e)
         except Exception as e:
-            return str(self._unreachable(t, e))
+            return (f"asking the control plane at {t.settings.endpoint} for its image build task failed: "
+                    f"{_status(e) or type(e).__name__}: {_details(e)}")
         return None
 
     def exists(self, uri: str) -> bool:
