@@ -143,6 +143,10 @@ class Engine:
             # version="auto" asks the engine for its API version right away: the first call that can fail
             self.api: docker.APIClient = docker.APIClient(base_url=url, timeout=_API_TIMEOUT, version="auto")
             self.api.ping()
+            # Output streams and exit waits last as long as the task: no read timeout, a connection each.
+            self.streams: docker.APIClient = docker.APIClient(
+                base_url=url, timeout=None, version=self.api.api_version, max_pool_size=256
+            )
         except Exception as e:
             self.close()
             hint = ("start dockerd, or point --engine-url / DOCKER_HOST at its socket" if kind == "docker"
@@ -180,10 +184,11 @@ class Engine:
         return f"unix://{sock}"
 
     def close(self) -> None:
-        api = getattr(self, "api", None)
-        if api is not None:
-            with contextlib.suppress(Exception):
-                api.close()
+        for name in ("api", "streams"):
+            client = getattr(self, name, None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
         if self._service is not None and self._service.poll() is None:
             self._service.terminate()
             try:
@@ -209,6 +214,27 @@ class Engine:
         for c in found:
             self.remove(c["Id"])
         return len(found)
+
+    def wait_exit(self, ident: str) -> int:
+        """Block until the container exits; its exit code (-1: removed, or the engine lost it)."""
+        import docker.errors
+
+        while True:
+            try:
+                return int(self.streams.wait(ident, timeout=None).get("StatusCode", -1))
+            except docker.errors.NotFound:
+                return -1
+            except Exception as e:  # the connection dropped (engine restarting): ask again, unless it is gone
+                log.warning("waiting for container %s: %s; asking again", ident[:12], e)
+                time.sleep(1)
+                try:
+                    state = self.api.inspect_container(ident)["State"]
+                except docker.errors.NotFound:
+                    return -1
+                except Exception:
+                    continue
+                if not state.get("Running"):
+                    return int(state.get("ExitCode", -1))
 
     def has_image(self, uri: str) -> bool:
         import docker.errors
@@ -240,37 +266,46 @@ class Engine:
 
 
 class _Container(Running):
-    """A started container; a thread copies its output into the log files and waits for its exit."""
+    """A started container: one thread copies its output (attached before the start, so nothing is missed)
+    into the log files, another waits for its exit (the engine's wait, not the end of the output stream)."""
 
-    def __init__(self, engine: Engine, ident: str, logs: Path, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, engine: Engine, ident: str, output: Any, logs: Path, loop: asyncio.AbstractEventLoop) -> None:
         self.engine = engine
         self.ident = ident
         self.returncode = None
         self._exited: asyncio.Future[int] = loop.create_future()
         self._removed = False
-        self._thread = threading.Thread(target=self._follow, args=(logs, loop), daemon=True,
-                                        name=f"container-{ident[:12]}")
+        self._pump = threading.Thread(target=self._copy, args=(output, logs), daemon=True,
+                                      name=f"logs-{ident[:12]}")
+        self._waiter = threading.Thread(target=self._wait_exit, args=(loop,), daemon=True,
+                                        name=f"wait-{ident[:12]}")
 
     def start_following(self) -> None:
-        self._thread.start()
+        self._pump.start()
+        self._waiter.start()
 
-    def _follow(self, logs: Path, loop: asyncio.AbstractEventLoop) -> None:
+    @staticmethod
+    def _copy(output: Any, logs: Path) -> None:
+        with (
+            (logs / "stdout").open("ab") as out,
+            (logs / "stderr").open("ab") as err,
+            contextlib.suppress(Exception),  # a container removed meanwhile ends the stream
+        ):
+            for o, e in output:
+                if o:
+                    out.write(o)
+                    out.flush()
+                if e:
+                    err.write(e)
+                    err.flush()
+
+    def _wait_exit(self, loop: asyncio.AbstractEventLoop) -> None:
         code = -1
         try:
-            with (
-                (logs / "stdout").open("ab") as out,
-                (logs / "stderr").open("ab") as err,
-                contextlib.suppress(Exception),  # a container removed meanwhile ends the stream
-            ):
-                for o, e in self.engine.api.attach(self.ident, stream=True, logs=True, demux=True):
-                    if o:
-                        out.write(o)
-                        out.flush()
-                    if e:
-                        err.write(e)
-                        err.flush()
-            with contextlib.suppress(Exception):
-                code = int(self.engine.api.wait(self.ident).get("StatusCode", -1))
+            code = self.engine.wait_exit(self.ident)
+            # The last output is in flight when the engine reports the exit; the stream ends soon after
+            # (at the latest when the container is removed).
+            self._pump.join(5)
         finally:
             def done() -> None:
                 if not self._exited.done():
@@ -395,7 +430,7 @@ class ContainerExecutor(Executor):
         labels = {LABEL_DEVBOX: self.devbox_id, LABEL_ATTEMPT: token, "flyte.devbox.action": row.name,
                   "flyte.devbox.run": row.run.name}
 
-        def create_and_start() -> str:
+        def create_and_start() -> tuple[str, Any]:
             with contextlib.suppress(docker.errors.APIError):  # a leftover of an interrupted attempt
                 self.engine.remove_labelled(**{LABEL_ATTEMPT: token})
             created = api.create_container(
@@ -404,27 +439,31 @@ class ContainerExecutor(Executor):
             )
             ident = str(created["Id"])
             try:
+                # attached before the start (as `docker run` does): output of a container that exits at once
+                # is not lost, and the stream ends when the container does
+                output = self.engine.streams.attach(ident, stdout=True, stderr=True, stream=True, logs=True,
+                                                    demux=True)
                 api.start(ident)
             except BaseException:
                 self.engine.remove(ident)
                 raise
-            return ident
+            return ident, output
 
         start = asyncio.get_running_loop().run_in_executor(None, create_and_start)
         try:
-            ident = await asyncio.shield(start)
+            ident, output = await asyncio.shield(start)
         except asyncio.CancelledError:
             start.add_done_callback(self._remove_started)
             raise
         except docker.errors.APIError as e:
             return _Outcome(failed, self._start_error(image, task, argv[0], e))
-        running = _Container(self.engine, ident, logs, asyncio.get_running_loop())
+        running = _Container(self.engine, ident, output, logs, asyncio.get_running_loop())
         running.start_following()
         return running
 
-    def _remove_started(self, fut: asyncio.Future[str]) -> None:
+    def _remove_started(self, fut: asyncio.Future[tuple[str, Any]]) -> None:
         if not fut.cancelled() and fut.exception() is None:
-            threading.Thread(target=self.engine.remove, args=(fut.result(),), daemon=True).start()
+            threading.Thread(target=self.engine.remove, args=(fut.result()[0],), daemon=True).start()
 
     def _start_error(self, image: str, task: str, exe: str, e: Exception) -> Any:
         text = str(getattr(e, "explanation", None) or e)
