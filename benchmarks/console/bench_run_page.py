@@ -11,8 +11,9 @@ Two real local runs are made first (the local runtime does 10,000 tasks in well 
 ``--reps`` times, each load in a fresh browser context (no cache). Measured per load: milliseconds from
 the start of navigation to the page's ``flyte-console:first-render`` performance mark (set after the
 first paint of the tree and the timeline with the run's data: HTML, JS, the run's JSON, the tree and
-the canvas all included); then one keyboard step (End: jump to the last row, select it, redraw) as
-"scroll to end". Reported: median, min and max; the run JSON's size.
+the canvas all included); then the timeline's redraw on zooming (the page's own draw time, median of 9)
+and one keyboard step (End: jump to the last row, select it, redraw) as "scroll to end". Reported:
+median, min and max; the run JSON's size.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def make_runs(base: Path, n: int) -> dict[str, str]:
     return names
 
 
-def load_once(browser: Any, url: str) -> tuple[float, float]:
+def load_once(browser: Any, url: str) -> tuple[float, float, float]:
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     try:
         page = context.new_page()
@@ -82,6 +83,12 @@ def load_once(browser: Any, url: str) -> tuple[float, float]:
         first = page.evaluate("performance.getEntriesByName('flyte-console:first-render')[0].startTime")
         rows = page.evaluate("window.flyteConsole.page.state.rows.length")
         assert rows >= 2, f"the page shows {rows} rows"
+        redraws = []
+        for i in range(9):
+            page.get_by_role("button", name="Zoom in" if i % 2 else "Zoom out").click()
+            redraws.append(page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
+                "() => r(window.flyteConsole.page.state.lastDrawMs))))"))
         page.locator(".tree").focus()
         t0 = page.evaluate("performance.now()")
         page.keyboard.press("End")
@@ -90,7 +97,7 @@ def load_once(browser: Any, url: str) -> tuple[float, float]:
             "document.querySelector('.tree .row.active') !== null; }")
         page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         end = page.evaluate("performance.now()") - t0
-        return float(first), float(end)
+        return float(first), float(end), statistics.median(redraws)
     finally:
         context.close()
 
@@ -119,15 +126,17 @@ def main() -> int:
                 url = f"{server.url}/runs/{name}"
                 size = len(server.app.handle("GET", f"/api/runs/{name}", "", {}).body)
                 load_once(browser, url)  # warm-up: the server's first read of the records, chromium's start
-                firsts, ends = [], []
+                firsts, ends, draws = [], [], []
                 for _ in range(args.reps):
-                    f, e = load_once(browser, url)
+                    f, e, d = load_once(browser, url)
                     firsts.append(f)
                     ends.append(e)
+                    draws.append(d)
                 results["shapes"][shape] = {
                     "run": name, "json_bytes": size,
                     "first_render_ms": {"median": statistics.median(firsts), "min": min(firsts), "max": max(firsts)},
                     "end_key_ms": {"median": statistics.median(ends), "min": min(ends), "max": max(ends)},
+                    "timeline_redraw_ms": {"median": statistics.median(draws), "max": max(draws)},
                 }
         finally:
             browser.close()
@@ -139,7 +148,8 @@ def main() -> int:
         verdict = "ok" if f["median"] < TARGET_MS else "OVER TARGET"
         ok = ok and f["median"] < TARGET_MS
         print(f"  {shape:7s} first render {f['median']:7.0f} ms [{f['min']:.0f}-{f['max']:.0f}]  "
-              f"End key {e['median']:5.0f} ms  run JSON {r['json_bytes'] / 1e6:.1f} MB  ({verdict}, target < 2 s)")
+              f"End key {e['median']:4.0f} ms  timeline redraw {r['timeline_redraw_ms']['median']:4.1f} ms  "
+              f"run JSON {r['json_bytes'] / 1e6:.1f} MB  ({verdict}, target < 2 s)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0 if ok else 1

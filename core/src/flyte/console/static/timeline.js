@@ -131,6 +131,7 @@ export function makeTimeline(env) {
 
     function draw() {
       if (st.stopped || !st.run) return;
+      const began = performance.now();
       const { w, hh, dpr } = sizeCanvas();
       if (!w || !hh) return;
       if (st.fit || !st.view) {
@@ -192,8 +193,13 @@ export function makeTimeline(env) {
             ctx.globalAlpha = 1;
           }
           if (!isOpen(n)) {
-            const bars = [];
-            for (const a of n.actions) for (const b of barsOf(a, live)) bars.push(b);
+            // the bars of everything folded in: kept on the node once the run has ended (a new tree drops them)
+            let bars = n.bars;
+            if (!bars || live) {
+              bars = [];
+              for (const a of n.actions) for (const b of barsOf(a, live)) bars.push(b);
+              if (!live) n.bars = bars;
+            }
             drawBars(bars, X, y + 4, ROW - 12, w, 0.75);
           }
         }
@@ -229,6 +235,7 @@ export function makeTimeline(env) {
         ctx.fillRect(Math.round(x), HEAD - 6, 1, 6);
         ctx.fillText(fmtOffset(s, step), x + 3, HEAD / 2);
       }
+      st.lastDrawMs = performance.now() - began;
       if (!st.firstDrawn) {
         // the run's tree and timeline are on screen: what benchmarks/console measures
         st.firstDrawn = true;
