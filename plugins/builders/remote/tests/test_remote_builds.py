@@ -215,3 +215,16 @@ def test_build_past_its_timeout_is_aborted(remote_env: RemoteEnv, tmp_path: Path
         build_images([img], builder=remote_env.builder(timeout=3))
     assert "took longer than 3s" in str(e.value) and "aborted" in str(e.value)
     assert not remote_env.builder().exists(img.uri)
+
+
+def test_concurrent_requests_build_once(remote_env: RemoteEnv, tmp_path: Path) -> None:
+    """Two clients asking for the same missing image at once: two build runs, one build (the second waits for
+    the first and finds the image pushed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    img = _image(remote_env, tmp_path, uuid.uuid4().hex[:12]).with_commands(["sleep 2"])
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: build_images([img], builder=remote_env.builder())[0], range(2)))
+    assert {r.uri for r in results} == {img.uri}
+    rec = ImageRecords(remote_env.records).get(img.uri)
+    assert rec is not None and rec.builds == 1
