@@ -121,7 +121,8 @@ def test_runs_list_shows_runs_newest_first_and_a_fresh_run_without_reload(make_c
     expect(rows.nth(0)).to_have_attribute("data-run", "first-run")
     page.fill("#f-task", "")
     expect(rows).to_have_count(3)
-    shoot(page, "runs-list")
+    page.locator("h1").click()  # no focus ring in the picture
+    shoot(page, "runs-list", clip={"x": 0, "y": 0, "width": 1200, "height": 300})
 
     # a link opens the run page without a reload
     page.evaluate("window.__same_document = true")
@@ -298,6 +299,7 @@ def test_live_updates_without_reload(make_console, page, shoot, tmp_path):
         naps = page.locator(".tree .row", has_text="console_samples.nap")
         expect(naps).to_have_count(1, timeout=10_000)
         assert page.locator("#abort").count() == 0  # a local run has no abort button
+        expect(page.locator(".details h2")).to_have_text("console_samples.slow")
         shoot(page, "run-live")
         expect(naps).to_have_count(3, timeout=20_000)
         expect(page.locator(".runhead .phase")).to_have_text("SUCCEEDED", timeout=20_000)

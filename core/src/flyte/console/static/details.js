@@ -2,7 +2,7 @@
 // outputs, the log (tailed while the action runs) and its flyte.report in a sandboxed iframe.
 
 import {
-  FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, badge, fmtDur, fmtTime, now, elapsed, api, countsEl,
+  TERMINAL, FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, badge, fmtDur, fmtTime, now, elapsed, api, countsEl,
 } from "./util.js";
 
 /** The details panel of one run page: `details` (the element), `st` (the page state), `runName`. */
@@ -12,8 +12,12 @@ export function makeDetails(env) {
       return h("dl", { class: "kv" }, pairs.filter((p) => p && p[1] != null && p[1] !== "").map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
     }
 
-    function valuesTable(title, vals, cls) {
-      if (!vals || !vals.length) return h("div", { class: cls }, h("h3", null, title), h("p", { class: "muted" }, "None."));
+    function valuesTable(title, vals, cls, going) {
+      if (!vals || !vals.length) {
+        // null: the store has none recorded (yet, while the action runs); []: the task has none
+        const why = vals ? "None." : going ? "Not recorded yet." : "None recorded.";
+        return h("div", { class: cls }, h("h3", null, title), h("p", { class: "muted" }, why));
+      }
       return h("div", { class: cls }, h("h3", null, title),
         h("table", { class: "vals" },
           h("thead", null, h("tr", null, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Value"))),
@@ -101,12 +105,17 @@ export function makeDetails(env) {
               a.error ? h("span", { class: "muted" }, ` ${a.error}`) : null)))) : null].filter(Boolean));
         return;
       }
+      if (!refresh && details.dataset.key !== key) {
+        stopLogs();
+        details.dataset.key = "";
+        details.replaceChildren(h("p", { class: "muted", role: "status" }, `Loading action ${key}…`));
+      }
       let d;
       try {
         d = await api(apiAction(runName, key));
       } catch (e) {
         if (my !== st.detailGen || st.stopped) return;
-        if (!refresh) {
+        if (details.dataset.key !== key) { // nothing of this action shown yet: say why
           stopLogs();
           details.dataset.key = key;
           details.replaceChildren(h("div", { class: "notice bad", role: "alert" }, `Could not load action ${key}: ${e.message}`));
@@ -134,8 +143,8 @@ export function makeDetails(env) {
             h("td", null, t.start != null ? fmtTime(t.start) : h("span", { class: "muted" }, "not recorded")),
             h("td", null, fmtDur(elapsed(t))))))) : null,
         errorBox(d.error),
-        valuesTable("Inputs", d.inputs, "inputs"),
-        valuesTable("Outputs", d.outputs, "outputs"),
+        valuesTable("Inputs", d.inputs, "inputs", !TERMINAL.has(phaseOf(d))),
+        valuesTable("Outputs", d.outputs, "outputs", !TERMINAL.has(phaseOf(d))),
       ];
       let logsEl = null;
       if (keepLogs) logsEl = details.querySelector(".logs");
