@@ -43,7 +43,7 @@ export function makeDetails(env) {
       const pre = h("pre", { class: "logtext", tabindex: "0", "aria-label": "Logs" });
       const status = h("div", { class: "muted", role: "status" }, "Loading logs…");
       const sec = h("div", { class: "logs" }, h("h3", null, "Logs"), pre, status);
-      let offset = 0;
+      let offset = "0"; // opaque: whatever the last answer gave, passed back as is (a devbox packs two positions)
       let total = 0;
       const MAX = 2_000_000; // characters kept in the page; older text is dropped from the top
       let stopped = false;
@@ -52,7 +52,7 @@ export function makeDetails(env) {
         if (stopped) return;
         let more = false;
         try {
-          const body = await api(`${apiAction(runName, actionName)}/logs?offset=${offset}`);
+          const body = await api(`${apiAction(runName, actionName)}/logs?offset=${encodeURIComponent(String(offset))}`);
           if (stopped) return;
           const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
           if (body.text) {
@@ -64,7 +64,7 @@ export function makeDetails(env) {
             }
             if (atBottom) pre.scrollTop = pre.scrollHeight;
           }
-          more = body.offset > offset;
+          more = !!body.text;
           offset = body.offset ?? offset;
           if (body.done && !more) {
             status.textContent = total ? "End of log." : "No log output.";
