@@ -49,9 +49,12 @@ if TYPE_CHECKING:
 PYTHON_BASE_REPO = "flyte-test/python"
 #: The distributions the image is made of (with everything they require).
 ROOT_DISTRIBUTIONS = ("flyte-core", "flyte-grpc")
-_STDLIB_SKIP = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__"}
+_STDLIB_SKIP = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"}
+# Bytecode of this interpreter goes in (each container would otherwise compile flyte and grpc again at every
+# start); optimised variants do not.
+_PYC = f".cpython-{sys.version_info.major}{sys.version_info.minor}.pyc"
 _BUSYBOX_TOOLS = ("sh", "echo", "cat", "ls", "true", "false", "mkdir", "test", "sleep", "env", "rm", "cp", "id")
-_FORMAT = "3"  # bump when the layout changes: old cached tarballs are then not reused
+_FORMAT = "4"  # bump when the layout changes: old cached tarballs are then not reused
 
 
 def cache_dir() -> Path:
@@ -116,7 +119,7 @@ def _members(prefix: Path, site: Path, dists: list[md.Distribution]) -> Iterator
         if parts[0] == "lib" and len(parts) > 1 and parts[1].startswith("python3"):
             if len(parts) > 2 and (parts[2] in _STDLIB_SKIP or parts[2].startswith("config-")):
                 continue
-            if "__pycache__" in parts or parts[-1].startswith("_tkinter"):
+            if not _wanted(parts) or parts[-1].startswith("_tkinter"):
                 continue
         elif parts[0] == "lib" and len(parts) > 1 and not (parts[1].startswith("libpython") and ".so" in parts[1]):
             continue
@@ -128,7 +131,7 @@ def _members(prefix: Path, site: Path, dists: list[md.Distribution]) -> Iterator
         roots = _editable_roots(dist)
         for root in roots:
             for src in sorted(root.rglob("*")):
-                if src.is_file() and "__pycache__" not in src.parts and not src.name.endswith(".pyc"):
+                if src.is_file() and _wanted(src.parts):
                     yield src, f"{target_site}/{src.relative_to(root)}"
         for f in dist.files or []:
             src = Path(str(dist.locate_file(f))).resolve()
@@ -136,10 +139,29 @@ def _members(prefix: Path, site: Path, dists: list[md.Distribution]) -> Iterator
                 rel = src.relative_to(site)
             except ValueError:
                 continue  # console scripts in bin/: written fresh below
-            if "__pycache__" in rel.parts or (rel.name.endswith(".pth") and roots):
+            if not _wanted(rel.parts) or (rel.name.endswith(".pth") and roots):
                 continue
             if src.is_file():
                 yield src, f"{target_site}/{rel}"
+
+
+def _wanted(parts: tuple[str, ...]) -> bool:
+    """Not bytecode, or this interpreter's plain bytecode in a ``__pycache__`` folder."""
+    if "__pycache__" not in parts and not parts[-1].endswith(".pyc"):
+        return True
+    return parts[-2:-1] == ("__pycache__",) and parts[-1].endswith(_PYC)
+
+
+def _stripped(src: Path, tmp: Path) -> Path:
+    """A copy of the shared library ``src`` without its symbol tables (libpython: 23 MB -> 6 MB), if strip exists."""
+    strip = shutil.which("strip")
+    if strip is None:
+        return src
+    out = tmp / src.name
+    shutil.copy2(src, out)
+    if subprocess.run([strip, "--strip-unneeded", str(out)], capture_output=True, timeout=60).returncode != 0:
+        return src
+    return out
 
 
 def _console_scripts(prefix: Path, dists: list[md.Distribution]) -> dict[str, bytes]:
@@ -205,7 +227,11 @@ def python_rootfs(cache: Path | None = None) -> Path:
                 info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
                 tar.addfile(info)
             for src, dst in pairs:
+                if src.name.startswith("libpython") and src.is_file() and not src.is_symlink():
+                    src = _stripped(src, Path(tempfile.mkdtemp(dir=cache)))
                 tar.add(str(src), arcname=dst.lstrip("/"), recursive=False)
+                if src.parent.parent == cache:
+                    shutil.rmtree(src.parent, ignore_errors=True)
             inside = {dst for _, dst in pairs}
             for lib in sorted(lib for lib in libs if str(lib) not in inside):
                 tar.add(str(lib.resolve()), arcname=str(lib).lstrip("/"), recursive=False)
