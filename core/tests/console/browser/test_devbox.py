@@ -58,6 +58,14 @@ def test_devbox_console_shows_a_run_its_live_logs_and_aborts_it(devbox, page, sh
 
     abort = page.locator("#abort")
     expect(abort).to_be_visible()
+    # live updates leave the keyboard focus where it is
+    abort.focus()
+    page.wait_for_timeout(2500)
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "abort"
+    page.keyboard.press("Enter")
+    expect(page.locator("dialog#confirm")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog#confirm")).to_be_hidden()
     abort.click()
     dialog = page.locator("dialog#confirm")
     expect(dialog).to_be_visible()

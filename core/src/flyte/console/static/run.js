@@ -111,6 +111,10 @@ export function runPage(runName, wantAction) {
 
   function renderHead() {
     const r = st.run;
+    // only when something shown changed: a poll must not take the focus off the abort button
+    const key = JSON.stringify([r.name, r.task, r.phase, r.start, r.end, r.actions, r.error, st.canAbort]);
+    if (key === st.headKey) return;
+    st.headKey = key;
     const meta = h("span", { class: "meta" },
       h("span", null, "task ", h("code", null, r.task || "")),
       r.start != null ? h("span", null, "started ", fmtTime(r.start)) : null,
