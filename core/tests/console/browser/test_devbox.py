@@ -48,6 +48,10 @@ def test_devbox_console_shows_a_run_its_live_logs_and_aborts_it(devbox, page, sh
     ticker = page.locator(".tree .row", has_text="console_devbox.ticker")
     expect(ticker).to_have_count(1, timeout=30_000)
     ticker.click()
+    # the running action's duration in its row goes up by itself
+    sub = ticker.locator(".sub")
+    first = sub.text_content()
+    expect(sub).not_to_have_text(first, timeout=5_000)
     logs = page.locator(".details .logs pre")
     # the log is tailed while the action runs: it grows without a reload, and stays text
     expect(logs).to_contain_text("tick 2 <b>not bold</b>", timeout=30_000)

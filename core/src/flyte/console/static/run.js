@@ -440,6 +440,14 @@ export function runPage(runName, wantAction) {
       scheduleDraw();
       const dur = head.querySelector(".dur");
       if (dur) dur.textContent = fmtDur(elapsed(st.run));
+      // running actions' durations, in place (rows are not re-made: a click in progress stays on its row)
+      for (const el of treeBody.children) {
+        const n = st.tree.byKey.get(el.dataset.key);
+        const sub = el.querySelector(".sub");
+        if (!n || !sub) continue;
+        const text = rowLabel(n)[1];
+        if (sub.textContent !== text) sub.textContent = text;
+      }
     }
   }, 500);
 
