@@ -109,3 +109,25 @@ def test_signatures_match_the_official_sdk() -> None:
     assert list(inspect.signature(Dir.empty).parameters) == []
     assert list(inspect.signature(Dir.walk_sync).parameters) == ["self", "recursive", "file_pattern", "max_depth"]
     assert inspect.signature(Dir.walk_sync).parameters["file_pattern"].default == "*"
+
+
+def test_a_shared_data_access_names_the_action_asking(tmp_path: Path) -> None:
+    """A DataAccess without its own scope (one per run) puts named paths under the action running now; one with
+    a scope keeps it; the context hands out the very object the runtime placed (no per-action copy)."""
+    from flyte._context import ActionID, TaskContext, reset_current, set_current
+    from flyte.storage import data_access
+    from flyte.storage.data_access import DataAccess
+
+    shared = DataAccess(str(tmp_path))
+    own = DataAccess(str(tmp_path), scope="mine")
+    assert shared.named_path("x.csv") == f"{tmp_path}/named/x.csv"  # outside any action
+    for action in ("a1", "a2"):
+        tc = TaskContext(action=ActionID(action, "r0"), raw_data_path=str(tmp_path), run_base_dir=str(tmp_path),
+                         data_access=shared)
+        token = set_current(tc)
+        try:
+            assert data_access.current() is shared
+            assert shared.named_path("x.csv") == f"{tmp_path}/named/{action}/x.csv"
+            assert own.named_path("x.csv") == f"{tmp_path}/named/mine/x.csv"
+        finally:
+            reset_current(token)
