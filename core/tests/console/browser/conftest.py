@@ -1,6 +1,6 @@
 """Headless Chromium for the console's browser tests (Playwright's sync API pointed at Debian's chromium).
 
-- ``browser``: one Chromium for the session (``/usr/bin/chromium``, or ``$FLYTE_TEST_CHROMIUM``). Missing chromium
+- ``browser``: one Chromium per test module (``/usr/bin/chromium``, or ``$FLYTE_TEST_CHROMIUM``). Missing chromium
   or playwright skips the tests, saying how to install them; under ``FLYTE_TESTING_REQUIRE_SERVICES=1`` (CI) it
   fails them instead. Playwright never downloads a browser here: it only drives the one given.
 - ``page``: a fresh 1200x800 page in its own context; a JavaScript error on the page fails the test.
@@ -53,10 +53,11 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(sample_runs: Any) -> Iterator[Any]:
-    # sample_runs first: it runs flows with asyncio.run(), which refuses to start while Playwright's sync API
-    # holds its event loop on this thread
+    # Module scope, not session: while Playwright's sync API is started it holds an event loop on this thread,
+    # and every later test that runs asyncio (pytest-asyncio, asyncio.run) would fail with "another loop is
+    # running". sample_runs first for the same reason: it runs flows with asyncio.run().
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
