@@ -14,6 +14,7 @@ import { makeTimeline } from "./timeline.js";
 export function runPage(runName, wantAction) {
   document.title = `${runName} · Flyte console`;
   const st = {
+    pending: wantAction, // an action asked for by the URL, selected once the run's record has it
     run: null,
     actions: new Map(),
     cursor: null,
@@ -100,13 +101,24 @@ export function runPage(runName, wantAction) {
     renderHead();
     if (structural) rebuild();
     else scheduleDraw();
-    if (first) {
-      if (wantAction) selectFromUrl(wantAction);
-      else if (st.rows.length) select(st.rows[0].node.key, { history: "none", focus: false });
+    const live = !TERMINAL.has(phaseOf(st.run));
+    if (st.pending != null) {
+      // a deep link (or the first row) may name an action the record does not hold yet while the run goes
+      if (st.tree.byKey.has(st.pending) || !live) {
+        const want = st.pending;
+        st.pending = null;
+        selectFromUrl(want);
+      } else if (first) {
+        notice.classList.remove("bad");
+        notice.textContent = `Action "${st.pending}" is not in the run's record yet; it opens here when it is.`;
+        notice.hidden = false;
+      }
+    } else if (!st.selected && st.rows.length) {
+      select(st.rows[0].node.key, { history: "none", focus: false });
     } else if (st.selected && changed.has(st.selected)) {
       showDetails(st.selected, true);
     }
-    return !TERMINAL.has(phaseOf(st.run));
+    return live;
   }
 
   function renderHead() {
