@@ -28,7 +28,8 @@ export function runsPage() {
     h("thead", null, h("tr", null, ["Run", "Task", "Phase", "Started", "Duration", "Actions", "Error"].map(
       (c) => h("th", { scope: "col", class: c === "Duration" ? "num" : null }, c)))),
     tbody);
-  const empty = h("div", { class: "empty", hidden: true });
+  table.hidden = true; // until the first answer
+  const empty = h("div", { class: "empty" }, "Loading runs…");
   const errBox = h("div", { class: "notice bad", role: "alert", hidden: true });
   main().replaceChildren(
     h("h1", null, "Runs"),
