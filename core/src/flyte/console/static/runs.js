@@ -4,6 +4,8 @@ import {
   TERMINAL, PHASES, h, runPath, phaseOf, badge, fmtDur, fmtTime, elapsed, api, poller, countsEl, main,
 } from "./util.js";
 
+const LIMIT = 1000; // runs asked for on the first load (newer ones come through the live updates)
+
 export function runsPage() {
   document.title = "Runs · Flyte console";
   const q = new URLSearchParams(location.search);
@@ -12,6 +14,7 @@ export function runsPage() {
   const rowsByName = new Map();
   const tasks = new Set();
   let cursor = null;
+  let capped = false; // the first answer was cut at LIMIT runs
   let loaded = false;
   let gen = 0;
 
@@ -124,7 +127,8 @@ export function runsPage() {
       if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
     });
     const running = shown.filter((r) => !TERMINAL.has(phaseOf(r))).length;
-    count.textContent = `${shown.length} run${shown.length === 1 ? "" : "s"}` + (running ? `, ${running} going` : "");
+    count.textContent = `${shown.length} run${shown.length === 1 ? "" : "s"}` + (running ? `, ${running} going` : "") +
+      (capped ? ` (the newest ${LIMIT.toLocaleString("en")}; filter to find older ones)` : "");
     table.hidden = shown.length === 0;
     empty.hidden = shown.length !== 0;
     if (shown.length === 0) {
@@ -141,7 +145,7 @@ export function runsPage() {
     if (cursor) {
       p.set("since", cursor);
     } else {
-      p.set("limit", "1000");
+      p.set("limit", String(LIMIT));
       if (filters.phase) p.set("phase", filters.phase);
       if (filters.task) p.set("task", filters.task);
     }
@@ -150,6 +154,7 @@ export function runsPage() {
       if (my !== gen) return;
       errBox.hidden = true;
       const fresh = loaded;
+      if (!loaded) capped = (body.runs || []).length >= LIMIT;
       for (const r of body.runs || []) {
         runs.set(r.name, r);
         if (r.task) tasks.add(r.task);
