@@ -245,6 +245,9 @@ def test_report_is_shown_in_a_sandboxed_iframe(console_server, page, shoot):
     assert page.title().endswith("Flyte console")
     assert inner.evaluate("window.origin") == "null"
     assert inner.evaluate("() => { try { return parent.document.title } catch (e) { return 'blocked' } }") == "blocked"
+    link = page.locator(".details .report h3 a")
+    assert link.get_attribute("href") == f"/api/runs/{run}/actions/{reporting}/report"
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
     page.evaluate("document.querySelector('.details .report').scrollIntoView({block: 'end'})")
     shoot(page, "run-report")
 

@@ -160,8 +160,12 @@ export function makeDetails(env) {
           : "No logs for this action.")));
       if (d.has_report) {
         const old = refresh && details.querySelector(".report");
-        parts.push(old || h("div", { class: "report" }, h("h3", null, "Report"),
-          h("iframe", { sandbox: "allow-scripts", src: `${apiAction(runName, key)}/report`, title: `Report of ${d.task || d.name}`,
+        const url = `${apiAction(runName, key)}/report`;
+        // a tab of its own is sandboxed too: the report is served with `Content-Security-Policy: sandbox`
+        parts.push(old || h("div", { class: "report" },
+          h("h3", null, "Report ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "muted" },
+            "(open in a new tab)")),
+          h("iframe", { sandbox: "allow-scripts", src: url, title: `Report of ${d.task || d.name}`,
             referrerpolicy: "no-referrer", loading: "lazy" })));
       }
       details.dataset.key = key;
