@@ -41,7 +41,6 @@ from flyte.errors import (
 )
 from flyte.runtime import Phase
 from flyte.runtime.body import BodyRunner
-from flyte.runtime.cache_keys import cache_inputs_digest
 from flyte.runtime.records import ActionRecord
 from flyte.storage.data_access import DataAccess
 from flyte.types.interface import inputs_to_literals, literals_to_inputs, literals_to_outputs, outputs_to_literals
@@ -261,10 +260,11 @@ class InProcessController(Controller):
         cache_key = None
         if task.cache.enabled and not self.disable_run_cache:
             assert rec.inputs is not None
+            from flyte._builtin.local import cache_store  # start-up time: only runs of cached tasks need these
+            from flyte.runtime.cache_keys import cache_inputs_digest
+
             # Local File/Dir inputs are keyed by their content, not by their path (reads files: a thread).
             digest = await asyncio.to_thread(cache_inputs_digest, in_lits, rec.inputs, task.cache.ignored_inputs)
-            from flyte._builtin.local import cache_store  # start-up time: only runs of cached tasks need it
-
             cache_key = cache_store.cache_key(task.name, task.cache_version, digest)
             if not self.overwrite_cache:
                 hit = await asyncio.to_thread(self._cache_store().get, cache_key)
