@@ -175,7 +175,7 @@ def test_run_page_tree_folds_map_items_and_shows_groups(console_server, page, sh
     map_row = tree.locator('.row[data-kind="map"]')
     expect(map_row).to_have_count(1)
     expect(map_row).to_contain_text("square_map")
-    expect(map_row).to_contain_text("4 items")
+    expect(map_row.locator(".sub")).to_have_text("4 items")
     expect(map_row).to_have_attribute("aria-expanded", "false")
     expect(tree.locator('.row[data-kind="group"]')).to_contain_text("extras")
     # folded: the squares have no rows of their own; their bars are drawn on the map's row
@@ -477,3 +477,23 @@ def test_phase_badges_are_readable(console_server, browser, scheme):
         assert not low, f"phase badges under 4.5:1 contrast in the {scheme} scheme: {low}"
     finally:
         context.close()
+
+
+def test_a_folded_map_says_which_items_failed(make_console, page, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "some-fail", HERE / "wide_tasks.py", "some_fail", "--n", "7")
+    console = make_console(base)
+    page.goto(console.url + "/runs/some-fail")
+    map_row = page.locator('.tree .row[data-kind="map"]')
+    expect(map_row.locator(".sub")).to_have_text("7 items · 3 failed")
+    expect(map_row.locator(".dot")).to_have_class("dot FAILED")
+    map_row.click()
+    failed = page.locator(".details li a")
+    expect(failed).to_have_count(3)
+    expect(page.locator(".details li")).to_contain_text(["item 0 fails", "item 3 fails", "item 6 fails"])
+    # a link opens the item, its map unfolded
+    failed.nth(1).click()
+    expect(page.locator(".details h2")).to_have_text("console_wide.maybe")
+    expect(page.locator(".details .error-box .msg")).to_contain_text("item 3 fails")
+    expect(map_row).to_have_attribute("aria-expanded", "true")

@@ -1,4 +1,4 @@
-"""A run with thousands of sibling actions (the virtualized tree and the canvas timeline at scale)."""
+"""Runs with many actions: thousands of siblings (the virtualized tree, the canvas timeline) and a map with failures."""
 
 from __future__ import annotations
 
@@ -17,3 +17,16 @@ async def one(x: int) -> int:
 @env.task
 async def wide(n: int = 5000) -> int:
     return len(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+@env.task
+def maybe(x: int) -> int:
+    if x % 3 == 0:
+        raise ValueError(f"item {x} fails")
+    return x
+
+
+@env.task
+def some_fail(n: int = 7) -> int:
+    """A flyte.map whose items 0, 3 and 6 fail (their exceptions come back as values)."""
+    return sum(r for r in flyte.map(maybe, range(n)) if isinstance(r, int))

@@ -134,7 +134,8 @@ export function makeDetails(env) {
           ["Group", d.group],
           ["Map item", d.map ? `#${d.map.index} of ${d.map.of}` : null],
           ["Started", fmtTime(d.start)], ["Ended", fmtTime(d.end)],
-          ["Duration", d.start != null ? fmtDur(elapsed(d)) : null],
+          ["Duration", d.start != null ? h("span", { class: "dur", "data-start": d.start, "data-going":
+            TERMINAL.has(phaseOf(d)) || d.end != null ? null : "1" }, fmtDur(elapsed(d))) : null],
           ["Attempts", attempts.length > 1 ? String(attempts.length) : null],
         ]),
         attempts.length > 1 ? h("table", { class: "attempts", "aria-label": "Attempts" },

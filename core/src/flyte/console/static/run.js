@@ -4,7 +4,7 @@
 
 import {
   TERMINAL, PHASES, ROW, HEAD, h, enc, runPath, actionPath, apiRun, phaseOf, badge, dot, fmtDur, fmtTime,
-  elapsed, api, info, poller, countsEl, main,
+  now, elapsed, api, info, poller, countsEl, main,
 } from "./util.js";
 import { buildTree, nodePhase } from "./tree.js";
 import { makeDetails } from "./details.js";
@@ -216,8 +216,16 @@ export function runPage(runName, wantAction) {
   }
 
   function rowLabel(n) {
-    if (n.kind === "map") return [`map ${n.label}`, `${n.total} item${n.total === 1 ? "" : "s"}`];
-    if (n.kind === "group") return [`group ${n.label}`, `${n.total} action${n.total === 1 ? "" : "s"}`];
+    if (n.kind !== "action") {
+      // what is folded in, and what in it needs a look: failures first, then what still runs
+      const c = n.counts;
+      const failed = (c.FAILED || 0) + (c.TIMED_OUT || 0);
+      const going = n.total - failed - (c.SUCCEEDED || 0) - (c.CACHED || 0) - (c.ABORTED || 0);
+      const what = n.kind === "map" ? "item" : "action";
+      const sub = [`${n.total.toLocaleString("en")} ${what}${n.total === 1 ? "" : "s"}`,
+        failed ? `${failed.toLocaleString("en")} failed` : "", going > 0 ? `${going.toLocaleString("en")} going` : ""];
+      return [`${n.kind} ${n.label}`, sub.filter(Boolean).join(" · ")];
+    }
     const a = n.a;
     const label = a.map ? `#${a.map.index} ${a.task || a.name}` : a.task || a.name;
     const d = elapsed(a);
@@ -452,6 +460,8 @@ export function runPage(runName, wantAction) {
       scheduleDraw();
       const dur = head.querySelector(".dur");
       if (dur) dur.textContent = fmtDur(elapsed(st.run));
+      const ddur = details.querySelector(".kv .dur[data-going]");
+      if (ddur) ddur.textContent = fmtDur(now() - Number(ddur.dataset.start));
       // running actions' durations, in place (rows are not re-made: a click in progress stays on its row)
       for (const el of treeBody.children) {
         const n = st.tree.byKey.get(el.dataset.key);
