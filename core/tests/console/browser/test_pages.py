@@ -368,6 +368,11 @@ def test_timeline_zooms_pans_hovers_and_selects(console_server, page):
     page.mouse.click(x, y)
     expect(page).to_have_url(f"{console_server.url}/runs/{run}/actions/{reporting}")
     expect(page.locator(".details h2")).to_have_text("console_samples.reporting")
+    # a double click zooms to the bar
+    page.mouse.dblclick(x, y)
+    bar = page.evaluate("(n) => { const a = window.flyteConsole.page.state.actions.get(n); return a.end - a.start; }",
+                        reporting)
+    assert page.evaluate(span) == pytest.approx(max(0.002, bar * 1.3), rel=0.01)
 
 
 def test_keyboard_moves_through_the_tree_and_opens_a_map(console_server, page):

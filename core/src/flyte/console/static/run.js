@@ -48,7 +48,7 @@ export function runPage(runName, wantAction) {
     btn("Expand all", "Expand all groups and maps", () => setAllOpen(true)),
     btn("Collapse all", "Collapse all", () => setAllOpen(false)),
     search, phaseSel,
-    h("span", { class: "hint" }, "Ctrl+wheel or wheel over the time axis zooms; drag pans; arrows move in the tree"));
+    h("span", { class: "hint" }, "Ctrl+wheel or wheel over the time axis zooms; double-click a bar zooms to it; drag pans"));
   const treeBody = h("div", { class: "tree-rows" });
   const tree = h("div", { class: "tree", role: "tree", tabindex: "0", "aria-label": "Actions of the run" },
     h("div", { class: "tree-head" }, "Action"), treeBody);

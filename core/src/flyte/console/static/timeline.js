@@ -348,6 +348,17 @@ export function makeTimeline(env) {
         select(key, { history: "push" });
       }
     });
+    canvas.addEventListener("dblclick", (ev) => {
+      // zoom to the bar (an attempt) under the pointer, with a margin either side
+      const r = canvas.getBoundingClientRect();
+      const hit = hitTest(ev.clientX - r.left, ev.clientY - r.top);
+      if (!hit || !hit.bar) return;
+      const span = Math.max(0.002, (hit.bar.t1 - hit.bar.t0) * 1.3);
+      const mid = (hit.bar.t0 + hit.bar.t1) / 2;
+      st.view = { t0: mid - span / 2, t1: mid + span / 2 };
+      st.fit = false;
+      scheduleDraw();
+    });
     canvas.addEventListener("pointerleave", () => {
       tip.hide();
       if (st.hover !== -1) {
