@@ -4,7 +4,7 @@
     python3 dev.py bench                      # default sizes, 5 repetitions
     python3 dev.py bench --quick              # small sizes, 3 repetitions
     python3 dev.py bench --only fanout --sizes 1000,100000 --reps 3
-    python3 dev.py bench --all                # then storage, images, remote builder and sandbox benchmarks
+    python3 dev.py bench --all                # then storage, images, remote builder, sandbox and console benchmarks
     python3 dev.py bench --baseline HEAD~3 --no-official   # this tree against an earlier commit
 
 Each measurement runs in a fresh process. Reported: median wall time, ms per task,
@@ -168,7 +168,7 @@ def main() -> int:
     ap.add_argument("--baseline", default=None, metavar="REV",
                     help="also run the workloads on flyte-core at git commit REV and print this/baseline ratios")
     ap.add_argument("--all", action="store_true",
-                    help="then run the storage, images and sandbox benchmarks too (see their folders)")
+                    help="then run the storage, images, sandbox and console benchmarks too (see their folders)")
     args = ap.parse_args()
     reps = 3 if args.quick else args.reps
     sizes = [int(s) for s in (args.sizes or ("1000,10000" if args.quick else "1000,10000,100000")).split(",")]
@@ -241,7 +241,7 @@ def main() -> int:
     (out / "latest.json").write_text(json.dumps(results, indent=2))
     if args.all:
         for script in ("storage/bench_storage.py", "images/bench_images.py", "remote_builder/bench_remote_builder.py",
-                       "sandbox/bench_sandbox.py"):
+                       "sandbox/bench_sandbox.py", "console/bench_runs_list.py", "console/bench_run_page.py"):
             print(f"\n== benchmarks/{script}", flush=True)
             subprocess.run([str(OURS), str(HERE / script)], cwd=ROOT, check=False)
     return 0
