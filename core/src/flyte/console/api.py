@@ -187,7 +187,9 @@ class ConsoleApp:
             if len(parts) == 4:
                 return _json(200, store.get_action(run, action))
             if parts[4:] == ["logs"]:
-                offset = _int(q.get("offset"), "offset", 0, 0, 2**62)
+                offset = q.get("offset") or ""
+                if len(offset) > 40 or offset.strip("0123456789.") or offset.count(".") > 1:
+                    raise BadRequest(f"offset={offset[:40]!r} is not an offset of an earlier answer; pass its 'offset'")
                 return _json(200, store.logs(run, action, offset))
             if parts[4:] == ["report"]:
                 html = store.report(run, action)

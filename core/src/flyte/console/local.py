@@ -316,7 +316,7 @@ class LocalRunStore:
             return None
         return f
 
-    def logs(self, run: str, action: str, offset: int = 0) -> dict[str, Any]:
+    def logs(self, run: str, action: str, offset: str = "") -> dict[str, Any]:
         self.get_action(run, action)
         raise NotFound("Local run records keep no logs: a local run's output is in the terminal that ran it")
 

@@ -56,8 +56,10 @@ class RunStore(Protocol):
         ``has_logs``."""
         ...
 
-    def logs(self, run: str, action: str, offset: int = 0) -> dict[str, Any]:
-        """``{"text", "offset" (next), "done"}``: the action's log from byte ``offset``."""
+    def logs(self, run: str, action: str, offset: str = "") -> dict[str, Any]:
+        """``{"text", "offset" (next), "done"}``: the action's log from ``offset``, a string the store made in an
+        earlier answer (opaque to the page, which passes it back; "" is the start). A string, not a number: a
+        store may pack several positions, and JSON numbers above 2**53 lose digits in a browser."""
         ...
 
     def report(self, run: str, action: str) -> str:

@@ -82,6 +82,12 @@ def test_devbox_serves_the_console_over_its_runs(devbox: DevboxProcess, channel:
     assert status == 200 and "doubling <x> 21" in logs["text"]
     status, again = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs?offset={logs['offset']}")
     assert again["text"] == "" and again["done"] is True
+    # both read positions in a string: packed into one JSON number they passed 2**53 (and lost digits in the
+    # browser) once stdout was over 2 MiB
+    out_pos, dot, err_pos = logs["offset"].partition(".")
+    assert dot and int(out_pos) >= len("doubling <x> 21") and int(err_pos) >= 0
+    for bad in ("abc", "1.2.3", "-5", "9" * 41):
+        assert call(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs?offset={bad}")[0] == 400, bad
     status, headers, body = call(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/report")
     assert status == 200 and headers["content-security-policy"] == "sandbox allow-scripts"
     assert b"<p id=rep>report of <b>x</b></p>" in body

@@ -294,8 +294,8 @@ class DevboxRunStore:
 
     # -- logs, reports, abort ---------------------------------------------------------
 
-    def logs(self, run: str, action: str, offset: int = 0) -> dict[str, Any]:
-        """The last attempt's stdout then stderr; ``offset`` packs both read positions (stdout << 32 | stderr)."""
+    def logs(self, run: str, action: str, offset: str = "") -> dict[str, Any]:
+        """The last attempt's stdout then stderr; ``offset`` is both read positions, ``"<stdout>.<stderr>"``."""
         key = self._key(run)
         db = self._db()
         row = db.execute("SELECT phase FROM actions WHERE org=? AND project=? AND domain=? AND run=? AND name=?",
@@ -306,12 +306,13 @@ class DevboxRunStore:
                           "AND action=? ORDER BY attempt DESC LIMIT 1",
                           (key.org, key.project, key.domain, key.name, action)).fetchone()
         if last is None:
-            return {"text": "", "offset": offset, "done": phase_name(row[0]) in TERMINAL}
+            return {"text": "", "offset": offset or "0.0", "done": phase_name(row[0]) in TERMINAL}
         log_dir = Path(last[0])
         logs_root = Path(self.box.settings.logs_dir).resolve()
         if not log_dir.resolve().is_relative_to(logs_root):
             raise NotFound(f"Action {action!r} keeps its logs outside the devbox's log folder")
-        positions = [offset >> 32, offset & 0xFFFFFFFF]
+        out_pos, _, err_pos = offset.partition(".")
+        positions = [int(out_pos or 0), int(err_pos or 0)]
         texts = []
         for i, stream in enumerate(("stdout", "stderr")):
             f = log_dir / stream
@@ -325,7 +326,7 @@ class DevboxRunStore:
             if chunk:
                 texts.append(chunk.decode(errors="replace"))
         done = last[1] is not None and not texts
-        return {"text": scrub_text("".join(texts)), "offset": (positions[0] << 32) | positions[1], "done": done}
+        return {"text": scrub_text("".join(texts)), "offset": f"{positions[0]}.{positions[1]}", "done": done}
 
     def _report_uri(self, key: RunKey, action: str) -> str | None:
         async def find() -> str | None:
