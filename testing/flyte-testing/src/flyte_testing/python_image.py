@@ -54,7 +54,7 @@ _STDLIB_SKIP = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "en
 # start); optimised variants do not.
 _PYC = f".cpython-{sys.version_info.major}{sys.version_info.minor}.pyc"
 _BUSYBOX_TOOLS = ("sh", "echo", "cat", "ls", "true", "false", "mkdir", "test", "sleep", "env", "rm", "cp", "id")
-_FORMAT = "4"  # bump when the layout changes: old cached tarballs are then not reused
+_FORMAT = "5"  # bump when the layout changes: old cached tarballs are then not reused
 
 
 def cache_dir() -> Path:
@@ -196,6 +196,73 @@ def _shared_libraries(files: Iterable[Path]) -> set[Path]:
     return need
 
 
+Members = list[tuple[Path, str]]
+
+
+def _zip_plan(prefix: Path, pairs: Members) -> tuple[Members, dict[str, Members]]:
+    """Which files stay files and which go into zip archives, by archive path.
+
+    A container engine with the vfs storage driver copies the whole image for every container, and the
+    copy costs per file: the standard library goes into ``lib/pythonXY.zip`` (on ``sys.path`` by default;
+    ``os.py`` stays as the landmark that locates the prefix) and pure-Python distributions into one archive
+    in site-packages named by a ``.pth`` file. What loads shared objects, namespace packages, flyte-core's and
+    flyte-grpc's packages and every ``.dist-info`` (entry points) stay files. A ``__pycache__/m.cpython-XY.pyc``
+    goes in as ``m.pyc`` beside ``m.py``, where zipimport uses it.
+    """
+    major, minor = sys.version_info.major, sys.version_info.minor
+    stdlib = f"{prefix}/lib/python{major}.{minor}/"
+    site = f"{stdlib}site-packages/"
+    std_zip = f"{prefix}/lib/python{major}{minor}.zip"
+    site_zip = f"{site}{_SITE_ZIP}"
+    tops: dict[str, list[tuple[Path, str]]] = {}
+    for src, dst in pairs:
+        if dst.startswith(site):
+            tops.setdefault(dst[len(site):].split("/", 1)[0], []).append((src, dst))
+    keep_tops = {t for t, items in tops.items()
+                 if t.endswith((".dist-info", ".pth")) or t.split(".")[0] in ("flyte", "flyte_grpc")
+                 or any(".so" in Path(d).name for _, d in items)
+                 or ("/" in items[0][1][len(site):] and not any(d == f"{site}{t}/__init__.py" for _, d in items))}
+    files: list[tuple[Path, str]] = []
+    zips: dict[str, list[tuple[Path, str]]] = {std_zip: [], site_zip: []}
+    for src, dst in pairs:
+        if dst.startswith(site):
+            if dst[len(site):].split("/", 1)[0] in keep_tops:
+                files.append((src, dst))
+            else:
+                zips[site_zip].append((src, _legacy_pyc(dst[len(site):])))
+        elif dst.startswith(stdlib) and not dst.startswith(f"{stdlib}lib-dynload/") and not src.is_symlink():
+            if dst == f"{stdlib}os.py":
+                files.append((src, dst))
+            zips[std_zip].append((src, _legacy_pyc(dst[len(stdlib):])))
+        else:
+            files.append((src, dst))
+    return files, zips
+
+
+_SITE_ZIP = "flyte-testing-deps.zip"
+
+
+def _legacy_pyc(rel: str) -> str:
+    parts = rel.split("/")
+    if len(parts) > 1 and parts[-2] == "__pycache__" and parts[-1].endswith(_PYC):
+        return "/".join([*parts[:-2], parts[-1][: -len(_PYC)] + ".pyc"])
+    return rel
+
+
+def _write_zip(members: list[tuple[Path, str]]) -> bytes:
+    import time
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for src, arc in sorted(members, key=lambda m: m[1]):
+            # zipimport checks a .pyc against its .py's time in the archive, read as local time: containers
+            # run in UTC, so the entries carry UTC times.
+            info = zipfile.ZipInfo(arc, date_time=time.gmtime(max(src.stat().st_mtime, 315532800))[:6])
+            zf.writestr(info, src.read_bytes())
+    return buf.getvalue()
+
+
 def _content_key(pairs: list[tuple[Path, str]]) -> str:
     h = hashlib.sha256(_FORMAT.encode())
     for src, dst in pairs:
@@ -226,7 +293,18 @@ def python_rootfs(cache: Path | None = None) -> Path:
                 info = tarfile.TarInfo(d)
                 info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
                 tar.addfile(info)
-            for src, dst in pairs:
+            on_disk, zips = _zip_plan(prefix, pairs)
+            for arc, members in zips.items():
+                data = _write_zip(members)
+                info = tarfile.TarInfo(arc.lstrip("/"))
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+            site_zip = next(a for a in zips if a.endswith(_SITE_ZIP))
+            pth = _SITE_ZIP.encode() + b"\n"  # a .pth line is a path relative to site-packages
+            info = tarfile.TarInfo(site_zip.lstrip("/").removesuffix(".zip") + ".pth")
+            info.size, info.mode = len(pth), 0o644
+            tar.addfile(info, io.BytesIO(pth))
+            for src, dst in on_disk:
                 if src.name.startswith("libpython") and src.is_file() and not src.is_symlink():
                     src = _stripped(src, Path(tempfile.mkdtemp(dir=cache)))
                 tar.add(str(src), arcname=dst.lstrip("/"), recursive=False)
