@@ -393,6 +393,16 @@ def test_keyboard_moves_through_the_tree_and_opens_a_map(console_server, page):
     expect(map_row).to_have_attribute("aria-expanded", "false")
     page.keyboard.press("End")
     expect(page.locator(".details h2")).to_have_text("console_samples.reporting")
+    # "/" finds; Enter goes on to the matches; Escape clears
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.type") == "search"
+    page.keyboard.type("leaf")
+    expect(page.locator(".tree .row")).to_have_count(2)
+    page.keyboard.press("Enter")
+    expect(page.locator(".details h2")).to_have_text("console_samples.leaf")
+    page.locator(".toolbar input[type=search]").focus()
+    page.keyboard.press("Escape")
+    expect(page.locator(".tree .row", has_text="console_samples.reporting")).to_have_count(1)
     # the timeline takes keys too
     span = "() => { const v = window.flyteConsole.page.state.view; return v.t1 - v.t0; }"
     full = page.evaluate(span)

@@ -38,7 +38,8 @@ export function runPage(runName, wantAction) {
   const head = h("div", { class: "runhead" });
   const runErr = h("div", { class: "runerr", role: "alert", hidden: true });
   const notice = h("div", { class: "notice", role: "status", hidden: true });
-  const search = h("input", { type: "search", placeholder: "Find task or action…", "aria-label": "Find task or action" });
+  const search = h("input", { type: "search", placeholder: "Find task or action… (/)", "aria-label": "Find task or action",
+    "aria-keyshortcuts": "/" });
   const phaseSel = h("select", { "aria-label": "Show actions in phase" },
     h("option", { value: "" }, "All phases"), PHASES.map((p) => h("option", { value: p }, p)));
   const btn = (label, aria, fn) => h("button", { type: "button", "aria-label": aria, title: aria, onclick: fn }, label);
@@ -349,6 +350,26 @@ export function runPage(runName, wantAction) {
     st.filterText = search.value.trim().toLowerCase();
     flatten();
   });
+  search.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && search.value) {
+      search.value = "";
+      st.filterText = "";
+      flatten();
+    } else if (ev.key === "ArrowDown" || ev.key === "Enter") {
+      ev.preventDefault();
+      tree.focus(); // on to the matches
+      if (st.rows.length) moveActive(st.active, "push");
+    }
+  });
+  // "/" finds, as on many sites (not while typing in a field)
+  const onSlash = (ev) => {
+    if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+    ev.preventDefault();
+    search.focus();
+  };
+  document.addEventListener("keydown", onSlash);
   phaseSel.addEventListener("change", () => {
     st.filterPhase = phaseSel.value;
     flatten();
@@ -504,6 +525,7 @@ export function runPage(runName, wantAction) {
       clearTimeout(detailTimer);
       ro.disconnect();
       tl.stop();
+      document.removeEventListener("keydown", onSlash);
     },
     state: st, // read by the browser tests and the benchmark
   };
