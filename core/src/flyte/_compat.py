@@ -229,7 +229,7 @@ def _uses(source: str, filename: str) -> list[tuple[int, str]]:
 
     # Every part of a name noted below is an identifier of the source: a source naming none of the
     # flagged names has no use to find, and most programs are skipped without walking their syntax tree.
-    if _flagged_names().isdisjoint(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source)):
+    if _flagged_names().isdisjoint(re.findall(r"\w+", source)):
         return []
     import ast
 

@@ -52,7 +52,8 @@ FLUSH_SECONDS = 0.5
 # written when it ends in any case). Readers see the rest as not yet started.
 MAX_RUNNING_ROWS = 1000
 MAX_NAME_LENGTH = 100
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# compiled on first use (re caches it): most runs get a generated name
+_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -125,7 +126,7 @@ def validate_run_name(name: str) -> str:
         problem = "it contains a path separator"
     elif ".." in name:
         problem = "it contains '..'"
-    elif not _NAME_RE.fullmatch(name):
+    elif not re.fullmatch(_NAME_RE, name):
         problem = "it may use only letters, digits, '.', '_' and '-', and must start with a letter or digit"
     if problem:
         shown = name if len(name) <= 120 else name[:117] + "..."
