@@ -91,3 +91,71 @@ def test_cli_writes_a_png_with_chromium(sample_runs: Any, tmp_path: Path) -> Non
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width == 1200 and height > 100
+
+
+def _item(i: int, parent: str, task: str, group: str | None, mapped: bool, phase: str = "SUCCEEDED") -> dict[str, Any]:
+    start = 100.0 + i * 0.001
+    return {"name": f"a{i + 1}", "parent": parent, "task": task, "group": group, "phase": phase, "start": start,
+            "end": start + 0.5, "attempts": [{"n": 1, "phase": phase, "start": start, "end": start + 0.5}],
+            "map": {"of": group, "index": i} if mapped else None, "cache_hit": False, "error": None}
+
+
+def test_a_10000_item_map_is_one_row_with_all_its_bars() -> None:
+    """A map's items fold into one row (as on the page): 10,000 rows made a 200,000 px picture Chromium
+    could not draw in a minute (`--timeline run.png` failed)."""
+    run = {"name": "big", "task": "env.main", "phase": "SUCCEEDED", "start": 99.0, "end": 112.0, "duration": 13.0}
+    root = {"name": "a0", "parent": None, "task": "env.main", "group": None, "phase": "SUCCEEDED", "start": 99.5,
+            "end": 112.0, "attempts": [{"n": 1, "phase": "SUCCEEDED", "start": 99.5, "end": 112.0}], "map": None,
+            "cache_hit": False, "error": None}
+    items = [_item(i, "a0", "env.tiny", "tiny_map", True, "FAILED" if i % 1000 == 7 else "SUCCEEDED")
+             for i in range(10_000)]
+    svg = timeline_svg(run, [root, *items])
+    root_el = ET.fromstring(svg)
+    assert len(bars(svg)) == 10_001  # still one bar per attempt
+    assert int(root_el.get("height", "0")) < 400  # two rows, not 10,001
+    labels = [t.text or "" for t in root_el.iter(f"{NS}text")]
+    assert any(lbl.startswith("map tiny_map · 10,000 items") for lbl in labels)
+    assert "<title>map tiny_map · 10,000 items · 10 failed</title>" in svg  # the whole label, where it is clipped
+    assert not any(lbl.startswith("a5 ") for lbl in labels)
+
+
+def test_a_wide_fan_out_of_one_task_folds_but_a_small_one_does_not() -> None:
+    run = {"name": "wide", "task": "env.main", "phase": "SUCCEEDED", "start": 99.0, "end": 112.0, "duration": 13.0}
+    root = {"name": "a0", "parent": None, "task": "env.main", "group": None, "phase": "SUCCEEDED", "start": 99.5,
+            "end": 112.0, "attempts": [{"n": 1, "phase": "SUCCEEDED", "start": 99.5, "end": 112.0}], "map": None,
+            "cache_hit": False, "error": None}
+    wide = [_item(i, "a0", "env.square", None, False) for i in range(2_000)]
+    svg = timeline_svg(run, [root, *wide])
+    assert len(bars(svg)) == 2_001 and int(ET.fromstring(svg).get("height", "0")) < 400
+    assert "square · 2,000 calls" in svg
+    few = timeline_svg(run, [root, *wide[:5]])
+    labels = [t.text for t in ET.fromstring(few).iter(f"{NS}text")]
+    assert "a1 square" in labels and "a5 square" in labels  # a handful keep their own rows
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_chromium() is None, reason="needs chromium (the PNG is drawn by headless Chromium)")
+def test_png_of_a_10000_item_map(tmp_path: Path) -> None:
+    from flyte.console.timeline import write_timeline
+
+    run = {"name": "big", "task": "env.main", "phase": "SUCCEEDED", "start": 99.0, "end": 112.0, "duration": 13.0}
+    items = [_item(i, "a0", "env.tiny", "tiny_map", True) for i in range(10_000)]
+    out = write_timeline(run, items, tmp_path / "big.png")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[20:24], "big") < 400
+
+
+def test_folded_failures_are_drawn_on_top_and_short_runs_read_in_ms() -> None:
+    from flyte.console.timeline import fmt_seconds
+
+    run = {"name": "m", "task": "env.main", "phase": "FAILED", "start": 99.0, "end": 100.5, "duration": 0.00601}
+    items = [_item(i, "a0", "env.tiny", "tiny_map", True, "FAILED" if i == 3 else "SUCCEEDED") for i in range(60)]
+    svg = timeline_svg(run, items)
+    phases = [b.get("data-phase") for b in bars(svg)]
+    assert phases[-1] == "FAILED" and phases.count("FAILED") == 1  # not hidden under its overlapping siblings
+    assert "· 6.01ms</text>" in svg
+    assert [fmt_seconds(s) for s in (0.0, 0.001, 0.048, 0.25, 2.5, 12, 185)] == [
+        "0s", "1ms", "48ms", "250ms", "2.5s", "12s", "3m05s"]
+    # legend entries do not overlap: each starts after the previous one's text (~8 px a capital letter)
+    xs = [float(e.get("x", 0)) for e in ET.fromstring(svg).iter(f"{NS}rect") if e.get("class") == "legend"]
+    assert len(xs) == 2 and xs[1] - xs[0] >= 14 + 8 * len("SUCCEEDED")

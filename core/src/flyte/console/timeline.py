@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: Bar colours by phase (the console's colours); cache hits are ``CACHED``.
+#: Bar colours by phase: the run page's (``static/app.css``, light theme); cache hits are ``CACHED``.
 PHASE_COLORS = {
-    "SUCCEEDED": "#2e9d4e", "FAILED": "#d64545", "TIMED_OUT": "#a3368a", "RUNNING": "#2f7fd8",
-    "QUEUED": "#9aa0a6", "ABORTED": "#d99a00", "CACHED": "#6f5bd6",
+    "SUCCEEDED": "#1a7f37", "FAILED": "#cf222e", "TIMED_OUT": "#bc4c00", "RUNNING": "#0969da",
+    "QUEUED": "#6e7781", "ABORTED": "#9a6700", "CACHED": "#3a77ab",
 }
 ROW = 20
 BAR = 14
@@ -57,7 +57,11 @@ def _nice_step(span: float, target_ticks: int = 8) -> float:
 
 
 def fmt_seconds(s: float) -> str:
-    """``0.25s``, ``12s``, ``3m05s``, ``1h02m``."""
+    """``0s``, ``48ms``, ``2.5s``, ``12s``, ``3m05s``, ``1h02m``."""
+    if s <= 0:
+        return "0s"
+    if s < 0.9995:
+        return f"{s * 1000:.3g}ms"
     if s < 10:
         return f"{s:.3g}s"
     if s < 60:
@@ -67,47 +71,114 @@ def fmt_seconds(s: float) -> str:
     return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
 
 
-def _tree_order(actions: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
-    """Actions depth-first from the roots (children in recorded order), with their depth."""
+# In a folded row, bars of these phases are drawn last (on top of the overlapping bars of their siblings).
+_ON_TOP = {"RUNNING": 1, "QUEUED": 1, "ABORTED": 2, "TIMED_OUT": 3, "FAILED": 4}
+#: More siblings than this of one task under one parent (outside a ``flyte.map``) share one row.
+FOLD_OVER = 50
+
+
+def _fold_keys(siblings: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Which of one parent's children share a row: a map's items (as the page folds them), and a wide fan-out of one
+    task; action name -> the shared row's key."""
+    keys: dict[str, tuple[Any, ...]] = {}
+    same: dict[tuple[Any, ...], list[str]] = {}
+    for a in siblings:
+        m = a.get("map")
+        if isinstance(m, dict) and m.get("of"):
+            keys[a["name"]] = ("map", str(m["of"]))
+        else:
+            same.setdefault(("task", str(a.get("task", "")), a.get("group")), []).append(a["name"])
+    for key, names in same.items():
+        if len(names) > FOLD_OVER:
+            keys.update((n, key) for n in names)
+    return keys
+
+
+def _tree_order(actions: list[dict[str, Any]]) -> list[tuple[list[dict[str, Any]], int, tuple[Any, ...] | None]]:
+    """Rows depth-first from the roots (children in recorded order): ``(actions, depth, fold key)``; one action per
+    row, except a folded row (a map's items, a wide fan-out of one task), which holds them and everything under them."""
     by_name = {a["name"]: a for a in actions}
     children: dict[str | None, list[dict[str, Any]]] = {}
     for a in actions:
         parent = a.get("parent") if a.get("parent") in by_name else None
         children.setdefault(parent, []).append(a)
-    out: list[tuple[dict[str, Any], int]] = []
-    stack = [(a, 0) for a in reversed(children.get(None, []))]
     seen: set[str] = set()
+
+    def subtree(a: dict[str, Any]) -> list[dict[str, Any]]:
+        out, stack = [], [a]
+        while stack:
+            b = stack.pop()
+            if b["name"] in seen:
+                continue
+            seen.add(b["name"])
+            out.append(b)
+            stack.extend(reversed(children.get(b["name"], [])))
+        return out
+
+    rows: list[tuple[list[dict[str, Any]], int, tuple[Any, ...] | None]] = []
+    folds: dict[tuple[str | None, tuple[Any, ...]], list[dict[str, Any]]] = {}
+    keys_of: dict[str | None, dict[str, tuple[Any, ...]]] = {}
+    stack: list[tuple[dict[str, Any], int]] = [(a, 0) for a in reversed(children.get(None, []))]
     while stack:
         a, depth = stack.pop()
         if a["name"] in seen:
             continue
+        parent = a.get("parent") if a.get("parent") in by_name else None
+        if parent not in keys_of:
+            keys_of[parent] = _fold_keys(children.get(parent, []))
+        key = keys_of[parent].get(a["name"])
+        if key is not None:
+            held = folds.get((parent, key))
+            if held is None:
+                held = folds[(parent, key)] = []
+                rows.append((held, depth, key))
+            held.extend(subtree(a))
+            continue
         seen.add(a["name"])
-        out.append((a, depth))
+        rows.append(([a], depth, None))
         stack.extend((c, depth + 1) for c in reversed(children.get(a["name"], [])))
-    out.extend((a, 0) for a in actions if a["name"] not in seen)  # a cycle or a lost parent: still shown
-    return out
+    rows.extend(([a], 0, None) for a in actions if a["name"] not in seen)  # a cycle or a lost parent: still shown
+    return rows
+
+
+def _fold_label(key: tuple[Any, ...], held: list[dict[str, Any]], parent: str | None) -> str:
+    items = [a for a in held if a.get("parent") == parent] or held
+    failed = sum(1 for a in items if a.get("phase") in ("FAILED", "TIMED_OUT"))
+    if key[0] == "map":
+        label = f"map {key[1]} · {len(items):,} items"
+    else:
+        label = f"{str(key[1]).rsplit('.', 1)[-1]} · {len(items):,} calls"
+    return label + (f" · {failed:,} failed" if failed else "")
 
 
 def _bars(actions: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    """One row per attempt that has times (an action without any: one row, no bar)."""
+    """Rows of bars, one bar per attempt that has times (an action without any: a row, no bar)."""
     rows: list[dict[str, Any]] = []
-    for a, depth in _tree_order(actions):
-        timed = [t for t in a.get("attempts") or [] if t.get("start")]
-        untimed = len(a.get("attempts") or []) - len(timed)
-        if not timed:
-            timed = [{"n": len(a.get("attempts") or []) or 1, "phase": a.get("phase"), "start": a.get("start"),
-                      "end": a.get("end")}]
-        total = len(a.get("attempts") or [])
-        for t in timed:
-            phase = "CACHED" if a.get("cache_hit") else str(t.get("phase") or a.get("phase") or "QUEUED")
-            start = t.get("start")
-            end = t.get("end") or (now if start and phase in ("RUNNING", "QUEUED") else start)
-            short = str(a.get("task", "")).rsplit(".", 1)[-1]
-            label = f"{a['name']} {short}"
-            if total > 1:
-                label += f" #{t.get('n')}/{total}"
-            rows.append({"label": label, "depth": depth, "phase": phase, "start": start, "end": end,
-                         "error": a.get("error"), "earlier": untimed if t is timed[-1] else 0, "task": a.get("task")})
+    for held, depth, key in _tree_order(actions):
+        bars: list[dict[str, Any]] = []
+        for a in held:
+            timed = [t for t in a.get("attempts") or [] if t.get("start")]
+            untimed = len(a.get("attempts") or []) - len(timed)
+            if not timed:
+                timed = [{"n": len(a.get("attempts") or []) or 1, "phase": a.get("phase"), "start": a.get("start"),
+                          "end": a.get("end")}]
+            total = len(a.get("attempts") or [])
+            for t in timed:
+                phase = "CACHED" if a.get("cache_hit") else str(t.get("phase") or a.get("phase") or "QUEUED")
+                start = t.get("start")
+                end = t.get("end") or (now if start and phase in ("RUNNING", "QUEUED") else start)
+                short = str(a.get("task", "")).rsplit(".", 1)[-1]
+                label = f"{a['name']} {short}"
+                if total > 1:
+                    label += f" #{t.get('n')}/{total}"
+                bars.append({"label": label, "phase": phase, "start": start, "end": end, "error": a.get("error"),
+                             "earlier": untimed if t is timed[-1] else 0, "task": a.get("task")})
+        if key is None:
+            label = bars[0]["label"]
+        else:
+            label = _fold_label(key, held, held[0].get("parent"))
+            bars.sort(key=lambda b: _ON_TOP.get(b["phase"], 0))  # stable: a failure is not hidden under its siblings
+        rows.append({"label": label, "depth": depth, "bars": bars})
     return rows
 
 
@@ -116,9 +187,10 @@ def timeline_svg(run: dict[str, Any], actions: list[dict[str, Any]], width: int 
     """The SVG text of ``run``'s timeline (the console API's RunSummary and Action shapes)."""
     now = now or time.time()
     rows = _bars(actions, now)
-    starts = [r["start"] for r in rows if r["start"]]
+    every = [b for r in rows for b in r["bars"]]
+    starts = [b["start"] for b in every if b["start"]]
     t0 = min(starts, default=run.get("start") or now)
-    t1 = max([r["end"] for r in rows if r["end"]] + [run.get("end") or 0], default=t0)
+    t1 = max([b["end"] for b in every if b["end"]] + [run.get("end") or 0], default=t0)
     span = max(t1 - t0, 1e-3)
     plot_w = max(width - LABEL_W - 2 * PAD, 200)
     height = HEAD_H + AXIS_H + ROW * max(len(rows), 1) + PAD + 24
@@ -140,15 +212,15 @@ def timeline_svg(run: dict[str, Any], actions: list[dict[str, Any]], width: int 
     ]
     # legend: the phases present
     present = []
-    for r in rows:
-        if r["phase"] not in present:
-            present.append(r["phase"])
+    for b in every:
+        if b["phase"] not in present:
+            present.append(b["phase"])
     lx = PAD
     for p in present:
         color = PHASE_COLORS.get(p, "#777777")
         out.append(f'<rect x="{lx}" y="32" width="10" height="10" fill="{color}" class="legend"/>')
         out.append(f'<text x="{lx + 14}" y="41" fill="#1f2328">{_esc(p)}</text>')
-        lx += 24 + 7 * len(p)
+        lx += 28 + 8 * len(p)
     # axis
     axis_y = HEAD_H + AXIS_H - 8
     step = _nice_step(span)
@@ -167,21 +239,25 @@ def timeline_svg(run: dict[str, Any], actions: list[dict[str, Any]], width: int 
             out.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW}" fill="#f6f8fa" fill-opacity="0.6"/>')
         indent = PAD + min(r["depth"], 12) * 10
         label = _clip(r["label"], max(8, (LABEL_W - indent) // 7))
-        out.append(f'<text x="{indent}" y="{y + ROW - 6}" fill="#1f2328">{_esc(label)}</text>')
-        if r["start"]:
-            bx = x(r["start"])
-            bw = max(x(r["end"] or r["start"]) - bx, 1.5)
-            color = PHASE_COLORS.get(r["phase"], "#777777")
-            took = (r["end"] or r["start"]) - r["start"]
-            tip = f"{r['label']} ({r['task']}): {r['phase']}, {fmt_seconds(took)}"
-            if r["earlier"]:
-                tip += f"; {r['earlier']} earlier attempt(s) without recorded times"
-            if r["error"]:
-                tip += f"\n{_clip(str(r['error']), 300)}"
-            out.append(f'<rect class="bar" data-phase="{_esc(r["phase"])}" x="{bx:.1f}" y="{y + (ROW - BAR) / 2}" '
+        full = f"<title>{_esc(r['label'])}</title>" if label != r["label"] else ""
+        out.append(f'<text x="{indent}" y="{y + ROW - 6}" fill="#1f2328">{_esc(label)}{full}</text>')
+        for b in r["bars"]:
+            if not b["start"]:
+                continue
+            bx = x(b["start"])
+            bw = max(x(b["end"] or b["start"]) - bx, 1.5)
+            color = PHASE_COLORS.get(b["phase"], "#777777")
+            took = (b["end"] or b["start"]) - b["start"]
+            tip = f"{b['label']} ({b['task']}): {b['phase']}, {fmt_seconds(took)}"
+            if b["earlier"]:
+                tip += f"; {b['earlier']} earlier attempt(s) without recorded times"
+            if b["error"]:
+                tip += f"\n{_clip(str(b['error']), 300)}"
+            out.append(f'<rect class="bar" data-phase="{_esc(b["phase"])}" x="{bx:.1f}" y="{y + (ROW - BAR) / 2}" '
                        f'width="{bw:.1f}" height="{BAR}" rx="2" fill="{color}"><title>{_esc(tip)}</title></rect>')
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0))
     out.append(f'<text x="{PAD}" y="{height - 8}" fill="#57606a" font-size="10">'
-               f"{len(rows)} bars · started {_esc(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(t0)))}</text>")
+               f"{sum(1 for b in every if b['start']):,} bars · started {_esc(started)}</text>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
