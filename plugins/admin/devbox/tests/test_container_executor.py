@@ -276,3 +276,14 @@ def test_resource_quantities() -> None:
                   tasks_pb2.Resources.ResourceEntry(name=names.MEMORY, value="100Mi")],
         limits=[tasks_pb2.Resources.ResourceEntry(name=names.CPU, value="2")]))
     assert container_limits(c) == {"nano_cpus": 2_000_000_000, "mem_limit": 100 * 2**20}
+
+
+def test_devbox_start_passes_the_executor_and_reports_an_engine_it_cannot_reach(tmp_path: Path) -> None:
+    exe = os.path.join(os.path.dirname(sys.executable), "flyte")
+    env = {**os.environ, "HOME": str(tmp_path), "FLYTE_CONFIG": ""}
+    r = subprocess.run([exe, "devbox", "start", "--port", "0", "--data", str(tmp_path / "box"), "--executor", "podman",
+                        "--engine-url", f"unix://{tmp_path}/none.sock"], capture_output=True, text=True, timeout=60,
+                       env=env)
+    assert r.returncode != 0
+    assert "--executor podman: no container engine answers at unix://" in r.stderr, r.stderr
+    assert "podman system service" in r.stderr
