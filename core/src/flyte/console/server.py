@@ -84,8 +84,8 @@ def serving(app: ConsoleApp, host: str = "127.0.0.1", port: int = 0, announce_in
     from flyte.console.link import remove_state, write_state
 
     server = ConsoleServer(app, host, port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="flyte-console",
-                              daemon=True)
+    # a short poll: shutdown() waits for the next one (Ctrl-C and test teardowns stay prompt)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="flyte-console", daemon=True)
     thread.start()
     state = write_state(announce_in, server.url) if announce_in is not None else None
     try:
