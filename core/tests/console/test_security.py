@@ -130,3 +130,51 @@ def test_signed_url_signatures_and_userinfo_never_appear_in_values() -> None:
     m.literals["xs"].collection.literals.add().scalar.primitive.integer = 2
     assert render_literal_map(m.SerializeToString()) == [{"name": "xs", "type": "list[int]", "value": "[1, 2]",
                                                           "uri": None}]
+
+
+def _request(url: str, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", "0")
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_a_page_of_another_site_cannot_read_the_console_through_dns_rebinding(hostile: Any) -> None:
+    """A site whose name was made to resolve to 127.0.0.1 (DNS rebinding) sends its own name as Host: refused, so the
+    loopback bind keeps runs private from pages in the user's browser; loopback names are served."""
+    url, run = hostile
+    port = urlsplit(url).port
+    for host in ("evil.example.com", f"evil.example.com:{port}", f"127.0.0.1.nip.io:{port}"):
+        status, body = _request(url, "GET", "/api/runs", {"Host": host})
+        assert status == 403, host
+        assert b"Host" in body and run.encode() not in body
+    assert _request(url, "GET", f"/runs/{run}", {"Host": "evil.example.com"})[0] == 403
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        assert _request(url, "GET", "/api/runs", {"Host": host})[0] == 200, host
+
+
+def test_a_cross_site_post_is_refused(hostile: Any) -> None:
+    """A POST from a page of another origin (a form, fetch no-cors) or from a sandboxed report (Origin: null)."""
+    url, run = hostile
+    host = urlsplit(url).netloc
+    for origin in ("http://evil.example.com", "null", f"http://{host}.evil.example.com"):
+        status, body = _request(url, "POST", f"/api/runs/{run}/abort", {"Host": host, "Origin": origin})
+        assert status == 403 and b"another site" in body, origin
+    # the console's own page (same origin), or a client that sends no Origin (curl): on to the store (403 local)
+    status, body = _request(url, "POST", f"/api/runs/{run}/abort", {"Host": host, "Origin": url})
+    assert status == 403 and b"Ctrl-C" in body
+
+
+def test_any_host_is_served_when_bound_to_all_interfaces() -> None:
+    app = ConsoleApp(LocalRunStore(Path("/nonexistent")), any_host=True)
+    assert app.handle("GET", "/api/runs", "", {"host": "box.lan:8088"}).status == 200
+    assert ConsoleApp(LocalRunStore(Path("/nonexistent"))).handle(
+        "GET", "/api/runs", "", {"host": "box.lan:8088"}).status == 403

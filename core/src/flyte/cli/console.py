@@ -17,12 +17,13 @@ def console(port: int, host: str, run_base_dir: str | None) -> None:
     import threading
     from pathlib import Path
 
-    from flyte.console.api import ConsoleApp
+    from flyte.console.api import ConsoleApp, is_loopback_host
     from flyte.console.local import LocalRunStore
     from flyte.console.server import serving
 
     store = LocalRunStore(Path(run_base_dir) if run_base_dir else None)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    loopback = is_loopback_host(f"[{host}]" if ":" in host else host)
+    if not loopback:
         click.echo(click.style("Warning:", fg="yellow", bold=True)
                    + f" listening on {host}: anyone who can reach it can read your runs' inputs, outputs and errors.",
                    err=True)
@@ -32,7 +33,7 @@ def console(port: int, host: str, run_base_dir: str | None) -> None:
         stop.set()
 
     try:
-        cm = serving(ConsoleApp(store), host, port, announce_in=store.base)
+        cm = serving(ConsoleApp(store, any_host=not loopback), host, port, announce_in=store.base)
         server = cm.__enter__()
     except OSError as e:
         raise click.ClickException(f"Cannot listen on {host}:{port}: {e.strerror or e}; pick another --port "

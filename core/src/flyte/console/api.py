@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from flyte.console.store import BadRequest, Forbidden, NotFound, RunStore
 
@@ -74,20 +74,27 @@ class ConsoleApp:
     """The console over ``store``.
 
     ``authorize`` (the devbox's ``--auth``) guards aborts, and every API read when ``reads_need_auth``.
+    A request whose ``Host`` is not a loopback name is refused unless ``any_host`` (a server bound to a
+    non-loopback address): a page of another site whose name was made to resolve to 127.0.0.1 (DNS rebinding)
+    would otherwise read the runs. A request that changes something (``POST``) from another origin is refused.
     """
 
     def __init__(self, store: RunStore, static_dir: Path | None = None, authorize: Authorizer | None = None,
-                 reads_need_auth: bool = False) -> None:
+                 reads_need_auth: bool = False, any_host: bool = False) -> None:
         self.store = store
         self.static_dir = (static_dir or STATIC_DIR).resolve()
         self.authorize = authorize
         self.reads_need_auth = reads_need_auth and authorize is not None
+        self.any_host = any_host
 
     # -- entry -----------------------------------------------------------------------
 
     def handle(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes = b"") -> Response:
         """Answer one request. ``headers`` keys are lower-case; ``raw_path`` is as sent (percent-encoded)."""
         try:
+            refused = self._foreign(method.upper(), headers)
+            if refused is not None:
+                return refused
             return self._route(method.upper(), raw_path, query, headers)
         except NotFound as e:
             return error_response(404, str(e))
@@ -100,6 +107,20 @@ class ConsoleApp:
 
             logging.getLogger("flyte.console").exception("console request %s %s failed", method, raw_path[:200])
             return error_response(500, f"{type(e).__name__}: {e}")
+
+    def _foreign(self, method: str, headers: Mapping[str, str]) -> Response | None:
+        """A 403 for a request made by a page of another site (see the class docstring), else None."""
+        host = headers.get("host")
+        if host is not None and not self.any_host and not is_loopback_host(host):
+            return error_response(403, f"Host {host[:100]!r} is not this console's: open it at a loopback address "
+                                       "(http://127.0.0.1:PORT), or serve it on a non-loopback --host")
+        origin = headers.get("origin")
+        if method not in ("GET", "HEAD") and origin is not None:
+            parts = urlsplit(origin)
+            if origin == "null" or host is None or parts.scheme not in ("http", "https") \
+                    or parts.netloc.lower() != host.lower():
+                return error_response(403, "A request from another site (its Origin is not this console's) is refused")
+        return None
 
     def _route(self, method: str, raw_path: str, query: str, headers: Mapping[str, str]) -> Response:
         parts = _segments(raw_path)
@@ -206,6 +227,23 @@ class ConsoleApp:
         return _json(401, {"error": why}, headers=[("WWW-Authenticate", 'Bearer realm="flyte-console"')])
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether a ``Host`` header names this machine's loopback: ``localhost``, ``127.x.y.z``, ``[::1]`` (any port)."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    if name in ("localhost", "::1") or name.endswith(".localhost"):
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _segments(raw_path: str) -> list[str] | None:
     """The decoded path segments, or None when the path tries to leave where it is (``..``, ``%2f``, NUL...)."""
     path = raw_path.split("?", 1)[0]
@@ -246,5 +284,6 @@ def _int(value: str | None, name: str, default: int, low: int, high: int) -> int
 
 
 __all__ = [
-    "PAGE_CSP", "REPORT_CSP", "STATIC_DIR", "Authorizer", "ConsoleApp", "Response", "error_response", "json_bytes",
+    "PAGE_CSP", "REPORT_CSP", "STATIC_DIR", "Authorizer", "ConsoleApp", "Response", "error_response",
+    "is_loopback_host", "json_bytes",
 ]

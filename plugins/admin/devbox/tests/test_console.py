@@ -96,6 +96,11 @@ def test_devbox_serves_the_console_over_its_runs(devbox: DevboxProcess, channel:
     assert call(f"{devbox.url}/api/runs/nope")[0] == 404
     assert call(f"{devbox.url}/static/..%2f..%2fstore.py")[0] == 404
     assert call(f"{devbox.url}/healthz")[0] == 200  # the devbox's own routes are untouched
+    # a page of another site resolving to 127.0.0.1 (DNS rebinding) sends its own Host: refused
+    req = urllib.request.Request(f"{devbox.url}/api/runs", headers={"Host": "evil.example.com"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=20)
+    assert refused.value.code == 403
 
 
 def test_failed_action_shows_its_error_and_since_cursor(devbox: DevboxProcess, channel: grpc.Channel) -> None:

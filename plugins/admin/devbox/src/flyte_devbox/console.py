@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flyte.console.api import ConsoleApp
+from flyte.console.api import ConsoleApp, is_loopback_host
 from flyte.console.asgi import ConsoleASGI
 from flyte.console.render import render_literals, scrub_text
 from flyte.console.store import TERMINAL, BadRequest, NotFound, RunSummary, one_line, summary_duration
@@ -405,7 +405,9 @@ def console_app(box: Devbox, auth: Any) -> ConsoleASGI:
             return why
 
     store = DevboxRunStore(box, asyncio.get_running_loop())
-    return ConsoleASGI(ConsoleApp(store, authorize=authorize, reads_need_auth=auth is not None))
+    host = box.settings.host
+    any_host = not is_loopback_host(f"[{host}]" if ":" in host else host)  # bound to a network: its names are fine
+    return ConsoleASGI(ConsoleApp(store, authorize=authorize, reads_need_auth=auth is not None, any_host=any_host))
 
 
 def console_path(path: str) -> bool:
