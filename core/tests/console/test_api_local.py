@@ -167,3 +167,14 @@ def test_action_detail_knows_its_map_index(console_server: Any) -> None:
         assert detail["map"] == a["map"]
         assert detail["inputs"] == [{"name": "x", "type": "int", "value": str(a["map"]["index"]), "uri": None}]
         assert detail["outputs"] == [{"name": "o0", "type": "int", "value": str(a["map"]["index"] ** 2), "uri": None}]
+
+
+def test_split_traceback() -> None:
+    from flyte.console.store import split_traceback
+
+    tb = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nValueError: no\n'
+    assert split_traceback(f"ValueError: no\n\n{tb}") == ("ValueError: no", tb.rstrip())
+    assert split_traceback(tb) == ("ValueError: no", tb.rstrip())  # no headline: the traceback's last line
+    assert split_traceback("says Traceback (most recent call last): inline") == (
+        "says Traceback (most recent call last): inline", None)
+    assert split_traceback("  plain  ") == ("plain", None)

@@ -79,6 +79,22 @@ def one_line(text: str | None, limit: int = 500) -> str | None:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def split_traceback(text: str) -> tuple[str, str | None]:
+    """``(message, traceback)`` of an error text that carries its Python traceback after its headline (as the
+    ``ExecutionError`` messages of remote runs do); ``(text, None)`` when it has none."""
+    at = text.find(_TRACEBACK)
+    while at > 0 and text[at - 1] != "\n":  # only where a line starts
+        at = text.find(_TRACEBACK, at + 1)
+    if at < 0:
+        return text.strip(), None
+    message = text[:at].strip()
+    traceback = text[at:].rstrip()
+    return message or traceback.splitlines()[-1].strip(), traceback
+
+
 def counts_of(actions: list[Action]) -> dict[str, int]:
     """``{"total": n, "<PHASE>": n, ...}`` (cache hits counted as ``CACHED``)."""
     out: dict[str, int] = {"total": len(actions)}
@@ -96,5 +112,5 @@ def summary_duration(start: float | None, end: float | None, now: float) -> floa
 
 __all__ = [
     "PHASES", "TERMINAL", "Action", "BadRequest", "Forbidden", "NotFound", "RunStore", "RunSummary", "counts_of",
-    "one_line", "summary_duration",
+    "one_line", "split_traceback", "summary_duration",
 ]

@@ -33,6 +33,18 @@ lit = out.literals.add(name="o0"); lit.value.scalar.primitive.integer = x * 2
 (prefix / "report.html").write_text("<p id=rep>report of <b>x</b></p>")
 print("doubling <x>", x, flush=True)
 """
+# what our worker writes for a task that raised: the headline, a blank line, the traceback (flyte.remote.io)
+RAISED = """
+import sys, pathlib
+from flyteidl2.core import execution_pb2
+prefix = pathlib.Path(sys.argv[1]); prefix.mkdir(parents=True, exist_ok=True)
+tb = ('Traceback (most recent call last):\\n  File "t.py", line 3, in body\\n    raise ValueError(x)\\n'
+      'ValueError: bad <x>\\n')
+doc = execution_pb2.ErrorDocument(error=execution_pb2.ContainerError(
+    code="ValueError", message="ValueError: bad <x>\\n\\n" + tb, kind=execution_pb2.ContainerError.NON_RECOVERABLE,
+    origin=execution_pb2.ExecutionError.USER))
+(prefix / "error.pb").write_bytes(doc.SerializeToString())
+"""
 SLEEP = "import time; print('sleeping', flush=True); time.sleep(120)"
 FAIL = "import sys; print('about to fail', file=sys.stderr); raise SystemExit(3)"
 
@@ -120,6 +132,21 @@ def test_failed_action_shows_its_error_and_since_cursor(devbox: DevboxProcess, c
     assert later["actions"] == [] and later["run"]["phase"] == "FAILED"
     status, bad = api(f"{devbox.url}/api/runs?since=garbage")
     assert status == 400 and "cursor" in bad["error"]
+
+
+def test_an_error_with_a_traceback_is_split_into_its_message_and_traceback(devbox: DevboxProcess,
+                                                                            channel: grpc.Channel) -> None:
+    """The message is the headline (lists show it on one line), the traceback comes once, apart."""
+    stub, aid = create(channel, RAISED, name="raiser")
+    assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_FAILED
+    _, detail = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0")
+    assert detail["error"] == {"kind": "ValueError", "message": "ValueError: bad <x>",
+                               "traceback": 'Traceback (most recent call last):\n  File "t.py", line 3, in body\n'
+                                            "    raise ValueError(x)\nValueError: bad <x>"}
+    _, doc = api(f"{devbox.url}/api/runs/{aid.run.name}")
+    assert doc["run"]["error"] == "ValueError: bad <x>" and doc["actions"][0]["error"] == "ValueError: bad <x>"
+    _, runs = api(f"{devbox.url}/api/runs?task=raiser")
+    assert [r["error"] for r in runs["runs"]] == ["ValueError: bad <x>"]
 
 
 def test_abort_from_the_console(devbox: DevboxProcess, channel: grpc.Channel) -> None:

@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 from flyte.console.api import ConsoleApp, is_loopback_host
 from flyte.console.asgi import ConsoleASGI
 from flyte.console.render import render_literals, scrub_text
-from flyte.console.store import TERMINAL, BadRequest, NotFound, RunSummary, one_line, summary_duration
+from flyte.console.store import (
+    TERMINAL,
+    BadRequest,
+    NotFound,
+    RunSummary,
+    one_line,
+    split_traceback,
+    summary_duration,
+)
 from flyteidl2.common import phase_pb2
 from flyteidl2.core import execution_pb2
 from flyteidl2.task import task_definition_pb2 as td
@@ -58,7 +66,8 @@ def phase_name(value: int) -> str:
 
 
 def _error_text(blob: bytes | None, abort_reason: str | None) -> tuple[str, str] | None:
-    """``(kind, message)`` of an action's ExecutionError, or of its abort."""
+    """``(kind, message)`` of an action's ExecutionError (its traceback, if it carries one, still in the message),
+    or of its abort."""
     if abort_reason:
         return "Aborted", abort_reason
     if not blob:
@@ -177,7 +186,7 @@ class DevboxRunStore:
             out.append({"name": name, "task": task_name, "phase": p, "start": start or created, "end": end,
                         "duration": summary_duration(start or created, end, now),
                         "actions": counts.get((org, project, domain, name), {"total": 0}),
-                        "error": one_line(scrub_text(err[1])) if err else None})
+                        "error": _headline(err)})
             if len(out) >= limit:
                 break
         return out, f"d{now:.6f}"
@@ -240,7 +249,7 @@ class DevboxRunStore:
             out.append({
                 "name": name, "parent": parent or None, "task": task, "group": group, "phase": p,
                 "start": start or None, "end": end, "attempts": tries, "map": mapped, "cache_hit": False,
-                "error": one_line(scrub_text(err[1])) if err else None, "_created": created,
+                "error": _headline(err), "_created": created,
             })
         return out
 
@@ -283,9 +292,8 @@ class DevboxRunStore:
         doc["inputs"], doc["outputs"] = self._io(key, action)
         err = _error_text(row[10], row[11])
         if err:
-            message = scrub_text(err[1])
-            doc["error"] = {"kind": err[0], "message": message,
-                            "traceback": message if "Traceback (most recent call last)" in message else None}
+            message, traceback = split_traceback(scrub_text(err[1]))
+            doc["error"] = {"kind": err[0], "message": message, "traceback": traceback}
         else:
             doc["error"] = None
         doc["has_report"] = self._report_uri(key, action) is not None
@@ -371,6 +379,11 @@ class DevboxRunStore:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
+
+
+def _headline(err: tuple[str, str] | None) -> str | None:
+    """An error on one line for lists: its message without the traceback."""
+    return one_line(split_traceback(scrub_text(err[1]))[0]) if err else None
 
 
 def _counts(actions: list[dict[str, Any]]) -> dict[str, int]:
