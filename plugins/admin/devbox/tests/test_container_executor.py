@@ -242,6 +242,34 @@ def test_a_missing_image_is_a_clear_error(engine: Engine, stub: Any) -> None:
     assert missing in d.action.error_info.message and "could not be pulled" in d.action.error_info.message
 
 
+def test_a_private_registry_is_pulled_from_with_the_devbox_credentials(engine: Engine, stub: Any,
+                                                                     tmp_path: Path) -> None:
+    """The image is only in a registry with htpasswd auth: without credentials the action fails naming the image;
+    a devbox whose flyte config has them (image.registry_username/password) pulls it and runs it."""
+    docker_only(engine)
+    from flyte.testing.builders import AUTH_PASSWORD, AUTH_USER
+    from flyte_testing.python_image import push_python_base, python_rootfs
+
+
+    host = engine.stack.auth_registry.host
+    private = push_python_base(engine.stack.podman, host, python_rootfs(), repo="flyte-test/private",
+                               login=(AUTH_USER, AUTH_PASSWORD))
+    spec = spec_in(private, "print('pulled with credentials')")
+    d = wait_phase(stub, run(stub, spec).run, DONE, timeout=120)
+    assert d.action.status.phase == phase_pb2.ACTION_PHASE_FAILED
+    assert private in d.action.error_info.message and "could not be pulled" in d.action.error_info.message
+    assert AUTH_PASSWORD not in d.action.error_info.message
+    # flyte's image settings (the docker package alone would only read the Docker config file)
+    env = {**os.environ, "FLYTE_IMAGE_REGISTRY": host, "FLYTE_IMAGE_REGISTRY_USERNAME": AUTH_USER,
+           "FLYTE_IMAGE_REGISTRY_PASSWORD": AUTH_PASSWORD}
+    with DevboxProcess(tmp_path / "box", executor=engine.kind, engine_url=engine.stack.service.url, env=env) as box:
+        ch = grpc.insecure_channel(box.endpoint)
+        own = rsg.RunServiceStub(ch)
+        d = wait_phase(own, run(own, spec).run, DONE, timeout=180)
+        ch.close()
+    assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
+
+
 def test_a_restart_removes_orphaned_containers(engine: Engine, tmp_path: Path) -> None:
     docker_only(engine)
     with DevboxProcess(tmp_path / "box", executor=engine.kind, engine_url=engine.stack.service.url) as box:

@@ -338,11 +338,20 @@ def python_rootfs(cache: Path | None = None) -> Path:
     return out
 
 
-def push_python_base(penv: PodmanEnv, registry_host: str, rootfs: Path, repo: str = PYTHON_BASE_REPO) -> str:
+def push_python_base(
+    penv: PodmanEnv, registry_host: str, rootfs: Path, repo: str = PYTHON_BASE_REPO,
+    login: tuple[str, str] | None = None,
+) -> str:
     """Commit ``rootfs`` as an image with buildah and push it to ``registry_host``; returns its URI.
 
-    The tag is the tarball's content key, so one registry holds one image per content.
+    The tag is the tarball's content key, so one registry holds one image per content. ``login``
+    (user, password) logs in first (into the podman env's auth file; the password goes through stdin).
     """
+    if login is not None:
+        r = subprocess.run(["buildah", "login", "--tls-verify=false", "--username", login[0], "--password-stdin",
+                            registry_host], input=login[1], env=penv.env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"buildah login {registry_host} failed: {r.stderr.strip()[-500:]}")
     tag = rootfs.stem.removeprefix("python-base-")
     uri = f"{registry_host}/{repo}:{tag}"
     ctr = penv.run("buildah", "from", "scratch").stdout.strip()

@@ -246,13 +246,20 @@ class Engine:
         return True
 
     def pull(self, uri: str) -> str | None:
-        """Pull ``uri``; None when it worked, else why not."""
+        """Pull ``uri`` with the devbox's credentials for its registry (flyte config ``image.registry_*``, then
+        the Docker config and its helpers); None when it worked, else why not."""
         import docker.errors
         from docker.utils import parse_repository_tag
+        from flyte.images.credentials import credentials_for, split_reference
 
         repo, tag = parse_repository_tag(uri)
         try:
-            for chunk in self.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+            creds = credentials_for(split_reference(uri)[0])
+        except Exception as e:  # a credential helper that fails: say so, without any secret
+            return f"reading the registry credentials failed: {type(e).__name__}: {e}"
+        auth = {"username": creds.username, "password": creds.password} if creds else None
+        try:
+            for chunk in self.api.pull(repo, tag=tag or "latest", stream=True, decode=True, auth_config=auth):
                 if "error" in chunk or "errorDetail" in chunk:
                     return str(chunk.get("error") or (chunk.get("errorDetail") or {}).get("message"))
         except docker.errors.DockerException as e:
