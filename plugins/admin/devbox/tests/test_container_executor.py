@@ -137,11 +137,14 @@ import json, os, pathlib, sys, time
 prefix = pathlib.Path(sys.argv[1]); prefix.mkdir(parents=True, exist_ok=True)
 keep = ["ACTION_NAME", "_U_EP_OVERRIDE", "_U_RUN_BASE", "FROM_POD", "FLYTE_AWS_ENDPOINT", "PATH", "HOME_OF_DEVBOX"]
 (prefix / "env.json").write_text(json.dumps({k: os.environ.get(k) for k in keep}))
+print("hello from the container", flush=True)
 time.sleep(120)
 """
 
 
-def test_pod_template_resources_are_limits_env_reaches_and_abort_removes(engine: Engine, stub: Any) -> None:
+def test_pod_template_resources_are_limits_env_reaches_and_abort_removes(
+    engine: Engine, stub: Any, cbox: DevboxProcess
+) -> None:
     spec = td.TaskSpec()
     spec.task_template.id.name = "pod-task"
     spec.task_template.type = "python"
@@ -172,6 +175,11 @@ def test_pod_template_resources_are_limits_env_reaches_and_abort_removes(engine:
     env = json.loads((prefix / "env.json").read_text())
     assert env["FROM_POD"] == "yes" and env["ACTION_NAME"] == "a0" and env["_U_EP_OVERRIDE"].startswith("dns:///127.")
     assert env["PATH"] == "/usr/local/bin:/bin"  # the image's own, not the devbox's
+    # output reaches the attempt's log file while the container runs (TailLogs follows that file)
+    stdout = next(cbox.data_dir.joinpath("logs").rglob(f"{aid.run.name}/a0")) / "1" / "stdout"
+    while "hello from the container" not in (stdout.read_text() if stdout.exists() else ""):
+        assert time.monotonic() < deadline, "the container's output did not reach its log file while it ran"
+        time.sleep(0.1)
     stub.AbortRun(rs.AbortRunRequest(run_id=aid.run, reason="enough"))
     d = wait_phase(stub, aid.run, DONE)
     assert d.action.status.phase == phase_pb2.ACTION_PHASE_ABORTED

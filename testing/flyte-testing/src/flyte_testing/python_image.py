@@ -335,6 +335,10 @@ def python_rootfs(cache: Path | None = None) -> Path:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
+    # flyte-core's sources change often: keep the newest few tarballs, not one per change
+    old = sorted(cache.glob("python-base-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)[3:]
+    for stale in old:
+        stale.unlink(missing_ok=True)
     return out
 
 
