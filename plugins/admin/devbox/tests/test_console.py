@@ -169,6 +169,41 @@ def test_abort_from_the_console(devbox: DevboxProcess, channel: grpc.Channel) ->
     assert api(f"{devbox.url}/api/runs/nope/abort", method="POST")[0] == 404
 
 
+def test_the_answer_after_a_run_ended_has_every_action_again(tmp_path: Any) -> None:
+    """An action's end is stamped when it ends but committed with its run's last changes (an abort cascade over
+    thousands of children is one transaction): a commit later than the cursor's slack was never sent, and the page,
+    which stops asking once the run has ended, kept the action RUNNING. Now the first answer after the run ended
+    carries every action (as the local store does)."""
+    import sqlite3
+
+    with DevboxProcess(tmp_path / "box") as box:
+        ch = grpc.insecure_channel(box.endpoint)
+        try:
+            stub, aid = create(ch, SLEEP, name="late-commit")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                _, first = api(f"{box.url}/api/runs/{aid.run.name}")
+                if first["run"]["phase"] == "RUNNING":
+                    break
+                time.sleep(0.1)
+            assert first["run"]["phase"] == "RUNNING"
+            time.sleep(2.5)  # started longer ago than the cursor's slack (2 s)
+            _, first = api(f"{box.url}/api/runs/{aid.run.name}")
+            # the run ends now, its end stamped 10 s ago (what a long transaction commits)
+            db = sqlite3.connect(box.data_dir / "state.db", timeout=10)
+            with db:
+                db.execute("UPDATE actions SET phase=?, end_time=? WHERE run=? AND name='a0'",
+                           (phase_pb2.ACTION_PHASE_ABORTED, time.time() - 10, aid.run.name))
+            db.close()
+            _, later = api(f"{box.url}/api/runs/{aid.run.name}?since={urllib.parse.quote(first['cursor'])}")
+            assert later["run"]["phase"] == "ABORTED"
+            assert [(a["name"], a["phase"]) for a in later["actions"]] == [("a0", "ABORTED")]
+            _, again = api(f"{box.url}/api/runs/{aid.run.name}?since={urllib.parse.quote(later['cursor'])}")
+            assert again["actions"] == []  # it had ended at that cursor: nothing new
+        finally:
+            ch.close()
+
+
 def _token(box: DevboxProcess) -> str:
     data = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": box.client_id,
                                    "client_secret": box.client_secret}).encode()

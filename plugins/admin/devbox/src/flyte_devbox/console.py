@@ -195,6 +195,9 @@ class DevboxRunStore:
 
     def get_run(self, name: str, since: str | None = None) -> tuple[RunSummary, list[dict[str, Any]], str]:
         since_t = _cursor(since) if since else None
+        # a cursor taken while the run went ends in "r": once the run has ended, its next answer has every action
+        # (the page stops asking then; an end committed later than the slack after its stamp is not lost)
+        since_live = since is None or since.endswith("r")
         now = time.time()
         key = self._key(name)
         db = self._db()
@@ -219,13 +222,14 @@ class DevboxRunStore:
         }
         inputs, outputs = self._io(key, ROOT)
         summary["inputs"], summary["outputs"] = inputs, outputs
-        if since_t is not None:
+        live = summary["phase"] not in TERMINAL
+        if since_t is not None and not (since_live and not live):
             cut = since_t - _SLACK_S
             actions = [a for a in actions
                        if a["phase"] not in TERMINAL or max(a["end"] or 0, a["start"] or 0, a["_created"] or 0) >= cut]
         for a in actions:
             a.pop("_created", None)
-        return summary, actions, f"d{now:.6f}"
+        return summary, actions, f"d{now:.6f}{'r' if live else ''}"
 
     def _shape(self, key: RunKey, rows: list[tuple[Any, ...]],
                attempts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -396,7 +400,7 @@ def _counts(actions: list[dict[str, Any]]) -> dict[str, int]:
 def _cursor(cursor: str) -> float:
     try:
         if cursor.startswith("d") and len(cursor) < 40:
-            return float(cursor[1:])
+            return float(cursor[1:].removesuffix("r"))
     except ValueError:
         pass
     raise BadRequest(f"since={cursor[:50]!r} is not a cursor of this answer; pass the 'cursor' of an earlier one")
