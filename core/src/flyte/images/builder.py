@@ -76,6 +76,12 @@ class ImageBuilder(abc.ABC):
         output, and :class:`flyte.images.errors.RegistryError` when the push is refused.
         """
 
+    def cancel(self) -> None:
+        """Called from another thread when the caller gives up (Ctrl-C) while :meth:`build` runs on a
+        worker thread: stop what can be stopped (the remote builder aborts its build run). By default
+        nothing: the build runs to its end."""
+        return None
+
     # -- helpers for subclasses -------------------------------------------------------------------
 
     @staticmethod

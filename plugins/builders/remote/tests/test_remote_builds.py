@@ -228,3 +228,61 @@ def test_concurrent_requests_build_once(remote_env: RemoteEnv, tmp_path: Path) -
     assert {r.uri for r in results} == {img.uri}
     rec = ImageRecords(remote_env.records).get(img.uri)
     assert rec is not None and rec.builds == 1
+
+
+def _run_phase(env: RemoteEnv, run_name: str) -> str:
+    import asyncio
+
+    from flyte.remote.names import phase_name
+    from flyteidl2.common import identifier_pb2
+    from flyteidl2.workflow import run_service_pb2 as rs
+
+    b = env.builder()
+    t = b.target()
+
+    async def ask() -> str:
+        async with await b._connect(t) as client:
+            resp = await client.run.GetRunDetails(rs.GetRunDetailsRequest(run_id=identifier_pb2.RunIdentifier(
+                org=t.org, project=t.project, domain=t.domain, name=run_name)))
+            return str(phase_name(resp.details.action.status.phase))
+
+    return asyncio.run(ask())
+
+
+def test_cancelled_run_submission_aborts_its_image_build(remote_env: RemoteEnv, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while ``flyte run --runtime remote`` has a missing image built (resolve_images runs the build on a
+    worker thread): the caller stops within seconds, not when the build ends, and the build run is aborted."""
+    import asyncio
+    import time
+
+    import flyte
+    from flyte_remote.images import BUILD_PROGRESS, resolve_images
+
+    monkeypatch.setenv("FLYTE_IMAGE_BUILDER", "remote")
+    monkeypatch.setenv("FLYTE_ADMIN_ENDPOINT", f"dns:///{remote_env.box.endpoint}")
+    monkeypatch.setenv("FLYTE_ADMIN_INSECURE", "true")
+    img = _image(remote_env, tmp_path, uuid.uuid4().hex[:12]).with_commands(["echo slow-step-started; sleep 60"])
+    env = flyte.TaskEnvironment(name=f"cancel_{uuid.uuid4().hex[:8]}", image=img)
+    lines: list[str] = []
+    statuses: list[str] = []
+
+    async def go() -> float:
+        BUILD_PROGRESS.set((lambda uri, s: statuses.append(s), lambda uri, line: lines.append(line)))
+        task = asyncio.create_task(resolve_images([env]))
+        deadline = time.monotonic() + 120
+        while not any("slow-step-started" in line for line in lines):
+            assert time.monotonic() < deadline and not task.done(), lines
+            await asyncio.sleep(0.2)
+        task.cancel()
+        t0 = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - t0
+
+    took = asyncio.run(go())
+    assert took < 15, took
+    assert "building" in statuses and "pushed" not in statuses
+    [run] = [line.split()[2] for line in lines if line.startswith("build run ")]
+    assert _run_phase(remote_env, run) == "ABORTED"
+    assert not remote_env.builder().exists(img.uri)

@@ -56,8 +56,10 @@ def test_flyte_run_builds_the_missing_image_on_the_devbox(run_env: tuple[Any, st
     [uri] = [rec.fqin for rec in records.all()]
     rec = records.get(uri)
     assert rec is not None and rec.builds == 1 and uri.startswith(f"{stack.registry.host}/")
+    assert f"building {uri} ..." in r.stderr and f"built and pushed {uri}" in r.stderr  # progress while it builds
 
     r2 = _run(box, stack, base, tmp_path)
     assert r2.returncode == 0, r2.stdout + r2.stderr
     rec = records.get(uri)
     assert rec is not None and rec.builds == 1  # the second run found the image: no build
+    assert "building" not in r2.stderr

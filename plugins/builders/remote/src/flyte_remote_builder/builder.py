@@ -29,6 +29,8 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import threading
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +93,43 @@ def _sync(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+class _Calls:
+    """The calls a builder runs from sync code, each on a loop of its own (often on a worker thread, as
+    ``await asyncio.to_thread(build_images, ...)`` does): :meth:`cancel` cancels them from any thread, so a
+    build run is aborted instead of going on after the caller gave up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = set()
+        self._cancelled = False
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        async def tracked() -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            me = (asyncio.get_running_loop(), task)
+            with self._lock:
+                if self._cancelled:
+                    coro.close()
+                    raise asyncio.CancelledError("the builder was cancelled")
+                self._running.add(me)
+            try:
+                return await coro
+            finally:
+                with self._lock:
+                    self._running.discard(me)
+
+        return _sync(tracked())
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            running = list(self._running)
+        for loop, task in running:
+            with contextlib.suppress(RuntimeError):  # that loop just closed: its call is over
+                loop.call_soon_threadsafe(task.cancel)
+
+
 class RemoteBuilder(ImageBuilder):
     """Builds on the control plane (see the module docstring)."""
 
@@ -99,6 +138,7 @@ class RemoteBuilder(ImageBuilder):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.timeout = float(options.get("timeout") or DEFAULT_TIMEOUT)
+        self._calls = _Calls()
 
     def __repr__(self) -> str:
         shown = {k: self.options[k] for k in ("endpoint", "project", "domain") if self.options.get(k)}
@@ -170,12 +210,12 @@ class RemoteBuilder(ImageBuilder):
         except ConfigError as e:
             return f"no control plane is configured ({e})"
 
-        async def ask() -> None:
+        return self._calls.run(self._why_unavailable(t))
+
+    async def _why_unavailable(self, t: Target) -> str | None:
+        try:
             async with await self._connect(t) as client:
                 await self._build_task(client, t)
-
-        try:
-            _sync(ask())
         except BuilderUnavailableError as e:
             return str(e)
         except Exception as e:
@@ -185,7 +225,7 @@ class RemoteBuilder(ImageBuilder):
 
     def exists(self, uri: str) -> bool:
         """Whether the control plane has ``uri`` (``GetImage``). Raises when it cannot tell."""
-        return bool(_sync(self.exists_async(uri)))
+        return bool(self._calls.run(self.exists_async(uri)))
 
     async def exists_async(self, uri: str) -> bool:
         from flyteidl2.common import identifier_pb2
@@ -207,7 +247,7 @@ class RemoteBuilder(ImageBuilder):
                 raise RegistryUnreachableError(f"{_details(e)} (asked by the control plane at "
                                                f"{t.settings.endpoint})", registry=split_reference(uri)[0]) from None
             if status == "UNAVAILABLE" or status == "DEADLINE_EXCEEDED":
-                why = self.check_available() or str(self._unreachable(t, e))
+                why = await self._why_unavailable(t) or str(self._unreachable(t, e))
                 raise BuilderUnavailableError(f"image builder 'remote' cannot run here: {why}") from None
             raise RegistryError(f"the control plane at {t.settings.endpoint} could not tell whether {uri} exists: "
                                 f"{status}: {_details(e)}", registry=split_reference(uri)[0]) from None
@@ -224,7 +264,12 @@ class RemoteBuilder(ImageBuilder):
                 f"{image.uri}: the remote builder builds on the control plane, which always pushes; build with "
                 "--push, or use a local builder (--builder docker or podman) to keep an image on this machine",
                 uri=image.uri)
-        return str(_sync(self.build_async(image, on_output=on_output)))
+        return str(self._calls.run(self.build_async(image, on_output=on_output)))
+
+    def cancel(self) -> None:
+        """Stop this builder's checks and builds running on other threads: a build run on the control plane
+        is aborted, and the ``build``/``exists`` calls raise :class:`asyncio.CancelledError`; later ones too."""
+        self._calls.cancel()
 
     async def build_async(self, image: Image, *, on_output: OutputCallback | None = None) -> str:
         from flyte.storage.dataproxy import DataProxyClient, StubAdapter

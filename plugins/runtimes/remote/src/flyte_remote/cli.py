@@ -125,6 +125,30 @@ async def _follow_logs(handle: Any, counts: _Counts) -> None:
             await asyncio.sleep(0.3)
 
 
+@contextlib.contextmanager
+def _build_progress(opts: dict[str, Any]) -> Any:
+    """While submitting: images built first show their progress as ``flyte build`` shows it (a live panel of
+    the log's last lines on a terminal; one line per image otherwise). A failure's log tail is in the error."""
+    from flyte.cli.build import BuildDisplay
+    from rich.console import Console
+
+    from flyte_remote.images import BUILD_PROGRESS
+
+    console = Console(stderr=True, highlight=False)
+    display = BuildDisplay(console, live=bool(opts.get("progress", True)) and console.is_terminal)
+
+    def on_status(uri: str, status: str) -> None:
+        if status in ("building", "pushed", "built"):
+            display.status(uri, status)
+
+    token = BUILD_PROGRESS.set((on_status, display.output))
+    try:
+        yield
+    finally:
+        BUILD_PROGRESS.reset(token)
+        display.close()
+
+
 def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     """What ``flyte run`` does with the remote runtime (see the module docstring). Returns the exit code."""
     import flyte
@@ -145,7 +169,8 @@ def cli_execute(task: Any, kwargs: dict[str, Any], opts: dict[str, Any]) -> int:
     started = time.perf_counter()
 
     async def go() -> int:
-        run = await runner.submit(task, **kwargs)
+        with _build_progress(opts):
+            run = await runner.submit(task, **kwargs)
         state["run"] = run
         click.echo(f"Run {click.style(run.name, bold=True)} submitted: {run.url}", err=True)
         if opts.get("detach"):

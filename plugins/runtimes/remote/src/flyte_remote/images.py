@@ -23,10 +23,19 @@ images, which are then built as for a cluster (on the devbox itself with ``image
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flyte import Image, TaskEnvironment
+
+BUILD_PROGRESS: ContextVar[tuple[Callable[[str, str], None], Callable[[str, str], None]] | None] = ContextVar(
+    "flyte_remote_build_progress", default=None)
+"""``(on_status, on_output)`` for the builds :func:`resolve_images` runs (see :func:`flyte.images.build_images`);
+``flyte run --runtime remote`` sets it to show a build's progress as ``flyte build`` does. Called from a worker
+thread."""
 
 DEVBOX_CLUSTER = "devbox"
 _NOT_IN_IMAGES = {"flyte-core", "flyte-remote", "flyte-devbox", "flyte-docker", "flyte-podman",
@@ -134,9 +143,23 @@ async def resolve_images(envs: list[TaskEnvironment], *, overrides: dict[str, st
         out.update({name: img.uri for name, img in to_build.items()})
         return out
     from flyte.images import build_images
+    from flyte.images.select import get_builder
 
     distinct = list(dict.fromkeys(to_build.values()))  # equal specs are built once, results in this order
-    results = await asyncio.to_thread(build_images, distinct, None, True)
+    # builder made here, not by build_images, so that a cancelled caller (Ctrl-C) can stop its build
+    builder = get_builder(None, check=False) if any(img.needs_build for img in distinct) else None
+    on_status, on_output = BUILD_PROGRESS.get() or (None, None)
+    job = asyncio.ensure_future(asyncio.to_thread(build_images, distinct, builder, True, on_status=on_status,
+                                                  on_output=on_output))
+    try:
+        results = await asyncio.shield(job)
+    except asyncio.CancelledError:
+        # the thread would go on building (and a remote build run with it) after the caller gave up
+        if builder is not None:
+            builder.cancel()
+        with contextlib.suppress(BaseException):
+            await job
+        raise
     uri_of = {img: r.uri for img, r in zip(distinct, results, strict=True)}
     out.update({name: uri_of[img] for name, img in to_build.items()})
     return out
