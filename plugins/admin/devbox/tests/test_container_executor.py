@@ -278,6 +278,33 @@ def test_a_private_registry_is_pulled_from_with_the_devbox_credentials(engine: E
     assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
 
 
+def test_podman_without_a_socket_gets_a_service_of_the_devbox(engine: Engine, tmp_path: Path) -> None:
+    """No --engine-url, CONTAINER_HOST or podman socket: the devbox starts `podman system service` itself (with
+    the podman configuration of its environment) and stops it when it stops."""
+    if engine.kind != "podman":
+        pytest.skip("podman only")
+    env = {k: v for k, v in engine.stack.podman.env.items() if k not in ("CONTAINER_HOST", "DOCKER_HOST")}
+    data = tmp_path / "box"
+    with DevboxProcess(data, executor="podman", env=env) as box:
+        ch = grpc.insecure_channel(box.endpoint)
+        own = rsg.RunServiceStub(ch)
+        d = wait_phase(own, run(own, spec_in(engine.python_base, "print('via the own service')")).run, DONE,
+                       timeout=120)
+        ch.close()
+        assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
+        assert (data / "podman.sock").exists()
+    sock = str(data / "podman.sock")
+    own_service = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, sock)]
+    assert not own_service, "the devbox's podman service outlived it"
+
+
+def _cmdline_has(proc: Path, needle: str) -> bool:
+    try:
+        return needle in (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
 def test_a_restart_removes_orphaned_containers(engine: Engine, tmp_path: Path) -> None:
     docker_only(engine)
     with DevboxProcess(tmp_path / "box", executor=engine.kind, engine_url=engine.stack.service.url) as box:
