@@ -13,6 +13,28 @@ from typing import Any
 
 MAX_VALUE_CHARS = 10_000
 Rendered = list[dict[str, Any]]
+# Text is scrubbed before it is cut to MAX_VALUE_CHARS, but only this much of it: a secret across the cut is still
+# seen whole by the scrubber, and a 50 MB string is not scanned at every poll of the page.
+_SCRUB_CHARS = MAX_VALUE_CHARS + 4_000
+
+
+class _Budget:
+    """How many more literals one value may convert: every item costs at least one character of its text, so past
+    MAX_VALUE_CHARS of them the rest is cut anyway (a 2,000,000-item list is not converted at every poll)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUE_CHARS + 1
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+class _More:
+    """Stands for the items not converted (past the budget): shown as ``…``."""
+
+    def __repr__(self) -> str:
+        return "…"
 
 
 def scrub_text(text: str) -> str:
@@ -33,16 +55,28 @@ def _clip(text: str) -> str:
     return text[: MAX_VALUE_CHARS - 1] + "…"
 
 
-def _plain(lit: Any) -> tuple[str, Any, str | None]:
-    """``(type name, plain Python value, uri)`` of a flyteidl2 Literal."""
+def _plain(lit: Any, budget: _Budget | None = None) -> tuple[str, Any, str | None]:
+    """``(type name, plain Python value, uri)`` of a flyteidl2 Literal (containers: their first items, in budget)."""
+    budget = budget or _Budget()
+    budget.take()
     which = lit.WhichOneof("value")
     if which == "collection":
-        items = [_plain(x) for x in lit.collection.literals]
-        inner = _common_type([t for t, _, _ in items])
+        items: list[tuple[str, Any, str | None]] = []
+        for x in lit.collection.literals:
+            if budget.left <= 0:
+                items.append(("", _More(), None))
+                break
+            items.append(_plain(x, budget))
+        inner = _common_type([t for t, _, _ in items if t])
         return f"list[{inner}]", [v for _, v, _ in items], None
     if which == "map":
-        pairs = {k: _plain(v) for k, v in lit.map.literals.items()}
-        inner = _common_type([t for t, _, _ in pairs.values()])
+        pairs: dict[str, tuple[str, Any, str | None]] = {}
+        for k, v in lit.map.literals.items():
+            if budget.left <= 0:
+                pairs["…"] = ("", _More(), None)
+                break
+            pairs[k] = _plain(v, budget)
+        inner = _common_type([t for t, _, _ in pairs.values() if t])
         return f"dict[str, {inner}]", {k: v for k, (_, v, _) in pairs.items()}, None
     if which == "offloaded_metadata":
         uri = _redact(lit.offloaded_metadata.uri)
@@ -87,7 +121,7 @@ def _plain(lit: Any) -> tuple[str, Any, str | None]:
                 pass
         return "bytes", f"<{len(s.binary.value)} bytes, tag {s.binary.tag or '-'}>", None
     if kind == "union":
-        return _plain(s.union.value)
+        return _plain(s.union.value, budget)
     if kind == "generic":
         from google.protobuf.json_format import MessageToDict
 
@@ -121,7 +155,12 @@ def _text(type_name: str, value: Any) -> str:
 
 def render_literal(lit: Any, name: str) -> dict[str, Any]:
     type_name, value, uri = _plain(lit)
-    return {"name": name, "type": type_name, "value": _clip(scrub_text(_text(type_name, value))), "uri": uri}
+    text = _text(type_name, value)
+    cut = len(text) > _SCRUB_CHARS
+    shown = _clip(scrub_text(text[:_SCRUB_CHARS] if cut else text))
+    if cut and not shown.endswith("…"):  # the scrubber made the kept part shorter than the cut
+        shown = shown[: MAX_VALUE_CHARS - 1] + "…"
+    return {"name": name, "type": type_name, "value": shown, "uri": uri}
 
 
 def render_literal_map(blob: bytes | None) -> Rendered | None:
