@@ -90,6 +90,33 @@ def test_a_running_run_whose_process_died_reads_aborted(tmp_path: Path, run_samp
     assert {a["name"]: a["phase"] for a in actions}["a1"] == "ABORTED"
 
 
+def test_a_run_whose_process_dies_later_reaches_a_live_list(tmp_path: Path, run_sample: Any) -> None:
+    """Killed (SIGKILL, OOM) in the middle of a long action, a run leaves its files as they were: the answer to `since`
+    skipped it (unchanged files, no longer RUNNING), and the page showed it RUNNING, its duration ticking, forever."""
+    from flyte._builtin.local.record_reader import process_start_time
+
+    base = tmp_path / "runs"
+    name = run_sample(base, "fanout", name="dies-later", n=2)
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        f = base / name / "run.json"
+        doc = json.loads(f.read_text())
+        doc.update(phase="RUNNING", end=0, counts={}, pid=owner.pid, pid_start=process_start_time(owner.pid))
+        f.write_text(json.dumps(doc))
+        old = time.time() - 30  # its files were last written well before the page's cursor
+        for p in (f, base / name / "actions.db"):
+            os.utime(p, (old, old))
+        store = LocalRunStore(base)
+        runs, cursor = store.list_runs()
+        assert [(r["name"], r["phase"]) for r in runs] == [(name, "RUNNING")]
+    finally:
+        owner.kill()
+        owner.wait()
+    runs, cursor = store.list_runs(since=cursor)
+    assert [(r["name"], r["phase"]) for r in runs] == [(name, "ABORTED")]
+    assert "process died" in runs[0]["error"]
+
+
 def test_flyte_console_prints_its_url_and_stops_on_sigint(tmp_path: Path, run_sample: Any) -> None:
     base = tmp_path / "runs"
     name = run_sample(base, "fanout", name="cli-run", n=2)

@@ -103,6 +103,8 @@ class LocalRunStore:
         self.title = f"Local runs ({self.base})"
         # run -> (run.json mtime, actions.db mtime, summary, owner while RUNNING)
         self._cache: dict[str, tuple[int, int, RunSummary, dict[str, Any] | None]] = {}
+        # run -> when this store first saw its process dead (ns): its change for `since`, as its files do not change
+        self._died: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- runs -----------------------------------------------------------------------
@@ -119,7 +121,8 @@ class LocalRunStore:
         error = doc.get("error")
         counts = doc.get("counts") or {}
         running = phase == "RUNNING"
-        if running and owner_is_alive(doc) is False:
+        died = running and owner_is_alive(doc) is False
+        if died:
             phase = "ABORTED"
             error = error or f"process died: pid {doc.get('pid')} ended before the run did"
         if running:
@@ -131,11 +134,14 @@ class LocalRunStore:
         actions = _upper_counts(counts)
         start = doc.get("start") or None
         end = doc.get("end") or None
-        return {
+        summary: RunSummary = {
             "name": name, "task": str(doc.get("task", "")), "phase": phase, "start": start, "end": end,
             "duration": summary_duration(start, end, time.time()), "actions": actions,
             "error": one_line(scrub_text(error)) if error else None,
         }
+        if died:
+            summary["died"] = True  # internal (the store's `since`), dropped from answers
+        return summary
 
     def _live_counts(self, db_path: Path) -> dict[str, int]:
         if not db_path.is_file():
@@ -184,9 +190,14 @@ class LocalRunStore:
                     continue
                 summary, owner = read
                 self._cache[name] = (run_m, db_m, summary, owner)
-            out.append((summary, max(run_m, db_m)))
+                if summary.get("died"):
+                    self._died.setdefault(name, time.time_ns())
+                else:
+                    self._died.pop(name, None)
+            out.append((summary, max(run_m, db_m, self._died.get(name, -1))))
         for gone in set(self._cache) - seen:
             del self._cache[gone]
+            self._died.pop(gone, None)
         return out
 
     def _read(self, d: Path, name: str) -> tuple[RunSummary, dict[str, Any] | None] | None:
@@ -222,6 +233,7 @@ class LocalRunStore:
         runs = []
         for s in picked[:limit]:
             doc = dict(s)
+            doc.pop("died", None)
             if doc["phase"] == "RUNNING":
                 doc["duration"] = summary_duration(doc["start"], doc["end"], now)
             runs.append(doc)
@@ -239,6 +251,7 @@ class LocalRunStore:
         if read is None:
             raise NotFound(f"The record of run {name!r} is unreadable: {d / 'run.json'}")
         summary = dict(read[0])
+        summary.pop("died", None)
         live = summary["phase"] == "RUNNING"
         rows, root_io, retries = self._actions(d, name)
         actions = _shape_actions(rows, settle=not live, retries=retries)
