@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -34,8 +35,10 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyteidl2.common import phase_pb2
 from flyteidl2.task import task_definition_pb2
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from flyte_devbox.store import ActionRow
 
 log = logging.getLogger("flyte_devbox.containers")
+T = TypeVar("T")
 
 ENGINES = ("docker", "podman")
 LABEL_DEVBOX = "flyte.devbox.id"
@@ -127,6 +131,9 @@ class Engine:
             raise EngineUnavailable(f"unknown executor '{kind}'; use one of subprocess, {', '.join(ENGINES)}")
         self.kind = kind
         self._service: subprocess.Popen[bytes] | None = None
+        # Engine calls (pulls, vfs copies on create) can take seconds to minutes: their own threads, so they
+        # never hold the event loop's default pool that the devbox's other work uses.
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
         if url is None and kind == "docker":
             url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         if url is None:
@@ -183,7 +190,12 @@ class Engine:
             time.sleep(0.05)
         return f"unix://{sock}"
 
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in the engine's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
     def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for name in ("api", "streams"):
             client = getattr(self, name, None)
             if client is not None:
@@ -329,7 +341,7 @@ class _Container(Running):
         import docker.errors
 
         with contextlib.suppress(docker.errors.APIError):
-            await asyncio.to_thread(self.engine.api.stop, self.ident, timeout=max(1, round(grace_s)))
+            await self.engine.call(self.engine.api.stop, self.ident, timeout=max(1, round(grace_s)))
         try:
             await asyncio.wait_for(self.wait(), grace_s + 10)
         except TimeoutError:
@@ -372,18 +384,18 @@ class ContainerExecutor(Executor):
     async def close(self) -> None:
         await super().close()
         # close() of the base class asked for removals in threads; give them a moment before the API closes.
-        await asyncio.to_thread(self.engine.remove_labelled, **{LABEL_DEVBOX: self.devbox_id})
+        await self.engine.call(self.engine.remove_labelled, **{LABEL_DEVBOX: self.devbox_id})
         self.engine.close()
 
     async def _image_ready(self, image: str) -> str | None:
         """None when the engine has ``image`` (pulled if needed), else why it cannot be had."""
-        if await asyncio.to_thread(self.engine.has_image, image):
+        if await self.engine.call(self.engine.has_image, image):
             return None
         lock = self._pulls.setdefault(image, asyncio.Lock())
         async with lock:
-            if await asyncio.to_thread(self.engine.has_image, image):
+            if await self.engine.call(self.engine.has_image, image):
                 return None
-            return await asyncio.to_thread(self.engine.pull, image)
+            return await self.engine.call(self.engine.pull, image)
 
     async def _launch(
         self,
@@ -456,7 +468,7 @@ class ContainerExecutor(Executor):
                 raise
             return ident, output
 
-        start = asyncio.get_running_loop().run_in_executor(None, create_and_start)
+        start = asyncio.ensure_future(self.engine.call(create_and_start))
         try:
             ident, output = await asyncio.shield(start)
         except asyncio.CancelledError:
