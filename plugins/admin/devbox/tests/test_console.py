@@ -169,6 +169,22 @@ def test_abort_from_the_console(devbox: DevboxProcess, channel: grpc.Channel) ->
     assert api(f"{devbox.url}/api/runs/nope/abort", method="POST")[0] == 404
 
 
+def test_logs_are_read_in_whole_characters(devbox: DevboxProcess, channel: grpc.Channel) -> None:
+    """A log is read 1 MiB at a time: a character across the cut came out as two U+FFFD and was lost."""
+    code = "import sys; sys.stdout.write('a' * (1024 * 1024 - 1) + 'é€😀' + '\\n'); sys.stdout.flush()"
+    stub, aid = create(channel, code, name="wide-chars")
+    assert wait_phase(stub, aid.run, DONE).action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
+    text, offset = "", ""
+    for _ in range(10):
+        _, got = api(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs?offset={offset}")
+        text += got["text"]
+        offset = got["offset"]
+        if got["done"]:
+            break
+    assert "\ufffd" not in text
+    assert text == "a" * (1024 * 1024 - 1) + "é€😀\n"
+
+
 def test_the_answer_after_a_run_ended_has_every_action_again(tmp_path: Any) -> None:
     """An action's end is stamped when it ends but committed with its run's last changes (an abort cascade over
     thousands of children is one transaction): a commit later than the cursor's slack was never sent, and the page,

@@ -334,6 +334,7 @@ class DevboxRunStore:
                     chunk = fh.read(1 << 20)
             except FileNotFoundError:
                 continue
+            chunk = _whole_characters(chunk)
             positions[i] += len(chunk)
             if chunk:
                 texts.append(chunk.decode(errors="replace"))
@@ -383,6 +384,17 @@ class DevboxRunStore:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
+
+
+def _whole_characters(chunk: bytes) -> bytes:
+    """``chunk`` without a UTF-8 character cut at its end (read from there next time, not decoded as U+FFFD)."""
+    for back in range(1, min(4, len(chunk)) + 1):
+        b = chunk[-back]
+        if b & 0xC0 == 0x80:  # a continuation byte: look further back for the lead byte
+            continue
+        need = 2 if b & 0xE0 == 0xC0 else 3 if b & 0xF0 == 0xE0 else 4 if b & 0xF8 == 0xF0 else 1
+        return chunk[:-back] if need > back else chunk
+    return chunk
 
 
 def _headline(err: tuple[str, str] | None) -> str | None:
