@@ -280,7 +280,8 @@ def test_a_private_registry_is_pulled_from_with_the_devbox_credentials(engine: E
 
 def test_podman_without_a_socket_gets_a_service_of_the_devbox(engine: Engine, tmp_path: Path) -> None:
     """No --engine-url, CONTAINER_HOST or podman socket: the devbox starts `podman system service` itself (with
-    the podman configuration of its environment) and stops it when it stops."""
+    the podman configuration of its environment) and stops it when it stops; one a killed devbox left is
+    stopped by the next start."""
     if engine.kind != "podman":
         pytest.skip("podman only")
     env = {k: v for k, v in engine.stack.podman.env.items() if k not in ("CONTAINER_HOST", "DOCKER_HOST")}
@@ -293,6 +294,12 @@ def test_podman_without_a_socket_gets_a_service_of_the_devbox(engine: Engine, tm
         ch.close()
         assert d.action.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED, d.action.error_info.message
         assert (data / "podman.sock").exists()
+        first = int((data / "podman-service.pid").read_text())
+        box.kill()  # SIGKILL: its service stays; the next start stops it and starts its own
+        assert Path(f"/proc/{first}").exists()
+        box.start(timeout=60)
+        assert int((data / "podman-service.pid").read_text()) != first
+        assert not Path(f"/proc/{first}").exists() or "Z" in Path(f"/proc/{first}/stat").read_text().split()[2]
     sock = str(data / "podman.sock")
     own_service = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, sock)]
     assert not own_service, "the devbox's podman service outlived it"

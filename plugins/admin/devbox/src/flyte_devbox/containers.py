@@ -131,6 +131,7 @@ class Engine:
             raise EngineUnavailable(f"unknown executor '{kind}'; use one of subprocess, {', '.join(ENGINES)}")
         self.kind = kind
         self._service: subprocess.Popen[bytes] | None = None
+        self._sock_dir: Path | None = None
         # Engine calls (pulls, vfs copies on create) can take seconds to minutes: their own threads, so they
         # never hold the event loop's default pool that the devbox's other work uses.
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
@@ -170,7 +171,10 @@ class Engine:
         if len(str(sock)) > 100:  # unix socket paths are limited to 108 bytes
             import tempfile
 
-            sock = Path(tempfile.mkdtemp(prefix="fdbx-")) / "podman.sock"
+            self._sock_dir = Path(tempfile.mkdtemp(prefix="fdbx-"))
+            sock = self._sock_dir / "podman.sock"
+        pid_file = data_dir / "podman-service.pid"
+        _stop_stale_service(pid_file, str(sock))  # one an earlier process of this devbox left (SIGKILL)
         sock.unlink(missing_ok=True)
         logf = (data_dir / "podman-service.log").open("ab")
         try:
@@ -180,6 +184,7 @@ class Engine:
             )
         finally:
             logf.close()
+        pid_file.write_text(str(self._service.pid))
         deadline = time.monotonic() + 30
         while not sock.exists():
             if self._service.poll() is not None or time.monotonic() > deadline:
@@ -208,6 +213,8 @@ class Engine:
             except subprocess.TimeoutExpired:
                 self._service.kill()
                 self._service.wait()
+        if self._sock_dir is not None:
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
 
     def remove(self, ident: str) -> None:
         import docker.errors
@@ -279,6 +286,23 @@ class Engine:
         except OSError as e:
             return f"{type(e).__name__}: {e}"
         return None if self.has_image(uri) else "the engine reported no error but does not have it"
+
+
+def _stop_stale_service(pid_file: Path, sock: str) -> None:
+    """SIGTERM the ``podman system service`` on ``sock`` whose pid ``pid_file`` holds, if it still runs."""
+    import signal
+
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (OSError, ValueError):
+        return
+    if "podman" in Path(cmdline[0]).name and "service" in cmdline and f"unix://{sock}" in cmdline:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 # ---- one container -------------------------------------------------------------------------------
