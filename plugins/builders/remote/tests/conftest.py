@@ -41,6 +41,15 @@ class RemoteEnv:
     def records(self) -> Path:
         return self.box.data_dir / "images.db"
 
+    def build_leftovers(self) -> list[str]:
+        """What builds left behind on the devbox's host: temp folders, build folders, lock files."""
+        tmp = self.box.data_dir.parent / "tmp"
+        found = [p for p in tmp.iterdir() if "build" in p.name]
+        for sub in ("image-builds", "image-locks"):
+            if (self.box.data_dir / sub).is_dir():
+                found += list((self.box.data_dir / sub).iterdir())
+        return sorted(str(p) for p in found)
+
     def another_devbox(self, root: Path, *, auth_password: str) -> DevboxProcess:
         """A second devbox building with the same engine, whose credentials for the auth registry use this password."""
         from flyte.testing.builders import AUTH_USER
@@ -59,7 +68,9 @@ def docker_config(folder: Path, host: str, user: str, password: str) -> Path:
 
 def devbox_env(stack: Stack, engine: str, home: Path, docker_cfg: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "DOCKER_", "CONTAINER_HOST"))}
-    env.update(HOME=str(home), FLYTE_CONFIG="", FLYTE_IMAGE_BUILD_NETWORK="none")
+    # a temp folder of its own: tests check that builds leave nothing in it
+    (home.parent / "tmp").mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), FLYTE_CONFIG="", FLYTE_IMAGE_BUILD_NETWORK="none", TMPDIR=str(home.parent / "tmp"))
     env["DOCKER_HOST" if engine == "docker" else "CONTAINER_HOST"] = stack.service.url
     if docker_cfg is not None:
         env["DOCKER_CONFIG"] = str(docker_cfg)

@@ -215,6 +215,10 @@ def test_build_past_its_timeout_is_aborted(remote_env: RemoteEnv, tmp_path: Path
         build_images([img], builder=remote_env.builder(timeout=3))
     assert "took longer than 3s" in str(e.value) and "aborted" in str(e.value)
     assert not remote_env.builder().exists(img.uri)
+    # the abort killed the build's process before it could clean up; the next build removes what it left
+    (tmp_path / "next").mkdir()
+    build_images([_image(remote_env, tmp_path / "next", uuid.uuid4().hex[:12])], builder=remote_env.builder())
+    assert remote_env.build_leftovers() == []
 
 
 def test_concurrent_requests_build_once(remote_env: RemoteEnv, tmp_path: Path) -> None:
@@ -228,6 +232,7 @@ def test_concurrent_requests_build_once(remote_env: RemoteEnv, tmp_path: Path) -
     assert {r.uri for r in results} == {img.uri}
     rec = ImageRecords(remote_env.records).get(img.uri)
     assert rec is not None and rec.builds == 1
+    assert remote_env.build_leftovers() == []
 
 
 def _run_phase(env: RemoteEnv, run_name: str) -> str:

@@ -12,8 +12,9 @@ and pushes it with the credentials of the devbox's environment. Build output goe
 action's log, which ``TailLogs`` streams to the client). The outcome is ``outputs.pb`` (``o0``: the
 image) or ``error.pb`` whose code names the error class (``ImageBuildError``, ``RegistryAuthError``,
 ``RegistryUnreachableError``, ``BuilderUnavailableError``...) so the client raises the same one.
-Builds of the same target are serialized (a lock file per image), so a second request waits for the
-first and then finds the image pushed.
+Builds of the same target are serialized (a lock file per image, removed after), so a second request
+waits for the first and then finds the image pushed. Temporary files go to ``DATA/image-builds/<pid>-...``;
+what an aborted (killed) build left there, and its lock file, the next build removes.
 """
 
 from __future__ import annotations
@@ -161,14 +162,87 @@ def image_from_spec(spec: definition_pb2.ImageSpec, ctx: Path, target: str) -> P
 
 @contextlib.contextmanager
 def _lock(records: Path, target: str) -> Iterator[None]:
+    """Builds of one target one at a time (the next one finds the image pushed). The holder removes the lock
+    file before letting go, so none is left behind; a waiter that then holds the lock of a removed file
+    takes the current one instead."""
     folder = records.parent / "image-locks"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / hashlib.sha256(target.encode()).hexdigest()[:32], "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    path = folder / hashlib.sha256(target.encode()).hexdigest()[:32]
+    for other in folder.iterdir():  # left by builds killed while holding them (an abort is SIGKILL)
+        if other != path:
+            with contextlib.suppress(OSError):
+                _take(other, blocking=False).close()
+    held = _take(path, blocking=True)
+    try:
+        yield
+    finally:
+        held.close()
+
+
+class _Held:
+    def __init__(self, path: Path, f: Any) -> None:
+        self.path, self.f = path, f
+
+    def close(self) -> None:
+        """Remove the lock file, then let go: a waiter finds its file gone and takes the current one."""
+        self.path.unlink(missing_ok=True)
+        self.f.close()
+
+
+def _take(path: Path, *, blocking: bool) -> _Held:
+    """Hold the lock file ``path`` (a file removed while waiting for it is opened anew); raises
+    BlockingIOError when not ``blocking`` and someone holds it."""
+    while True:
+        f = open(path, "a")  # noqa: SIM115 - held past this block
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(f, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                return _Held(path, f)
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            f.close()
+            raise
+        f.close()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a killed process the devbox has not reaped yet, a zombie, does not)."""
+    if Path("/proc/self/stat").exists():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+    try:  # no /proc here
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+@contextlib.contextmanager
+def _scratch(data: Path) -> Iterator[Path]:
+    """This build process's folder under ``DATA/image-builds`` (``<pid>-...``), where every temporary file of the
+    build goes (``tempfile``'s default folder points there, so the builder plugin's staged context does too),
+    removed at the end. An abort kills the build's process (SIGKILL) before it can clean up: the folders of
+    processes that are gone are removed by the next build."""
+    root = data / "image-builds"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        pid = old.name.split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    mine = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(mine)
+    try:
+        yield mine
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(mine, ignore_errors=True)
 
 
 def _say(line: str) -> None:
@@ -219,8 +293,7 @@ async def build(inputs_uri: str) -> str:
             records.put(target, built=False, run=_run_id())
             return target
         spec = definition_pb2.ImageSpec.FromString(await io.read_bytes(spec_uri))
-        work = Path(tempfile.mkdtemp(prefix="flyte-devbox-build-"))
-        try:
+        with _scratch(Path(os.environ[RECORDS_ENV]).parent) as work:
             ctx = work / "context"
             ctx.mkdir()
             if ctx_uri:
@@ -231,8 +304,6 @@ async def build(inputs_uri: str) -> str:
             builder = get_builder(builder_name)  # BuilderUnavailableError when its engine is gone
             _say(f"building {target} with the {builder_name} builder")
             out = await asyncio.to_thread(builder.build, image, push=True, on_output=_say)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         _say(f"pushed {out}")
         records.put(out, built=True, run=_run_id())
         return out
