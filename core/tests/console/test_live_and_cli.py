@@ -221,6 +221,7 @@ def test_live_updates_follow_a_running_run(tmp_path: Path, run_sample: Any) -> N
     seen_running = False
     run_cursor = None
     names_seen: set[str] = set()
+    inputs_seen: list[Any] = []
     deadline = time.monotonic() + 30
     while worker.is_alive() and time.monotonic() < deadline:
         runs, cursor = store.list_runs(since=cursor)
@@ -229,10 +230,18 @@ def test_live_updates_follow_a_running_run(tmp_path: Path, run_sample: Any) -> N
             summary, actions, run_cursor = store.get_run("going", since=run_cursor)
             assert summary["phase"] == "RUNNING" and summary["end"] is None
             names_seen |= {a["name"] for a in actions}
+            if "a0" in names_seen:
+                inputs_seen.append(summary["inputs"])
+                running_child = [a["name"] for a in actions if a["name"] != "a0" and a["phase"] == "RUNNING"]
+                if running_child:
+                    inputs_seen.append(store.get_action("going", running_child[0])["inputs"])
         time.sleep(0.2)
     worker.join(30)
     assert done == ["going"] and seen_running
     assert len(names_seen) >= 2, names_seen  # the root and a running or finished child at least, while it ran
+    # a running run's inputs are known while it runs (they were "not recorded yet" until its end)
+    assert inputs_seen and all(x is not None for x in inputs_seen), inputs_seen
+    assert {"name": "children", "type": "int", "value": "3", "uri": None} in inputs_seen[0]
     runs, _ = store.list_runs(since=cursor)
     (final,) = [r for r in runs if r["name"] == "going"]
     assert final["phase"] == "SUCCEEDED" and final["actions"] == {"total": 4, "SUCCEEDED": 4}

@@ -258,10 +258,10 @@ def _literal_map_bytes(lits: dict[str, bytes] | None) -> bytes | None:
 def _row(a: ActionRecord) -> tuple[Any, ...]:
     phase = a.phase
     if phase is Phase.RUNNING or phase is Phase.QUEUED:
-        # Written again when it ends: its literals are written then, once (a fan-out's running
-        # actions cost a few bytes each in an intermediate batch).
+        # Written again when it ends, with its outputs. Its inputs now too: the console shows what a running
+        # action was given (only actions running for a while are written before they end: a bounded cost).
         return (a.name, a.task, a.parent, a.group, phase.value, a.attempts, a.start, a.end, a.error,
-                int(a.cache_hit), None, None)
+                int(a.cache_hit), _literal_map_bytes(a.inputs), None)
     return (
         a.name, a.task, a.parent, a.group, phase.value, a.attempts, a.start, a.end, a.error,
         int(a.cache_hit), _literal_map_bytes(a.inputs), _literal_map_bytes(a.outputs),
