@@ -33,8 +33,8 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 REPORT_CSP = "sandbox allow-scripts"
 
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-_JSON_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-                              "\u2029": "\\u2029"})
+# (chained str.replace: str.translate with a table walks the text in Python-level steps, 3-5x json.dumps itself)
+_JSON_UNSAFE = (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
 @dataclass
@@ -55,7 +55,11 @@ class Response:
 
 def json_bytes(doc: Any) -> bytes:
     """JSON that stays inert even if a browser sniffs it as HTML: ``<``, ``>``, ``&`` are escaped."""
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).translate(_JSON_UNSAFE).encode()
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+    for char, escaped in _JSON_UNSAFE:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text.encode()
 
 
 def _json(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> Response:
