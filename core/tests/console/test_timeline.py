@@ -63,7 +63,9 @@ def test_cli_writes_the_svg_of_a_local_run(sample_runs: Any, tmp_path: Path) -> 
                         "--timeline", str(retried)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     svg = retried.read_text()
-    assert "flaky #1/2" in svg and "flaky #2/2" in svg  # one bar per attempt
+    assert "flaky #1/2" in svg and "flaky #2/2" in svg  # one bar per attempt (their tooltips)
+    labels = [t.text for t in ET.fromstring(svg).iter(f"{NS}text")]
+    assert any(lbl and lbl.endswith("flaky · 2 attempts") for lbl in labels)  # on one row, as on the page
     assert [b.get("data-phase") for b in bars(svg)] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
 
 

@@ -173,8 +173,12 @@ def _bars(actions: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
                     label += f" #{t.get('n')}/{total}"
                 bars.append({"label": label, "phase": phase, "start": start, "end": end, "error": a.get("error"),
                              "earlier": untimed if t is timed[-1] else 0, "task": a.get("task")})
-        if key is None:
-            label = bars[0]["label"]
+        if key is None:  # one action: its attempts are bars along its row, as on the page
+            a = held[0]
+            label = f"{a['name']} {str(a.get('task', '')).rsplit('.', 1)[-1]}"
+            tries = len(a.get("attempts") or [])
+            if tries > 1:
+                label += f" · {tries} attempts"
         else:
             label = _fold_label(key, held, held[0].get("parent"))
             bars.sort(key=lambda b: _ON_TOP.get(b["phase"], 0))  # stable: a failure is not hidden under its siblings
