@@ -291,3 +291,43 @@ def test_cancelled_run_submission_aborts_its_image_build(remote_env: RemoteEnv, 
     [run] = [line.split()[2] for line in lines if line.startswith("build run ")]
     assert _run_phase(remote_env, run) == "ABORTED"
     assert not remote_env.builder().exists(img.uri)
+
+
+def test_control_plane_gone_mid_build_is_an_error_not_a_hang(remote_env: RemoteEnv, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The devbox dies while the client follows its build: the client gives up after FLYTE_REMOTE_LOST_AFTER
+    seconds without an answer, saying so, instead of reconnecting until the build's timeout (an hour)."""
+    import threading
+    import time
+
+    from flyte.testing.builders import AUTH_PASSWORD
+
+    monkeypatch.setenv("FLYTE_REMOTE_LOST_AFTER", "2")
+    img = _image(remote_env, tmp_path, uuid.uuid4().hex[:12]).with_commands(["echo slow-step-started; sleep 60"])
+    box = remote_env.another_devbox(tmp_path / "dies", auth_password=AUTH_PASSWORD)
+    with box:
+        builder = RemoteBuilder(endpoint=f"dns:///{box.endpoint}", insecure=True)
+        lines: list[str] = []
+        outcome: list[BaseException] = []
+
+        def build() -> None:
+            try:
+                builder.build(img, on_output=lines.append)
+            except BaseException as e:
+                outcome.append(e)
+
+        t = threading.Thread(target=build, daemon=True)
+        t.start()
+        deadline = time.monotonic() + 120
+        while not any("slow-step-started" in line for line in lines):
+            assert time.monotonic() < deadline and t.is_alive(), (lines, outcome)
+            time.sleep(0.2)
+        assert box.proc is not None
+        box.proc.kill()
+        box.proc.wait()
+        t.join(30)
+        assert not t.is_alive(), "the client still waits for a control plane that is gone"
+        [e] = outcome
+        assert isinstance(e, ImageBuildError)
+        assert "lost contact with the control plane" in str(e) and "no answer for 2s" in str(e)
+        box.start(timeout=60)  # kills the build the killed devbox left running (it is recovered as interrupted)

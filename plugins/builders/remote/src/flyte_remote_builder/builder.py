@@ -30,6 +30,7 @@ import contextlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,14 @@ if TYPE_CHECKING:
 BUILD_TASK_NAME = "build-image"
 BUILD_TASK_PROJECT = "system"
 DEFAULT_TIMEOUT = 3600.0
+LOST_AFTER = 30.0
+"""Seconds without an answer from the control plane after which a build being followed is given up on
+(``FLYTE_REMOTE_LOST_AFTER``)."""
 _LOG_MARK = "\n--- build output (last lines) ---\n"
+
+
+class _Lost(Exception):
+    """The control plane stopped answering while a build was followed."""
 
 
 def build_task_domain() -> str:
@@ -303,6 +311,11 @@ class RemoteBuilder(ImageBuilder):
             log.add(f"build run {run.name} started on {t.settings.endpoint}")
             try:
                 phase, error = await asyncio.wait_for(self._follow(client, run, log), self.timeout)
+            except _Lost as e:
+                raise ImageBuildError(f"lost contact with the control plane at {t.settings.endpoint} while its build "
+                                      f"run {run.name} of {uri} went on: {e}; the build may still finish there "
+                                      "(building again finds the image once it is pushed)", uri=uri,
+                                      log="\n".join(log.lines)) from None
             except TimeoutError:  # _follow aborted the run when it was cancelled
                 raise ImageBuildError(f"the build run {run.name} took longer than {self.timeout:.0f}s (the remote "
                                       "builder's timeout option) and was aborted", uri=uri, log="\n".join(log.lines),
@@ -350,18 +363,36 @@ class RemoteBuilder(ImageBuilder):
                     for line in logs.lines:
                         log.add(line.message)
 
+        # a control plane that went away is given up on after FLYTE_REMOTE_LOST_AFTER seconds without an
+        # answer (as `flyte run` does), instead of reconnecting until the build's timeout
+        limit = float(os.environ.get("FLYTE_REMOTE_LOST_AFTER") or LOST_AFTER)
+        silent_since: list[float | None] = [None]
+
+        def on_reconnect(_n: int) -> None:
+            now = time.monotonic()
+            if silent_since[0] is None:
+                silent_since[0] = now
+            elif now - silent_since[0] > limit:
+                raise _Lost(f"no answer for {limit:.0f}s")
+
         tailing = asyncio.ensure_future(tail())
         finished = False
         try:
-            async for resp in client.watch(client.run.WatchRunDetails, rs.WatchRunDetailsRequest(run_id=run)):
-                action = resp.details.action
-                name = phase_name(action.status.phase)
-                if name in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
-                    # the log ends with the attempt: let it drain before judging
-                    finished = True
-                    with contextlib.suppress(Exception):  # a log that does not end in time is not the verdict
-                        await asyncio.wait_for(asyncio.shield(tailing), 30.0)
-                    return name, action.error_info
+            while True:
+                async for resp in client.watch(client.run.WatchRunDetails, rs.WatchRunDetailsRequest(run_id=run),
+                                               on_reconnect=on_reconnect):
+                    silent_since[0] = None
+                    action = resp.details.action
+                    name = phase_name(action.status.phase)
+                    if name in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
+                        # the log ends with the attempt: let it drain before judging
+                        finished = True
+                        with contextlib.suppress(Exception):  # a log that does not end in time is not the verdict
+                            await asyncio.wait_for(asyncio.shield(tailing), 30.0)
+                        return name, action.error_info
+                # the stream ended before the run did (a control plane shutting down): watch again
+                on_reconnect(0)
+                await asyncio.sleep(0.5)
         except asyncio.CancelledError:  # Ctrl-C while following: the build on the control plane stops too
             if not finished:
                 with contextlib.suppress(Exception):
@@ -369,7 +400,6 @@ class RemoteBuilder(ImageBuilder):
             raise
         finally:
             tailing.cancel()
-        return "UNKNOWN", None
 
     async def _output(self, client: Any, run: Any) -> str:
         from flyteidl2.common import identifier_pb2
