@@ -117,6 +117,32 @@ def test_a_run_whose_process_dies_later_reaches_a_live_list(tmp_path: Path, run_
     assert "process died" in runs[0]["error"]
 
 
+def test_a_run_that_ends_within_one_clock_tick_of_its_start_is_not_listed_running(tmp_path: Path,
+                                                                                   run_sample: Any) -> None:
+    """File times tick coarsely (a few ms on Linux, 1-2 s elsewhere): a run that starts and ends within one tick, listed
+    in between, left run.json with the same mtime, and the cached RUNNING summary stayed (as long as its process
+    lived: a notebook's). run.json is replaced, never rewritten in place: its inode tells."""
+    base = tmp_path / "runs"
+    name = run_sample(base, "fanout", name="quick", n=2)
+    f = base / name / "run.json"
+    final = f.read_text()
+    st = os.stat(f)
+    doc = json.loads(final)
+    doc.update(phase="RUNNING", end=None, counts={}, pid=os.getpid())  # this process: alive
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    store = LocalRunStore(base)
+    (run,), _ = store.list_runs()
+    assert run["phase"] == "RUNNING"
+    tmp.write_text(final)  # the end, written as the recorder does (a new file put in place), in the same tick
+    os.replace(tmp, f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (run,), _ = store.list_runs()
+    assert run["phase"] == "SUCCEEDED"
+
+
 def test_flyte_console_prints_its_url_and_stops_on_sigint(tmp_path: Path, run_sample: Any) -> None:
     base = tmp_path / "runs"
     name = run_sample(base, "fanout", name="cli-run", n=2)

@@ -1,7 +1,7 @@
 """The console's store over local run records (``<runs dir>/<run>/run.json`` + ``actions.db``), read-only.
 
-Listing 1,000 runs must stay well under 300 ms: each run's summary is cached with the mtimes of
-its ``run.json`` and ``actions.db``; a listing stats those two files per run and re-reads only
+Listing 1,000 runs must stay well under 300 ms: each run's summary is cached with the stamps
+(mtime, inode, size) of its ``run.json`` and ``actions.db``; a listing stats those two files per run and re-reads only
 what changed. Actions are read with their light columns only; literals are decoded for the one
 action (or the run's root) asked for.
 
@@ -50,11 +50,14 @@ def _checked(name: str, what: str) -> str:
     return name
 
 
-def _mtime_ns(path: Path) -> int:
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """``(mtime ns, inode, size)``, or ``(-1, 0, 0)`` when missing. File times tick coarsely (ms, or seconds on some
+    file systems): run.json is replaced, not rewritten, so its inode changes on every write even within a tick."""
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.stat(path)
     except OSError:
-        return -1
+        return -1, 0, 0
+    return st.st_mtime_ns, st.st_ino, st.st_size
 
 
 def _upper_counts(counts: dict[str, int]) -> dict[str, int]:
@@ -101,8 +104,9 @@ class LocalRunStore:
             base = runs_dir()
         self.base = Path(base).expanduser()
         self.title = f"Local runs ({self.base})"
-        # run -> (run.json mtime, actions.db mtime, summary, owner while RUNNING)
-        self._cache: dict[str, tuple[int, int, RunSummary, dict[str, Any] | None]] = {}
+        # run -> (run.json stamp, actions.db stamp, summary, owner while RUNNING)
+        self._cache: dict[str, tuple[tuple[int, int, int], tuple[int, int, int], RunSummary,
+                                     dict[str, Any] | None]] = {}
         # run -> when this store first saw its process dead (ns): its change for `since`, as its files do not change
         self._died: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -173,14 +177,16 @@ class LocalRunStore:
             if name.startswith(".") or not e.is_dir(follow_symlinks=False):
                 continue
             d = Path(e.path)
-            run_m = _mtime_ns(d / "run.json")
+            run_s = _stamp(d / "run.json")
+            run_m = run_s[0]
             if run_m < 0:
                 continue
-            db_m = _mtime_ns(d / "actions.db")
+            db_s = _stamp(d / "actions.db")
+            db_m = db_s[0]
             seen.add(name)
             cached = self._cache.get(name)
-            fresh = (cached is not None and cached[0] == run_m
-                     and (cached[1] == db_m or cached[2]["phase"] in TERMINAL)
+            fresh = (cached is not None and cached[0] == run_s
+                     and (cached[1] == db_s or cached[2]["phase"] in TERMINAL)
                      and not (cached[3] is not None and owner_is_alive(cached[3]) is False))  # died since
             if cached is not None and fresh:
                 summary = cached[2]
@@ -189,7 +195,7 @@ class LocalRunStore:
                 if read is None:
                     continue
                 summary, owner = read
-                self._cache[name] = (run_m, db_m, summary, owner)
+                self._cache[name] = (run_s, db_s, summary, owner)
                 if summary.get("died"):
                     self._died.setdefault(name, time.time_ns())
                 else:
