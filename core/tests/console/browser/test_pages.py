@@ -29,10 +29,11 @@ def expect(x: Any) -> Any:
     return pw_expect(x)
 
 
-def flyte_run(base: Path, name: str, file: Path, task: str, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
+def flyte_run(base: Path, name: str, file: Path, task: str, *args: str, wait: bool = True,
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`flyte run` in a process of its own, its record in ``base`` (as a user would start a run)."""
     cmd = [FLYTE, "run", "--no-progress", "--run-base-dir", str(base), "--name", name, str(file), task, *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     if wait:
         out, _ = proc.communicate(timeout=120)
         assert (base / name / "run.json").exists(), out.decode(errors="replace")
@@ -512,3 +513,84 @@ def test_a_folded_map_says_which_items_failed(make_console, page, tmp_path):
     expect(page.locator(".details h2")).to_have_text("console_wide.maybe")
     expect(page.locator(".details .error-box .msg")).to_contain_text("item 3 fails")
     expect(map_row).to_have_attribute("aria-expanded", "true")
+
+
+def test_cache_hits_are_drawn_in_the_cached_colour(make_console, page, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    cache = {"FLYTE_LOCAL_CACHE_DB": str(tmp_path / "cache.db")}
+    flyte_run(base, "cold-run", HERE / "cached_tasks.py", "main", "--key", "k", env=cache)
+    flyte_run(base, "warm-run", HERE / "cached_tasks.py", "main", "--key", "k", env=cache)
+    console = make_console(base)
+    page.goto(console.url + "/runs/warm-run")
+    hit = action_of_task(page, ".expensive")
+    assert page.evaluate("(n) => window.flyteConsole.page.state.actions.get(n).cache_hit", hit) is True
+    row = tree_row(page, hit)
+    expect(row.locator(".dot")).to_have_class("dot CACHED")
+    expect(row).to_have_attribute("data-phase", "CACHED")
+    # the run header counts it under the cached dot, the tree and the timeline agree
+    expect(page.locator(".runhead .counts .c[title='1 CACHED']")).to_have_count(1)
+    page.wait_for_function("() => document.querySelector('.tl-sticky canvas').width > 0")
+    assert phase_pixels(page, "--ph-cached") > 8  # a cache hit takes no time: a 2 px bar
+    # the phase menu finds it under CACHED
+    page.select_option(".toolbar select", "CACHED")
+    expect(page.locator(".tree .row")).to_have_count(1)
+    expect(page.locator(".tree .row")).to_have_attribute("data-key", hit)
+    tree_row(page, hit).click()
+    expect(page.locator(".details .dhead .phase")).to_have_text("CACHED")
+    # the cold run's call really ran: succeeded, green
+    page.goto(console.url + "/runs/cold-run")
+    cold = action_of_task(page, ".expensive")
+    expect(tree_row(page, cold).locator(".dot")).to_have_class("dot SUCCEEDED")
+
+
+def test_cached_and_running_dots_differ_in_shape_not_only_in_hue(console_server, page):
+    page.goto(console_server.url + "/")
+    expect(page.locator("table.runs .phase").first).to_be_visible()
+    looks = page.evaluate(
+        """() => Object.fromEntries(["CACHED", "RUNNING"].map((p) => {
+             const el = document.createElement("span");
+             el.className = `dot ${p}`;
+             document.body.append(el);
+             const cs = getComputedStyle(el);
+             const out = [p, {bg: cs.backgroundColor, shadow: cs.boxShadow}];
+             el.remove();
+             return out;
+           }))""")
+    # a running dot is a filled disc; a cached one a ring (told apart at 9 px, and without colour vision)
+    assert looks["RUNNING"]["bg"] != "rgba(0, 0, 0, 0)"
+    assert looks["CACHED"]["bg"] == "rgba(0, 0, 0, 0)" and looks["CACHED"]["shadow"] != "none", looks
+
+
+def test_the_token_field_is_in_a_form_and_chromium_has_nothing_to_say(console_server, page):
+    said: list[str] = []
+    page.on("console", lambda m: said.append(m.text))
+    page.goto(console_server.url + "/")
+    expect(page.locator("table.runs .phase").first).to_be_visible()
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.getElementById('token-input').form !== null")
+    assert not [m for m in said if m.startswith("[DOM]")], said
+
+
+def test_ansi_colours_in_logs_become_styled_text(console_server, page):
+    page.goto(console_server.url + "/")
+    expect(page.locator("table.runs .phase").first).to_be_visible()
+    out = page.evaluate(
+        r"""async () => {
+             const { AnsiText } = await import("/static/ansi.js");
+             const pre = document.createElement("pre");
+             const t = new AnsiText(pre);
+             // a colour, bold, a reset, an escape split across two chunks, a 256-colour, cursor and OSC noise
+             t.append("\x1b[31mred\x1b[0m plain \x1b[1;32mbold green\x1b[0m <b>x</b> \x1b[3");
+             t.append("4mblue\x1b[39m \x1b[38;5;208mpalette\x1b[0m\x1b[2K\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\n");
+             t.flush();
+             return { text: pre.textContent,
+                      spans: [...pre.querySelectorAll("span")].map((s) => [s.className, s.textContent]),
+                      elements: pre.querySelectorAll("b, a, script").length };
+           }""")
+    assert out["text"] == "red plain bold green <b>x</b> blue palettelink\n"
+    assert "\x1b" not in out["text"] and "[31m" not in out["text"]
+    assert ["ansi-fg1", "red"] in out["spans"]
+    assert ["ansi-bold ansi-fg2", "bold green"] in out["spans"]
+    assert ["ansi-fg4", "blue"] in out["spans"]
+    assert out["elements"] == 0

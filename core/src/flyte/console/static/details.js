@@ -2,7 +2,7 @@
 // outputs, the log (tailed while the action runs) and its flyte.report in a sandboxed iframe.
 
 import {
-  TERMINAL, FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, badge, fmtDur, fmtTime, now, elapsed, api, countsEl,
+  TERMINAL, FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, actionPhase, badge, fmtDur, fmtTime, now, elapsed, api, countsEl,
 } from "./util.js";
 
 /** The details panel of one run page: `details` (the element), `st` (the page state), `runName`. */
@@ -126,7 +126,7 @@ export function makeDetails(env) {
       const keepLogs = refresh && details.dataset.key === key && st.logs && d.has_logs;
       const attempts = d.attempts || [];
       const parts = [
-        h("div", { class: "dhead" }, h("h2", null, d.task || d.name), badge(phaseOf(d)),
+        h("div", { class: "dhead" }, h("h2", null, d.task || d.name), badge(actionPhase(d)),
           d.cache_hit ? h("span", { class: "muted" }, "cache hit") : null),
         kv([
           ["Action", h("code", null, d.name)],

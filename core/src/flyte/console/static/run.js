@@ -3,7 +3,7 @@
 // while the run goes; abort on a devbox.
 
 import {
-  TERMINAL, PHASES, ROW, HEAD, h, enc, runPath, actionPath, apiRun, phaseOf, badge, dot, fmtDur, fmtTime,
+  TERMINAL, PHASES, ROW, HEAD, h, enc, runPath, actionPath, apiRun, phaseOf, actionPhase, badge, dot, fmtDur, fmtTime,
   now, elapsed, api, info, poller, countsEl, main,
 } from "./util.js";
 import { buildTree, nodePhase } from "./tree.js";
@@ -177,7 +177,7 @@ export function runPage(runName, wantAction) {
 
   function nodeMatches(n) {
     if (n.kind !== "action") return false;
-    if (st.filterPhase && phaseOf(n.a) !== st.filterPhase) return false;
+    if (st.filterPhase && actionPhase(n.a) !== st.filterPhase) return false;
     if (st.filterText) {
       const t = st.filterText;
       return (n.a.task || "").toLowerCase().includes(t) || n.a.name.toLowerCase().includes(t);

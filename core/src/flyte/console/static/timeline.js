@@ -115,6 +115,7 @@ export function makeTimeline(env) {
       // one bar per attempt; an action without attempts is one bar of its own times
       const out = [];
       const atts = a.attempts && a.attempts.length ? a.attempts : [{ n: 1, phase: a.phase, start: a.start, end: a.end }];
+      const hit = a.cache_hit; // a cache hit is drawn in the cached colour, as it is counted
       let untimed = 0; // earlier attempts whose times the store did not keep (local records): a marker, not a bar
       for (const t of atts) {
         if (t.start == null) {
@@ -123,7 +124,8 @@ export function makeTimeline(env) {
         }
         let end = t.end;
         if (end == null) end = live && !TERMINAL.has(phaseOf(t)) ? now() : (a.end ?? t.start);
-        out.push({ t0: t.start, t1: end, phase: phaseOf(t), n: t.n, a, untimed });
+        const p = phaseOf(t);
+        out.push({ t0: t.start, t1: end, phase: hit && p === "SUCCEEDED" ? "CACHED" : p, n: t.n, a, untimed });
         untimed = 0;
       }
       return out;

@@ -1,6 +1,6 @@
 // Flyte console: the action tree of a run (parents, groups, flyte.map items folded under one node).
 
-import { phaseOf } from "./util.js";
+import { actionPhase } from "./util.js";
 
 
 /** Phase of a folded node (a group or flyte.map items) from the phases of what it holds. */
@@ -93,7 +93,7 @@ export function buildTree(actions) {
       }
       container.push(actionNode(a, holder));
       for (const f of folded) {
-        const p = phaseOf(a);
+        const p = actionPhase(a);
         f.counts[p] = (f.counts[p] || 0) + 1;
         f.total += 1;
         f.actions.push(a);
@@ -123,7 +123,7 @@ export function buildTree(actions) {
 }
 
 export function nodePhase(n) {
-  return n.kind === "action" ? phaseOf(n.a) : n.phase;
+  return n.kind === "action" ? actionPhase(n.a) : n.phase;
 }
 
 export function nodeStart(n) {

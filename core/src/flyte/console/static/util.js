@@ -42,6 +42,13 @@ export function phaseOf(x) {
   return (x && x.phase) || "UNKNOWN";
 }
 
+/** The phase an action is drawn and counted in: a cache hit (the API says SUCCEEDED) is CACHED, as in the run's
+ * counts. */
+export function actionPhase(a) {
+  const p = phaseOf(a);
+  return a && a.cache_hit && p === "SUCCEEDED" ? "CACHED" : p;
+}
+
 export function badge(phase) {
   return h("span", { class: `phase ${phase}`, "data-phase": phase }, phase);
 }
@@ -97,18 +104,25 @@ export function askToken() {
   asking = new Promise((resolve) => {
     const dlg = document.getElementById("token");
     const input = document.getElementById("token-input");
+    const form = document.getElementById("token-form");
     const done = (token) => {
-      document.getElementById("token-ok").onclick = null;
+      form.onsubmit = null;
       document.getElementById("token-cancel").onclick = null;
+      dlg.oncancel = null;
       if (dlg.open) dlg.close();
       if (token) sessionStorage.setItem(TOKEN_KEY, token);
       asking = null;
       resolve(token);
     };
     input.value = "";
-    document.getElementById("token-ok").onclick = () => done(input.value.trim());
+    // a form (Enter or the button submits it), so that the password field is where browsers expect it; the
+    // submission is handled here and goes nowhere
+    form.onsubmit = (ev) => {
+      ev.preventDefault();
+      done(input.value.trim());
+    };
     document.getElementById("token-cancel").onclick = () => done("");
-    input.onkeydown = (ev) => { if (ev.key === "Enter") done(input.value.trim()); };
+    dlg.oncancel = () => done(""); // Escape
     dlg.showModal();
   });
   return asking;
