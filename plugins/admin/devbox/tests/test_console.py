@@ -185,6 +185,36 @@ def test_logs_are_read_in_whole_characters(devbox: DevboxProcess, channel: grpc.
     assert text == "a" * (1024 * 1024 - 1) + "é€😀\n"
 
 
+def test_map_items_are_numbered_in_the_order_they_were_made(devbox: DevboxProcess, channel: grpc.Channel) -> None:
+    """Child names are hashes: ordered by name, a map's items were numbered at random (item #0 was square(2)). They
+    are numbered in the order they reached the devbox (an SDK sends them concurrently: the closest to the map's
+    order the devbox can know)."""
+    import os
+
+    from flyteidl2.actions import actions_service_pb2 as asp
+    from flyteidl2.actions import actions_service_pb2_grpc as asg
+
+    stub, parent = create(channel, SLEEP, name="mapper")
+    actions = asg.ActionsServiceStub(channel)
+    made = ["az", "ab", "am", "aa"]
+    for name in made:  # names that sort otherwise than they were made
+        a = asp.Action(parent_action_name=parent.name, input_uri=os.devnull, group="square_map")
+        a.action_id.run.CopyFrom(parent.run)
+        a.action_id.name = name
+        a.task.spec.CopyFrom(py_spec("pass", name="square"))
+        actions.Enqueue(asp.EnqueueRequest(action=a))
+        time.sleep(0.01)
+    try:
+        _, doc = api(f"{devbox.url}/api/runs/{parent.run.name}")
+        items = {a["name"]: a["map"] for a in doc["actions"] if a["name"] != "a0"}
+        assert items == {n: {"of": "square_map", "index": i} for i, n in enumerate(made)}
+        assert [a["name"] for a in doc["actions"]] == ["a0", *made]
+        _, detail = api(f"{devbox.url}/api/runs/{parent.run.name}/actions/ab")
+        assert detail["map"] == {"of": "square_map", "index": 1}
+    finally:
+        api(f"{devbox.url}/api/runs/{parent.run.name}/abort", method="POST")
+
+
 def test_the_answer_after_a_run_ended_has_every_action_again(tmp_path: Any) -> None:
     """An action's end is stamped when it ends but committed with its run's last changes (an abort cascade over
     thousands of children is one transaction): a commit later than the cursor's slack was never sent, and the page,

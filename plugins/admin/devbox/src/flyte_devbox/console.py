@@ -203,7 +203,7 @@ class DevboxRunStore:
         db = self._db()
         rows = db.execute(f"SELECT {_LIGHT_COLS} FROM actions WHERE org=? AND project=? AND domain=? AND run=?",
                           (key.org, key.project, key.domain, key.name)).fetchall()
-        rows.sort(key=lambda r: (len(r[0]), r[0]))
+        rows.sort(key=_created_order)
         self._name_tasks(key, [r[0] for r in rows])
         attempts: dict[str, list[dict[str, Any]]] = {}
         for action, n, phase, start, end in db.execute(
@@ -288,7 +288,7 @@ class DevboxRunStore:
         siblings = [] if not row[2] else db.execute(
             f"SELECT {_ACTION_COLS} FROM actions WHERE org=? AND project=? AND domain=? AND run=? AND parent=? "
             "AND grp=?", (key.org, key.project, key.domain, key.name, row[1], row[2])).fetchall()
-        siblings.sort(key=lambda r: (len(r[0]), r[0]))
+        siblings.sort(key=_created_order)
         shaped = self._shape(key, siblings or [row], {action: tries} if tries else {})
         doc = next(a for a in shaped if a["name"] == action)
         doc.pop("_created", None)
@@ -384,6 +384,12 @@ class DevboxRunStore:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
+
+
+def _created_order(row: tuple[Any, ...]) -> tuple[float, int, str]:
+    """Actions in the order they were made (``created_at``, the last column): child names are hashes, so ordering by
+    name numbered a map's items at random (item #0 was square(2))."""
+    return (row[-1] or 0.0, len(row[0]), row[0])
 
 
 def _whole_characters(chunk: bytes) -> bytes:
