@@ -106,3 +106,17 @@ def test_a_failed_existence_check_is_an_error_not_assumed(fake_builder: Any) -> 
     with pytest.raises(ConnectionError, match="did not answer"):
         asyncio.run(resolve_images([env]))
     assert fake_builder.built == []
+
+
+def test_the_cli_shows_build_progress_while_submitting(fake_builder: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``flyte run --runtime remote`` and ``flyte deploy`` show an image being built, as ``flyte build`` does."""
+    from flyte_remote.cli import _build_progress
+
+    env = flyte.TaskEnvironment(name="img_progress", image=flyte.Image.from_debian_base().with_pip_packages("six"))
+    with _build_progress({}):
+        out = asyncio.run(resolve_images([env]))
+    err = capsys.readouterr().err
+    assert f"building {out['img_progress']} ..." in err and f"built and pushed {out['img_progress']}" in err
+    with _build_progress({}):
+        asyncio.run(resolve_images([env]))
+    assert "building" not in capsys.readouterr().err  # found: nothing to show

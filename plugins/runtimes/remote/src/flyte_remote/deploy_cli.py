@@ -21,6 +21,7 @@ def cli_deploy(modules: list[Any], path: str, opts: dict[str, Any]) -> int:
     from flyte.remote.connection import target
     from flyte.remote.task import status_of
 
+    from flyte_remote.cli import _build_progress
     from flyte_remote.deploy import DeployError, code_root, deploy, environments_of, parse_images
 
     t = target(opts.get("project"), opts.get("domain"))
@@ -31,8 +32,9 @@ def cli_deploy(modules: list[Any], path: str, opts: dict[str, Any]) -> int:
             raise DeployError(f"No TaskEnvironment in {path}: nothing to deploy")
         images = parse_images(opts.get("images") or ())
         started = time.perf_counter()
-        done = asyncio.run(deploy(envs, root=code_root(Path(path)), target=t, version=opts.get("version"),
-                                  images=images, dry_run=bool(opts.get("dry_run"))))
+        with _build_progress(opts):  # images built first show their progress
+            done = asyncio.run(deploy(envs, root=code_root(Path(path)), target=t, version=opts.get("version"),
+                                      images=images, dry_run=bool(opts.get("dry_run"))))
     except DeployError as e:
         raise click.ClickException(str(e)) from None
     except Exception as e:
