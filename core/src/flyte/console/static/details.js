@@ -2,8 +2,42 @@
 // outputs, the log (tailed while the action runs) and its flyte.report in a sandboxed iframe.
 
 import {
-  TERMINAL, FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, actionPhase, badge, fmtDur, fmtTime, now, elapsed, api, countsEl,
+  TERMINAL, FAILED, POLL_MS, h, actionPath, apiAction, phaseOf, actionPhase, badge, fmtDur, fmtTime, now, elapsed, api,
+  apiText, countsEl, info,
 } from "./util.js";
+import { AnsiText } from "./ansi.js";
+
+// Reports on a devbox with --auth: an <iframe src> cannot carry the bearer token, so the page fetches the report
+// and hands it to report-frame.html, loaded in the same <iframe sandbox="allow-scripts"> (an opaque origin), which
+// writes it into its own document. (srcdoc would keep the sandbox too, but a srcdoc document inherits this page's
+// Content-Security-Policy, which stops every inline script of the report.) Each frame gets its report once.
+const hosted = new Map(); // iframe -> Promise of the report's HTML
+window.addEventListener("message", (ev) => {
+  if (!ev.data || ev.data.flyteReportFrame !== "ready") return;
+  for (const [frame, html] of hosted) {
+    if (!frame.isConnected) {
+      hosted.delete(frame);
+      continue;
+    }
+    if (frame.contentWindow !== ev.source) continue;
+    hosted.delete(frame);
+    html.then((text) => {
+      if (frame.contentWindow) frame.contentWindow.postMessage({ flyteReport: text }, "*");
+    }, (e) => {
+      frame.replaceWith(h("div", { class: "notice bad", role: "alert" }, `Could not load the report: ${e.message}`));
+    });
+  }
+});
+
+/** Puts `parts` into `el` in order, leaving in place the nodes that already are (a moved <pre> loses its scroll
+ * position, a moved <iframe> reloads). */
+function place(el, parts) {
+  const keep = new Set(parts);
+  for (const child of [...el.childNodes]) if (!keep.has(child)) child.remove();
+  parts.forEach((p, i) => {
+    if (el.childNodes[i] !== p) el.insertBefore(p, el.childNodes[i] || null);
+  });
+}
 
 /** The details panel of one run page: `details` (the element), `st` (the page state), `runName`. */
 export function makeDetails(env) {
@@ -46,6 +80,13 @@ export function makeDetails(env) {
       let offset = "0"; // opaque: whatever the last answer gave, passed back as is (a devbox packs two positions)
       let total = 0;
       const MAX = 2_000_000; // characters kept in the page; older text is dropped from the top
+      const text = new AnsiText(pre); // colours as colours, other escape codes dropped, the rest as text
+      // Follow the end unless the reader scrolled up (and again once they scroll back down). Kept as a flag set
+      // by scrolling, not measured when a chunk comes: a <pre> without layout yet measures as "not at the end".
+      let follow = true;
+      pre.addEventListener("scroll", () => {
+        follow = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+      }, { passive: true });
       let stopped = false;
       let timer = null;
       const step = async () => {
@@ -54,19 +95,18 @@ export function makeDetails(env) {
         try {
           const body = await api(`${apiAction(runName, actionName)}/logs?offset=${encodeURIComponent(String(offset))}`);
           if (stopped) return;
-          const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
           if (body.text) {
-            pre.append(document.createTextNode(body.text));
-            total += body.text.length;
-            if (total > MAX) {
-              pre.textContent = pre.textContent.slice(-MAX / 2);
-              total = pre.textContent.length;
+            total += text.append(body.text);
+            while (total > MAX && pre.firstChild) {
+              total -= pre.firstChild.textContent.length;
+              pre.firstChild.remove();
             }
-            if (atBottom) pre.scrollTop = pre.scrollHeight;
+            if (follow) pre.scrollTop = pre.scrollHeight;
           }
           more = !!body.text;
           offset = body.offset ?? offset;
           if (body.done && !more) {
+            text.flush();
             status.textContent = total ? "End of log." : "No log output.";
             return;
           }
@@ -79,6 +119,23 @@ export function makeDetails(env) {
       };
       step();
       return { el: sec, stop() { stopped = true; clearTimeout(timer); } };
+    }
+
+    function reportSection(key, d, auth) {
+      const url = `${apiAction(runName, key)}/report`;
+      const title = `Report of ${d.task || d.name}`;
+      if (!auth) {
+        // a tab of its own is sandboxed too: the report is served with `Content-Security-Policy: sandbox`
+        return h("div", { class: "report" },
+          h("h3", null, "Report ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "muted" },
+            "(open in a new tab)")),
+          h("iframe", { sandbox: "allow-scripts", src: url, title, referrerpolicy: "no-referrer", loading: "lazy" }));
+      }
+      // the token goes with a fetch only (no new-tab link: a tab could not carry it)
+      const frame = h("iframe", { sandbox: "allow-scripts", src: "/static/report-frame.html", title,
+        referrerpolicy: "no-referrer" });
+      hosted.set(frame, apiText(url));
+      return h("div", { class: "report" }, h("h3", null, "Report"), frame);
     }
 
     async function showDetails(key, refresh) {
@@ -161,16 +218,15 @@ export function makeDetails(env) {
           : "No logs for this action.")));
       if (d.has_report) {
         const old = refresh && details.querySelector(".report");
-        const url = `${apiAction(runName, key)}/report`;
-        // a tab of its own is sandboxed too: the report is served with `Content-Security-Policy: sandbox`
-        parts.push(old || h("div", { class: "report" },
-          h("h3", null, "Report ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "muted" },
-            "(open in a new tab)")),
-          h("iframe", { sandbox: "allow-scripts", src: url, title: `Report of ${d.task || d.name}`,
-            referrerpolicy: "no-referrer", loading: "lazy" })));
+        if (old) parts.push(old);
+        else {
+          const inf = await info();
+          if (my !== st.detailGen || st.stopped) return;
+          parts.push(reportSection(key, d, inf && inf.auth));
+        }
       }
       details.dataset.key = key;
-      details.replaceChildren(...parts.filter(Boolean));
+      place(details, parts.filter(Boolean));
     }
 
   return { show: showDetails, stopLogs };

@@ -128,9 +128,10 @@ export function askToken() {
   return asking;
 }
 
-export async function api(path, opts, retried) {
+/** A request to the console server with the token (if any); on a 401 the token is asked for once more. */
+async function request(path, opts, accept, retried) {
   let r;
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: accept };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
   try {
@@ -142,16 +143,36 @@ export async function api(path, opts, retried) {
   conn().textContent = "";
   if (r.status === 401 && !retried) {
     sessionStorage.removeItem(TOKEN_KEY);
-    if (await askToken()) return api(path, opts, true);
+    if (await askToken()) return request(path, opts, accept, true);
   }
+  return r;
+}
+
+async function failure(r) {
   let body = null;
   try {
     body = await r.json();
   } catch (e) {
     body = null;
   }
-  if (!r.ok) throw new ApiError((body && body.error) || `${r.status} ${r.statusText}`, r.status);
-  return body;
+  return new ApiError((body && body.error) || `${r.status} ${r.statusText}`, r.status);
+}
+
+export async function api(path, opts) {
+  const r = await request(path, opts, "application/json");
+  if (!r.ok) throw await failure(r);
+  try {
+    return await r.json();
+  } catch (e) {
+    return null;
+  }
+}
+
+/** The text of an answer that is not JSON (a report's HTML), fetched with the token like every API call. */
+export async function apiText(path) {
+  const r = await request(path, undefined, "text/html, */*");
+  if (!r.ok) throw await failure(r);
+  return r.text();
 }
 
 let infoPromise = null;
