@@ -402,6 +402,7 @@ def _write_timeline(name: str, run_base_dir: str | None, dest: str, remote: bool
 def _remote_timeline_data(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A control-plane run and its actions in the console API's shapes (action-level times: ListActions)."""
     from flyteidl2.common import list_pb2
+    from flyteidl2.core import catalog_pb2
     from flyteidl2.workflow import run_service_pb2 as rs
 
     from flyte.cli.remote import call
@@ -427,15 +428,22 @@ def _remote_timeline_data(name: str) -> tuple[dict[str, Any], list[dict[str, Any
 
     details, listed = call(fetch)
     actions = []
+    map_index: dict[tuple[str, str], int] = {}
     for x in listed:
         st = x.status
         phase, start, end = phase_name(st.phase), seconds(st, "start_time"), seconds(st, "end_time")
         n = max(st.attempts, 1)
         tries: list[dict[str, Any]] = [{"n": i, "phase": "FAILED", "start": None, "end": None} for i in range(1, n)]
         tries.append({"n": n, "phase": phase, "start": start, "end": end})
-        actions.append({"name": x.id.name, "parent": x.metadata.parent or None,
-                        "task": x.metadata.task.id.name or x.metadata.trace.name or "", "phase": phase,
-                        "start": start, "end": end, "attempts": tries, "cache_hit": False, "error": None})
+        task = x.metadata.task.id.name or x.metadata.trace.name or ""
+        group = x.metadata.group or None
+        mapped = None
+        if group and group.startswith(task.rsplit(".", 1)[-1] + "_"):  # flyte.map's group: "<task>_map"
+            i = map_index[(x.metadata.parent, group)] = map_index.get((x.metadata.parent, group), -1) + 1
+            mapped = {"of": group, "index": i}
+        actions.append({"name": x.id.name, "parent": x.metadata.parent or None, "task": task, "group": group,
+                        "map": mapped, "phase": phase, "start": start, "end": end, "attempts": tries,
+                        "cache_hit": st.cache_status == catalog_pb2.CACHE_HIT, "error": None})
     a = details.action
     start, end = seconds(a.status, "start_time"), seconds(a.status, "end_time")
     run = {"name": name, "task": a.metadata.task.id.name, "phase": phase_name(a.status.phase), "start": start,

@@ -365,3 +365,11 @@ def test_flyte_run_on_the_devbox_links_to_its_console_page(tmp_path: Any) -> Non
         status, headers, body = call(f"{box.url}/api/runs/{name}/actions/{rep['name']}/report")
         assert status == 200 and b"Report <of> fanout & co" in body
         assert headers["content-security-policy"] == "sandbox allow-scripts"
+        # its timeline from the control plane folds the map as the page does
+        out = tmp_path / "fan.svg"
+        r = subprocess.run([os.path.join(bin_dir, "flyte"), "--endpoint", box.endpoint, "--insecure", "--project",
+                            "flytesnacks", "--domain", "development", "get", "run", name,
+                            "--timeline", str(out)], capture_output=True, text=True, timeout=120, env=env,
+                           cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "map square_map · 2 items" in out.read_text() and out.read_text().count('class="bar"') == 7
