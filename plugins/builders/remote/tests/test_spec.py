@@ -119,3 +119,8 @@ def test_devbox_refuses_paths_outside_the_context(tmp_path: Path) -> None:
 def test_short_name() -> None:
     assert short_name("127.0.0.1:5000/a/b:0123") == "b:0123"
     assert short_name("ghcr.io/org/flyte:abc") == "flyte:abc"
+    from flyte_devbox.images import short_name as devbox_short_name
+
+    # the devbox records images under the name the client asks GetImage for: both parse references alike
+    for ref in ("127.0.0.1:5000/a/b:0123", "host:5000/repo", "x", "reg.io/x@sha256:" + "a" * 64, "x:1"):
+        assert devbox_short_name(ref) == short_name(ref), ref

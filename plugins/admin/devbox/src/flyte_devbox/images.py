@@ -76,10 +76,11 @@ def check_enabled(box: Devbox, project: str, domain: str, name: str) -> None:
 
 
 def short_name(uri: str) -> str:
-    """``host:5000/a/b:tag`` -> ``b:tag``: what the official client asks ``GetImage`` for."""
-    repo, _, tag = uri.rpartition(":")
-    if "/" in tag or not repo:  # no tag at all
-        repo, tag = uri, "latest"
+    """``host:5000/a/b:tag`` -> ``b:tag``: what the official client asks ``GetImage`` for (the reference is
+    parsed as everywhere else, by :func:`flyte.images.credentials.split_reference`)."""
+    from flyte.images.credentials import split_reference
+
+    _host, repo, tag = split_reference(uri)
     return f"{repo.rsplit('/', 1)[-1]}:{tag}"
 
 
