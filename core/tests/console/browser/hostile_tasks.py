@@ -25,3 +25,13 @@ def hostile(text: str = HOSTILE) -> int:
     with flyte.group(HOSTILE):
         echo(text)
     return boom(text)
+
+
+# a right-to-left override: shown raw, "\u202edesrever" reads "reversed"
+SPOOF = "all is well \u202edesrever"
+
+
+@env.task
+def spoof(text: str = SPOOF) -> int:
+    """Fails (through a child) with an error that holds a bidi override."""
+    return boom(text)

@@ -48,6 +48,11 @@ def test_devbox_console_shows_a_run_its_live_logs_and_aborts_it(devbox, page, sh
     ticker = page.locator(".tree .row", has_text="console_devbox.ticker")
     expect(ticker).to_have_count(1, timeout=30_000)
     ticker.click()
+    # a devbox's long action name is shortened in its row (rows told apart, found in logs), whole in the details
+    name = page.evaluate("() => window.flyteConsole.page.state.selected")
+    assert len(name) > 8
+    expect(ticker.locator(".sub")).to_contain_text(f"{name[:6]}…")
+    expect(page.locator(".details .kv code").first).to_have_text(name)
     # the running action's duration in its row goes up by itself
     sub = ticker.locator(".sub")
     first = sub.text_content()

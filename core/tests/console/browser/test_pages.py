@@ -594,3 +594,37 @@ def test_ansi_colours_in_logs_become_styled_text(console_server, page):
     assert ["ansi-bold ansi-fg2", "bold green"] in out["spans"]
     assert ["ansi-fg4", "blue"] in out["spans"]
     assert out["elements"] == 0
+
+
+def test_bidi_controls_are_shown_and_a_chained_error_shows_its_cause(make_console, page, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "spoof-run", HOSTILE_TASKS, "spoof")
+    console = make_console(base)
+    page.goto(console.url + "/")
+    cell = page.locator('tr[data-run="spoof-run"] td.err')
+    # the list shows the error's cause, not the chain of tasks that failed because of it (the tooltip has it all)
+    expect(cell).to_have_text("RuntimeError: all is well ⟨U+202E⟩desrever")
+    assert cell.get_attribute("title").startswith("task 'console_hostile.spoof'")
+    page.goto(console.url + "/runs/spoof-run")
+    expect(page.locator(".runerr")).to_contain_text("all is well ⟨U+202E⟩desrever")
+    boom = action_of_task(page, ".boom")
+    tree_row(page, boom).click()
+    expect(page.locator(".details .error-box .msg")).to_contain_text("⟨U+202E⟩desrever")
+    expect(page.locator(".details .inputs pre")).to_have_text("all is well ⟨U+202E⟩desrever")
+    # nowhere on the page is the override itself
+    assert page.evaluate("document.body.textContent.includes('\\u202e')") is False
+
+
+def test_durations_and_names_read_well(console_server, page):
+    page.goto(console_server.url + "/")
+    expect(page.locator("table.runs .phase").first).to_be_visible()
+    out = page.evaluate(
+        """async () => {
+             const u = await import("/static/util.js");
+             return { durs: [0, 0.00004, 0.0004, 0.0061, 0.5, 2.25].map(u.fmtDur),
+                      causes: ["task 'm' (action a0) failed: task 'x' (action a3) failed: ValueError: bad",
+                               "ValueError: bad", "task 'm' failed: "].map(u.causeOf) };
+           }""")
+    assert out["durs"] == ["0 ms", "<0.1 ms", "0.4 ms", "6.1 ms", "500 ms", "2.3 s"]
+    assert out["causes"] == ["ValueError: bad", "ValueError: bad", "task 'm' failed: "]

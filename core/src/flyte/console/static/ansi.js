@@ -3,6 +3,8 @@
 // classes; every other escape sequence (cursor moves, erase, OSC hyperlinks, 256-colour and RGB colours) is
 // dropped. The text itself always goes in as text nodes, never as HTML.
 
+import { shown } from "./util.js";
+
 // a whole sequence: CSI (ESC [ params final), OSC (ESC ] ... BEL or ESC \), or a short ESC sequence (ESC ( B)
 const SEQ = /\x1b(?:\[([0-9;:?<=>]*)[ -/]*([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-Z\\^-~])/y;
 // what the end of a chunk may hold of a sequence whose rest comes with the next chunk
@@ -36,6 +38,7 @@ export class AnsiText {
     let pos = 0;
     const emit = (s) => {
       if (!s) return;
+      s = shown(s);
       added += s.length;
       if (!this.cls) frag.append(document.createTextNode(s));
       else {

@@ -4,7 +4,7 @@
 
 import {
   TERMINAL, PHASES, ROW, HEAD, h, enc, runPath, actionPath, apiRun, phaseOf, actionPhase, badge, dot, fmtDur, fmtTime,
-  now, elapsed, api, info, poller, countsEl, main,
+  now, elapsed, api, info, poller, countsEl, main, shown,
 } from "./util.js";
 import { buildTree, nodePhase } from "./tree.js";
 import { makeDetails } from "./details.js";
@@ -12,7 +12,7 @@ import { makeTimeline } from "./timeline.js";
 
 
 export function runPage(runName, wantAction) {
-  document.title = `${runName} · Flyte console`;
+  document.title = shown(`${runName} · Flyte console`);
   const st = {
     pending: wantAction, // an action asked for by the URL, selected once the run's record has it
     run: null,
@@ -111,7 +111,7 @@ export function runPage(runName, wantAction) {
         selectFromUrl(want);
       } else if (first) {
         notice.classList.remove("bad");
-        notice.textContent = `Action "${st.pending}" is not in the run's record yet; it opens here when it is.`;
+        notice.textContent = shown(`Action "${st.pending}" is not in the run's record yet; it opens here when it is.`);
         notice.hidden = false;
       }
     } else if (!st.selected && st.rows.length) {
@@ -138,7 +138,7 @@ export function runPage(runName, wantAction) {
     head.replaceChildren(
       h("h1", null, h("a", { href: "/", "data-nav": "", class: "muted", "aria-label": "Runs" }, "Runs"), " / ", r.name || runName),
       ...[badge(phaseOf(r)), meta, h("span", { class: "spacer" }), abort].filter(Boolean));
-    runErr.textContent = r.error || "";
+    runErr.textContent = shown(r.error || "");
     runErr.hidden = !r.error;
   }
 
@@ -230,8 +230,9 @@ export function runPage(runName, wantAction) {
     const a = n.a;
     const label = a.map ? `#${a.map.index} ${a.task || a.name}` : a.task || a.name;
     const d = elapsed(a);
-    // short names (a0, a12: local runs) help; a devbox's long generated ids only crowd the label out
-    const name = a.name.length <= 8 ? a.name : "";
+    // short names (a0, a12: local runs) in full; a devbox's long generated ids by their start, enough to tell
+    // rows apart and find them in logs (the details show the whole name)
+    const name = a.name.length <= 8 ? a.name : `${a.name.slice(0, 6)}…`;
     return [label, [name, d != null ? fmtDur(d) : "", a.cache_hit ? "cached" : ""].filter(Boolean).join(" · ")];
   }
 
@@ -257,7 +258,7 @@ export function runPage(runName, wantAction) {
       dot(phase), h("span", { class: "label" }, label), h("span", { class: "sub" }, sub));
       el.style.top = `${HEAD + i * ROW}px`;
       el.style.paddingLeft = `${6 + depth * 16}px`;
-      el.title = `${label} (${phase})`;
+      el.title = shown(`${label} (${phase})`);
       els.push(el);
     }
     treeBody.replaceChildren(...els);
@@ -402,7 +403,7 @@ export function runPage(runName, wantAction) {
     }
     const n = st.tree.byKey.get(actionName);
     if (!n || n.kind !== "action") {
-      notice.textContent = `No action named "${actionName}" in run ${runName}.`;
+      notice.textContent = shown(`No action named "${actionName}" in run ${runName}.`);
       notice.classList.add("bad");
       notice.hidden = false;
       return;

@@ -1,7 +1,7 @@
 // Flyte console: the runs list (/), newest first, filtered, updated live.
 
 import {
-  TERMINAL, PHASES, h, runPath, phaseOf, badge, fmtDur, fmtTime, elapsed, api, poller, countsEl, main,
+  TERMINAL, PHASES, h, runPath, phaseOf, badge, fmtDur, fmtTime, elapsed, api, poller, countsEl, main, shown, causeOf,
 } from "./util.js";
 
 const LIMIT = 1000; // runs asked for on the first load (newer ones come through the live updates)
@@ -96,12 +96,14 @@ export function runsPage() {
     if (tr.dataset.key !== key) {
       tr.dataset.key = key;
       tr.dataset.phase = phaseOf(r);
-      cell(tr, 1).textContent = r.task || "";
+      cell(tr, 1).textContent = shown(r.task || "");
       cell(tr, 2).replaceChildren(badge(phaseOf(r)));
       cell(tr, 3).textContent = fmtTime(r.start);
       cell(tr, 5).replaceChildren(countsEl(r.actions));
-      cell(tr, 6).textContent = r.error || "";
-      cell(tr, 6).title = r.error || "";
+      // a chained error ("task 'main' (action a0) failed: task 'x' (action a3) failed: ValueError: msg") is cut
+      // to its cause here, which an ellipsis at the end would hide; the tooltip has all of it
+      cell(tr, 6).textContent = shown(causeOf(r.error || ""));
+      cell(tr, 6).title = shown(r.error || "");
     }
     cell(tr, 4).textContent = fmtDur(r.end != null || TERMINAL.has(phaseOf(r)) ? r.duration : elapsed(r) ?? r.duration);
   }

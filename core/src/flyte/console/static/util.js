@@ -12,6 +12,15 @@ export const HEAD = 28; // px, the sticky header of the tree and the timeline's 
 
 // ---------------------------------------------------------------- small helpers
 
+// Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a task name or an error they would make
+// the text read other than it is ("\u202Edesrever" shows as "reversed"). Shown as visible marks instead.
+const BIDI = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/** A string from the API as it is shown: bidi controls made visible (`⟨U+202E⟩`). */
+export function shown(s) {
+  return String(s).replace(BIDI, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase()}⟩`);
+}
+
 /** Make an element. Children that are not Nodes become text nodes; props never set innerHTML. */
 export function h(tag, props, ...kids) {
   const el = document.createElement(tag);
@@ -19,15 +28,16 @@ export function h(tag, props, ...kids) {
     for (const [k, v] of Object.entries(props)) {
       if (v == null || v === false) continue;
       if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = String(v);
+      else if (k === "text") el.textContent = shown(v);
       else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
       else if (k === "dataset") Object.assign(el.dataset, v);
+      else if (k === "title" || k === "aria-label") el.setAttribute(k, shown(v));
       else el.setAttribute(k, v === true ? "" : String(v));
     }
   }
   for (const kid of kids.flat(Infinity)) {
     if (kid == null || kid === false) continue;
-    el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    el.append(kid instanceof Node ? kid : document.createTextNode(shown(kid)));
   }
   return el;
 }
@@ -59,7 +69,9 @@ export function dot(phase) {
 
 export function fmtDur(s) {
   if (s == null || !isFinite(s)) return "";
-  if (s < 0) s = 0;
+  if (s <= 0) return "0 ms";
+  if (s < 0.0001) return "<0.1 ms";
+  if (s < 0.01) return `${(s * 1000).toFixed(1)} ms`; // 0.4 ms, not "0 ms"
   if (s < 1) return `${Math.round(s * 1000)} ms`;
   if (s < 60) return `${s.toFixed(1)} s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${Math.floor(s % 60)}s`;
@@ -78,6 +90,13 @@ export function fmtTime(ts) {
 }
 
 export const now = () => Date.now() / 1000;
+
+/** The cause of a chained error: "task 'main' (action a0) failed: task 'x' (action a3) failed: ValueError: m" ->
+ * "ValueError: m" (what a one-line cell can show; the whole of it goes in the tooltip). */
+export function causeOf(error) {
+  const m = /^(?:task '[^']*'(?: \(action [^)]*\))? failed: )+/.exec(error);
+  return m && m[0].length < error.length ? error.slice(m[0].length) : error;
+}
 
 /** Seconds an item has run: end-or-now minus start. */
 export function elapsed(x) {
@@ -212,7 +231,7 @@ export const tip = (() => {
         el = h("div", { class: "tip", role: "tooltip" });
         document.body.append(el);
       }
-      el.textContent = text;
+      el.textContent = shown(text);
       el.hidden = false;
       const r = el.getBoundingClientRect();
       el.style.left = `${Math.min(x + 14, window.innerWidth - r.width - 4)}px`;
