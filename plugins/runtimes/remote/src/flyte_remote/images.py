@@ -147,7 +147,9 @@ async def resolve_images(envs: list[TaskEnvironment], *, overrides: dict[str, st
 
     distinct = list(dict.fromkeys(to_build.values()))  # equal specs are built once, results in this order
     # builder made here, not by build_images, so that a cancelled caller (Ctrl-C) can stop its build
-    builder = get_builder(None, check=False) if any(img.needs_build for img in distinct) else None
+    # (in a thread: with no builder configured, finding a usable one asks the engines)
+    needed = any(img.needs_build for img in distinct)
+    builder = await asyncio.to_thread(get_builder, None, check=False) if needed else None
     on_status, on_output = BUILD_PROGRESS.get() or (None, None)
     job = asyncio.ensure_future(asyncio.to_thread(build_images, distinct, builder, True, on_status=on_status,
                                                   on_output=on_output))
