@@ -213,7 +213,7 @@ class ConsoleApp:
                 return _json(200, store.get_action(run, action))
             if parts[4:] == ["logs"]:
                 offset = q.get("offset") or ""
-                if len(offset) > 40 or offset.strip("0123456789.") or offset.count(".") > 1:
+                if len(offset) > 60 or offset.strip("0123456789.") or offset.count(".") > 2:
                     raise BadRequest(f"offset={offset[:40]!r} is not an offset of an earlier answer; pass its 'offset'")
                 return _json(200, store.logs(run, action, offset))
             if parts[4:] == ["report"]:

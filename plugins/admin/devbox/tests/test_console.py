@@ -96,9 +96,9 @@ def test_devbox_serves_the_console_over_its_runs(devbox: DevboxProcess, channel:
     assert again["text"] == "" and again["done"] is True
     # both read positions in a string: packed into one JSON number they passed 2**53 (and lost digits in the
     # browser) once stdout was over 2 MiB
-    out_pos, dot, err_pos = logs["offset"].partition(".")
-    assert dot and int(out_pos) >= len("doubling <x> 21") and int(err_pos) >= 0
-    for bad in ("abc", "1.2.3", "-5", "9" * 41):
+    attempt, out_pos, err_pos = logs["offset"].split(".")
+    assert attempt == "1" and int(out_pos) >= len("doubling <x> 21") and int(err_pos) >= 0
+    for bad in ("abc", "1.2.3.4", "-5", "9" * 61):
         assert call(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs?offset={bad}")[0] == 400, bad
     status, headers, body = call(f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/report")
     assert status == 200 and headers["content-security-policy"] == "sandbox allow-scripts"
@@ -183,6 +183,33 @@ def test_logs_are_read_in_whole_characters(devbox: DevboxProcess, channel: grpc.
             break
     assert "\ufffd" not in text
     assert text == "a" * (1024 * 1024 - 1) + "é€😀\n"
+
+
+def test_the_log_tail_follows_a_retry(devbox: DevboxProcess, channel: grpc.Channel, tmp_path: Any) -> None:
+    """The log shown is the last attempt's: an offset into attempt 1's files was applied to attempt 2's (seeking past
+    what it printed: nothing new came), and the end of attempt 1 answered `done` while a retry was to come."""
+    marker = tmp_path / "tried"
+    code = (f"import pathlib, sys, time\nm = pathlib.Path({str(marker)!r})\n"
+            "if not m.exists():\n    m.write_text('1'); print('A' * 200, flush=True); time.sleep(1.0); sys.exit(3)\n"
+            "time.sleep(0.5); print('second attempt', flush=True); time.sleep(1.5)\n")
+    stub, aid = create(channel, code, name="retrier", retries=1)
+    url = f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs"
+    text, offset, done_early = "", "", False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, got = api(f"{url}?offset={urllib.parse.quote(offset)}")
+        text += got["text"]
+        offset = got["offset"]
+        _, run = api(f"{devbox.url}/api/runs/{aid.run.name}")
+        if got["done"]:
+            done_early = run["run"]["phase"] not in ("SUCCEEDED", "FAILED")
+            break
+        time.sleep(0.2)
+    assert "A" * 200 in text, text
+    assert not done_early  # the end of attempt 1 is not the end of the log
+    assert "second attempt" in text, text
+    assert text.index("second attempt") > text.index("A" * 200)
+    assert "attempt 2" in text  # where the retry's log starts
 
 
 def test_map_items_are_numbered_in_the_order_they_were_made(devbox: DevboxProcess, channel: grpc.Channel) -> None:

@@ -307,25 +307,36 @@ class DevboxRunStore:
     # -- logs, reports, abort ---------------------------------------------------------
 
     def logs(self, run: str, action: str, offset: str = "") -> dict[str, Any]:
-        """The last attempt's stdout then stderr; ``offset`` is both read positions, ``"<stdout>.<stderr>"``."""
+        """The last attempt's stdout then stderr. ``offset`` is ``"<attempt>.<stdout>.<stderr>"``: when a retry has
+        started since, its log is read from its start (under a line naming the attempt). ``done`` once the action
+        has ended and nothing more was read (the end of an attempt that is retried is not the end of the log)."""
         key = self._key(run)
         db = self._db()
         row = db.execute("SELECT phase FROM actions WHERE org=? AND project=? AND domain=? AND run=? AND name=?",
                          (key.org, key.project, key.domain, key.name, action)).fetchone()
         if row is None:
             raise NotFound(f"Run {run!r} has no action {action!r}")
-        last = db.execute("SELECT log_dir, end_time FROM attempts WHERE org=? AND project=? AND domain=? AND run=? "
-                          "AND action=? ORDER BY attempt DESC LIMIT 1",
+        ended = phase_name(row[0]) in TERMINAL
+        last = db.execute("SELECT log_dir, end_time, attempt FROM attempts WHERE org=? AND project=? AND domain=? "
+                          "AND run=? AND action=? ORDER BY attempt DESC LIMIT 1",
                           (key.org, key.project, key.domain, key.name, action)).fetchone()
         if last is None:
-            return {"text": "", "offset": offset or "0.0", "done": phase_name(row[0]) in TERMINAL}
+            return {"text": "", "offset": offset, "done": ended}
         log_dir = Path(last[0])
         logs_root = Path(self.box.settings.logs_dir).resolve()
         if not log_dir.resolve().is_relative_to(logs_root):
             raise NotFound(f"Action {action!r} keeps its logs outside the devbox's log folder")
-        out_pos, _, err_pos = offset.partition(".")
-        positions = [int(out_pos or 0), int(err_pos or 0)]
+        parts = [int(p or 0) for p in offset.split(".")] if offset else []
+        attempt = int(last[2])
+        if len(parts) == 3:
+            seen_attempt, positions = parts[0], parts[1:]
+        else:  # the start, or an offset made before attempts were in it
+            seen_attempt, positions = (attempt if parts else 0), [*parts, 0, 0][:2]
         texts = []
+        if seen_attempt != attempt:  # a retry began since (or this is the first read): from its start
+            positions = [0, 0]
+            if attempt > 1:
+                texts.append(("" if seen_attempt == 0 else "\n") + f"--- attempt {attempt} ---\n")
         for i, stream in enumerate(("stdout", "stderr")):
             f = log_dir / stream
             try:
@@ -338,8 +349,9 @@ class DevboxRunStore:
             positions[i] += len(chunk)
             if chunk:
                 texts.append(chunk.decode(errors="replace"))
-        done = last[1] is not None and not texts
-        return {"text": scrub_text("".join(texts)), "offset": f"{positions[0]}.{positions[1]}", "done": done}
+        done = ended and last[1] is not None and not texts
+        return {"text": scrub_text("".join(texts)), "offset": f"{attempt}.{positions[0]}.{positions[1]}",
+                "done": done}
 
     def _report_uri(self, key: RunKey, action: str) -> str | None:
         async def find() -> str | None:
