@@ -161,3 +161,15 @@ def test_folded_failures_are_drawn_on_top_and_short_runs_read_in_ms() -> None:
     # legend entries do not overlap: each starts after the previous one's text (~8 px a capital letter)
     xs = [float(e.get("x", 0)) for e in ET.fromstring(svg).iter(f"{NS}rect") if e.get("class") == "legend"]
     assert len(xs) == 2 and xs[1] - xs[0] >= 14 + 8 * len("SUCCEEDED")
+
+
+def test_control_characters_leave_the_svg_well_formed() -> None:
+    """XML forbids most control characters even escaped: an error holding a NUL or an ANSI escape made a timeline that
+    browsers refused to open (the PNG, drawn from inline SVG in HTML, hid it)."""
+    run = {"name": "r", "task": "env.main\x1b[31m", "phase": "FAILED", "start": 100.0, "end": 101.0, "duration": 1.0}
+    actions = [{"name": "a0", "parent": None, "task": "env.\x07main", "phase": "FAILED", "start": 100.0, "end": 101.0,
+                "attempts": [{"n": 1, "phase": "FAILED", "start": 100.0, "end": 101.0}], "cache_hit": False,
+                "error": "bad \x00 byte \x1b[0m and \ud800 and \uffff"}]
+    svg = timeline_svg(run, actions)
+    ET.fromstring(svg)  # well-formed
+    assert "bad \ufffd byte \ufffd[0m" in svg and "\x1b" not in svg and "\x00" not in svg

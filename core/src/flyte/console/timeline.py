@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -39,8 +40,13 @@ HEAD_H = 52
 PAD = 12
 
 
+# Characters XML 1.0 does not allow even escaped (C0 controls but tab/newline/CR, lone surrogates, U+FFFE/FFFF).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for SVG: XML-escaped, and characters XML forbids (a NUL, an ANSI escape) as U+FFFD, so the file opens."""
+    return html.escape(_NOT_XML.sub("\ufffd", str(text)), quote=True)
 
 
 def _clip(text: str, n: int) -> str:
