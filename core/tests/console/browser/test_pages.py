@@ -628,3 +628,13 @@ def test_durations_and_names_read_well(console_server, page):
            }""")
     assert out["durs"] == ["0 ms", "<0.1 ms", "0.4 ms", "6.1 ms", "500 ms", "2.3 s"]
     assert out["causes"] == ["ValueError: bad", "ValueError: bad", "task 'm' failed: "]
+
+
+def test_the_report_frame_writes_nothing_outside_a_sandbox(console_server, page):
+    """report-frame.html opened in a tab (the console's own origin) must not write posted HTML: it would run there."""
+    page.goto(console_server.url + "/static/report-frame.html")
+    expect(page.locator("body")).to_have_text("This page shows a report inside the Flyte console only.")
+    page.evaluate("window.postMessage({flyteReport: '<p id=x>written</p><script>window.__ran = 1</script>'}, '*')")
+    page.wait_for_timeout(300)
+    assert page.locator("#x").count() == 0
+    assert page.evaluate("window.__ran") is None
