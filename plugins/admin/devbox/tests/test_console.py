@@ -262,6 +262,7 @@ def test_the_answer_after_a_run_ended_has_every_action_again(tmp_path: Any) -> N
             assert first["run"]["phase"] == "RUNNING"
             time.sleep(2.5)  # started longer ago than the cursor's slack (2 s)
             _, first = api(f"{box.url}/api/runs/{aid.run.name}")
+            list_cursor = api(f"{box.url}/api/runs")[1]["cursor"]
             # the run ends now, its end stamped 10 s ago (what a long transaction commits)
             db = sqlite3.connect(box.data_dir / "state.db", timeout=10)
             with db:
@@ -273,6 +274,9 @@ def test_the_answer_after_a_run_ended_has_every_action_again(tmp_path: Any) -> N
             assert [(a["name"], a["phase"]) for a in later["actions"]] == [("a0", "ABORTED")]
             _, again = api(f"{box.url}/api/runs/{aid.run.name}?since={urllib.parse.quote(later['cursor'])}")
             assert again["actions"] == []  # it had ended at that cursor: nothing new
+            # the runs list too: a run whose end was committed late still reaches a live list
+            _, listed = api(f"{box.url}/api/runs?since={urllib.parse.quote(list_cursor)}")
+            assert [(r["name"], r["phase"]) for r in listed["runs"]] == [(aid.run.name, "ABORTED")]
         finally:
             ch.close()
 

@@ -55,6 +55,9 @@ _PHASES = {
 # A `since` answer repeats what ended this long before its cursor (a row stamped just before the
 # cursor's read may be committed just after it).
 _SLACK_S = 2.0
+# The runs list repeats runs that ended this long before its cursor: a run's end is stamped before the abort cascade
+# over its children is committed with it (seconds for thousands of children). A few runs: cheap to repeat.
+_LIST_SLACK_S = 60.0
 _ACTION_COLS = ("name, parent, grp, kind, task_id, spec, phase, attempts, start_time, end_time, error, abort_reason, "
                 "created_at")
 # the same columns without the specs (task names are cached: a 10,000-action run's specs are megabytes)
@@ -174,8 +177,8 @@ class DevboxRunStore:
         for org, project, domain, name, created, phase, start, end, error, reason, kind, task_id, spec in rows:
             key = RunKey(org, project, domain, name)
             p = phase_name(phase)
-            if since_t is not None and p in TERMINAL and (end or 0) < since_t - _SLACK_S \
-                    and created < since_t - _SLACK_S:
+            if since_t is not None and p in TERMINAL and (end or 0) < since_t - _LIST_SLACK_S \
+                    and created < since_t - _LIST_SLACK_S:
                 continue
             if phases and p not in phases:
                 continue
