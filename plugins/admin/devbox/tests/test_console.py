@@ -404,3 +404,53 @@ def test_flyte_run_on_the_devbox_links_to_its_console_page(tmp_path: Any) -> Non
                            cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert "map square_map · 2 items" in out.read_text() and out.read_text().count('class="bar"') == 7
+
+
+def test_inputs_and_outputs_are_read_once_per_action_not_at_every_poll() -> None:
+    """The page asks for a live run (its root's inputs) every second: with data in a bucket that was a GET or two per
+    second per open page. Inputs never change, outputs once the action has ended: they are read once."""
+    import asyncio
+    import threading
+    import types
+
+    from flyte_devbox.console import DevboxRunStore
+    from flyte_devbox.store import RunKey
+
+    inputs = common_pb2.Inputs()
+    inputs.literals.add(name="x").value.scalar.primitive.integer = 7
+    outputs = common_pb2.Outputs()
+    outputs.literals.add(name="o0").value.scalar.primitive.integer = 49
+    files = {"mem://in/inputs.pb": inputs.SerializeToString(), "mem://out/outputs.pb": outputs.SerializeToString()}
+    reads: list[str] = []
+
+    class Data:
+        async def exists(self, uri: str) -> bool:
+            return uri in files
+
+        async def read(self, uri: str) -> bytes:
+            reads.append(uri)
+            return files[uri]
+
+        def join(self, *parts: str) -> str:
+            return "/".join(parts)
+
+    row = types.SimpleNamespace(input_uri="mem://in/inputs.pb", output_uri="mem://out",
+                                phase=phase_pb2.ACTION_PHASE_RUNNING)
+    box = types.SimpleNamespace(url="x", settings=types.SimpleNamespace(state_db="/nonexistent.db"), data=Data(),
+                                store=types.SimpleNamespace(get_action=lambda key, action: row))
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    try:
+        store = DevboxRunStore(box, loop)  # type: ignore[arg-type]
+        key = RunKey("o", "p", "d", "r")
+        for _ in range(5):  # running: inputs once, no outputs yet
+            ins, outs = store._io(key, "a0")
+            assert ins == [{"name": "x", "type": "int", "value": "7", "uri": None}] and outs is None
+        assert reads == ["mem://in/inputs.pb"]
+        row.phase = phase_pb2.ACTION_PHASE_SUCCEEDED
+        for _ in range(5):  # ended: its outputs once more, then nothing
+            ins, outs = store._io(key, "a0")
+            assert outs == [{"name": "o0", "type": "int", "value": "49", "uri": None}]
+        assert reads == ["mem://in/inputs.pb", "mem://in/inputs.pb", "mem://out/outputs.pb"]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)

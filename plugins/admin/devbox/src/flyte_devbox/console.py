@@ -64,6 +64,10 @@ _ACTION_COLS = ("name, parent, grp, kind, task_id, spec, phase, attempts, start_
 _LIGHT_COLS = _ACTION_COLS.replace("task_id, spec", "NULL, NULL")
 
 
+_ENDED = frozenset({phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED, phase_pb2.ACTION_PHASE_ABORTED,
+                    phase_pb2.ACTION_PHASE_TIMED_OUT})
+
+
 def phase_name(value: int) -> str:
     return _PHASES.get(value, "QUEUED")
 
@@ -96,6 +100,7 @@ class DevboxRunStore:
         self._db_path = Path(box.settings.state_db)
         self._local = threading.local()
         self._task_names: dict[tuple[str, str, str, str, str], str] = {}
+        self._io_cache: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -261,13 +266,22 @@ class DevboxRunStore:
         return out
 
     def _io(self, key: RunKey, action: str) -> tuple[Any, Any]:
-        async def read() -> tuple[Any, Any]:
+        async def read() -> tuple[Any, Any]:  # on the loop: the cache is touched by one thread
             row = self.box.store.get_action(key, action)
             if row is None:
                 raise NotFound(f"Run {key.name!r} has no action {action!r}")
+            # inputs never change, outputs once the action has ended: read once (the page polls a live run)
+            done = row.phase in _ENDED
+            ck = (key, action, row.input_uri, row.output_uri if done else None)
+            hit = self._io_cache.get(ck)
+            if hit is not None:
+                return hit
             inputs, outputs = await action_data(self.box.data, row)
             ins = render_literals(inputs.literals)
             outs = render_literals(outputs.literals) if row.phase == phase_pb2.ACTION_PHASE_SUCCEEDED else None
+            if len(self._io_cache) >= 1024:
+                self._io_cache.clear()
+            self._io_cache[ck] = (ins, outs)
             return ins, outs
 
         try:
