@@ -155,6 +155,8 @@ def test_folded_failures_are_drawn_on_top_and_short_runs_read_in_ms() -> None:
     svg = timeline_svg(run, items)
     phases = [b.get("data-phase") for b in bars(svg)]
     assert phases[-1] == "FAILED" and phases.count("FAILED") == 1  # not hidden under its overlapping siblings
+    heights = {b.get("data-phase"): float(b.get("height", 0)) for b in bars(svg)}
+    assert heights["FAILED"] == heights["SUCCEEDED"] / 2  # nor hiding them: it takes the lower half of the row
     assert "· 6.01ms</text>" in svg
     assert [fmt_seconds(s) for s in (0.0, 0.001, 0.048, 0.25, 2.5, 12, 185)] == [
         "0s", "1ms", "48ms", "250ms", "2.5s", "12s", "3m05s"]

@@ -188,7 +188,7 @@ def _bars(actions: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
         else:
             label = _fold_label(key, held, held[0].get("parent"))
             bars.sort(key=lambda b: _ON_TOP.get(b["phase"], 0))  # stable: a failure is not hidden under its siblings
-        rows.append({"label": label, "depth": depth, "bars": bars})
+        rows.append({"label": label, "depth": depth, "bars": bars, "folded": key is not None})
     return rows
 
 
@@ -263,8 +263,11 @@ def timeline_svg(run: dict[str, Any], actions: list[dict[str, Any]], width: int 
                 tip += f"; {b['earlier']} earlier attempt(s) without recorded times"
             if b["error"]:
                 tip += f"\n{_clip(str(b['error']), 300)}"
-            out.append(f'<rect class="bar" data-phase="{_esc(b["phase"])}" x="{bx:.1f}" y="{y + (ROW - BAR) / 2}" '
-                       f'width="{bw:.1f}" height="{BAR}" rx="2" fill="{color}"><title>{_esc(tip)}</title></rect>')
+            top, tall = y + (ROW - BAR) / 2, float(BAR)
+            if r["folded"] and b["phase"] in _ON_TOP:  # over its siblings' bars: the lower half, theirs still show
+                top, tall = top + BAR / 2, BAR / 2
+            out.append(f'<rect class="bar" data-phase="{_esc(b["phase"])}" x="{bx:.1f}" y="{top}" '
+                       f'width="{bw:.1f}" height="{tall}" rx="2" fill="{color}"><title>{_esc(tip)}</title></rect>')
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0))
     out.append(f'<text x="{PAD}" y="{height - 8}" fill="#57606a" font-size="10">'
                f"{sum(1 for b in every if b['start']):,} bars · started {_esc(started)}</text>")
