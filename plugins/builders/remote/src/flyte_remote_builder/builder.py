@@ -74,13 +74,9 @@ def short_name(uri: str) -> str:
 
 
 def _status(e: BaseException) -> str:
-    code = getattr(e, "code", None)
-    if callable(code):
-        try:
-            return str(code().name)
-        except Exception:
-            return ""
-    return code if isinstance(code, str) else ""
+    from flyte.remote.task import status_of
+
+    return status_of(e)
 
 
 def _details(e: BaseException) -> str:
