@@ -173,11 +173,17 @@ class ImageService(isc.ImageService):
 
         name = request.id.name
         require(name, "id.name", "the image as name:tag")
+        # The same name:tag may be recorded in several registries (the tag is a hash of the spec, not of where it
+        # is pushed); the request does not say which one the client means. One whose registry does not answer
+        # is skipped while another may still be the answer (a client meaning the skipped one gets another
+        # image's name back and has its build run find out).
+        unreachable: RegistryError | None = None
         for rec in await asyncio.to_thread(self.records.find, name):
             try:
                 there = await asyncio.to_thread(manifest_exists, rec.fqin)
             except RegistryError as e:
-                fail(Code.UNAVAILABLE, f"cannot tell whether {rec.fqin} exists: {e}")
+                unreachable = unreachable or e
+                continue
             if not there:  # deleted from the registry since: build it again
                 await asyncio.to_thread(self.records.forget, rec.fqin)
                 continue
@@ -185,6 +191,8 @@ class ImageService(isc.ImageService):
             if rec.run:
                 image.build_run.CopyFrom(identifier_pb2.RunIdentifier.FromString(rec.run))
             return payload_pb2.GetImageResponse(image=image)
+        if unreachable is not None:
+            fail(Code.UNAVAILABLE, f"cannot tell whether {name} exists: {unreachable}")
         fail(Code.NOT_FOUND, f"image {name} was not built by this devbox, or its registry no longer has it")
 
 
