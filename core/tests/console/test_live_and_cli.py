@@ -143,6 +143,28 @@ def test_a_run_that_ends_within_one_clock_tick_of_its_start_is_not_listed_runnin
     assert run["phase"] == "SUCCEEDED"
 
 
+def test_a_deleted_run_is_named_gone_in_the_next_live_answer(tmp_path: Path, run_sample: Any,
+                                                             make_console: Any) -> None:
+    """Run folders get pruned (rm -r ~/.flyte/runs/r*): the page merged `since` answers by name and kept showing a
+    deleted run until a reload. The answer names what went."""
+    import shutil
+    import urllib.request
+
+    base = tmp_path / "runs"
+    keep = run_sample(base, "fanout", name="kept", n=1)
+    drop = run_sample(base, "fanout", name="dropped", n=1)
+    console = make_console(base)
+    with urllib.request.urlopen(console.url + "/api/runs") as r:
+        first = json.loads(r.read())
+    assert {x["name"] for x in first["runs"]} == {keep, drop} and first.get("gone", []) == []
+    shutil.rmtree(base / drop)
+    with urllib.request.urlopen(f"{console.url}/api/runs?since={first['cursor']}") as r:
+        later = json.loads(r.read())
+    assert later["gone"] == [drop]
+    with urllib.request.urlopen(console.url + "/api/runs") as r:
+        assert json.loads(r.read())["gone"] == []  # a full answer has no news of what went
+
+
 def test_flyte_console_prints_its_url_and_stops_on_sigint(tmp_path: Path, run_sample: Any) -> None:
     base = tmp_path / "runs"
     name = run_sample(base, "fanout", name="cli-run", n=2)

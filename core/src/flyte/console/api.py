@@ -200,9 +200,11 @@ class ConsoleApp:
         if len(parts) == 1:
             phases = frozenset(p.strip().upper() for p in q.get("phase", "").split(",") if p.strip())
             limit = _int(q.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-            runs, cursor = store.list_runs(phases=phases, task=q.get("task") or None, limit=limit,
-                                           since=q.get("since") or None)
-            return _json(200, {"runs": runs, "cursor": cursor})
+            since = q.get("since") or None
+            runs, cursor = store.list_runs(phases=phases, task=q.get("task") or None, limit=limit, since=since)
+            gone_since = getattr(store, "gone_since", None)  # optional: a store whose runs can disappear
+            gone: list[str] = gone_since(since) if gone_since is not None else []
+            return _json(200, {"runs": runs, "cursor": cursor, "gone": gone})
         run = parts[1]
         if len(parts) == 2:
             summary, actions, cursor = store.get_run(run, since=q.get("since") or None)

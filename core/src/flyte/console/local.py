@@ -41,6 +41,8 @@ from flyte.console.store import (
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 # A runs-list answer repeats runs changed this long before its cursor: an mtime can lag the write a little.
 _SLACK_NS = 2_000_000_000
+# How long a run that went is remembered for `since` answers (a page polls every second; one asleep longer reloads).
+_GONE_KEPT_NS = 600_000_000_000
 _LIGHT = "rowid, name, task, parent, grp, phase, attempts, start, end, error, cache_hit"
 
 
@@ -109,6 +111,8 @@ class LocalRunStore:
                                      dict[str, Any] | None]] = {}
         # run -> when this store first saw its process dead (ns): its change for `since`, as its files do not change
         self._died: dict[str, int] = {}
+        # run -> when this store saw its folder gone (ns): named in `since` answers (the page drops its row)
+        self._gone: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- runs -----------------------------------------------------------------------
@@ -201,10 +205,22 @@ class LocalRunStore:
                 else:
                     self._died.pop(name, None)
             out.append((summary, max(run_m, db_m, self._died.get(name, -1))))
+        now = time.time_ns()
         for gone in set(self._cache) - seen:
             del self._cache[gone]
             self._died.pop(gone, None)
+            self._gone[gone] = now
+        for name in [n for n, t in self._gone.items() if n in seen or now - t > _GONE_KEPT_NS]:
+            del self._gone[name]
         return out
+
+    def gone_since(self, since: str | None) -> list[str]:
+        """The runs whose folders went after ``since`` (a cursor of :meth:`list_runs`; none for a full answer)."""
+        if not since:
+            return []
+        since_ns = _parse_cursor(since, "t")
+        with self._lock:
+            return sorted(n for n, t in self._gone.items() if t > since_ns - _SLACK_NS)
 
     def _read(self, d: Path, name: str) -> tuple[RunSummary, dict[str, Any] | None] | None:
         """The run's summary, and its owner (pid, start, host) while it is RUNNING."""
