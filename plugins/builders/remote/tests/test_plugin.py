@@ -125,3 +125,23 @@ def test_network_option_is_refused() -> None:
     img = Image.from_base("127.0.0.1:5000/b:1").with_commands(["true"]).clone(registry="127.0.0.1:5000")
     with pytest.raises(ImageBuildError, match="FLYTE_IMAGE_BUILD_NETWORK"):
         RemoteBuilder(network="none", endpoint="dns:///127.0.0.1:1", insecure=True).build(img)
+
+
+def test_devbox_start_says_when_its_image_builder_cannot_build(tmp_path: Path) -> None:
+    """`flyte devbox start` runs the devbox in the background: what is wrong with --image-builder is said by start
+    itself, not only written to the background process's log."""
+    flyte = str(Path(sys.executable).parent / "flyte")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "FLYTE_CONFIG": "",
+           "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    data = str(tmp_path / "box")
+    r = subprocess.run([flyte, "devbox", "start", "--port", "0", "--data", data, "--image-builder", "remote"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode != 0 and "docker or podman" in r.stderr, r.stderr
+    r = subprocess.run([flyte, "devbox", "start", "--port", "0", "--data", data, "--image-builder", "docker"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert "warning: --image-builder docker cannot build on this host now" in r.stderr
+        assert f"{tmp_path}/no-docker.sock" in r.stderr
+    finally:
+        subprocess.run([flyte, "devbox", "stop", "--data", data], capture_output=True, text=True, timeout=60, env=env)

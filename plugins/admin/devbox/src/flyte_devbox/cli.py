@@ -233,6 +233,8 @@ def start(
     if st and _alive(st["url"]):
         click.echo(f"The devbox is already running on {st['url']} (pid {st['pid']}).")
         return
+    if image_builder:  # here, not only in the background process's log: an unknown name or no engine is said now
+        _check_image_builder(image_builder)
     cmd = [
         sys.executable,
         "-m",
