@@ -185,6 +185,28 @@ def test_logs_are_read_in_whole_characters(devbox: DevboxProcess, channel: grpc.
     assert text == "a" * (1024 * 1024 - 1) + "é€😀\n"
 
 
+def test_a_signed_url_printed_in_two_writes_is_scrubbed_whole(devbox: DevboxProcess, channel: grpc.Channel) -> None:
+    """Logs are scrubbed chunk by chunk: a poll between two writes of one line cut a signed URL in two, the first
+    half lost its query string and the second half (the signature) was shown as plain text. Lines come whole."""
+    code = ("import sys, time\n"
+            "sys.stdout.write('get https://b.s3.amazonaws.com/k?X-Amz-Signature='); sys.stdout.flush()\n"
+            "time.sleep(1.5)\n"
+            "sys.stdout.write('SECRETSIG123&X-Amz-Credential=AKIA9&x=1 done\\n'); sys.stdout.flush()\n")
+    stub, aid = create(channel, code, name="signed")
+    url = f"{devbox.url}/api/runs/{aid.run.name}/actions/a0/logs"
+    text, offset = "", ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, got = api(f"{url}?offset={urllib.parse.quote(offset)}")
+        text += got["text"]
+        offset = got["offset"]
+        if got["done"]:
+            break
+        time.sleep(0.2)
+    assert "get https://b.s3.amazonaws.com/k" in text and " done" in text, text
+    assert "SECRETSIG123" not in text and "AKIA9" not in text, text
+
+
 def test_the_log_tail_follows_a_retry(devbox: DevboxProcess, channel: grpc.Channel, tmp_path: Any) -> None:
     """The log shown is the last attempt's: an offset into attempt 1's files was applied to attempt 2's (seeking past
     what it printed: nothing new came), and the end of attempt 1 answered `done` while a retry was to come."""

@@ -62,6 +62,9 @@ _ACTION_COLS = ("name, parent, grp, kind, task_id, spec, phase, attempts, start_
                 "created_at")
 # the same columns without the specs (task names are cached: a 10,000-action run's specs are megabytes)
 _LIGHT_COLS = _ACTION_COLS.replace("task_id, spec", "NULL, NULL")
+# A log is read this much at a time; while its attempt runs, a chunk ends at its last newline (a line is scrubbed
+# whole: a signed URL cut between two reads lost only its first half's query string), unless it is one longer line.
+_LOG_READ = 1 << 20
 
 
 _ENDED = frozenset({phase_pb2.ACTION_PHASE_SUCCEEDED, phase_pb2.ACTION_PHASE_FAILED, phase_pb2.ACTION_PHASE_ABORTED,
@@ -359,9 +362,11 @@ class DevboxRunStore:
             try:
                 with f.open("rb") as fh:
                     fh.seek(positions[i])
-                    chunk = fh.read(1 << 20)
+                    chunk = fh.read(_LOG_READ)
             except FileNotFoundError:
                 continue
+            if last[1] is None and len(chunk) < _LOG_READ:  # still writing: whole lines only (scrubbed whole)
+                chunk = chunk[: max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1]  # "\r": progress bars
             chunk = _whole_characters(chunk)
             positions[i] += len(chunk)
             if chunk:
