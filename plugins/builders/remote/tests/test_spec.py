@@ -124,3 +124,35 @@ def test_short_name() -> None:
     # the devbox records images under the name the client asks GetImage for: both parse references alike
     for ref in ("127.0.0.1:5000/a/b:0123", "host:5000/repo", "x", "reg.io/x@sha256:" + "a" * 64, "x:1"):
         assert devbox_short_name(ref) == short_name(ref), ref
+
+
+def test_links_the_context_cannot_carry_are_named(tmp_path: Path) -> None:
+    """The context is plain files (the control plane unpacks nothing else): a link to a file travels as that file;
+    a link to nothing or to a folder is an ImageBuildError naming it and saying what to do, not a crash."""
+    from flyte_remote_builder.spec import write_context
+
+    app = tmp_path / "app"
+    (app / "sub").mkdir(parents=True)
+    (app / "sub" / "f.txt").write_text("a")
+    (app / "file-link").symlink_to("sub/f.txt")
+    [(arc, src)] = [f for f in _context_of(app) if f[0].endswith("file-link")]
+    tarball = write_context([(arc, src)], tmp_path / "ok.tar.gz")
+    assert tarball is not None
+    with tarfile.open(tarball) as tf:
+        [m] = tf.getmembers()
+        assert m.isfile() and m.size == 1
+
+    (app / "broken").symlink_to("nowhere")
+    with pytest.raises(ImageBuildError, match=r"broken is a symbolic link to nowhere, which does not exist.*ignore"):
+        write_context(_context_of(app), tmp_path / "ctx.tar.gz")
+    (app / "broken").unlink()
+    (app / "folder-link").symlink_to("sub")
+    with pytest.raises(ImageBuildError, match=r"folder-link is not a regular file \(a link to .*sub, which is a"):
+        write_context(_context_of(app), tmp_path / "ctx2.tar.gz")  # listed as a link, not followed
+
+
+def _context_of(folder: Path) -> list[tuple[str, Path]]:
+    from flyte_remote_builder.spec import image_spec
+
+    img = Image.from_base("r.example/base:1").with_source_folder(folder, "/app").clone(registry="r.example")
+    return image_spec(img)[1]

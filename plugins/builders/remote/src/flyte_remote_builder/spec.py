@@ -183,10 +183,19 @@ def image_spec(image: Image) -> tuple[definition_pb2.ImageSpec, Files]:
 
 
 def _info(arc: str, src: Path) -> tuple[tarfile.TarInfo, Path]:
-    real = src.resolve() if src.is_symlink() else src  # the control plane unpacks plain files only
-    st = os.stat(real)
+    # the control plane unpacks plain files only: a link travels as the file it points to
+    skip = "remove it or list it in .dockerignore, or build with a local builder (--builder docker or podman)"
+    try:
+        real = src.resolve(strict=True) if src.is_symlink() else src
+        st = os.stat(real)
+    except (OSError, RuntimeError):  # a link to nothing, a loop of links
+        target = os.readlink(src) if src.is_symlink() else "?"
+        raise ImageBuildError(f"{src} is a symbolic link to {target}, which does not exist; the remote builder "
+                              f"sends the files links point to: {skip}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise ImageBuildError(f"{src} is not a regular file; the remote builder can send only files")
+        what = f"a link to {real}, which" if real != src else "it"
+        raise ImageBuildError(f"{src} is not a regular file ({what} is a folder, a socket or a device); the remote "
+                              f"builder sends only files: {skip}")
     info = tarfile.TarInfo(arc)
     info.size = st.st_size
     info.mode = 0o755 if st.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH) else 0o644
