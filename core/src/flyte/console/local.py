@@ -152,21 +152,9 @@ class LocalRunStore:
         return summary
 
     def _live_counts(self, db_path: Path) -> dict[str, int]:
-        if not db_path.is_file():
-            return {}
-        try:
-            db = _connect(db_path)
-            try:
-                rows = db.execute("SELECT phase, cache_hit, count(*) FROM actions GROUP BY phase, cache_hit").fetchall()
-            finally:
-                db.close()
-        except sqlite3.Error:
-            return {}
-        counts: dict[str, int] = {}
-        for phase, hit, n in rows:
-            key = "CACHED" if hit else str(phase)
-            counts[key] = counts.get(key, 0) + n
-        return counts
+        from flyte._builtin.local.record_reader import live_counts
+
+        return {phase.upper(): n for phase, n in live_counts(db_path).items()}
 
     def _scan(self) -> list[tuple[RunSummary, int]]:
         """Every run's summary and its last change (ns), re-reading only what changed since the last scan."""

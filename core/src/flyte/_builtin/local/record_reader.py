@@ -108,7 +108,7 @@ def list_runs(base: Path | None = None) -> list[dict[str, Any]]:
         if record.get("phase") == Phase.RUNNING.value:
             _settle(record)
             if not record.get("counts"):
-                record["counts"] = _live_counts(d / "actions.db")
+                record["counts"] = live_counts(d / "actions.db")
             if record.get("process_died"):
                 record["counts"] = _aborted_counts(record["counts"])
         out.append(record)
@@ -135,7 +135,8 @@ def _connect_ro(db_path: Path) -> sqlite3.Connection:
         return sqlite3.connect(db_path, timeout=10.0)
 
 
-def _live_counts(db_path: Path) -> dict[str, int]:
+def live_counts(db_path: Path) -> dict[str, int]:
+    """Actions per phase (lower case; cache hits as ``cached``) in ``actions.db`` so far; {} if unreadable."""
     if not db_path.is_file():
         return {}
     try:
@@ -197,5 +198,5 @@ def load_run(name: str, base: Path | None = None) -> tuple[dict[str, Any], list[
             if a["phase"] in (Phase.RUNNING.value, Phase.QUEUED.value):
                 a["phase"] = Phase.ABORTED.value
     if run.get("phase") == Phase.RUNNING.value and not run.get("counts"):
-        run["counts"] = _live_counts(db_path)
+        run["counts"] = live_counts(db_path)
     return run, actions
