@@ -245,6 +245,20 @@ def _scratch(data: Path) -> Iterator[Path]:
         shutil.rmtree(mine, ignore_errors=True)
 
 
+def _local_copy(uri: str, dest: Path) -> Path:
+    """A local file holding ``uri``: the file itself when it is local, else a copy made in chunks (a build
+    context can be large: never whole in memory)."""
+    from flyte import storage
+    from flyte.remote.io import local_path
+
+    path = local_path(uri)
+    if path is not None:
+        return Path(path)
+    with storage.open_sync(uri, "rb") as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return dest
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -297,8 +311,7 @@ async def build(inputs_uri: str) -> str:
             ctx = work / "context"
             ctx.mkdir()
             if ctx_uri:
-                tarball = work / "context.tar.gz"
-                tarball.write_bytes(await io.read_bytes(ctx_uri))
+                tarball = await asyncio.to_thread(_local_copy, ctx_uri, work / "context.tar.gz")
                 await asyncio.to_thread(safe_extract, tarball, ctx)
             image = image_from_spec(spec, ctx, target)
             builder = get_builder(builder_name)  # BuilderUnavailableError when its engine is gone
