@@ -134,3 +134,6 @@ def test_report_shows_on_a_devbox_with_auth_and_stays_sandboxed(page, tmp_path):
         assert page.title().endswith("Flyte console")
         # a new tab could not carry the token: no such link here
         expect(page.locator(".details .report h3 a")).to_have_count(0)
+        # it printed nothing: no empty log box, a sentence
+        expect(page.locator(".details .logs [role=status]")).to_have_text("No log output.")
+        expect(page.locator(".details .logs pre")).to_be_hidden()

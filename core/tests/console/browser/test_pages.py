@@ -638,3 +638,51 @@ def test_the_report_frame_writes_nothing_outside_a_sandbox(console_server, page)
     page.wait_for_timeout(300)
     assert page.locator("#x").count() == 0
     assert page.evaluate("window.__ran") is None
+
+
+def test_a_folded_maps_failures_stay_visible_under_its_siblings(make_console, page, tmp_path):
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "late-fail", HERE / "wide_tasks.py", "late_fail", "--n", "4")
+    console = make_console(base)
+    page.goto(console.url + "/runs/late-fail")
+    map_row = page.locator('.tree .row[data-kind="map"]')
+    expect(map_row.locator(".sub")).to_have_text("4 items · 1 failed")
+    loaded(page)
+    # the failed item's bar overlaps the others' (they ran at the same time)
+    spans = page.evaluate("() => [...window.flyteConsole.page.state.actions.values()].filter(a => a.map)"
+                          ".sort((a, b) => a.map.index - b.map.index).map(a => [a.start, a.end])")
+    assert all(s < spans[0][1] and e > spans[0][0] for s, e in spans[1:]), spans
+    page.wait_for_function("() => document.querySelector('.tl-sticky canvas').width > 0")
+    page.wait_for_timeout(200)
+    # red-ish pixels on the map's row of the timeline: the failure is drawn over its siblings, not under
+    reds = page.evaluate(
+        """() => {
+          const st = window.flyteConsole.page.state;
+          const i = st.rows.findIndex(r => r.node.kind === 'map');
+          const c = document.querySelector('.tl-sticky canvas');
+          const dpr = c.width / c.clientWidth;
+          const y0 = Math.round((28 + i * 24 - document.querySelector('.gantt').scrollTop) * dpr);
+          const d = c.getContext('2d').getImageData(0, y0, c.width, Math.round(24 * dpr)).data;
+          let n = 0;
+          for (let k = 0; k < d.length; k += 4) if (d[k] > d[k + 1] + 80 && d[k] > d[k + 2] + 80) n++;
+          return n;
+        }""")
+    assert reds > 200, reds
+
+
+def test_a_deleted_run_leaves_the_live_list(make_console, page, tmp_path):
+    import shutil
+
+    base = tmp_path / "runs"
+    base.mkdir()
+    flyte_run(base, "keep-run", SAMPLE_TASKS, "retried")
+    flyte_run(base, "pruned-run", SAMPLE_TASKS, "retried")
+    console = make_console(base)
+    page.goto(console.url + "/")
+    rows = page.locator("table.runs tbody tr")
+    expect(rows).to_have_count(2)
+    shutil.rmtree(base / "pruned-run")
+    expect(page.locator('tr[data-run="pruned-run"]')).to_have_count(0, timeout=10_000)
+    expect(rows).to_have_count(1)
+    expect(page.locator(".filters")).to_contain_text("1 run")

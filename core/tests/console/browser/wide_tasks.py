@@ -30,3 +30,17 @@ def maybe(x: int) -> int:
 def some_fail(n: int = 7) -> int:
     """A flyte.map whose items 0, 3 and 6 fail (their exceptions come back as values)."""
     return sum(r for r in flyte.map(maybe, range(n)) if isinstance(r, int))
+
+
+@env.task
+async def slow_item(x: int) -> int:
+    await asyncio.sleep(0.4)
+    if x == 0:
+        raise ValueError("item 0 fails late")
+    return x
+
+
+@env.task
+def late_fail(n: int = 4) -> int:
+    """A flyte.map whose item 0 fails at the same time as its siblings succeed (their bars overlap its bar)."""
+    return sum(r for r in flyte.map(slow_item, range(n)) if isinstance(r, int))

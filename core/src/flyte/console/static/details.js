@@ -74,7 +74,8 @@ export function makeDetails(env) {
     }
 
     function logsSection(actionName) {
-      const pre = h("pre", { class: "logtext", tabindex: "0", "aria-label": "Logs" });
+      // no box until there is something in it (an action that printed nothing says so, below)
+      const pre = h("pre", { class: "logtext", tabindex: "0", "aria-label": "Logs", hidden: true });
       const status = h("div", { class: "muted", role: "status" }, "Loading logs…");
       const sec = h("div", { class: "logs" }, h("h3", null, "Logs"), pre, status);
       let offset = "0"; // opaque: whatever the last answer gave, passed back as is (a devbox packs two positions)
@@ -83,9 +84,17 @@ export function makeDetails(env) {
       const text = new AnsiText(pre); // colours as colours, other escape codes dropped, the rest as text
       // Follow the end unless the reader scrolled up (and again once they scroll back down). Kept as a flag set
       // by scrolling, not measured when a chunk comes: a <pre> without layout yet measures as "not at the end".
+      // A scroll event comes a frame after the scroll: a chunk may have grown the log in between, so "at the end"
+      // also counts the end as it was before the last chunk, and only a scroll upwards stops the following.
       let follow = true;
+      let lastTop = 0;
+      let grownFrom = 0; // the log's height before the last chunk
       pre.addEventListener("scroll", () => {
-        follow = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+        const bottom = pre.scrollTop + pre.clientHeight;
+        if (bottom >= pre.scrollHeight - 8) follow = true;
+        else if (pre.scrollTop < lastTop) follow = false;
+        else if (bottom >= grownFrom - 8) follow = true;
+        lastTop = pre.scrollTop;
       }, { passive: true });
       let stopped = false;
       let timer = null;
@@ -96,6 +105,8 @@ export function makeDetails(env) {
           const body = await api(`${apiAction(runName, actionName)}/logs?offset=${encodeURIComponent(String(offset))}`);
           if (stopped) return;
           if (body.text) {
+            pre.hidden = false;
+            grownFrom = pre.scrollHeight;
             total += text.append(body.text);
             while (total > MAX && pre.firstChild) {
               total -= pre.firstChild.textContent.length;

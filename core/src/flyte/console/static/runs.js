@@ -157,6 +157,7 @@ export function runsPage() {
       errBox.hidden = true;
       const fresh = loaded;
       if (!loaded) capped = (body.runs || []).length >= LIMIT;
+      for (const name of body.gone || []) runs.delete(name); // its folder was deleted: its row goes
       for (const r of body.runs || []) {
         runs.set(r.name, r);
         if (r.task) tasks.add(r.task);

@@ -86,6 +86,8 @@ export function makeTimeline(env) {
       });
     }
 
+    const LOOK = new Set(["FAILED", "TIMED_OUT", "RUNNING"]);
+
     const STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900,
       1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400];
 
@@ -196,13 +198,18 @@ export function makeTimeline(env) {
           }
           if (!isOpen(n)) {
             // the bars of everything folded in: kept on the node once the run has ended (a new tree drops them)
+            // what needs a look (failed, timed out, still running) goes on top, in the row's lower half: drawn
+            // in turn with the rest, one long failure would hide under its siblings' bars
             let bars = n.bars;
             if (!bars || live) {
-              bars = [];
-              for (const a of n.actions) for (const b of barsOf(a, live)) bars.push(b);
+              const rest = [];
+              const look = [];
+              for (const a of n.actions) for (const b of barsOf(a, live)) (LOOK.has(b.phase) ? look : rest).push(b);
+              bars = { rest, look };
               if (!live) n.bars = bars;
             }
-            drawBars(bars, X, y + 4, ROW - 12, w, 0.75);
+            drawBars(bars.rest, X, y + 4, ROW - 12, w, 0.75);
+            drawBars(bars.look, X, y + 4 + (ROW - 12) / 2, (ROW - 12) / 2, w, 1);
           }
         }
       }
@@ -281,12 +288,17 @@ export function makeTimeline(env) {
       const slack = (3 / (canvas.clientWidth || 1)) * (t1 - t0);
       const live = !TERMINAL.has(phaseOf(st.run));
       const cands = n.kind === "action" ? [n.a] : (isOpen(n) ? [] : n.actions);
+      let found = null;
       for (const a of cands) {
         for (const b of barsOf(a, live)) {
-          if (t >= b.t0 - slack && t <= b.t1 + slack) return { i, node: n, bar: b };
+          if (t >= b.t0 - slack && t <= b.t1 + slack) {
+            // in a folded row a failed (or running) bar is drawn on top: it is what the pointer is on
+            if (n.kind === "action" || LOOK.has(b.phase)) return { i, node: n, bar: b };
+            if (!found) found = b;
+          }
         }
       }
-      return { i, node: n, bar: null };
+      return { i, node: n, bar: found };
     }
 
     function tipText(hit) {
