@@ -510,7 +510,8 @@ class ContainerExecutor(Executor):
 
     def _start_error(self, image: str, task: str, exe: str, e: Exception) -> Any:
         text = str(getattr(e, "explanation", None) or e)
-        if re.search(r"not found|no such file|executable file", text, re.IGNORECASE):
+        # the engine's words for a missing entry point name it (other start errors say "not found" too)
+        if exe in text and re.search(r"not found|no such file|executable file", text, re.IGNORECASE):
             return system_error(
                 "EntrypointNotFound",
                 f"image {image} (task {task}) has no '{exe}' on its PATH, so the action cannot start: the image "
