@@ -71,6 +71,24 @@ class EngineUnavailable(RuntimeError):
     """The container engine for ``--executor`` cannot be reached or started."""
 
 
+class EngineLost(RuntimeError):
+    """The engine stopped answering while a container ran, for longer than ``engine_lost_after()``."""
+
+
+# What a container's exit code is taken to be when its engine was lost (Docker's own code for "the engine
+# failed", not one a task's process chooses).
+ENGINE_LOST_CODE = 125
+
+
+def engine_lost_after() -> float:
+    """Seconds an engine may stay unreachable while a container runs before the attempt is given up
+    (``FLYTE_DEVBOX_ENGINE_LOST_AFTER``, default 60): an engine restart takes less, a dead one never answers."""
+    try:
+        return max(0.0, float(os.environ.get("FLYTE_DEVBOX_ENGINE_LOST_AFTER", "60")))
+    except ValueError:
+        return 60.0
+
+
 # ---- resources -----------------------------------------------------------------------------------
 
 _SUFFIX = {
@@ -234,10 +252,14 @@ class Engine:
             self.remove(c["Id"])
         return len(found)
 
-    def wait_exit(self, ident: str) -> int:
-        """Block until the container exits; its exit code (-1: removed, or the engine lost it)."""
+    def wait_exit(self, ident: str, lost_after: float | None = None, retry_every: float = 1.0) -> int:
+        """Block until the container exits; its exit code (-1: removed). EngineLost when the engine does not
+        answer for ``lost_after`` seconds (default ``engine_lost_after()``): without a limit an action whose
+        engine died stayed RUNNING for ever."""
         import docker.errors
 
+        limit = engine_lost_after() if lost_after is None else lost_after
+        unreachable_since: float | None = None
         while True:
             try:
                 return int(self.streams.wait(ident, timeout=None).get("StatusCode", -1))
@@ -245,13 +267,19 @@ class Engine:
                 return -1
             except Exception as e:  # the connection dropped (engine restarting): ask again, unless it is gone
                 log.warning("waiting for container %s: %s; asking again", ident[:12], e)
-                time.sleep(1)
+                time.sleep(retry_every)
                 try:
                     state = self.api.inspect_container(ident)["State"]
                 except docker.errors.NotFound:
                     return -1
-                except Exception:
+                except Exception as e2:
+                    now = time.monotonic()
+                    unreachable_since = unreachable_since or now
+                    if now - unreachable_since >= limit:
+                        raise EngineLost(f"the {self.kind} engine at {self.url} has not answered for "
+                                         f"{now - unreachable_since:.0f} s ({e2})") from None
                     continue
+                unreachable_since = None
                 if not state.get("Running"):
                     return int(state.get("ExitCode", -1))
 
@@ -318,6 +346,7 @@ class _Container(Running):
         self.returncode = None
         self._exited: asyncio.Future[int] = loop.create_future()
         self._removed = False
+        self._logs = logs
         self._pump = threading.Thread(target=self._copy, args=(output, logs), daemon=True,
                                       name=f"logs-{ident[:12]}")
         self._waiter = threading.Thread(target=self._wait_exit, args=(loop,), daemon=True,
@@ -349,6 +378,10 @@ class _Container(Running):
             # The last output is in flight when the engine reports the exit; the stream ends soon after
             # (at the latest when the container is removed).
             self._pump.join(5)
+        except EngineLost as e:  # the attempt fails (retryable) with this note as its stderr's tail
+            code = ENGINE_LOST_CODE
+            with contextlib.suppress(OSError), (self._logs / "stderr").open("a") as err:
+                err.write(f"\nflyte-devbox: container {self.ident[:12]} is lost: {e}\n")
         finally:
             def done() -> None:
                 if not self._exited.done():
