@@ -54,48 +54,10 @@ def _one_line(text: str | None) -> str:
 
 
 def literal_to_display(lit: Any) -> Any:
-    """A plain-Python rendering of a flyteidl2 Literal, without knowing its Python type."""
-    which = lit.WhichOneof("value")
-    if which == "collection":
-        return [literal_to_display(x) for x in lit.collection.literals]
-    if which == "map":
-        return {k: literal_to_display(v) for k, v in lit.map.literals.items()}
-    if which == "offloaded_metadata":
-        return f"<offloaded {lit.offloaded_metadata.uri}>"
-    if which != "scalar":
-        return None
-    s = lit.scalar
-    kind = s.WhichOneof("value")
-    if kind == "primitive":
-        p = s.primitive
-        pk = p.WhichOneof("value")
-        if pk == "datetime":
-            return p.datetime.ToDatetime().isoformat()
-        if pk == "duration":
-            return str(p.duration.ToTimedelta())
-        return getattr(p, pk) if pk else None
-    if kind == "none_type":
-        return None
-    if kind == "blob":
-        return s.blob.uri
-    if kind == "binary":
-        if s.binary.tag == "msgpack":
-            import msgpack
+    """A plain-Python rendering of a flyteidl2 Literal, without knowing its Python type (the console's)."""
+    from flyte.console.render import literal_value
 
-            try:
-                return msgpack.unpackb(s.binary.value, strict_map_key=False)
-            except Exception:
-                pass
-        return f"<{len(s.binary.value)} bytes, tag {s.binary.tag or '-'}>"
-    if kind == "union":
-        return literal_to_display(s.union.value)
-    if kind == "generic":
-        from google.protobuf.json_format import MessageToDict
-
-        return MessageToDict(s.generic)
-    if kind == "error":
-        return f"<error {s.error.message}>"
-    return f"<{kind}>"
+    return literal_value(lit)
 
 
 def _decode_map(blob: bytes | None) -> dict[str, Any] | None:

@@ -22,8 +22,8 @@ class _Budget:
     """How many more literals one value may convert: every item costs at least one character of its text, so past
     MAX_VALUE_CHARS of them the rest is cut anyway (a 2,000,000-item list is not converted at every poll)."""
 
-    def __init__(self) -> None:
-        self.left = MAX_VALUE_CHARS + 1
+    def __init__(self, left: float = MAX_VALUE_CHARS + 1) -> None:
+        self.left = left
 
     def take(self) -> bool:
         self.left -= 1
@@ -134,6 +134,12 @@ def _plain(lit: Any, budget: _Budget | None = None) -> tuple[str, Any, str | Non
     return str(kind), f"<{kind}>", None
 
 
+def literal_value(lit: Any) -> Any:
+    """A flyteidl2 Literal as a plain Python value, whole (no cut), URLs without their query strings: what
+    ``flyte get run`` prints and what the console shows before it cuts the text."""
+    return _plain(lit, _Budget(float("inf")))[1]
+
+
 def _common_type(types: list[str]) -> str:
     kinds = set(types)
     if not kinds:
@@ -183,4 +189,5 @@ def render_literals(literals: Any) -> Rendered:
     return [render_literal(lit, name) for name, lit in items]
 
 
-__all__ = ["MAX_VALUE_CHARS", "Rendered", "render_literal", "render_literal_map", "render_literals", "scrub_text"]
+__all__ = ["MAX_VALUE_CHARS", "Rendered", "literal_value", "render_literal", "render_literal_map", "render_literals",
+           "scrub_text"]
